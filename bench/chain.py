@@ -1,0 +1,67 @@
+"""`run --rm busybox true`: berth through its own CLI against Docker through the
+docker CLI, each on a private engine, same image tarball, same machine, one run.
+
+    .venv/bin/python bench/chain.py [--runs 20]
+
+Prints the median wall time of each and the ratio berth/docker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+import engines
+
+BERTH = os.path.join(engines.BIN, "berth")
+DOCKER = shutil.which("docker") or "docker"
+
+
+def _time(cmd: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=20)
+    args = parser.parse_args()
+    work = engines.workdir()
+    running: list[engines.Engine] = []
+    try:
+        tar = engines.busybox_tar(work)
+        docker = engines.start_dockerd(work)
+        running.append(docker)
+        berth = engines.start_berthd(work)
+        running.append(berth)
+        for engine in running:
+            engines.import_image(engine.sock, tar, "bench-busybox")
+        cases = {
+            "berth": ([BERTH, "run", "--rm", "bench-busybox", "true"], berth.env()),
+            "docker": ([DOCKER, "run", "--rm", "--network", "none", "bench-busybox", "true"], docker.env()),
+        }
+        times: dict[str, list[float]] = {name: [] for name in cases}
+        for name, (cmd, env) in cases.items():
+            _time(cmd, env)  # warm-up, not counted
+        for _ in range(args.runs):  # interleaved so machine noise hits both alike
+            for name, (cmd, env) in cases.items():
+                times[name].append(_time(cmd, env))
+        med = {name: statistics.median(t) for name, t in times.items()}
+        for name, m in med.items():
+            print(f"{name:>8}: median {m * 1000:7.1f} ms over {args.runs} runs (min {min(times[name]) * 1000:.1f})")
+        print(f"   ratio: berth/docker = {med['berth'] / med['docker']:.2f}")
+        return 0
+    finally:
+        for engine in reversed(running):
+            engine.stop()
+        engines.remove_workdir(work)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""Private engines for benchmarks: Debian's dockerd and berthd, each on its own
+socket and roots under one temp dir, started and stopped by this process."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from dataclasses import dataclass
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests"))
+import rootfs  # noqa: E402  (tests/rootfs.py: busybox rootfs made offline)
+
+BIN = os.path.dirname(sys.executable)
+
+
+class _UnixHTTP(http.client.HTTPConnection):
+    def __init__(self, path: str) -> None:
+        super().__init__("localhost", timeout=120)
+        self._path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(self._path)
+
+
+def api(sock: str, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+    conn = _UnixHTTP(sock)
+    conn.request(method, path, body=body, headers={"Content-Type": "application/x-tar"} if body else {})
+    resp = conn.getresponse()
+    data = resp.read()
+    conn.close()
+    return resp.status, data
+
+
+def busybox_tar(workdir: str) -> str:
+    """One tarball both engines import, so they run the very same image."""
+    root = rootfs.make_rootfs(os.path.join(workdir, "bb-rootfs"))
+    tar = os.path.join(workdir, "busybox.tar")
+    subprocess.run(["tar", "-C", root, "-cf", tar, "."], check=True)
+    return tar
+
+
+def import_image(sock: str, tar: str, repo: str, tag: str = "latest") -> None:
+    changes = urllib.parse.quote('ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin')
+    with open(tar, "rb") as f:
+        status, data = api(sock, "POST", f"/images/create?fromSrc=-&repo={repo}&tag={tag}&changes={changes}", f.read())
+    if status != 200 or b'"error' in data:
+        raise RuntimeError(f"import into {sock} failed: {status} {data[-300:]!r}")
+
+
+def _wait_socket(sock: str, proc: subprocess.Popen, what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}")
+        try:
+            if api(sock, "GET", "/_ping")[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not answer on {sock}")
+
+
+@dataclass
+class Engine:
+    name: str
+    sock: str
+    proc: subprocess.Popen
+    root: str
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["DOCKER_HOST"] = env["BERTH_HOST"] = f"unix://{self.sock}"
+        return env
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def start_dockerd(workdir: str) -> Engine:
+    root = os.path.join(workdir, "docker")
+    os.makedirs(root)
+    sock = os.path.join(root, "docker.sock")
+    log = open(os.path.join(root, "dockerd.log"), "wb")
+    proc = subprocess.Popen(
+        ["dockerd", "--host", f"unix://{sock}", "--data-root", f"{root}/data", "--exec-root", f"{root}/exec",
+         "--pidfile", f"{root}/dockerd.pid", "--bridge", "none", "--iptables=false", "--ip6tables=false",
+         "--containerd-namespace", f"bench{os.getpid()}", "--cgroup-parent", f"bench-docker-{os.getpid()}"],
+        stdout=log, stderr=subprocess.STDOUT)
+    _wait_socket(sock, proc, "dockerd")
+    return Engine("docker", sock, proc, root)
+
+
+def start_berthd(workdir: str) -> Engine:
+    root = os.path.join(workdir, "berth")
+    os.makedirs(root)
+    sock = os.path.join(root, "berth.sock")
+    log = open(os.path.join(root, "berthd.log"), "wb")
+    proc = subprocess.Popen(
+        [os.path.join(BIN, "berthd"), "-H", f"unix://{sock}", "--data-root", f"{root}/data",
+         "--exec-root", f"{root}/exec", "--pidfile", f"{root}/berthd.pid", "--group", "root",
+         "--cgroup-parent", f"bench-berth-{os.getpid()}"],
+        stdout=log, stderr=subprocess.STDOUT)
+    _wait_socket(sock, proc, "berthd")
+    return Engine("berth", sock, proc, root)
+
+
+def cleanup_mounts(prefix: str) -> None:
+    """Unmount whatever an engine left under prefix, deepest first."""
+    with open("/proc/mounts") as f:
+        points = [line.split()[1] for line in f if line.split()[1].startswith(prefix)]
+    for point in sorted(points, key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], stderr=subprocess.DEVNULL)
+
+
+def workdir() -> str:
+    return tempfile.mkdtemp(prefix="berth-bench-")
+
+
+def remove_workdir(path: str) -> None:
+    cleanup_mounts(path)
+    shutil.rmtree(path, ignore_errors=True)
