@@ -1,0 +1,171 @@
+"""Every command's grammar (flags, usage, argument counts) and the function that runs it.
+
+Kept apart from the code that runs commands so that `berth --help` and a typo
+cost only this table; handlers live in modules imported on first use.
+"""
+
+from __future__ import annotations
+
+from berth.client.flags import Command, Flag
+
+_RUN_FLAGS = (
+    Flag("detach", "d", "bool", "Run container in background and print container ID"),
+    Flag("entrypoint", "", "string", "Overwrite the default ENTRYPOINT of the image"),
+    Flag("env", "e", "list", "Set environment variables"),
+    Flag("hostname", "h", "string", "Container host name"),
+    Flag("label", "l", "list", "Set meta data on a container"),
+    Flag("name", "", "string", "Assign a name to the container"),
+    Flag("network", "", "string", "Connect a container to a network", metavar="network"),
+    Flag("rm", "", "bool", "Automatically remove the container and its associated anonymous "
+                           "volumes when it exits"),
+    Flag("user", "u", "string", "Username or UID (format: <name|uid>[:<group|gid>])"),
+    Flag("workdir", "w", "string", "Working directory inside the container"),
+)
+_CREATE_FLAGS = tuple(f for f in _RUN_FLAGS if f.long != "detach")
+
+_PS_FLAGS = (
+    Flag("all", "a", "bool", "Show all containers (default shows just running)"),
+    Flag("no-trunc", "", "bool", "Don't truncate output"),
+    Flag("quiet", "q", "bool", "Only display container IDs"),
+)
+
+# (short path, summary, usage, flags, min, max, interspersed, handler)
+_CONTAINER = {
+    "run": ("Create and run a new container from an image", "[OPTIONS] IMAGE [COMMAND] [ARG...]",
+            _RUN_FLAGS, 1, None, False, "run:cmd_run"),
+    "create": ("Create a new container", "[OPTIONS] IMAGE [COMMAND] [ARG...]",
+               _CREATE_FLAGS, 1, None, False, "run:cmd_create"),
+    "start": ("Start one or more stopped containers", "[OPTIONS] CONTAINER [CONTAINER...]",
+              (Flag("attach", "a", "bool", "Attach STDOUT/STDERR and forward signals"),),
+              1, None, True, "run:cmd_start"),
+    "ps": ("List containers", "[OPTIONS]", _PS_FLAGS, 0, 0, True, "containers:cmd_ps"),
+    "logs": ("Fetch the logs of a container", "[OPTIONS] CONTAINER", (
+        Flag("follow", "f", "bool", "Follow log output"),
+        Flag("tail", "n", "string", "Number of lines to show from the end of the logs", "all"),
+        Flag("timestamps", "t", "bool", "Show timestamps"),
+        Flag("since", "", "string", "Show logs since timestamp (e.g. \"2013-01-02T13:23:37Z\")"),
+    ), 1, 1, True, "containers:cmd_logs"),
+    "stop": ("Stop one or more running containers", "[OPTIONS] CONTAINER [CONTAINER...]", (
+        Flag("signal", "s", "string", "Signal to send to the container"),
+        Flag("timeout", "t", "int", "Seconds to wait before killing the container"),
+    ), 1, None, True, "containers:cmd_stop"),
+    "kill": ("Kill one or more running containers", "[OPTIONS] CONTAINER [CONTAINER...]", (
+        Flag("signal", "s", "string", "Signal to send to the container"),
+    ), 1, None, True, "containers:cmd_kill"),
+    "rm": ("Remove one or more containers", "[OPTIONS] CONTAINER [CONTAINER...]", (
+        Flag("force", "f", "bool", "Force the removal of a running container (uses SIGKILL)"),
+        Flag("volumes", "v", "bool", "Remove anonymous volumes associated with the container"),
+    ), 1, None, True, "containers:cmd_rm"),
+    "wait": ("Block until one or more containers stop, then print their exit codes",
+             "CONTAINER [CONTAINER...]", (), 1, None, True, "containers:cmd_wait"),
+    "inspect": ("Display detailed information on one or more containers", "[OPTIONS] CONTAINER [CONTAINER...]",
+                (), 1, None, True, "containers:cmd_container_inspect"),
+}
+
+_IMAGE = {
+    "ls": ("List images", "[OPTIONS] [REPOSITORY[:TAG]]", (
+        Flag("all", "a", "bool", "Show all images (default hides intermediate images)"),
+        Flag("no-trunc", "", "bool", "Don't truncate output"),
+        Flag("quiet", "q", "bool", "Only show image IDs"),
+    ), 0, 1, True, "images:cmd_images"),
+    "import": ("Import the contents from a tarball to create a filesystem image",
+               "[OPTIONS] file|URL|- [REPOSITORY[:TAG]]", (
+                   Flag("change", "c", "list", "Apply Dockerfile instruction to the created image"),
+                   Flag("message", "m", "string", "Set commit message for imported image"),
+               ), 1, None, True, "images:cmd_import"),
+    "inspect": ("Display detailed information on one or more images", "[OPTIONS] IMAGE [IMAGE...]",
+                (), 1, None, True, "images:cmd_image_inspect"),
+}
+
+_SYSTEM = {
+    "version": ("Show the berth version information", "[OPTIONS]", (), 0, 0, True, "system:cmd_version"),
+    "info": ("Display system-wide information", "[OPTIONS]", (), 0, 0, True, "system:cmd_info"),
+    "inspect": ("Return low-level information on berth objects", "[OPTIONS] NAME|ID [NAME|ID...]",
+                (), 1, None, True, "containers:cmd_inspect"),
+}
+
+# Short top-level forms: `berth ps` is `berth container ps`, `berth images` is `berth image ls`.
+_CONTAINER_SHORTCUTS = ("run", "create", "start", "ps", "logs", "stop", "kill", "rm", "wait")
+_CONTAINER_ALIASES = {"ls": "ps", "list": "ps", "remove": "rm"}
+_IMAGE_ALIASES = {"list": "ls"}
+
+
+def _spec(path: str, entry: tuple, aliases: tuple[str, ...]) -> tuple[Command, str]:
+    summary, usage, flags, lo, hi, inter, handler = entry
+    return Command(path, usage, summary, flags, lo, hi, inter, aliases), handler
+
+
+def _container_aliases(name: str) -> tuple[str, ...]:
+    if name == "ps":
+        return ("container ls", "container list", "container ps", "ps")
+    if name in _CONTAINER_SHORTCUTS:
+        return (f"container {name}", name)
+    return ()
+
+
+def lookup(words: list[str]) -> tuple[Command, str, int] | tuple[None, str, int]:
+    """The command named by the first words of argv: (spec, handler, words used).
+
+    When no command matches, the spec is None and the handler names the group
+    ("", "container" or "image") whose help or error message applies.
+    """
+    if not words:
+        return None, "", 0
+    first = words[0]
+    if first in ("container", "image"):
+        group = _CONTAINER if first == "container" else _IMAGE
+        aliases = _CONTAINER_ALIASES if first == "container" else _IMAGE_ALIASES
+        if len(words) < 2:
+            return None, first, 1
+        sub = aliases.get(words[1], words[1])
+        if sub not in group:
+            return None, first, 2
+        spec, handler = _spec(f"{first} {words[1]}", group[sub],
+                              _container_aliases(sub) if first == "container" else
+                              (("image ls", "image list", "images") if sub == "ls" else ()))
+        return spec, handler, 2
+    if first in _CONTAINER_SHORTCUTS:
+        spec, handler = _spec(first, _CONTAINER[first], _container_aliases(first))
+        return spec, handler, 1
+    if first == "images":
+        spec, handler = _spec("images", _IMAGE["ls"], ("image ls", "image list", "images"))
+        return spec, handler, 1
+    if first == "import":
+        spec, handler = _spec("import", _IMAGE["import"], ("image import", "import"))
+        return spec, handler, 1
+    if first in _SYSTEM:
+        spec, handler = _spec(first, _SYSTEM[first], ())
+        return spec, handler, 1
+    return None, "", 1
+
+
+def group_help(group: str) -> str:
+    """`berth`, `berth container` and `berth image` without a subcommand."""
+    if group == "container":
+        table, usage, title = _CONTAINER, "Usage:  berth container COMMAND\n\nManage containers\n", "Commands"
+    elif group == "image":
+        table, usage, title = _IMAGE, "Usage:  berth image COMMAND\n\nManage images\n", "Commands"
+    else:
+        lines = ["Usage:  berth [OPTIONS] COMMAND", "", "A container engine that speaks Docker's API", "",
+                 "Common Commands:"]
+        for name in ("run", "ps", "images", "logs", "stop", "rm", "version", "info"):
+            spec, _, _ = lookup([name])
+            assert spec is not None
+            lines.append(f"  {name:<11} {spec.summary}")
+        lines += ["", "Management Commands:", "  container   Manage containers", "  image       Manage images",
+                  "", "Commands:"]
+        for name in ("create", "import", "inspect", "kill", "start", "wait"):
+            spec, _, _ = lookup([name])
+            assert spec is not None
+            lines.append(f"  {name:<11} {spec.summary}")
+        lines += ["", "Global Options:",
+                  "  -H, --host string   Daemon socket to connect to (default $BERTH_HOST or",
+                  "                      unix:///run/berth/berth.sock)",
+                  "  -v, --version       Print version information and quit",
+                  "", "Run 'berth COMMAND --help' for more information on a command."]
+        return "\n".join(lines) + "\n"
+    lines = [usage, f"{title}:"]
+    for name in sorted(table):
+        lines.append(f"  {name:<11} {table[name][0]}")
+    lines += ["", f"Run 'berth {group} COMMAND --help' for more information on a command."]
+    return "\n".join(lines) + "\n"

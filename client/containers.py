@@ -1,0 +1,150 @@
+"""Container commands that only ask and tell: ps, logs, stop, kill, rm, wait, inspect.
+
+(`run`, `create` and `start`, which wire up a container's output, are in run.py.)
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from berth.client import format as fmt
+from berth.client import streams
+from berth.client.api import Client, DaemonError
+from berth.client.flags import Parsed
+
+if TYPE_CHECKING:
+    from berth.client.main import Context
+
+
+def write_stream(stream: int, data: bytes) -> None:
+    """Put a container's bytes on our own stdout or stderr, as they come."""
+    out = sys.stderr if stream == streams.STDERR else sys.stdout
+    out.buffer.write(data)
+    out.buffer.flush()
+
+
+def for_each(ctx: Context, names: list[str], action: Callable[[Client, str], str | None]) -> list[str]:
+    """Run `action` on every name; print what it returns, print each error; return the failures.
+
+    docker carries on past a container that fails and reports each failure, so
+    `berth rm a b` removes b even when a does not exist.
+    """
+    client = ctx.client()
+    failed = []
+    for name in names:
+        try:
+            shown = action(client, name)
+        except DaemonError as e:
+            ctx.err(f"Error response from daemon: {e.message}\n")
+            failed.append(name)
+            continue
+        if shown is not None:
+            ctx.out(f"{shown}\n")
+    return failed
+
+
+def cmd_ps(ctx: Context, parsed: Parsed) -> int:
+    containers = ctx.client().get("/containers/json", {"all": "1" if parsed.opts["all"] else None})
+    trunc = not parsed.opts["no_trunc"]
+    if parsed.opts["quiet"]:
+        ctx.out("".join((fmt.short_id(c["Id"]) if trunc else c["Id"]) + "\n" for c in containers))
+        return 0
+    ctx.out(fmt.table(fmt.ps_rows(containers, trunc)))
+    return 0
+
+
+def cmd_logs(ctx: Context, parsed: Parsed) -> int:
+    o = parsed.opts
+    query = {"stdout": "1", "stderr": "1", "follow": "1" if o["follow"] else None,
+             "timestamps": "1" if o["timestamps"] else None, "tail": o["tail"], "since": o["since"]}
+    stream = ctx.client().stream("GET", f"/containers/{parsed.args[0]}/logs", query)
+    try:
+        streams.copy(stream, write_stream, streams.multiplexed_from(stream.content_type))
+    except streams.StreamError as e:
+        ctx.err(f"Error: {e}\n")
+        return 1
+    finally:
+        stream.close()
+    return 0
+
+
+def cmd_stop(ctx: Context, parsed: Parsed) -> int:
+    query = {"t": parsed.opts["timeout"], "signal": parsed.opts["signal"]}
+
+    def stop(client: Client, name: str) -> str:
+        client.post(f"/containers/{name}/stop", query)
+        return name
+
+    return 1 if for_each(ctx, parsed.args, stop) else 0
+
+
+def cmd_kill(ctx: Context, parsed: Parsed) -> int:
+    query = {"signal": parsed.opts["signal"]}
+
+    def kill(client: Client, name: str) -> str:
+        client.post(f"/containers/{name}/kill", query)
+        return name
+
+    return 1 if for_each(ctx, parsed.args, kill) else 0
+
+
+def cmd_rm(ctx: Context, parsed: Parsed) -> int:
+    query = {"force": "1" if parsed.opts["force"] else None, "v": "1" if parsed.opts["volumes"] else None}
+
+    def rm(client: Client, name: str) -> str:
+        client.call("DELETE", f"/containers/{name}", query)
+        return name
+
+    return 1 if for_each(ctx, parsed.args, rm) else 0
+
+
+def cmd_wait(ctx: Context, parsed: Parsed) -> int:
+    def wait(client: Client, name: str) -> str:
+        result = client.post(f"/containers/{name}/wait") or {}
+        error = (result.get("Error") or {}).get("Message")
+        if error:
+            raise DaemonError(500, error)
+        return str(result.get("StatusCode", 0))
+
+    return 1 if for_each(ctx, parsed.args, wait) else 0
+
+
+def print_json(ctx: Context, values: list) -> None:
+    """docker's inspect output: a JSON array indented by four spaces."""
+    ctx.out(json.dumps(values, indent=4, ensure_ascii=False) + "\n")
+
+
+def inspect_each(ctx: Context, names: list[str], paths: tuple[str, ...], missing: str) -> int:
+    """Look each name up at each path in turn; print what was found, then what was not."""
+    client = ctx.client()
+    found, errors = [], []
+    for name in names:
+        last: DaemonError | None = None
+        for path in paths:
+            try:
+                found.append(client.get(path.format(name)))
+                last = None
+                break
+            except DaemonError as e:
+                last = e
+                if e.status != 404:
+                    break
+        if last is not None:
+            errors.append(missing.format(name=name, message=last.message) if last.status == 404
+                          else f"Error response from daemon: {last.message}")
+    print_json(ctx, found)
+    for error in errors:
+        ctx.err(f"{error}\n")
+    return 1 if errors else 0
+
+
+def cmd_inspect(ctx: Context, parsed: Parsed) -> int:
+    """`berth inspect`: a container by that name, else an image."""
+    return inspect_each(ctx, parsed.args, ("/containers/{}/json", "/images/{}/json"), "Error: No such object: {name}")
+
+
+def cmd_container_inspect(ctx: Context, parsed: Parsed) -> int:
+    return inspect_each(ctx, parsed.args, ("/containers/{}/json",), "Error response from daemon: {message}")

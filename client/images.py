@@ -1,0 +1,101 @@
+"""Image commands: images / image ls, image import, image inspect."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from berth.client import format as fmt
+from berth.client.containers import inspect_each
+from berth.client.flags import Parsed
+
+if TYPE_CHECKING:
+    from berth.client.main import Context
+
+
+def split_reference(ref: str) -> tuple[str, str]:
+    """("busybox", "1.36") from "busybox:1.36"; a colon before the last slash is a registry port."""
+    if "@" in ref:
+        return ref, ""
+    name, colon, tag = ref.rpartition(":")
+    if not colon or "/" in tag:
+        return ref, ""
+    return name, tag
+
+
+def familiar(ref: str) -> str:
+    """The name docker prints when it looks for an image: the tag made explicit."""
+    name, tag = split_reference(ref)
+    if "@" in ref:
+        return ref
+    return f"{name}:{tag or 'latest'}"
+
+
+def cmd_images(ctx: Context, parsed: Parsed) -> int:
+    query = {"all": "1" if parsed.opts["all"] else None}
+    if parsed.args:
+        query["filters"] = '{"reference":{"%s":true}}' % parsed.args[0].replace('"', "")
+    images = ctx.client().get("/images/json", query) or []
+    images = sorted(images, key=lambda i: i.get("Created", 0), reverse=True)
+    trunc = not parsed.opts["no_trunc"]
+    if parsed.opts["quiet"]:
+        seen: list[str] = []
+        for img in images:
+            ident = fmt.short_id(img["Id"]) if trunc else img["Id"]
+            if ident not in seen:
+                seen.append(ident)
+        ctx.out("".join(i + "\n" for i in seen))
+        return 0
+    ctx.out(fmt.table(fmt.image_rows(images, trunc)))
+    return 0
+
+
+def _source(path: str) -> tuple[object, dict[str, str]]:
+    """The tarball as a request body: a file with its length, or stdin streamed chunked."""
+    if path == "-":
+        def chunks():
+            while True:
+                data = sys.stdin.buffer.read1(65536)
+                if not data:
+                    return
+                yield data
+        return chunks(), {"Content-Type": "application/x-tar"}
+    f = open(path, "rb")
+    size = os.fstat(f.fileno()).st_size
+
+    def blocks():
+        with f:
+            while data := f.read(65536):
+                yield data
+    return blocks(), {"Content-Type": "application/x-tar", "Content-Length": str(size)}
+
+
+def cmd_import(ctx: Context, parsed: Parsed) -> int:
+    src = parsed.args[0]
+    if "://" in src:
+        ctx.err("importing from a URL is not supported by berth yet; download the file and import it\n")
+        return 1
+    repo, tag = split_reference(parsed.args[1]) if len(parsed.args) > 1 else ("", "")
+    try:
+        body, headers = _source(src)
+    except OSError as e:
+        ctx.err(f"open {src}: {(e.strerror or str(e)).lower()}\n")
+        return 1
+    query = {"fromSrc": "-", "repo": repo or None, "tag": tag or None,
+             "message": parsed.opts["message"], "changes": parsed.opts["change"] or None}
+    stream = ctx.client().stream("POST", "/images/create", query, body=body, headers=headers)
+    try:
+        for msg in stream.json_messages():
+            if msg.get("error"):
+                ctx.err(f"{msg['error']}\n")
+                return 1
+            if msg.get("status"):
+                ctx.out(f"{msg['status']}\n")
+    finally:
+        stream.close()
+    return 0
+
+
+def cmd_image_inspect(ctx: Context, parsed: Parsed) -> int:
+    return inspect_each(ctx, parsed.args, ("/images/{}/json",), "Error response from daemon: {message}")

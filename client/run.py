@@ -1,0 +1,208 @@
+"""`run`, `create` and `start`: make a container, wire its output to ours, hand back its status.
+
+The order is docker's: create, attach, ask to be told of the exit, start; so no
+output and no exit can slip by between the steps. Exit codes are docker's: 125
+when the daemon refuses, 126/127 when the command cannot be invoked or found,
+else the container's own status.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from berth.client import streams
+from berth.client.api import Client, ConnectError, DaemonError
+from berth.client.containers import write_stream
+from berth.client.flags import Parsed
+from berth.client.images import familiar, split_reference
+
+if TYPE_CHECKING:
+    from berth.client.main import Context
+
+_PROXIED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
+_GENERIC = {"Not Found", "Method Not Allowed", "Not Implemented", "Internal Server Error"}
+
+
+def status_for(message: str) -> int:
+    """docker's toStatusError: the exit code a failed run reports, from the daemon's words."""
+    if ("executable file not found" in message or "no such file or directory" in message
+            or "system cannot find the file specified" in message):
+        return 127
+    if "permission denied" in message or "is a directory" in message:
+        return 126
+    return 125
+
+
+def _run_error(ctx: Context, command: str, message: str, status: int) -> int:
+    ctx.err(f"berth: {message}\n\nRun 'berth {command} --help' for more information\n")
+    return status
+
+
+def container_config(parsed: Parsed, attach: bool) -> dict:
+    """The body of POST /containers/create from run/create's flags."""
+    o = parsed.opts
+    image, cmd = parsed.args[0], parsed.args[1:]
+    env = []
+    for item in o["env"]:
+        if "=" in item:
+            env.append(item)
+        elif item in os.environ:  # `-e NAME` passes our own value along, as docker does
+            env.append(f"{item}={os.environ[item]}")
+    labels = {}
+    for item in o["label"]:
+        key, _, value = item.partition("=")
+        labels[key] = value
+    config: dict = {
+        "Image": image,
+        "AttachStdin": False,
+        "AttachStdout": attach,
+        "AttachStderr": attach,
+        "Tty": False,
+        "OpenStdin": False,
+        "Env": env or None,
+        "Cmd": cmd or None,
+        "Labels": labels or None,
+        "WorkingDir": o["workdir"] or None,
+        "User": o["user"] or None,
+        "Hostname": o["hostname"] or None,
+        "HostConfig": {"AutoRemove": bool(o.get("rm"))},
+    }
+    if o["entrypoint"] is not None:
+        config["Entrypoint"] = [o["entrypoint"]]  # [""] clears the image's entrypoint
+    if o["network"]:
+        config["HostConfig"]["NetworkMode"] = o["network"]
+    return {k: v for k, v in config.items() if v is not None}
+
+
+def _pull(ctx: Context, client: Client, image: str) -> None:
+    """Fetch a missing image; with no registry behind berthd yet this is where it says so."""
+    name, tag = split_reference(image)
+    try:
+        stream = client.stream("POST", "/images/create", {"fromImage": name, "tag": tag or "latest"})
+    except DaemonError as e:
+        if e.message in _GENERIC or e.status in (405, 501):
+            raise DaemonError(e.status, f"pull access denied for {name}: image {familiar(image)} is not "
+                                        f"in the image store and berth cannot pull from a registry yet "
+                                        f"(use 'berth image import')") from None
+        raise
+    try:
+        for msg in stream.json_messages():
+            if msg.get("error"):
+                raise DaemonError(500, msg["error"])
+            if msg.get("status") and not msg.get("progressDetail"):
+                ctx.err(f"{msg.get('id') + ': ' if msg.get('id') else ''}{msg['status']}\n")
+    finally:
+        stream.close()
+
+
+def create(ctx: Context, client: Client, parsed: Parsed, attach: bool) -> str:
+    """POST /containers/create, pulling the image first when the daemon does not have it."""
+    body = container_config(parsed, attach)
+    query = {"name": parsed.opts["name"]}
+    try:
+        result = client.post("/containers/create", query, body)
+    except DaemonError as e:
+        if e.status != 404:
+            raise
+        ctx.err(f"Unable to find image '{familiar(parsed.args[0])}' locally\n")
+        _pull(ctx, client, parsed.args[0])
+        result = client.post("/containers/create", query, body)
+    for warning in result.get("Warnings") or []:
+        ctx.err(f"WARNING: {warning}\n")
+    return result["Id"]
+
+
+@contextmanager
+def _forward_signals(client: Client, cid: str) -> Iterator[None]:
+    """While we wait on a container, signals sent to us are sent to it (docker's sig-proxy)."""
+    def forward(signum: int, _frame) -> None:
+        try:
+            client.post(f"/containers/{cid}/kill", {"signal": signal.Signals(signum).name[3:]})
+        except (DaemonError, ConnectError):
+            pass
+
+    previous = {}
+    for name in _PROXIED:
+        sig = getattr(signal, name)
+        previous[sig] = signal.signal(sig, forward)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _attach_and_start(ctx: Context, client: Client, cid: str, condition: str, start: bool = True) -> int:
+    """Attach to the container's output, start it, copy the output, return its exit status."""
+    attach = client.stream("POST", f"/containers/{cid}/attach",
+                           {"stream": "1", "stdout": "1", "stderr": "1"},
+                           headers={"Connection": "Upgrade", "Upgrade": "tcp"})
+    waiter = None
+    try:
+        waiter = client.start_request("POST", f"/containers/{cid}/wait", {"condition": condition})
+        if start:
+            client.post(f"/containers/{cid}/start")
+        with _forward_signals(client, cid):
+            streams.copy(attach, write_stream, True)
+            result = waiter.result() or {}
+    finally:
+        attach.close()
+        if waiter is not None:
+            waiter.close()
+    error = (result.get("Error") or {}).get("Message")
+    if error:
+        ctx.err(f"berth: {error}\n")
+        return 125
+    return int(result.get("StatusCode", 0))
+
+
+def cmd_run(ctx: Context, parsed: Parsed) -> int:
+    client = ctx.client()
+    detach = parsed.opts["detach"]
+    try:
+        cid = create(ctx, client, parsed, attach=not detach)
+        if detach:
+            client.post(f"/containers/{cid}/start")
+            ctx.out(f"{cid}\n")
+            return 0
+        condition = "removed" if parsed.opts["rm"] else "next-exit"
+        return _attach_and_start(ctx, client, cid, condition)
+    except DaemonError as e:
+        return _run_error(ctx, "run", f"Error response from daemon: {e.message}", status_for(e.message))
+    except ConnectError as e:
+        return _run_error(ctx, "run", str(e), 125)
+    except streams.StreamError as e:
+        return _run_error(ctx, "run", str(e), 125)
+
+
+def cmd_create(ctx: Context, parsed: Parsed) -> int:
+    cid = create(ctx, ctx.client(), parsed, attach=True)
+    ctx.out(f"{cid}\n")
+    return 0
+
+
+def cmd_start(ctx: Context, parsed: Parsed) -> int:
+    client = ctx.client()
+    if parsed.opts["attach"]:
+        if len(parsed.args) > 1:
+            ctx.err("berth: you cannot start and attach multiple containers at once\n")
+            return 1
+        cid = client.get(f"/containers/{parsed.args[0]}/json")["Id"]
+        return _attach_and_start(ctx, client, cid, "next-exit")
+    failed = []
+    for name in parsed.args:
+        try:
+            client.post(f"/containers/{name}/start")
+        except DaemonError as e:
+            ctx.err(f"Error response from daemon: {e.message}\n")
+            failed.append(name)
+            continue
+        ctx.out(f"{name}\n")
+    if failed:
+        ctx.err(f"Error: failed to start containers: {', '.join(failed)}\n")
+        return 1
+    return 0

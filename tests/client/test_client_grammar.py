@@ -1,0 +1,123 @@
+"""Bad command lines get docker's words and exit codes, without any daemon."""
+
+import subprocess
+import sys
+
+import pytest
+
+from berth.client import flags
+from berth.client.commands import lookup
+
+
+def berth(*args: str, host: str = "unix:///nonexistent/berth.sock") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "berth.client.main", "-H", host, *args],
+                          capture_output=True, text=True)
+
+
+def parse(*words: str) -> flags.Parsed:
+    spec, _, used = lookup(list(words))
+    assert spec is not None
+    return flags.parse(spec, list(words[used:]))
+
+
+def test_run_flags_stop_at_the_image_so_the_command_keeps_its_own():
+    parsed = parse("run", "--rm", "-e", "A=1", "-eB=2", "busybox", "sh", "-c", "echo -e hi")
+    assert parsed.opts["rm"] is True
+    assert parsed.opts["env"] == ["A=1", "B=2"]
+    assert parsed.args == ["busybox", "sh", "-c", "echo -e hi"]
+
+
+def test_other_commands_take_flags_anywhere():
+    parsed = parse("rm", "a", "-f", "b")
+    assert parsed.opts["force"] is True and parsed.args == ["a", "b"]
+
+
+def test_long_and_short_forms_name_the_same_command():
+    assert lookup(["container", "ls"])[1] == lookup(["ps"])[1]
+    assert lookup(["image", "ls"])[1] == lookup(["images"])[1]
+    assert lookup(["image", "import"])[1] == lookup(["import"])[1]
+
+
+def test_combined_short_flags_and_values():
+    parsed = parse("ps", "-aq")
+    assert parsed.opts["all"] and parsed.opts["quiet"]
+    assert parse("logs", "-n", "5", "c").opts["tail"] == "5"
+    assert parse("stop", "--timeout=3", "c").opts["timeout"] == 3
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["ps", "--bogus"], "unknown flag: --bogus"),
+    (["ps", "-z"], "unknown shorthand flag: 'z' in -z"),
+    (["run", "-e"], "flag needs an argument: 'e' in -e"),
+    (["run", "--name"], "flag needs an argument: --name"),
+    (["stop", "-t", "x", "a"], 'invalid argument "x" for "-t, --timeout" flag: strconv.ParseInt: '
+                               'parsing "x": invalid syntax'),
+    (["run", "--rm=foo", "busybox"], 'invalid argument "foo" for "--rm" flag: strconv.ParseBool: '
+                                     'parsing "foo": invalid syntax'),
+])
+def test_bad_flags_exit_125_with_usage(argv, message):
+    result = berth(*argv)
+    assert result.returncode == 125
+    assert result.stderr.startswith(message + "\n\nUsage:  berth " + argv[0])
+    assert f"Run 'berth {argv[0]} --help' for more information" in result.stderr
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["rm"], "berth: 'berth rm' requires at least 1 argument"),
+    (["logs"], "berth: 'berth logs' requires 1 argument"),
+    (["ps", "x"], "berth: 'berth ps' accepts no arguments"),
+    (["images", "a", "b"], "berth: 'berth images' requires at most 1 argument"),
+    (["container", "run"], "berth: 'berth container run' requires at least 1 argument"),
+])
+def test_wrong_argument_counts_exit_1(argv, message):
+    result = berth(*argv)
+    assert result.returncode == 1
+    assert result.stderr.startswith(message + "\n\nUsage:  berth ")
+
+
+def test_unknown_commands_exit_1():
+    result = berth("bogus")
+    assert result.returncode == 1
+    assert result.stderr == "berth: unknown command: berth bogus\n\nRun 'berth --help' for more information\n"
+    result = berth("container", "bogus")
+    assert result.returncode == 1
+    assert result.stderr.startswith("berth: unknown command: berth container bogus\n")
+
+
+def test_help_describes_the_command_without_a_daemon():
+    result = berth("stop", "--help")
+    assert result.returncode == 0
+    assert result.stdout.startswith("Usage:  berth stop [OPTIONS] CONTAINER [CONTAINER...]\n\n"
+                                    "Stop one or more running containers\n")
+    assert "  -t, --timeout int" in result.stdout
+    assert "Aliases:\n  berth container stop, berth stop" in result.stdout
+    assert "Manage images" in berth("image").stdout
+    assert "Common Commands:" in berth("--help").stdout
+
+
+def test_version_prints_the_client_even_when_the_daemon_is_down(tmp_path):
+    host = f"unix://{tmp_path}/berth.sock"
+    result = berth("version", host=host)
+    assert result.returncode == 1
+    assert result.stdout.startswith("Client:\n Version:           0.1.0\n")
+    assert result.stderr == f"Cannot connect to the berth daemon at {host}. Is the berth daemon running?\n"
+
+
+def test_berth_host_picks_the_socket(tmp_path):
+    host = f"unix://{tmp_path}/elsewhere.sock"
+    result = subprocess.run([sys.executable, "-m", "berth.client.main", "ps"], capture_output=True, text=True,
+                            env={"BERTH_HOST": host, "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 1
+    assert host in result.stderr
+
+
+def test_the_cli_stays_light(tmp_path):
+    """`berth version` and `berth ps` must not pay for fastapi, grpc, httpx or pydantic."""
+    code = ("import sys; from berth.client.main import run; run(['-H', 'unix://%s/x.sock', '%s']);"
+            "print(' '.join(sys.modules))")
+    for command in ("version", "ps"):
+        out = subprocess.run([sys.executable, "-c", code % (tmp_path, command)], capture_output=True,
+                             text=True).stdout.split()
+        heavy = [m for m in out if m.split(".")[0] in ("fastapi", "grpc", "httpx", "pydantic", "http",
+                                                        "asyncio", "ssl", "dataclasses")]
+        assert heavy == []
