@@ -1,0 +1,92 @@
+"""Where the cgroup hierarchies are mounted and where this process sits in them.
+
+Read from /proc/self/mountinfo and /proc/self/cgroup, as runc does: mountinfo's
+`root` field matters when the hierarchy is mounted from a sub-cgroup (inside a
+container), since /proc/self/cgroup paths are relative to the hierarchy's root.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+# runc's cgroup v1 subsystems, in its order; "" stands for the unified (v2) hierarchy
+# that hybrid hosts mount next to them (runc 1.1 joins it too).
+V1_SUBSYSTEMS = (
+    "cpuset", "devices", "memory", "cpu", "cpuacct", "pids", "blkio", "hugetlb",
+    "net_cls", "net_prio", "perf_event", "freezer", "rdma", "name=systemd", "misc",
+)
+UNIFIED = ""
+DEFAULT_ROOT = "/sys/fs/cgroup"
+
+
+@dataclass(frozen=True)
+class Mount:
+    mountpoint: str
+    root: str  # the cgroup mounted there, relative to the hierarchy's root
+
+
+def _unescape(field: str) -> str:
+    """mountinfo octal-escapes space, tab, newline and backslash."""
+    if "\\" not in field:
+        return field
+    return field.encode().decode("unicode_escape")
+
+
+def cgroup_mounts(mountinfo: str = "/proc/self/mountinfo") -> dict[str, Mount]:
+    """subsystem name -> its mount; "" -> the cgroup2 mount (first one wins, as runc)."""
+    mounts: dict[str, Mount] = {}
+    with open(mountinfo) as f:
+        for line in f:
+            pre, _, post = line.partition(" - ")
+            fields = pre.split()
+            after = post.split()
+            if len(fields) < 5 or len(after) < 3:
+                continue
+            fstype, superopts = after[0], after[2]
+            mount = Mount(_unescape(fields[4]), _unescape(fields[3]))
+            if fstype == "cgroup2":
+                mounts.setdefault(UNIFIED, mount)
+            elif fstype == "cgroup":
+                for opt in superopts.split(","):
+                    if opt in V1_SUBSYSTEMS:
+                        mounts.setdefault(opt, mount)
+    return mounts
+
+
+def own_cgroups(pid: str = "self") -> dict[str, str]:
+    """subsystem name -> this process's cgroup path; "" -> its cgroup2 path."""
+    out: dict[str, str] = {}
+    with open(f"/proc/{pid}/cgroup") as f:
+        for line in f:
+            _hid, controllers, path = line.rstrip("\n").split(":", 2)
+            if not controllers:
+                out[UNIFIED] = path
+                continue
+            for ctrl in controllers.split(","):
+                out[ctrl] = path
+    return out
+
+
+def is_unified(root: str = DEFAULT_ROOT, mountinfo: str = "/proc/self/mountinfo") -> bool:
+    """True when `root` itself is a cgroup2 mount: runc's test for "cgroup v2 only"."""
+    last = ""
+    with open(mountinfo) as f:
+        for line in f:
+            pre, _, post = line.partition(" - ")
+            fields = pre.split()
+            if len(fields) >= 5 and post and _unescape(fields[4]) == root:
+                # Later mounts on the same point hide earlier ones: keep the last.
+                last = post.split()[0]
+    return last == "cgroup2"
+
+
+def clean_path(path: str) -> str:
+    """runc's utils.CleanPath: no way out of the hierarchy through "..", relative stays relative."""
+    if not path:
+        return ""
+    norm = os.path.normpath(path)
+    if not norm.startswith("/"):
+        norm = os.path.relpath(os.path.normpath("/" + norm), "/")
+        return "" if norm == "." else norm
+    return os.path.normpath(norm).replace("//", "/")

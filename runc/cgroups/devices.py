@@ -1,0 +1,53 @@
+"""Device cgroup rules: OCI linux.resources.devices and the defaults runc appends.
+
+runc allows, after the spec's own rules, the wildcard mknod rules, the default
+device nodes it creates in every container (/dev/null, zero, full, random, urandom,
+tty, ptmx), /dev/net/tun, the pty slaves, and every node listed in linux.devices.
+`runc run` of runc's default spec leaves exactly these in devices.list.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+DEFAULT_RULES: tuple[dict[str, Any], ...] = (
+    {"allow": True, "type": "c", "major": None, "minor": None, "access": "m"},
+    {"allow": True, "type": "b", "major": None, "minor": None, "access": "m"},
+    {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"},   # /dev/null
+    {"allow": True, "type": "c", "major": 1, "minor": 8, "access": "rwm"},   # /dev/random
+    {"allow": True, "type": "c", "major": 1, "minor": 7, "access": "rwm"},   # /dev/full
+    {"allow": True, "type": "c", "major": 5, "minor": 0, "access": "rwm"},   # /dev/tty
+    {"allow": True, "type": "c", "major": 1, "minor": 5, "access": "rwm"},   # /dev/zero
+    {"allow": True, "type": "c", "major": 1, "minor": 9, "access": "rwm"},   # /dev/urandom
+    {"allow": True, "type": "c", "major": 136, "minor": None, "access": "rwm"},  # /dev/pts/*
+    {"allow": True, "type": "c", "major": 5, "minor": 2, "access": "rwm"},   # /dev/ptmx
+    {"allow": True, "type": "c", "major": 10, "minor": 200, "access": "rwm"},  # /dev/net/tun
+)
+
+
+def effective_rules(linux: dict[str, Any]) -> list[dict[str, Any]]:
+    """The device rules runc programs for a spec's `linux` section, in order."""
+    rules = list((linux.get("resources") or {}).get("devices") or [])
+    rules.extend(DEFAULT_RULES)
+    for dev in linux.get("devices") or []:
+        kind = dev.get("type", "c")
+        rules.append({"allow": True, "type": "b" if kind == "b" else "c",
+                      "major": dev.get("major"), "minor": dev.get("minor"), "access": "rwm"})
+    return rules
+
+
+def v1_line(rule: dict[str, Any]) -> str:
+    """One rule as devices.allow/devices.deny want it: "c 1:3 rwm", "a *:* rwm"."""
+    kind = rule.get("type") or "a"
+    if kind not in ("a", "b", "c"):
+        raise ValueError(f"invalid device type {kind!r}")
+    access = rule.get("access") or "rwm"
+    if set(access) - set("rwm"):
+        raise ValueError(f"invalid device access {access!r}")
+    major = _num(rule.get("major"))
+    minor = _num(rule.get("minor"))
+    return f"{kind} {major}:{minor} {access}"
+
+
+def _num(value: Any) -> str:
+    return "*" if value is None or value == -1 else str(int(value))
