@@ -1,0 +1,175 @@
+"""The shim's view of the OCI runtime: runc's command line, or berth.runc in-process.
+
+Both paths take the same arguments and fail with RuntimeFailure carrying the
+runtime's own one-line message, so the rest of the shim never cares which it is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import types
+from dataclasses import dataclass
+from typing import Any
+
+from berth.shim.options import RUNTIME_LIBRARY
+
+Stdio = tuple[int, int, int]
+
+
+class RuntimeFailure(Exception):
+    """A runtime verb failed; str(e) is the message runc would print."""
+
+
+@dataclass(frozen=True)
+class Runtime:
+    name: str  # "berth" (library) or a runc-compatible binary
+    root: str
+    log_path: str  # the CLI's --log file (json), where runc leaves its error message
+
+    @property
+    def is_library(self) -> bool:
+        return self.name == RUNTIME_LIBRARY
+
+
+def _verb(name: str) -> Any:
+    """berth.runc's function for a verb (its verbs are imported lazily, on first use)."""
+    from berth import runc
+
+    try:
+        fn = getattr(runc, name)
+        # berth.runc.create is both a submodule and a function: once the submodule
+        # is imported, the package attribute is the module.
+        return getattr(fn, name) if isinstance(fn, types.ModuleType) else fn
+    except (AttributeError, ImportError) as e:
+        raise RuntimeFailure(f"berth.runc has no library entry point for {name}: {e}") from None
+
+
+def _runc_error() -> type[Exception]:
+    from berth.runc.errors import RuncError
+
+    return RuncError
+
+
+def _last_error(log_path: str, offset: int) -> str:
+    """The last error runc logged since `offset` (runc logs json lines with --log-format json)."""
+    try:
+        with open(log_path, "rb") as f:
+            f.seek(offset)
+            lines = f.read().decode(errors="replace").splitlines()
+    except FileNotFoundError:
+        return ""
+    for line in reversed(lines):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if entry.get("level") in ("error", "fatal") and entry.get("msg"):
+            return str(entry["msg"])
+    return ""
+
+
+def _log_size(log_path: str) -> int:
+    try:
+        return os.stat(log_path).st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _run_cli(rt: Runtime, args: list[str], stdio: Stdio | None = None) -> bytes:
+    """Run one runc verb; its stdout is returned when stdio is not given."""
+    argv = [rt.name, "--root", rt.root, "--log", rt.log_path, "--log-format", "json", *args]
+    offset = _log_size(rt.log_path)
+    if stdio is None:
+        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True)
+        stderr = proc.stderr
+    else:
+        # The container inherits these fds: runc's stderr is the container's, so the
+        # error text comes from runc's log file, not from stderr.
+        proc = subprocess.run(argv, stdin=stdio[0], stdout=stdio[1], stderr=stdio[2])
+        stderr = b""
+    if proc.returncode != 0:
+        message = _last_error(rt.log_path, offset) or stderr.decode(errors="replace").strip()
+        raise RuntimeFailure(message.splitlines()[-1] if message else f"{args[0]} failed: exit status {proc.returncode}")
+    return proc.stdout if stdio is None else b""
+
+
+def _read_pid(pid_file: str) -> int:
+    with open(pid_file) as f:
+        return int(f.read().strip())
+
+
+def create(rt: Runtime, id: str, bundle: str, stdio: Stdio, console_socket: str | None, pid_file: str) -> int:
+    """Create the container (stopped before exec); return the host pid of its init."""
+    if rt.is_library:
+        return int(_call_library("create", rt.root, id, bundle, console_socket=console_socket,
+                                 pid_file=pid_file, stdio=stdio))
+    args = ["create", "--bundle", bundle, "--pid-file", pid_file]
+    if console_socket:
+        args += ["--console-socket", console_socket]
+    _run_cli(rt, [*args, id], stdio)
+    return _read_pid(pid_file)
+
+
+def start(rt: Runtime, id: str) -> None:
+    if rt.is_library:
+        _call_library("start", rt.root, id)
+    else:
+        _run_cli(rt, ["start", id])
+
+
+def kill(rt: Runtime, id: str, signal: int, all: bool = False) -> None:
+    if rt.is_library:
+        _call_library("kill", rt.root, id, signal, all=all)
+    else:
+        _run_cli(rt, ["kill", *(["--all"] if all else []), id, str(signal)])
+
+
+def delete(rt: Runtime, id: str, force: bool = False) -> None:
+    if rt.is_library:
+        _call_library("delete", rt.root, id, force=force)
+    else:
+        _run_cli(rt, ["delete", *(["--force"] if force else []), id])
+
+
+def ps(rt: Runtime, id: str) -> list[int]:
+    if rt.is_library:
+        return [int(p) for p in _call_library("ps", rt.root, id)]
+    out = _run_cli(rt, ["ps", "--format", "json", id])
+    return [int(p) for p in (json.loads(out or b"null") or [])]
+
+
+def exec_process(rt: Runtime, id: str, process: dict, stdio: Stdio, console_socket: str | None,
+                 pid_file: str, process_file: str) -> int:
+    """Start an extra process in the container, detached; return its host pid."""
+    if rt.is_library:
+        kwargs: dict[str, Any] = {"stdio": stdio, "detach": True, "pid_file": pid_file}
+        if console_socket:
+            kwargs["console_socket"] = console_socket
+        return int(_call_library("exec_process", rt.root, id, process, **kwargs))
+    with open(process_file, "w") as f:
+        json.dump(process, f)
+    args = ["exec", "--detach", "--process", process_file, "--pid-file", pid_file]
+    if console_socket:
+        args += ["--console-socket", console_socket]
+    try:
+        _run_cli(rt, [*args, id], stdio)
+    finally:
+        os.unlink(process_file)
+    return _read_pid(pid_file)
+
+
+def _call_library(verb: str, *args: Any, **kwargs: Any) -> Any:
+    fn = _verb(verb)
+    # The shim ignores SIGPIPE (Python's default too); a process forked here and
+    # exec'd would keep ignoring it. subprocess restores it for the CLI; do the same.
+    saved = {sig: signal.signal(sig, signal.SIG_DFL) for sig in (signal.SIGPIPE, signal.SIGXFSZ)}
+    try:
+        return fn(*args, **kwargs)
+    except _runc_error() as e:
+        raise RuntimeFailure(str(e).strip().splitlines()[-1] if str(e).strip() else verb + " failed") from None
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
