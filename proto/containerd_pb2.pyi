@@ -140,20 +140,22 @@ class DeleteContainerRequest(_message.Message):
     def __init__(self, id: _Optional[str] = ...) -> None: ...
 
 class Task(_message.Message):
-    __slots__ = ("id", "pid", "status", "exit_status", "started_at", "exited_at")
+    __slots__ = ("id", "exec_id", "pid", "status", "exit_status", "started_at", "exited_at")
     ID_FIELD_NUMBER: _ClassVar[int]
+    EXEC_ID_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     EXIT_STATUS_FIELD_NUMBER: _ClassVar[int]
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
     EXITED_AT_FIELD_NUMBER: _ClassVar[int]
     id: str
+    exec_id: str
     pid: int
     status: Status
     exit_status: int
     started_at: str
     exited_at: str
-    def __init__(self, id: _Optional[str] = ..., pid: _Optional[int] = ..., status: _Optional[_Union[Status, str]] = ..., exit_status: _Optional[int] = ..., started_at: _Optional[str] = ..., exited_at: _Optional[str] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., exec_id: _Optional[str] = ..., pid: _Optional[int] = ..., status: _Optional[_Union[Status, str]] = ..., exit_status: _Optional[int] = ..., started_at: _Optional[str] = ..., exited_at: _Optional[str] = ...) -> None: ...
 
 class CreateTaskRequest(_message.Message):
     __slots__ = ("id", "log_path", "terminal", "stdin")
@@ -168,10 +170,12 @@ class CreateTaskRequest(_message.Message):
     def __init__(self, id: _Optional[str] = ..., log_path: _Optional[str] = ..., terminal: _Optional[bool] = ..., stdin: _Optional[bool] = ...) -> None: ...
 
 class TaskRequest(_message.Message):
-    __slots__ = ("id",)
+    __slots__ = ("id", "exec_id")
     ID_FIELD_NUMBER: _ClassVar[int]
+    EXEC_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
-    def __init__(self, id: _Optional[str] = ...) -> None: ...
+    exec_id: str
+    def __init__(self, id: _Optional[str] = ..., exec_id: _Optional[str] = ...) -> None: ...
 
 class ListTasksRequest(_message.Message):
     __slots__ = ()
@@ -184,14 +188,16 @@ class ListTasksResponse(_message.Message):
     def __init__(self, tasks: _Optional[_Iterable[_Union[Task, _Mapping]]] = ...) -> None: ...
 
 class KillRequest(_message.Message):
-    __slots__ = ("id", "signal", "all")
+    __slots__ = ("id", "signal", "all", "exec_id")
     ID_FIELD_NUMBER: _ClassVar[int]
     SIGNAL_FIELD_NUMBER: _ClassVar[int]
     ALL_FIELD_NUMBER: _ClassVar[int]
+    EXEC_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     signal: int
     all: bool
-    def __init__(self, id: _Optional[str] = ..., signal: _Optional[int] = ..., all: _Optional[bool] = ...) -> None: ...
+    exec_id: str
+    def __init__(self, id: _Optional[str] = ..., signal: _Optional[int] = ..., all: _Optional[bool] = ..., exec_id: _Optional[str] = ...) -> None: ...
 
 class ListPidsResponse(_message.Message):
     __slots__ = ("pids",)

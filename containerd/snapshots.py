@@ -1,0 +1,174 @@
+"""The overlayfs snapshotter.
+
+A layer is unpacked once into a committed, read-only snapshot named by its chain
+id and shared by every container of every image built on it. A container gets an
+active snapshot: an empty upper dir and a work dir over the committed chain. The
+snapshotter only computes mounts; the task service mounts them for as long as a
+task runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+import subprocess
+import threading
+import uuid
+
+from .errors import FailedPrecondition, InvalidArgument, NotFound
+from .metadata import Metadata, SnapshotRecord
+from .mounts import Mount
+
+_WHITEOUT = ".wh."
+_OPAQUE = ".wh..wh..opq"
+
+
+def chain_id(diff_ids: list[str]) -> str:
+    """OCI image spec: ChainID(L0) = DiffID(L0); ChainID(Ln) = sha256(ChainID(Ln-1) + " " + DiffID(Ln))."""
+    chain = diff_ids[0]
+    for diff in diff_ids[1:]:
+        chain = "sha256:" + hashlib.sha256(f"{chain} {diff}".encode()).hexdigest()
+    return chain
+
+
+class Snapshotter:
+    def __init__(self, root: str, meta: Metadata) -> None:
+        self.committed = os.path.join(root, "committed")
+        self.active = os.path.join(root, "active")
+        self.tmp = os.path.join(root, "tmp")
+        for d in (self.committed, self.active, self.tmp):
+            os.makedirs(d, exist_ok=True)
+        shutil.rmtree(self.tmp, ignore_errors=True)  # half-unpacked layers from a crash
+        os.makedirs(self.tmp, exist_ok=True)
+        self._meta = meta
+        self._lock = threading.Lock()
+
+    def _committed_dir(self, key: str) -> str:
+        return os.path.join(self.committed, key.split(":", 1)[1])
+
+    def _active_dir(self, key: str) -> str:
+        return os.path.join(self.active, key.split(":", 1)[1])
+
+    def layer_path(self, key: str) -> str:
+        """The unpacked tree of committed snapshot `key`."""
+        return os.path.join(self._committed_dir(key), "fs")
+
+    def has(self, key: str) -> bool:
+        return self._meta.snapshot(key) is not None
+
+    def unpack(self, key: str, parent: str, blob_path: str) -> bool:
+        """Unpack a layer tar into the committed snapshot `key` unless it exists; True if it unpacked."""
+        with self._lock:
+            if self._meta.snapshot(key) is not None and os.path.isdir(self._committed_dir(key)):
+                return False
+            work = os.path.join(self.tmp, uuid.uuid4().hex)
+            fs = os.path.join(work, "fs")
+            os.makedirs(fs)
+            try:
+                _extract(blob_path, fs)
+                if parent:
+                    _convert_whiteouts(fs)
+                else:
+                    _drop_whiteouts(fs)
+                os.chmod(work, 0o700)
+                # the rename is the commit: a committed dir is always complete
+                os.rename(work, self._committed_dir(key))
+            except BaseException:
+                shutil.rmtree(work, ignore_errors=True)
+                raise
+            self._meta.put_snapshot(SnapshotRecord(key, "committed", parent))
+            return True
+
+    def prepare(self, key: str, parent: str) -> None:
+        """An active snapshot over committed `parent`: fresh upper and work dirs."""
+        if self._meta.snapshot(parent) is None:
+            raise NotFound(f"snapshot {parent}: not found")
+        with self._lock:
+            if self._meta.snapshot(key) is not None:
+                raise FailedPrecondition(f"snapshot {key}: already exists")
+            base = self._active_dir(key)
+            shutil.rmtree(base, ignore_errors=True)
+            os.makedirs(os.path.join(base, "fs"))
+            os.makedirs(os.path.join(base, "work"))
+            os.chmod(base, 0o700)
+            self._meta.put_snapshot(SnapshotRecord(key, "active", parent))
+
+    def mounts(self, key: str) -> list[Mount]:
+        rec = self._meta.snapshot(key)
+        if rec is None or rec.kind != "active":
+            raise NotFound(f"snapshot {key}: not found")
+        lowers = []
+        parent = rec.parent
+        while parent:
+            lowers.append(os.path.join(self._committed_dir(parent), "fs"))
+            p = self._meta.snapshot(parent)
+            parent = p.parent if p else ""
+        base = self._active_dir(key)
+        return [Mount("overlay", "overlay", [
+            "index=off",
+            "lowerdir=" + ":".join(lowers),  # topmost layer first, as overlayfs wants
+            "upperdir=" + os.path.join(base, "fs"),
+            "workdir=" + os.path.join(base, "work"),
+        ])]
+
+    def remove(self, key: str) -> None:
+        """Remove an active snapshot, or a committed one that nothing builds on."""
+        rec = self._meta.snapshot(key)
+        if rec is None:
+            return
+        if self._meta.snapshot_children(key):
+            raise FailedPrecondition(f"snapshot {key}: has children")
+        with self._lock:
+            path = self._active_dir(key) if rec.kind == "active" else self._committed_dir(key)
+            self._meta.delete_snapshot(key)
+            _rmtree(path)
+
+    def remove_unused_chain(self, key: str) -> None:
+        """Drop a committed chain from the top down while no image or snapshot uses it."""
+        while key:
+            rec = self._meta.snapshot(key)
+            if rec is None or self._meta.snapshot_children(key) or self._meta.chain_in_use(key):
+                return
+            self.remove(key)
+            key = rec.parent
+
+
+def _extract(blob_path: str, dest: str) -> None:
+    # GNU tar: keeps owners, modes (setuid, sticky), device nodes, hard links and
+    # xattrs, detects gzip itself, and defers symlinks so that no member can be
+    # written through a link pointing outside `dest`.
+    proc = subprocess.run(
+        ["tar", "-x", "-f", blob_path, "-C", dest, "--numeric-owner", "--same-permissions",
+         "--xattrs", "--xattrs-include=*", "--no-overwrite-dir"],
+        capture_output=True, text=True,
+    )
+    if proc.returncode != 0:
+        msg = proc.stderr.strip().splitlines()
+        raise InvalidArgument(f"unpack layer: {msg[0] if msg else 'tar failed'}")
+
+
+def _drop_whiteouts(fs: str) -> None:
+    """A base layer has nothing below it to hide: whiteout files just go."""
+    for dirpath, _dirs, files in os.walk(fs):
+        for name in files:
+            if name.startswith(_WHITEOUT):
+                os.unlink(os.path.join(dirpath, name))
+
+
+def _convert_whiteouts(fs: str) -> None:
+    """OCI whiteouts (.wh.NAME, .wh..wh..opq) to overlayfs ones (0/0 char device, opaque xattr)."""
+    for dirpath, _dirs, files in os.walk(fs):
+        for name in files:
+            if name == _OPAQUE:
+                os.unlink(os.path.join(dirpath, name))
+                os.setxattr(dirpath, "trusted.overlay.opaque", b"y")
+            elif name.startswith(_WHITEOUT):
+                os.unlink(os.path.join(dirpath, name))
+                os.mknod(os.path.join(dirpath, name[len(_WHITEOUT):]), stat.S_IFCHR | 0o000, os.makedev(0, 0))
+
+
+def _rmtree(path: str) -> None:
+    if os.path.lexists(path):
+        shutil.rmtree(path, ignore_errors=True)
