@@ -102,7 +102,7 @@ def start_dockerd(workdir: str) -> Engine:
     proc = subprocess.Popen(
         ["dockerd", "--host", f"unix://{sock}", "--data-root", f"{root}/data", "--exec-root", f"{root}/exec",
          "--pidfile", f"{root}/dockerd.pid", "--bridge", "none", "--iptables=false", "--ip6tables=false",
-         "--containerd-namespace", f"bench{os.getpid()}", "--cgroup-parent", f"bench-docker-{os.getpid()}"],
+         "--containerd-namespace", f"bench{os.getpid()}", "--cgroup-parent", cgroup_parent("docker")],
         stdout=log, stderr=subprocess.STDOUT)
     _wait_socket(sock, proc, "dockerd")
     return Engine("docker", sock, proc, root)
@@ -116,7 +116,7 @@ def start_berthd(workdir: str) -> Engine:
     proc = subprocess.Popen(
         [os.path.join(BIN, "berthd"), "-H", f"unix://{sock}", "--data-root", f"{root}/data",
          "--exec-root", f"{root}/exec", "--pidfile", f"{root}/berthd.pid", "--group", "root",
-         "--cgroup-parent", f"bench-berth-{os.getpid()}"],
+         "--cgroup-parent", cgroup_parent("berth")],
         stdout=log, stderr=subprocess.STDOUT)
     _wait_socket(sock, proc, "berthd")
     return Engine("berth", sock, proc, root)
@@ -130,6 +130,25 @@ def cleanup_mounts(prefix: str) -> None:
         subprocess.run(["umount", "-l", point], stderr=subprocess.DEVNULL)
 
 
+def cleanup_cgroups(name: str) -> None:
+    """Remove the cgroup parent an engine made, in every hierarchy (empty by now)."""
+    base = "/sys/fs/cgroup"
+    tops = [os.path.join(base, d) for d in os.listdir(base)] + [base]
+    for top in tops:
+        parent = os.path.join(top, name)
+        if not os.path.isdir(parent):
+            continue
+        for dirpath, _, _ in sorted(os.walk(parent), key=lambda w: len(w[0]), reverse=True):
+            try:
+                os.rmdir(dirpath)
+            except OSError:
+                pass
+
+
+def cgroup_parent(engine: str) -> str:
+    return f"bench-{engine}-{os.getpid()}"
+
+
 def workdir() -> str:
     return tempfile.mkdtemp(prefix="berth-bench-")
 
@@ -137,3 +156,5 @@ def workdir() -> str:
 def remove_workdir(path: str) -> None:
     cleanup_mounts(path)
     shutil.rmtree(path, ignore_errors=True)
+    for engine in ("docker", "berth"):
+        cleanup_cgroups(cgroup_parent(engine))
