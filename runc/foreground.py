@@ -1,0 +1,173 @@
+"""`run` and `exec` in the foreground: wait for the process, forward signals, proxy a pty.
+
+With process.terminal and no --console-socket, runc holds the pty master itself
+and copies between it and its own stdio (its terminal in raw mode); we do the
+same with a private abstract-namespace socket to receive the master on.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+
+from berth.runc import record as st
+
+TYPE_CHECKING = False  # typing costs ~2 ms per CLI start; annotations are strings anyway
+if TYPE_CHECKING:
+    from typing import Any
+
+FORWARD = ("SIGHUP", "SIGINT", "SIGQUIT", "SIGTERM", "SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGCONT")
+
+
+class Console:
+    """A one-shot console socket server and, once received, the pty master."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.address = f"\0berth-runc-console-{os.getpid()}-{os.urandom(4).hex()}"
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        self.server.bind(self.address)
+        self.server.listen(1)
+        self.master = -1
+
+    def receive(self) -> None:
+        from berth.runc.console import recv_master
+
+        conn, _ = self.server.accept()
+        try:
+            self.master = recv_master(conn)
+        finally:
+            conn.close()
+            self.server.close()
+        if os.isatty(0):
+            _copy_size(0, self.master)
+
+    def close(self) -> None:
+        self.server.close()
+        if self.master >= 0:
+            os.close(self.master)
+            self.master = -1
+
+
+def _copy_size(src: int, dst: int) -> None:
+    import fcntl
+    import termios
+
+    try:
+        fcntl.ioctl(dst, termios.TIOCSWINSZ, fcntl.ioctl(src, termios.TIOCGWINSZ, b"\0" * 8))
+    except OSError:
+        pass
+
+
+def _proxy(console: Console, pid: int) -> int | None:
+    """Copy stdin -> master and master -> stdout until the pty closes; the status if reaped."""
+    import termios
+    import tty
+
+    saved = None
+    if os.isatty(0):
+        saved = termios.tcgetattr(0)
+        tty.setraw(0, termios.TCSANOW)  # TCSAFLUSH would drop input already typed
+    stdin_open = True
+    try:
+        while True:
+            fds = [console.master] + ([0] if stdin_open else [])
+            try:
+                ready, _, _ = select.select(fds, [], [], 0.1)
+            except InterruptedError:
+                continue
+            if console.master in ready:
+                try:
+                    data = os.read(console.master, 65536)
+                except OSError:  # EIO: every slave fd is closed, the process is done with it
+                    data = b""
+                if not data:
+                    return None
+                try:
+                    os.write(1, data)
+                except OSError:  # our own terminal went away: keep draining, the process decides
+                    pass
+            if 0 in ready:
+                try:
+                    data = os.read(0, 65536)
+                except OSError:
+                    data = b""
+                if data:
+                    os.write(console.master, data)
+                else:
+                    stdin_open = False
+            if not ready:
+                wpid, status = os.waitpid(pid, os.WNOHANG)
+                if wpid == pid:
+                    return status
+    finally:
+        if saved is not None:
+            termios.tcsetattr(0, termios.TCSADRAIN, saved)
+        console.close()
+
+
+def wait(root: str, container_id: str, pid: int, console: Console | None = None, *, keep: bool = False) -> int:
+    """Wait for the container's init, then delete it; its exit status, 128+signal if killed."""
+    from berth.runc import lifecycle
+
+    def forward(signum: int, _frame: Any) -> None:
+        if signum == signal.SIGWINCH and console is not None and console.master >= 0:
+            _copy_size(0, console.master)
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    old = {s: signal.signal(getattr(signal, s), forward) for s in FORWARD}
+    try:
+        status = _proxy(console, pid) if console is not None else None
+        while status is None:
+            try:
+                wpid, wstatus = os.waitpid(-1, 0)
+            except ChildProcessError:  # not our child after all: poll until it ends
+                status = _poll_exit(root, container_id)
+                break
+            if wpid == pid:
+                status = wstatus
+    finally:
+        for s, h in old.items():
+            signal.signal(getattr(signal, s), h)
+        if not keep:
+            lifecycle.delete(root, container_id, force=True)  # whatever happened to us, clean up
+    code = os.waitstatus_to_exitcode(status) if status >= 0 else 0
+    return 128 - code if code < 0 else code
+
+
+def _poll_exit(root: str, container_id: str) -> int:
+    """A process that is not our child has no status for us; report 0 once it ends."""
+    import time
+
+    rec = st.load(root, container_id)
+    while st.init_alive(rec):
+        time.sleep(0.01)
+    return -1
+
+
+def wait_process(pid: int, console: Console | None = None) -> int:
+    """`exec` in the foreground: like wait() but nothing to delete afterwards."""
+
+    def forward(signum: int, _frame: Any) -> None:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    old = {s: signal.signal(getattr(signal, s), forward) for s in FORWARD}
+    try:
+        status = _proxy(console, pid) if console is not None else None
+        while status is None:
+            wpid, wstatus = os.waitpid(-1, 0)
+            if wpid == pid:
+                status = wstatus
+    finally:
+        for s, h in old.items():
+            signal.signal(getattr(signal, s), h)
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code

@@ -1,0 +1,252 @@
+"""The verbs on an existing container: start, state, kill, delete, ps, pause, resume, update."""
+
+from __future__ import annotations
+
+import os
+import select
+import signal as _signal
+import time
+
+from berth.runc import record as st
+from berth.runc.errors import RuncError
+
+TYPE_CHECKING = False  # typing costs ~2 ms per CLI start; annotations are strings anyway
+if TYPE_CHECKING:
+    from typing import Any
+
+
+def parse_signal(sig: int | str) -> int:
+    """runc's signal grammar: a number, or a name with or without SIG."""
+    if isinstance(sig, int):
+        return sig
+    text = sig.strip()
+    if text.isdigit():
+        return int(text)
+    name = text.upper()
+    if not name.startswith("SIG"):
+        name = "SIG" + name
+    value = getattr(_signal.Signals, name, None) if name in _signal.Signals.__members__ else None
+    if value is None:
+        raise RuncError(f'unknown signal "{sig}"')
+    return int(value)
+
+
+def _manager(rec: st.Record) -> Any:
+    if not rec.cgroup_paths:
+        return None
+    try:
+        from berth.runc import cgroups
+    except ImportError:
+        return None
+    opener = getattr(cgroups, "open_manager_from_paths", None)
+    return opener(rec.cgroup_paths) if opener else None
+
+
+def state(root: str, container_id: str) -> dict[str, Any]:
+    return st.oci_state(root, st.load(root, container_id))
+
+
+def list_containers(root: str) -> list[dict[str, Any]]:
+    out = []
+    for cid in st.list_ids(root):
+        try:
+            rec = st.load(root, cid)
+        except RuncError:
+            continue
+        out.append(st.oci_state(root, rec, with_owner=True))
+    return out
+
+
+def start(root: str, container_id: str) -> None:
+    """Open exec.fifo for reading: that lets the blocked init through to execve."""
+    rec = st.load(root, container_id)
+    status = st.status(root, rec)
+    if status == "stopped":
+        raise RuncError("cannot start a container that has stopped")
+    if status != "created":
+        raise RuncError("cannot start an already running container")
+    fifo = os.path.join(root, container_id, st.EXEC_FIFO)
+    try:
+        fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise RuncError("cannot start an already running container") from None
+    try:
+        data = _read_fifo(fd, rec)
+    finally:
+        os.close(fd)
+    if data != b"0":
+        raise RuncError("cannot start a container that has stopped")
+    try:
+        os.unlink(fifo)
+    except FileNotFoundError:
+        pass
+
+
+def _read_fifo(fd: int, rec: st.Record) -> bytes:
+    """Wait for the init's byte; give up if the init dies instead of writing it."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLHUP)
+    while True:
+        if poller.poll(100):
+            try:
+                data = os.read(fd, 1)
+            except BlockingIOError:
+                data = b""
+            if data:
+                return data
+        if not st.init_alive(rec):
+            return b""
+
+
+def kill(root: str, container_id: str, signal: int | str = "SIGTERM", all: bool = False) -> None:
+    sig = parse_signal(signal)
+    rec = st.load(root, container_id)
+    if st.status(root, rec) == "stopped":
+        raise RuncError("container not running")
+    if all:
+        _signal_all(rec, sig)
+        return
+    try:
+        os.kill(rec.pid, sig)
+    except ProcessLookupError:
+        raise RuncError("container not running") from None
+
+
+def _signal_all(rec: st.Record, sig: int) -> None:
+    mgr = _manager(rec)
+    if mgr is not None:
+        mgr.kill_all(sig)  # frozen while signalled, so no fork escapes
+        return
+    for pid in _pids_in_pidns(rec):
+        _kill_quiet(pid, sig)
+
+
+def _kill_quiet(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def ps_of(rec: st.Record) -> list[int]:
+    mgr = _manager(rec)
+    if mgr is not None:
+        return sorted(mgr.pids())
+    return _pids_in_pidns(rec)
+
+
+def _pids_in_pidns(rec: st.Record) -> list[int]:
+    """Without a cgroup manager: every process in the init's pid namespace."""
+    if not st.init_alive(rec):
+        return []
+    try:
+        target = os.stat(f"/proc/{rec.pid}/ns/pid").st_ino
+    except OSError:
+        return []
+    pids = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if os.stat(f"/proc/{name}/ns/pid").st_ino == target:
+                    pids.append(int(name))
+            except OSError:
+                continue
+    return sorted(pids)
+
+
+def ps(root: str, container_id: str) -> list[int]:
+    rec = st.load(root, container_id)
+    return ps_of(rec)
+
+
+def delete(root: str, container_id: str, force: bool = False) -> None:
+    rec = st.load(root, container_id)
+    status = st.status(root, rec)
+    if status in ("running", "paused") and not force:
+        raise RuncError(f"cannot delete container {container_id} that is not stopped: {status}")
+    if status != "stopped":
+        mgr = _manager(rec)
+        if status == "paused" and mgr is not None:
+            mgr.thaw()
+        for pid in [rec.pid, *ps_of(rec)]:
+            _kill_quiet(pid, _signal.SIGKILL)
+        _wait_gone(rec)
+    _destroy(root, rec)
+
+
+def _wait_gone(rec: st.Record) -> None:
+    """Poll until the init is gone or a zombie; never reap it: its exit status belongs to
+    its parent (the shim), which may be the process calling us."""
+    while st.init_alive(rec):
+        time.sleep(0.001)
+
+
+def _destroy(root: str, rec: st.Record) -> None:
+    mgr = _manager(rec)
+    if mgr is not None:
+        for pid in mgr.pids():  # without a pid namespace, children survive their init
+            _kill_quiet(pid, _signal.SIGKILL)
+        for _ in range(500):
+            try:
+                mgr.destroy()
+                break
+            except OSError:
+                time.sleep(0.002)
+    hooks = (rec.config or {}).get("hooks") or {}
+    if hooks.get("poststop"):
+        from berth.runc.hooks import run_hooks
+
+        try:
+            run_hooks(hooks, "poststop", {**st.oci_state(root, rec), "status": "stopped"})
+        except RuncError:
+            pass  # runc only warns about a failing poststop hook
+    st.remove_dir(os.path.join(root, rec.id))
+
+
+def pause(root: str, container_id: str) -> None:
+    rec = st.load(root, container_id)
+    if st.status(root, rec) not in ("running", "created"):
+        raise RuncError("container not running")
+    mgr = _manager(rec)
+    if mgr is None:
+        raise RuncError("pause is not supported without a cgroup freezer")
+    mgr.freeze()
+    rec.paused = True
+    st.save(root, rec)
+
+
+def resume(root: str, container_id: str) -> None:
+    rec = st.load(root, container_id)
+    if st.status(root, rec) != "paused":
+        raise RuncError("container not paused")
+    mgr = _manager(rec)
+    if mgr is not None:
+        mgr.thaw()
+    rec.paused = False
+    st.save(root, rec)
+
+
+def update(root: str, container_id: str, resources: dict[str, Any]) -> None:
+    rec = st.load(root, container_id)
+    if st.status(root, rec) == "stopped":
+        raise RuncError("container not running")
+    mgr = _manager(rec)
+    if mgr is None:
+        raise RuncError("update is not supported without cgroups")
+    mgr.set(resources)
+    linux = rec.config.setdefault("linux", {})
+    merged = linux.setdefault("resources", {})
+    for key, value in resources.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key].update(value)
+        else:
+            merged[key] = value
+    st.save(root, rec)
+
+
+def stats(root: str, container_id: str) -> dict[str, Any]:
+    rec = st.load(root, container_id)
+    if st.status(root, rec) == "stopped":
+        raise RuncError("container not running")
+    mgr = _manager(rec)
+    return mgr.stats() if mgr is not None else {}

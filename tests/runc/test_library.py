@@ -1,0 +1,85 @@
+"""berth.runc as a library, the way the shim uses it: no new interpreter per container."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from berth import runc
+
+
+@pytest.fixture
+def root(tmp_path):
+    path = str(tmp_path / "state")
+    yield path
+    if os.path.isdir(path):
+        for cid in os.listdir(path):
+            try:
+                runc.delete(path, cid, force=True)
+            except runc.RuncError:
+                pass
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks)
+
+
+def test_create_start_wait_delete_with_pipes(root, bundle, cid):
+    r_out, w_out = os.pipe()
+    r_err, w_err = os.pipe()
+    null = os.open("/dev/null", os.O_RDONLY)
+    pid = runc.create(root, cid, bundle(["sh", "-c", "echo hello; echo oops >&2; exit 4"]),
+                      stdio=(null, w_out, w_err))
+    for fd in (null, w_out, w_err):
+        os.close(fd)
+    assert runc.state(root, cid)["status"] == "created"
+    runc.start(root, cid)
+    # the init is our own child: the caller can wait for it directly
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 4
+    assert _read_all(r_out) == b"hello\n" and _read_all(r_err) == b"oops\n"
+    assert runc.state(root, cid)["status"] == "stopped"
+    runc.delete(root, cid)
+    assert not os.path.exists(os.path.join(root, cid))
+
+
+def test_kill_ps_and_exec(root, bundle, cid):
+    pid = runc.create(root, cid, bundle(["sleep", "1000"]))
+    runc.start(root, cid)
+    assert runc.ps(root, cid) == [pid]
+    r, w = os.pipe()
+    proc = runc.exec_process(root, cid, {"args": ["sh", "-c", "echo $$ in $(hostname)"], "cwd": "/",
+                                         "env": ["PATH=/bin"], "user": {"uid": 0, "gid": 0}},
+                             stdio=(w, w, w))
+    os.close(w)
+    _, status = os.waitpid(proc, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert _read_all(r) == b"2 in runc\n"  # pid 2 in the container's pid namespace
+    runc.kill(root, cid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    assert runc.state(root, cid)["status"] == "stopped"
+    runc.delete(root, cid)
+
+
+def test_errors_are_runc_errors_with_one_line(root, bundle, cid):
+    with pytest.raises(runc.RuncError) as err:
+        runc.create(root, cid, bundle(["nosuch"]))
+    assert str(err.value) == 'unable to start container process: exec: "nosuch": executable file not found in $PATH'
+    assert not os.path.exists(os.path.join(root, cid))
+    with pytest.raises(runc.RuncError, match="container does not exist"):
+        runc.state(root, cid)
+
+
+def test_create_starts_no_threads(root, bundle, cid):
+    import threading
+
+    before = threading.active_count()
+    runc.create(root, cid, bundle(["true"]))
+    assert threading.active_count() == before
+    assert len(os.listdir("/proc/self/task")) == 1
