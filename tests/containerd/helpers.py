@@ -9,7 +9,7 @@ import uuid
 import grpc
 
 from berth.proto import containerd_pb2 as pb
-from conftest import Client, import_image, spec_for
+from tests.containerd.conftest import Client, import_image, spec_for
 
 RUNC = "/usr/sbin/runc"
 RUNTIMES = [RUNC, ""]  # Debian's runc, and the default (berth-runc's library fast path)

@@ -13,7 +13,7 @@ import rootfs
 from berth.containerd.errors import FailedPrecondition
 from berth.containerd.forkserver import SpawnRequest, spawn_command
 from berth.shim import client as shim_client
-from conftest import alive
+from tests.containerd.conftest import alive
 
 
 @pytest.fixture

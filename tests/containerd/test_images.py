@@ -14,7 +14,7 @@ import grpc
 import pytest
 
 from berth.proto import containerd_pb2 as pb
-from conftest import import_image
+from tests.containerd.conftest import import_image
 
 
 def _blob(daemon, digest: str) -> bytes:

@@ -9,8 +9,8 @@ import grpc
 import pytest
 
 from berth.proto import containerd_pb2 as pb
-from conftest import alive, cgroup_dirs, connect, mounts_under, parent_of, wait_until
-from helpers import RUNTIMES, ensure_busybox, new_container, rootfs_of, run_task
+from tests.containerd.conftest import alive, cgroup_dirs, connect, mounts_under, parent_of, wait_until
+from tests.containerd.helpers import RUNTIMES, ensure_busybox, new_container, rootfs_of, run_task
 
 
 @pytest.fixture(scope="module")

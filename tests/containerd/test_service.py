@@ -9,7 +9,7 @@ import threading
 import grpc
 
 from berth.proto import containerd_pb2 as pb
-from conftest import import_image, wait_until
+from tests.containerd.conftest import import_image, wait_until
 
 
 def test_the_socket_is_private_to_root(daemon):
