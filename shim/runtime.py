@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
-import types
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,10 +37,7 @@ def _verb(name: str) -> Any:
     from berth import runc
 
     try:
-        fn = getattr(runc, name)
-        # berth.runc.create is both a submodule and a function: once the submodule
-        # is imported, the package attribute is the module.
-        return getattr(fn, name) if isinstance(fn, types.ModuleType) else fn
+        return getattr(runc, name)
     except (AttributeError, ImportError) as e:
         raise RuntimeFailure(f"berth.runc has no library entry point for {name}: {e}") from None
 
@@ -162,14 +157,8 @@ def exec_process(rt: Runtime, id: str, process: dict, stdio: Stdio, console_sock
 
 
 def _call_library(verb: str, *args: Any, **kwargs: Any) -> Any:
-    fn = _verb(verb)
-    # The shim ignores SIGPIPE (Python's default too); a process forked here and
-    # exec'd would keep ignoring it. subprocess restores it for the CLI; do the same.
-    saved = {sig: signal.signal(sig, signal.SIG_DFL) for sig in (signal.SIGPIPE, signal.SIGXFSZ)}
+    # berth.runc resets SIGPIPE/SIGXFSZ in the container before exec, as subprocess does.
     try:
-        return fn(*args, **kwargs)
+        return _verb(verb)(*args, **kwargs)
     except _runc_error() as e:
         raise RuntimeFailure(str(e).strip().splitlines()[-1] if str(e).strip() else verb + " failed") from None
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)

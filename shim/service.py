@@ -420,8 +420,7 @@ class Shim:
                 _, status = os.waitpid(self.init.pid, 0)
                 code = exit_code(status)
             except ChildProcessError:
-                # The in-process runtime reaped it while deleting: its force
-                # delete is a SIGKILL, so that is how it ended.
+                # Reaped elsewhere (it should not be): a force delete is a SIGKILL.
                 code = 128 + signal.SIGKILL
             self.init.exit_status, self.init.exited_at = code, rfc3339_nano()
         self._finish_all()
