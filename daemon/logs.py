@@ -1,0 +1,120 @@
+"""Reading the json-file log the shim writes, as docker's logs and attach streams."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import struct
+from dataclasses import dataclass
+from typing import AsyncIterator, BinaryIO, Callable
+
+from berth.common.timefmt import parse_rfc3339_nano
+
+STREAM_IDS = {"stdin": 0, "stdout": 1, "stderr": 2}
+MULTIPLEXED = "application/vnd.docker.multiplexed-stream"
+RAW = "application/vnd.docker.raw-stream"
+
+
+@dataclass
+class LogOptions:
+    stdout: bool = True
+    stderr: bool = True
+    timestamps: bool = False
+    tail: int | None = None  # None: all
+    since_ns: int = 0
+    until_ns: int = 0  # 0: no limit
+    follow: bool = False
+    tty: bool = False
+
+
+def frame(stream: str, data: bytes, tty: bool) -> bytes:
+    """docker's stdcopy header: stream id, 3 zero bytes, big-endian length."""
+    if tty:
+        return data
+    return struct.pack(">BxxxI", STREAM_IDS.get(stream, 1), len(data)) + data
+
+
+def parse_time(value: str) -> int:
+    """since/until: unix seconds with optional fraction, or RFC 3339."""
+    if not value:
+        return 0
+    try:
+        secs, _, frac = value.partition(".")
+        return int(secs) * 1_000_000_000 + int((frac + "000000000")[:9])
+    except ValueError:
+        return parse_rfc3339_nano(value)
+
+
+def _entry(line: bytes, opts: LogOptions) -> bytes | None:
+    try:
+        rec = json.loads(line)
+    except ValueError:
+        return None
+    stream = rec.get("stream", "stdout")
+    if (stream == "stdout" and not opts.stdout) or (stream == "stderr" and not opts.stderr):
+        return None
+    ts = rec.get("time", "")
+    if opts.since_ns or opts.until_ns:
+        try:
+            t = parse_rfc3339_nano(ts)
+        except ValueError:
+            t = 0
+        if t < opts.since_ns or (opts.until_ns and t > opts.until_ns):
+            return None
+    data = rec.get("log", "").encode()
+    if opts.timestamps:
+        data = ts.encode() + b" " + data
+    return frame(stream, data, opts.tty)
+
+
+def open_log(path: str) -> BinaryIO | None:
+    """Opened before streaming starts: a --rm container's directory may be gone by the
+    time its last lines are read, and an open file outlives the unlink."""
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        return None
+
+
+def _tail(f: BinaryIO, n: int) -> tuple[list[bytes], int]:
+    """The last n complete lines and the offset just after them."""
+    f.seek(0)
+    data = f.read()
+    end = data.rfind(b"\n") + 1
+    lines = data[:end].splitlines()
+    return (lines[-n:] if n > 0 else []), end
+
+
+async def stream(f: BinaryIO | None, opts: LogOptions, running: Callable[[], bool],
+                 from_end: bool = False) -> AsyncIterator[bytes]:
+    """Frames for what is in the log, then (follow) for what arrives until the container
+    stops; a partial last line waits for its newline."""
+    if f is None:
+        return
+    try:
+        if from_end:
+            f.seek(0, os.SEEK_END)
+        elif opts.tail is not None:
+            lines, offset = _tail(f, opts.tail)
+            f.seek(offset)
+            for line in lines:
+                out = _entry(line, opts)
+                if out:
+                    yield out
+        pending = b""
+        while True:
+            was_running = running()
+            chunk = f.read()
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                out = _entry(line, opts)
+                if out:
+                    yield out
+            if not opts.follow or (not was_running and not chunk):
+                return
+            if not chunk:
+                await asyncio.sleep(0.05)
+    finally:
+        f.close()

@@ -1,0 +1,60 @@
+"""Request bodies as pydantic models: they type-check what berthd uses (a wrong type is
+a 400, not a crash), let through every other field docker clients send, and document
+the API in /openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class HostConfigBody(_Open):
+    AutoRemove: StrictBool | None = None
+    Privileged: StrictBool | None = None
+    ReadonlyRootfs: StrictBool | None = None
+    Memory: StrictInt | None = None
+    MemorySwap: StrictInt | None = None
+    CpuShares: StrictInt | None = None
+    CpuQuota: StrictInt | None = None
+    CpuPeriod: StrictInt | None = None
+    NanoCpus: StrictInt | None = None
+    CpusetCpus: StrictStr | None = None
+    PidsLimit: StrictInt | None = None
+    CapAdd: list[StrictStr] | None = None
+    CapDrop: list[StrictStr] | None = None
+    Runtime: StrictStr | None = None
+    NetworkMode: StrictStr | None = None
+    RestartPolicy: dict[str, Any] | None = None
+
+
+class ContainerCreate(_Open):
+    Image: StrictStr | None = None
+    Hostname: StrictStr | None = None
+    User: StrictStr | None = None
+    Env: list[StrictStr] | None = None
+    Cmd: list[StrictStr] | StrictStr | None = None
+    Entrypoint: list[StrictStr] | StrictStr | None = None
+    WorkingDir: StrictStr | None = None
+    Labels: dict[str, StrictStr] | None = None
+    Tty: StrictBool | None = None
+    OpenStdin: StrictBool | None = None
+    AttachStdin: StrictBool | None = None
+    AttachStdout: StrictBool | None = None
+    AttachStderr: StrictBool | None = None
+    StopSignal: StrictStr | None = None
+    StopTimeout: StrictInt | None = None
+    HostConfig: HostConfigBody | None = None
+
+
+class CreateResponse(BaseModel):
+    Id: str
+    Warnings: list[str]
+
+
+class WaitResponse(BaseModel):
+    StatusCode: int

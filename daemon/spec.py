@@ -1,0 +1,196 @@
+"""The OCI runtime spec berthd sends with Containers.Create, with Docker's defaults
+(moby oci/defaults.go and daemon/oci_linux.go): capabilities, masked and read-only
+paths, mounts, device rules, namespaces, plus what the container's config asks for."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+DEFAULT_CAPS = [
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+    "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+]
+
+MASKED_PATHS = [
+    "/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+    "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+    "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+]
+
+READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+
+
+def _default_mounts() -> list[dict[str, Any]]:
+    return [
+        {"destination": "/proc", "type": "proc", "source": "proc",
+         "options": ["nosuid", "noexec", "nodev"]},
+        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+         "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+        {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+         "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+        {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+         "options": ["nosuid", "noexec", "nodev", "ro"]},
+        {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+         "options": ["ro", "nosuid", "noexec", "nodev"]},
+        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+         "options": ["nosuid", "noexec", "nodev"]},
+        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+         "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=67108864"]},
+    ]
+
+
+def _device_rules() -> list[dict[str, Any]]:
+    def allow(kind: str, major: int | None, minor: int | None, access: str = "rwm") -> dict[str, Any]:
+        rule: dict[str, Any] = {"allow": True, "type": kind, "access": access}
+        if major is not None:
+            rule["major"] = major
+        if minor is not None:
+            rule["minor"] = minor
+        return rule
+
+    return [
+        {"allow": False, "access": "rwm"},
+        allow("c", None, None, "m"), allow("b", None, None, "m"),
+        allow("c", 1, 3), allow("c", 1, 8), allow("c", 1, 7), allow("c", 5, 0),
+        allow("c", 1, 5), allow("c", 1, 9), allow("c", 136, None), allow("c", 5, 2),
+        allow("c", 10, 200),
+    ]
+
+
+def merge_env(base: list[str], overrides: list[str]) -> list[str]:
+    """docker's ReplaceOrAppendEnvValues: same key replaces in place, new keys append."""
+    out = list(base)
+    index = {e.split("=", 1)[0]: i for i, e in enumerate(out)}
+    for e in overrides:
+        key = e.split("=", 1)[0]
+        if key in index:
+            out[index[key]] = e
+        else:
+            index[key] = len(out)
+            out.append(e)
+    return out
+
+
+def process_env(config: dict[str, Any]) -> list[str]:
+    base = ["PATH=" + DEFAULT_PATH, "HOSTNAME=" + config["Hostname"]]
+    if config.get("Tty"):
+        base.append("TERM=xterm")
+    return merge_env(base, config.get("Env") or [])
+
+
+def _id(part: str, what: str, spec_user: str) -> int:
+    if part in ("", "root"):
+        return 0
+    if part.isdigit():
+        return int(part)
+    raise ValueError(f"unable to find {what} {part}: berthd resolves only numeric ids and root "
+                     f"(user {spec_user!r})")
+
+
+def _user(spec_user: str) -> dict[str, Any]:
+    """Numeric uid[:gid] or root; names need the rootfs's /etc/passwd, which berthd does not
+    see. A uid without a gid runs with gid 0, as docker does for a uid not in /etc/passwd."""
+    user, _, group = spec_user.partition(":")
+    return {"uid": _id(user, "user", spec_user), "gid": _id(group, "group", spec_user)}
+
+
+def _resources(host: dict[str, Any]) -> dict[str, Any]:
+    res: dict[str, Any] = {"devices": _device_rules()}
+    if host.get("Memory"):
+        res["memory"] = {"limit": int(host["Memory"])}
+        if host.get("MemorySwap"):
+            res["memory"]["swap"] = int(host["MemorySwap"])
+    cpu: dict[str, Any] = {}
+    if host.get("CpuShares"):
+        cpu["shares"] = int(host["CpuShares"])
+    if host.get("NanoCpus"):
+        cpu["period"] = 100000
+        cpu["quota"] = int(host["NanoCpus"]) * 100000 // 1_000_000_000
+    if host.get("CpuQuota"):
+        cpu["quota"] = int(host["CpuQuota"])
+    if host.get("CpuPeriod"):
+        cpu["period"] = int(host["CpuPeriod"])
+    if host.get("CpusetCpus"):
+        cpu["cpus"] = host["CpusetCpus"]
+    if cpu:
+        res["cpu"] = cpu
+    if host.get("PidsLimit"):
+        res["pids"] = {"limit": int(host["PidsLimit"])}
+    return res
+
+
+def build(*, cid: str, path: str, args: list[str], config: dict[str, Any], host: dict[str, Any],
+          container_dir: str, cgroup_parent: str) -> dict[str, Any]:
+    caps = list(DEFAULT_CAPS)
+    for cap in host.get("CapAdd") or []:
+        cap = cap.upper() if cap.upper().startswith("CAP_") else "CAP_" + cap.upper()
+        if cap not in caps:
+            caps.append(cap)
+    for cap in host.get("CapDrop") or []:
+        cap = cap.upper() if cap.upper().startswith("CAP_") else "CAP_" + cap.upper()
+        caps = [c for c in caps if c != cap]
+    mounts = _default_mounts()
+    for name in ("resolv.conf", "hostname", "hosts"):
+        mounts.append({"destination": f"/etc/{name}", "type": "bind",
+                       "source": os.path.join(container_dir, name), "options": ["rbind", "rprivate"]})
+    privileged = bool(host.get("Privileged"))
+    return {
+        "ociVersion": "1.0.2-dev",
+        "process": {
+            "terminal": bool(config.get("Tty")),
+            "user": _user(config.get("User") or ""),
+            "args": [path, *args],
+            "env": process_env(config),
+            "cwd": config.get("WorkingDir") or "/",
+            "capabilities": {k: caps for k in ("bounding", "effective", "permitted")},
+            "noNewPrivileges": False,
+            "oomScoreAdj": 0,
+        },
+        "root": {"path": "rootfs", "readonly": bool(host.get("ReadonlyRootfs"))},
+        "hostname": config["Hostname"],
+        "mounts": mounts,
+        "linux": {
+            "cgroupsPath": f"/{cgroup_parent.strip('/')}/{cid}",
+            "resources": _resources(host),
+            "namespaces": [{"type": t} for t in ("mount", "network", "uts", "pid", "ipc")],
+            "maskedPaths": [] if privileged else MASKED_PATHS,
+            "readonlyPaths": [] if privileged else READONLY_PATHS,
+        },
+    }
+
+
+def etc_files(container_dir: str, hostname: str) -> None:
+    """The files bind-mounted at /etc/hostname, /etc/hosts and /etc/resolv.conf."""
+    with open(os.path.join(container_dir, "hostname"), "w") as f:
+        f.write(hostname + "\n")
+    with open(os.path.join(container_dir, "hosts"), "w") as f:
+        f.write("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\n"
+                "ff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
+    with open(os.path.join(container_dir, "resolv.conf"), "w") as f:
+        f.write(_resolv_conf())
+
+
+def _resolv_conf() -> str:
+    """The host's resolv.conf without loopback nameservers (unreachable from the
+    container's own network namespace); docker's public fallback if none is left."""
+    try:
+        with open("/etc/resolv.conf") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        lines = []
+    kept, servers = [], 0
+    for line in lines:
+        words = line.split()
+        if words[:1] == ["nameserver"] and len(words) > 1:
+            if words[1].startswith("127.") or words[1] == "::1":
+                continue
+            servers += 1
+        kept.append(line)
+    if servers == 0:
+        kept += ["nameserver 8.8.8.8", "nameserver 8.8.4.4"]
+    return "\n".join(kept) + "\n"

@@ -1,0 +1,117 @@
+"""Containers as the API shows them: inspect JSON, list entries, docker's Status text."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from berth.common.timefmt import ZERO_TIME, parse_rfc3339_nano
+
+from .store import Container, Store
+
+
+def human_duration(seconds: float) -> str:
+    """go-units HumanDuration, which docker ps uses."""
+    s = int(seconds)
+    if s < 1:
+        return "Less than a second"
+    if s == 1:
+        return "1 second"
+    if s < 60:
+        return f"{s} seconds"
+    m = s // 60
+    if m == 1:
+        return "About a minute"
+    if m < 60:
+        return f"{m} minutes"
+    h = round(s / 3600)
+    if h == 1:
+        return "About an hour"
+    if h < 48:
+        return f"{h} hours"
+    if h < 24 * 7 * 2:
+        return f"{h // 24} days"
+    if h < 24 * 30 * 2:
+        return f"{h // 24 // 7} weeks"
+    if h < 24 * 365 * 2:
+        return f"{h // 24 // 30} months"
+    return f"{h // 24 // 365} years"
+
+
+def _ago(ts: str) -> float:
+    return time.time() - parse_rfc3339_nano(ts) / 1e9
+
+
+def status_text(c: Container) -> str:
+    st = c.state
+    if st.status == "running":
+        return "Up " + human_duration(_ago(st.started_at))
+    if st.status == "removing":
+        return "Removal In Progress"
+    if st.status == "dead":
+        return "Dead"
+    if st.status == "exited" and st.finished_at != ZERO_TIME:
+        return f"Exited ({st.exit_code}) {human_duration(_ago(st.finished_at))} ago"
+    return "Created"
+
+
+def command_text(c: Container) -> str:
+    return " ".join([c.path, *c.args]).strip()
+
+
+def inspect(c: Container, store: Store, image_ref: str) -> dict[str, Any]:
+    st = c.state
+    d = store.dir_of(c.id)
+    return {
+        "Id": c.id,
+        "Created": c.created,
+        "Path": c.path,
+        "Args": c.args,
+        "State": {
+            "Status": st.status, "Running": st.running, "Paused": False, "Restarting": False,
+            "OOMKilled": False, "Dead": st.status == "dead", "Pid": st.pid if st.running else 0,
+            "ExitCode": st.exit_code, "Error": st.error,
+            "StartedAt": st.started_at, "FinishedAt": st.finished_at,
+        },
+        "Image": c.image,
+        "ResolvConfPath": f"{d}/resolv.conf",
+        "HostnamePath": f"{d}/hostname",
+        "HostsPath": f"{d}/hosts",
+        "LogPath": store.log_path(c.id),
+        "Name": c.name,
+        "RestartCount": c.restart_count,
+        "Driver": "overlayfs",
+        "Platform": "linux",
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "ExecIDs": None,
+        "HostConfig": c.host_config,
+        "GraphDriver": {"Name": "overlayfs", "Data": None},
+        "Mounts": [],
+        "Config": {**c.config, "Image": image_ref},
+        "NetworkSettings": {
+            "Bridge": "", "SandboxID": "", "SandboxKey": "", "Ports": {},
+            "HairpinMode": False, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
+            "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": "",
+            "Networks": {},
+        },
+    }
+
+
+def summary(c: Container) -> dict[str, Any]:
+    return {
+        "Id": c.id,
+        "Names": [c.name],
+        "Image": c.config.get("Image", ""),
+        "ImageID": c.image,
+        "Command": command_text(c),
+        "Created": parse_rfc3339_nano(c.created) // 1_000_000_000,
+        "Ports": [],
+        "Labels": c.config.get("Labels") or {},
+        "State": c.state.status,
+        "Status": status_text(c),
+        "HostConfig": {"NetworkMode": c.host_config.get("NetworkMode") or "none"},
+        "NetworkSettings": {"Networks": {}},
+        "Mounts": [],
+    }
