@@ -56,7 +56,9 @@ def status_text(c: Container) -> str:
 
 
 def command_text(c: Container) -> str:
-    return " ".join([c.path, *c.args]).strip()
+    """Docker's COMMAND column: arguments with a space in them are single-quoted."""
+    args = [f"'{a}'" if " " in a else a for a in c.args]
+    return " ".join([c.path, *args]).strip()
 
 
 def inspect(c: Container, store: Store, image_ref: str) -> dict[str, Any]:

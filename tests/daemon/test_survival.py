@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from tests.daemon.conftest import Berthd, _running, run_container, wait_until
-from test_api import demux
+from tests.daemon.test_api import demux
 
 
 def _ticker(api, name: str) -> str:  # type: ignore[no-untyped-def]
