@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from berth.common.timefmt import rfc3339_nano
 
+from . import users
 from .errors import AlreadyExists, InvalidArgument, NotFound
 from .images import ImageService
 from .metadata import ContainerRecord, Metadata
@@ -27,6 +28,7 @@ class NewContainer:
     spec: bytes
     runtime: str
     labels: dict[str, str]
+    user: str = ""
 
 
 class ContainerService:
@@ -52,7 +54,15 @@ class ContainerService:
         if self.snapshots.has(key) and self.meta.container(req.id) is None:
             self.snapshots.remove(key)
         self.snapshots.prepare(key, img.chain_id)
-        rec = ContainerRecord(req.id, img.id, req.spec, req.runtime, dict(req.labels), rfc3339_nano(), key)
+        spec_bytes = req.spec
+        if req.user:
+            try:
+                spec["process"]["user"] = users.resolve(req.user, lambda p: self.snapshots.read_file(key, p))
+            except BaseException:
+                self.snapshots.remove(key)
+                raise
+            spec_bytes = json.dumps(spec).encode()
+        rec = ContainerRecord(req.id, img.id, spec_bytes, req.runtime, dict(req.labels), rfc3339_nano(), key)
         if not self.meta.put_container(rec):
             self.snapshots.remove(key)
             raise AlreadyExists(f"container {req.id}: already exists")

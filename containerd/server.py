@@ -110,7 +110,7 @@ class Containers(rpc.ContainersServicer):
     @_errors
     def Create(self, request: pb.CreateContainerRequest, context: grpc.ServicerContext) -> pb.Container:
         c = request.container
-        rec = self.containers.create(NewContainer(c.id, c.image, c.spec, c.runtime, dict(c.labels)))
+        rec = self.containers.create(NewContainer(c.id, c.image, c.spec, c.runtime, dict(c.labels), c.user))
         self.events.publish("/containers/create", rec.id)
         return _container(rec)
 

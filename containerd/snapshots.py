@@ -113,6 +113,26 @@ class Snapshotter:
             "workdir=" + os.path.join(base, "work"),
         ])]
 
+    def read_file(self, key: str, path: str) -> bytes | None:
+        """A file as the container will see it, read from the layers without mounting.
+
+        Top layer first; a whiteout hides what is below; a path that leaves its layer
+        through a symlink is not followed (it would read the host's files).
+        """
+        upper = os.path.join(self._active_dir(key), "fs")
+        (lowers,) = [o[len("lowerdir="):].split(":") for o in self.mounts(key)[0].options
+                     if o.startswith("lowerdir=")]
+        for layer in [upper, *lowers]:
+            candidate = os.path.join(layer, path.lstrip("/"))
+            if not os.path.lexists(candidate):
+                continue
+            real = os.path.realpath(candidate)
+            if not real.startswith(os.path.realpath(layer) + os.sep) or not os.path.isfile(real):
+                return None  # a whiteout (char device), a directory, or an escape
+            with open(real, "rb") as f:
+                return f.read(1 << 20)
+        return None
+
     def remove(self, key: str) -> None:
         """Remove an active snapshot, or a committed one that nothing builds on."""
         rec = self._meta.snapshot(key)

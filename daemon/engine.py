@@ -135,7 +135,7 @@ class Engine:
                 raise bad_request(str(e))
             await self.ctrd.containers.Create(pb.CreateContainerRequest(container=pb.Container(
                 id=cid, image=image.id, spec=json.dumps(oci).encode(), runtime=runtime,
-                labels={"berth.name": full_name})), **call_kwargs())
+                labels={"berth.name": full_name}, user=config.get("User") or "")), **call_kwargs())
         except ApiError:
             self.store.forget(c)
             raise

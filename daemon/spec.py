@@ -82,22 +82,6 @@ def process_env(config: dict[str, Any]) -> list[str]:
     return merge_env(base, config.get("Env") or [])
 
 
-def _id(part: str, what: str, spec_user: str) -> int:
-    if part in ("", "root"):
-        return 0
-    if part.isdigit():
-        return int(part)
-    raise ValueError(f"unable to find {what} {part}: berthd resolves only numeric ids and root "
-                     f"(user {spec_user!r})")
-
-
-def _user(spec_user: str) -> dict[str, Any]:
-    """Numeric uid[:gid] or root; names need the rootfs's /etc/passwd, which berthd does not
-    see. A uid without a gid runs with gid 0, as docker does for a uid not in /etc/passwd."""
-    user, _, group = spec_user.partition(":")
-    return {"uid": _id(user, "user", spec_user), "gid": _id(group, "group", spec_user)}
-
-
 def _resources(host: dict[str, Any]) -> dict[str, Any]:
     res: dict[str, Any] = {"devices": _device_rules()}
     if host.get("Memory"):
@@ -142,7 +126,8 @@ def build(*, cid: str, path: str, args: list[str], config: dict[str, Any], host:
         "ociVersion": "1.0.2-dev",
         "process": {
             "terminal": bool(config.get("Tty")),
-            "user": _user(config.get("User") or ""),
+            # berth-containerd resolves config["User"] against the image's passwd file
+            "user": {"uid": 0, "gid": 0},
             "args": [path, *args],
             "env": process_env(config),
             "cwd": config.get("WorkingDir") or "/",

@@ -89,7 +89,7 @@ class DeleteImageResponse(_message.Message):
     def __init__(self, untagged: _Optional[_Iterable[str]] = ..., deleted: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Container(_message.Message):
-    __slots__ = ("id", "image", "spec", "runtime", "labels", "created")
+    __slots__ = ("id", "image", "spec", "runtime", "labels", "created", "user")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -103,13 +103,15 @@ class Container(_message.Message):
     RUNTIME_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
     CREATED_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
     id: str
     image: str
     spec: bytes
     runtime: str
     labels: _containers.ScalarMap[str, str]
     created: str
-    def __init__(self, id: _Optional[str] = ..., image: _Optional[str] = ..., spec: _Optional[bytes] = ..., runtime: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., created: _Optional[str] = ...) -> None: ...
+    user: str
+    def __init__(self, id: _Optional[str] = ..., image: _Optional[str] = ..., spec: _Optional[bytes] = ..., runtime: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., created: _Optional[str] = ..., user: _Optional[str] = ...) -> None: ...
 
 class CreateContainerRequest(_message.Message):
     __slots__ = ("container",)

@@ -223,6 +223,23 @@ def test_entrypoint_cmd_user_and_workdir_merge_like_docker(api: httpx.Client) ->
     api.delete(f"/containers/{cid}")
 
 
+def test_a_user_name_is_looked_up_in_the_images_own_passwd_and_group(api: httpx.Client) -> None:
+    cid = run_container(api, {"Image": "busybox", "Cmd": ["sh", "-c", "id -u; id -g; id -G"], "User": "nobody"})
+    assert wait_exit(api, cid) == 0
+    out = b"".join(p for _, p in demux(api.get(f"/containers/{cid}/logs", params={"stdout": 1}).content))
+    assert out.split() == [b"65534", b"65534", b"65534"]
+    api.delete(f"/containers/{cid}")
+
+    r = api.post("/containers/create", json={"Image": "busybox", "User": "nosuchuser"})
+    assert r.status_code == 400
+    assert r.json()["message"] == "unable to find user nosuchuser: no matching entries in passwd file"
+    r = api.post("/containers/create", json={"Image": "busybox", "User": "root:nosuchgroup"})
+    assert r.status_code == 400
+    assert r.json()["message"] == "unable to find group nosuchgroup: no matching entries in group file"
+    names = [c["Names"] for c in api.get("/containers/json", params={"all": 1}).json()]
+    assert not [n for n in names if "nosuch" in str(n)]
+
+
 def test_names_ids_and_prefixes_are_resolved_like_docker(api: httpx.Client) -> None:
     r = api.post("/containers/create", params={"name": "unique"}, json={"Image": "busybox"})
     cid = r.json()["Id"]
