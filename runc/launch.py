@@ -21,22 +21,18 @@ if TYPE_CHECKING:
 
 
 def _cgroups() -> Any:
-    """berth.runc.cgroups, or None when it is not there (the runtime then runs without cgroups)."""
-    try:
-        from berth.runc import cgroups
-    except ImportError:
-        return None
-    return cgroups if hasattr(cgroups, "open_manager") else None
+    """berth.runc.cgroups, imported on first use (it is not needed by state, kill, ...)."""
+    from berth.runc import cgroups
+
+    return cgroups
 
 
 def _compile_seccomp(spec: dict[str, Any]) -> Any:
     sec = (spec.get("linux") or {}).get("seccomp")
     if not sec:
         return None
-    try:
-        from berth.runc import seccomp
-    except ImportError:
-        return None
+    from berth.runc import seccomp
+
     try:
         return seccomp.compile_filter(sec)
     except RuncError:
@@ -92,10 +88,8 @@ class _Creator:
         os.mkfifo(fifo, 0o622)
         os.chmod(fifo, 0o622)  # past the umask: a non-root init must be able to open it
         fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
-        cg = _cgroups()
-        if cg is not None:
-            self.manager = cg.open_manager(linux.get("cgroupsPath", ""), self.cid)
-            self.manager.create()
+        self.manager = _cgroups().open_manager(linux.get("cgroupsPath", ""), self.cid)
+        self.manager.create()
         seccomp = _compile_seccomp(spec)
         console = None
         if console_socket is not None:
@@ -264,9 +258,7 @@ def _reap_if_child(pid: int) -> None:
 
 
 def _write_pid_file(path: str, pid: int) -> None:
-    from berth.common.files import write_atomic
-
-    write_atomic(os.path.abspath(path), str(pid).encode())
+    st.write_replace(os.path.abspath(path), str(pid).encode())
 
 
 def run(root: str, container_id: str, bundle: str, console_socket: str | None = None,

@@ -15,13 +15,18 @@ Where (runc's cgroupsPath rules, cgroupfs driver):
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Protocol
 
 from berth.runc.cgroups._fs import CgroupError
 from berth.runc.cgroups._proc import DEFAULT_ROOT, UNIFIED, clean_path, cgroup_mounts, is_unified, own_cgroups
 from berth.runc.cgroups.devices import effective_rules
 
+# typing (and Protocol) cost ~2 ms of every `berth-runc create|run`; annotations are
+# strings, and CgroupManager is loaded only when asked for (see __getattr__).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
+    from berth.runc.cgroups.manager import CgroupManager
     from berth.runc.cgroups.v1 import V1Manager
     from berth.runc.cgroups.v2 import V2Manager
 
@@ -29,20 +34,13 @@ __all__ = ["CgroupError", "CgroupManager", "open_manager", "open_manager_from_pa
            "is_unified"]
 
 
-class CgroupManager(Protocol):
-    """What berth-runc does with a container's cgroup; V1Manager and V2Manager provide it."""
+def __getattr__(name: str) -> Any:
+    """CgroupManager on first use: the protocol lives in .manager to keep `typing` off the start path."""
+    if name == "CgroupManager":
+        from berth.runc.cgroups.manager import CgroupManager
 
-    def create(self) -> None: ...
-    def apply(self, pid: int) -> None: ...
-    def set(self, resources: dict[str, Any]) -> None: ...
-    def freeze(self) -> None: ...
-    def thaw(self) -> None: ...
-    def is_frozen(self) -> bool: ...
-    def pids(self) -> list[int]: ...
-    def kill_all(self, signal: int) -> None: ...
-    def stats(self) -> dict[str, Any]: ...
-    def destroy(self) -> None: ...
-    def paths(self) -> dict[str, str]: ...
+        return CgroupManager
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def open_manager(cgroups_path: str, container_id: str, *, root: str = DEFAULT_ROOT) -> CgroupManager:

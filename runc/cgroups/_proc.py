@@ -8,7 +8,6 @@ container), since /proc/self/cgroup paths are relative to the hierarchy's root.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 # runc's cgroup v1 subsystems, in its order; "" stands for the unified (v2) hierarchy
 # that hybrid hosts mount next to them (runc 1.1 joins it too).
@@ -20,10 +19,29 @@ UNIFIED = ""
 DEFAULT_ROOT = "/sys/fs/cgroup"
 
 
-@dataclass(frozen=True)
 class Mount:
-    mountpoint: str
-    root: str  # the cgroup mounted there, relative to the hierarchy's root
+    """One cgroup hierarchy's mount: where it is, and which cgroup it shows.
+
+    A plain class, not a dataclass: `dataclasses` pulls in `inspect` (~6 ms), and
+    this module is imported by every `berth-runc create|run`.
+    """
+
+    __slots__ = ("mountpoint", "root")
+
+    def __init__(self, mountpoint: str, root: str) -> None:
+        self.mountpoint = mountpoint
+        self.root = root  # the cgroup mounted there, relative to the hierarchy's root
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Mount):
+            return NotImplemented
+        return (self.mountpoint, self.root) == (other.mountpoint, other.root)
+
+    def __hash__(self) -> int:
+        return hash((self.mountpoint, self.root))
+
+    def __repr__(self) -> str:
+        return f"Mount(mountpoint={self.mountpoint!r}, root={self.root!r})"
 
 
 def _unescape(field: str) -> str:
