@@ -33,9 +33,10 @@ class _UnixHTTP(http.client.HTTPConnection):
         self.sock.connect(self._path)
 
 
-def api(sock: str, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+def api(sock: str, method: str, path: str, body: bytes | None = None,
+        content_type: str = "application/json") -> tuple[int, bytes]:
     conn = _UnixHTTP(sock)
-    conn.request(method, path, body=body, headers={"Content-Type": "application/x-tar"} if body else {})
+    conn.request(method, path, body=body, headers={"Content-Type": content_type} if body else {})
     resp = conn.getresponse()
     data = resp.read()
     conn.close()
@@ -53,7 +54,8 @@ def busybox_tar(workdir: str) -> str:
 def import_image(sock: str, tar: str, repo: str, tag: str = "latest") -> None:
     changes = urllib.parse.quote('ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin')
     with open(tar, "rb") as f:
-        status, data = api(sock, "POST", f"/images/create?fromSrc=-&repo={repo}&tag={tag}&changes={changes}", f.read())
+        status, data = api(sock, "POST", f"/images/create?fromSrc=-&repo={repo}&tag={tag}&changes={changes}", f.read(),
+                           "application/x-tar")
     if status != 200 or b'"error' in data:
         raise RuntimeError(f"import into {sock} failed: {status} {data[-300:]!r}")
 
