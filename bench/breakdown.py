@@ -86,7 +86,6 @@ def main() -> int:
         berth = engines.start_berthd(work)
         engines.import_image(berth.sock, tar, "bench-busybox")
         env = berth.env()
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
         cli = os.path.join(engines.BIN, "berth")
         client = []
         whole = []

@@ -84,6 +84,7 @@ class Engine:
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
         env["DOCKER_HOST"] = env["BERTH_HOST"] = f"unix://{self.sock}"
+        env.pop("PYTHONDONTWRITEBYTECODE", None)  # as installed: bytecode cached, not recompiled
         return env
 
     def stop(self) -> None:
