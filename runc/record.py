@@ -12,6 +12,7 @@ import json
 import os
 import re
 
+from berth.common.files import write_atomic
 from berth.runc.errors import RuncError
 
 TYPE_CHECKING = False  # typing costs ~2 ms per CLI start; annotations are strings anyway
@@ -82,26 +83,8 @@ def save(root: str, rec: Record) -> None:
 
 
 def write_replace(path: str, data: bytes, mode: int = 0o644) -> None:
-    """Write to a temporary name, then rename: a reader sees the old content or the new.
-
-    No fsync, unlike berth.common.files.write_atomic: the runtime's files (state.json,
-    --pid-file) describe live processes and mean nothing after a crash of the machine,
-    which is why runc does not sync them either. Both fsyncs (~1 ms on a disk) and that
-    module's typing import (~3 ms) sat between the init being ready and `start`.
-    """
-    tmp = f"{path}.tmp.{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-    finally:
-        os.close(fd)
-    try:
-        os.rename(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    """Atomic but not durable: see berth.common.files.write_atomic."""
+    write_atomic(path, data, mode, durable=False)
 
 
 def proc_stat(pid: int) -> tuple[str, int] | None:
