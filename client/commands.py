@@ -13,11 +13,13 @@ _RUN_FLAGS = (
     Flag("entrypoint", "", "string", "Overwrite the default ENTRYPOINT of the image"),
     Flag("env", "e", "list", "Set environment variables"),
     Flag("hostname", "h", "string", "Container host name"),
+    Flag("interactive", "i", "bool", "Keep STDIN open even if not attached"),
     Flag("label", "l", "list", "Set meta data on a container"),
     Flag("name", "", "string", "Assign a name to the container"),
     Flag("network", "", "string", "Connect a container to a network", metavar="network"),
     Flag("rm", "", "bool", "Automatically remove the container and its associated anonymous "
                            "volumes when it exits"),
+    Flag("tty", "t", "bool", "Allocate a pseudo-TTY"),
     Flag("user", "u", "string", "Username or UID (format: <name|uid>[:<group|gid>])"),
     Flag("workdir", "w", "string", "Working directory inside the container"),
 )
@@ -36,7 +38,8 @@ _CONTAINER = {
     "create": ("Create a new container", "[OPTIONS] IMAGE [COMMAND] [ARG...]",
                _CREATE_FLAGS, 1, None, False, "run:cmd_create"),
     "start": ("Start one or more stopped containers", "[OPTIONS] CONTAINER [CONTAINER...]",
-              (Flag("attach", "a", "bool", "Attach STDOUT/STDERR and forward signals"),),
+              (Flag("attach", "a", "bool", "Attach STDOUT/STDERR and forward signals"),
+               Flag("interactive", "i", "bool", "Attach container's STDIN")),
               1, None, True, "run:cmd_start"),
     "ps": ("List containers", "[OPTIONS]", _PS_FLAGS, 0, 0, True, "containers:cmd_ps"),
     "logs": ("Fetch the logs of a container", "[OPTIONS] CONTAINER", (

@@ -1,9 +1,11 @@
 """`run`, `create` and `start`: make a container, wire its output to ours, hand back its status.
 
 The order is docker's: create, attach, ask to be told of the exit, start; so no
-output and no exit can slip by between the steps. Exit codes are docker's: 125
-when the daemon refuses, 126/127 when the command cannot be invoked or found,
-else the container's own status.
+output and no exit can slip by between the steps. With -i our stdin goes to the
+container over the attach connection; with -t the container gets a pty, our
+terminal goes raw and the container's window follows ours (client/attach.py,
+client/terminal.py). Exit codes are docker's: 125 when the daemon refuses, 126/127
+when the command cannot be invoked or found, else the container's own status.
 """
 
 from __future__ import annotations
@@ -11,12 +13,11 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING
 
-from berth.client import streams
+from berth.client import attach, streams, terminal
 from berth.client.api import Client, ConnectError, DaemonError
-from berth.client.containers import write_stream
 from berth.client.flags import Parsed
 from berth.client.images import familiar, split_reference
 
@@ -43,8 +44,14 @@ def _run_error(ctx: Context, command: str, message: str, status: int) -> int:
 
 
 def container_config(parsed: Parsed, attach: bool) -> dict:
-    """The body of POST /containers/create from run/create's flags."""
+    """The body of POST /containers/create from run/create's flags.
+
+    As docker's CLI: -i opens the container's stdin, and when we attach to it as well
+    it is closed once our stdin ends (StdinOnce), so `echo hi | run -i IMAGE cat` ends.
+    """
     o = parsed.opts
+    interactive = bool(o.get("interactive"))
+    attach_stdin = interactive and attach
     image, cmd = parsed.args[0], parsed.args[1:]
     env = []
     for item in o["env"]:
@@ -58,11 +65,12 @@ def container_config(parsed: Parsed, attach: bool) -> dict:
         labels[key] = value
     config: dict = {
         "Image": image,
-        "AttachStdin": False,
+        "AttachStdin": attach_stdin,
         "AttachStdout": attach,
         "AttachStderr": attach,
-        "Tty": False,
-        "OpenStdin": False,
+        "Tty": bool(o.get("tty")),
+        "OpenStdin": interactive,
+        "StdinOnce": attach_stdin,
         "Env": env or None,
         "Cmd": cmd or None,
         "Labels": labels or None,
@@ -75,6 +83,9 @@ def container_config(parsed: Parsed, attach: bool) -> dict:
         config["Entrypoint"] = [o["entrypoint"]]  # [""] clears the image's entrypoint
     if o["network"]:
         config["HostConfig"]["NetworkMode"] = o["network"]
+    size = terminal.size() if config["Tty"] else None
+    if size:
+        config["HostConfig"]["ConsoleSize"] = list(size)  # the pty starts at our size
     return {k: v for k, v in config.items() if v is not None}
 
 
@@ -136,21 +147,28 @@ def _forward_signals(client: Client, cid: str) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def _attach_and_start(ctx: Context, client: Client, cid: str, condition: str, start: bool = True) -> int:
-    """Attach to the container's output, start it, copy the output, return its exit status."""
-    attach = client.stream("POST", f"/containers/{cid}/attach",
-                           {"stream": "1", "stdout": "1", "stderr": "1"},
-                           headers={"Connection": "Upgrade", "Upgrade": "tcp"})
+def _attach_and_start(ctx: Context, client: Client, cid: str, condition: str,
+                      stdin: bool = False, tty: bool = False) -> int:
+    """Attach (stdin too with -i), start, copy the streams, return the exit status.
+
+    Signals are forwarded only without a tty (docker's sig-proxy): with one, ^C is
+    a byte for the container's own terminal to turn into SIGINT.
+    """
+    stream = attach.open_attach(client, cid, stdin)
     waiter = None
+    raw = tty and stdin and terminal.stdin_is_tty()
     try:
         waiter = client.start_request("POST", f"/containers/{cid}/wait", {"condition": condition})
-        if start:
-            client.post(f"/containers/{cid}/start")
-        with _forward_signals(client, cid):
-            streams.copy(attach, write_stream, True)
+        client.post(f"/containers/{cid}/start")
+        with ExitStack() as scope:
+            scope.enter_context(terminal.raw(raw))
+            scope.enter_context(attach.follow_window(client, cid) if tty else _forward_signals(client, cid))
+            if stdin:
+                attach.start_stdin(stream)
+            attach.copy_output(stream, tty)
             result = waiter.result() or {}
     finally:
-        attach.close()
+        stream.close()
         if waiter is not None:
             waiter.close()
     error = (result.get("Error") or {}).get("Message")
@@ -163,6 +181,10 @@ def _attach_and_start(ctx: Context, client: Client, cid: str, condition: str, st
 def cmd_run(ctx: Context, parsed: Parsed) -> int:
     client = ctx.client()
     detach = parsed.opts["detach"]
+    interactive, tty = bool(parsed.opts.get("interactive")), bool(parsed.opts.get("tty"))
+    if tty and interactive and not detach and not terminal.stdin_is_tty():
+        ctx.err(f"{terminal.NOT_A_TTY}\n")  # docker's CheckTty, before anything is created
+        return 1
     try:
         cid = create(ctx, client, parsed, attach=not detach)
         if detach:
@@ -170,7 +192,7 @@ def cmd_run(ctx: Context, parsed: Parsed) -> int:
             ctx.out(f"{cid}\n")
             return 0
         condition = "removed" if parsed.opts["rm"] else "next-exit"
-        return _attach_and_start(ctx, client, cid, condition)
+        return _attach_and_start(ctx, client, cid, condition, stdin=interactive, tty=tty)
     except DaemonError as e:
         return _run_error(ctx, "run", f"Error response from daemon: {e.message}", status_for(e.message))
     except ConnectError as e:
@@ -187,12 +209,18 @@ def cmd_create(ctx: Context, parsed: Parsed) -> int:
 
 def cmd_start(ctx: Context, parsed: Parsed) -> int:
     client = ctx.client()
-    if parsed.opts["attach"]:
+    if parsed.opts["attach"] or parsed.opts.get("interactive"):
         if len(parsed.args) > 1:
             ctx.err("berth: you cannot start and attach multiple containers at once\n")
             return 1
-        cid = client.get(f"/containers/{parsed.args[0]}/json")["Id"]
-        return _attach_and_start(ctx, client, cid, "next-exit")
+        info = client.get(f"/containers/{parsed.args[0]}/json")
+        config = info.get("Config") or {}
+        stdin = bool(parsed.opts.get("interactive")) and bool(config.get("OpenStdin"))
+        tty = bool(config.get("Tty"))
+        if tty and stdin and not terminal.stdin_is_tty():
+            ctx.err(f"{terminal.NOT_A_TTY}\n")
+            return 1
+        return _attach_and_start(ctx, client, info["Id"], "next-exit", stdin=stdin, tty=tty)
     failed = []
     for name in parsed.args:
         try:

@@ -41,6 +41,7 @@ class SpawnRequest:
     log_path: str
     terminal: bool = False
     stdin: bool = False
+    stdin_path: str = ""  # the client's FIFO, copied by the shim into the container's stdin
 
     def argv(self) -> list[str]:
         args = ["--id", self.id, "--bundle", self.bundle, "--runtime", self.runtime,
@@ -49,6 +50,8 @@ class SpawnRequest:
             args.append("--terminal")
         if self.stdin:
             args.append("--stdin")
+        if self.stdin_path:
+            args += ["--stdin-path", self.stdin_path]
         return args
 
 

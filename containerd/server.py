@@ -138,7 +138,8 @@ class Tasks(rpc.TasksServicer):
 
     @_errors
     def Create(self, request: pb.CreateTaskRequest, context: grpc.ServicerContext) -> pb.Task:
-        return _task(self.tasks.create(request.id, request.log_path, request.terminal, request.stdin))
+        return _task(self.tasks.create(request.id, request.log_path, request.terminal, request.stdin,
+                                       request.stdin_path))
 
     @_errors
     def Start(self, request: pb.TaskRequest, context: grpc.ServicerContext) -> pb.Task:
@@ -172,6 +173,12 @@ class Tasks(rpc.TasksServicer):
     @_errors
     def Exec(self, request: pb.ExecRequest, context: grpc.ServicerContext) -> pb.ExecResponse:
         return pb.ExecResponse(pid=self.tasks.exec(request.id, request.exec_id, request.process, request.log_path))
+
+
+    @_errors
+    def ResizePty(self, request: pb.ResizePtyRequest, context: grpc.ServicerContext) -> pb.Empty:
+        self.tasks.resize_pty(request.id, request.width, request.height)
+        return pb.Empty()
 
 
 class Events(rpc.EventsServicer):

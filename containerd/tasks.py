@@ -115,7 +115,7 @@ class TaskService:
             self._busy.discard(tid)
 
     # ---------------------------------------------------------------- create
-    def create(self, tid: str, log_path: str, terminal: bool, stdin: bool) -> TaskState:
+    def create(self, tid: str, log_path: str, terminal: bool, stdin: bool, stdin_path: str = "") -> TaskState:
         container = self.containers.get(tid)
         self._claim(tid)
         try:
@@ -127,7 +127,7 @@ class TaskService:
                 self._cleanup_dir(bundle, container.runtime, tid)
             os.makedirs(bundle, mode=0o711)
             try:
-                state = self._create(container, bundle, log_path, terminal, stdin)
+                state = self._create(container, bundle, log_path, terminal, stdin, stdin_path)
             except BaseException:
                 with self._lock:
                     self._tasks.pop(tid, None)
@@ -139,7 +139,7 @@ class TaskService:
         return state
 
     def _create(self, container: ContainerRecord, bundle: str, log_path: str,
-                terminal: bool, stdin: bool) -> TaskState:
+                terminal: bool, stdin: bool, stdin_path: str) -> TaskState:
         t0 = time.perf_counter()
         rootfs = os.path.join(bundle, "rootfs")
         os.mkdir(rootfs, 0o755)
@@ -151,7 +151,7 @@ class TaskService:
         runtime_root = self._runtime_root(container.runtime)
         os.makedirs(runtime_root, mode=0o700, exist_ok=True)
         req = SpawnRequest(container.id, bundle, runtime_name(container.runtime), runtime_root,
-                           log_path, terminal, stdin)
+                           log_path, terminal, stdin or bool(stdin_path), stdin_path)
         t1 = time.perf_counter()
         spawned = self.forkserver.spawn(req) if self.forkserver else spawn_command(req)
         t2 = time.perf_counter()
@@ -234,6 +234,13 @@ class TaskService:
             raise InvalidArgument("exec: exec_id is empty")
         answer = self._shim(task, {"op": "exec", "exec_id": exec_id, "process": proc, "log_path": log_path})
         return int(answer.get("pid", 0))
+
+    def resize_pty(self, tid: str, width: int, height: int, exec_id: str = "") -> None:
+        """The terminal's window size; the shim ignores it for a task without a terminal."""
+        req: dict[str, Any] = {"op": "resize", "width": width, "height": height}
+        if exec_id:
+            req["exec_id"] = exec_id
+        self._shim(self._task(tid), req)
 
     def _shim(self, task: _Task, request: dict[str, Any]) -> dict[str, Any]:
         try:

@@ -18,6 +18,7 @@ from . import images, names, spec
 from .config import Config
 from .ctrd import Ctrd, api_error, call_kwargs, is_not_found, message_of, pb
 from .errors import ApiError, bad_request, conflict
+from .stdin import StdinFifos
 from .store import Container, State, Store
 
 log = logging.getLogger("berthd.engine")
@@ -83,6 +84,7 @@ class Engine:
         self.config = config
         self.ctrd = ctrd
         self.store = Store(config.containers_dir)
+        self.stdin = StdinFifos(os.path.join(config.exec_root, "fifo"))
         self._w: dict[str, _Waiters] = {}
         self._monitor: asyncio.Task | None = None
 
@@ -154,13 +156,16 @@ class Engine:
             if c.state.status in ("removing", "dead"):
                 raise conflict(f"cannot start container {c.id}: container is marked for removal")
             try:
+                stdin_path = self.stdin.open(c.id) if c.config.get("OpenStdin") else ""
                 await self.ctrd.tasks.Create(pb.CreateTaskRequest(
                     id=c.id, log_path=self.store.log_path(c.id), terminal=bool(c.config.get("Tty")),
-                    stdin=bool(c.config.get("OpenStdin"))), **call_kwargs())
+                    stdin=bool(stdin_path), stdin_path=stdin_path), **call_kwargs())
+                self.stdin.mark_ready(c.id)  # the shim holds the FIFO: attach may write and close it
                 task = await self.ctrd.tasks.Start(pb.TaskRequest(id=c.id), **call_kwargs())
             except ApiError:
                 raise
             except Exception as e:  # noqa: BLE001 - the runtime's message goes to the user
+                self.stdin.close(c.id)
                 await self._drop_task(c.id)
                 msg = message_of(e)
                 status, code = _start_error(msg, c.path)
@@ -230,6 +235,7 @@ class Engine:
         if c.id not in self.store.by_id:
             return
         c.state.status = "removing"
+        self.stdin.close(c.id)
         await self._drop_task(c.id)
         try:
             await self.ctrd.containers.Delete(pb.DeleteContainerRequest(id=c.id), **call_kwargs())
@@ -242,6 +248,17 @@ class Engine:
         w.removed.set()
         w.exited.set()
         self._w.pop(c.id, None)
+
+    # ------------------------------------------------------------------ resize
+    async def resize(self, c: Container, height: int, width: int) -> None:
+        """The container's terminal size (the shim's TIOCSWINSZ); docker's 409 when not running."""
+        if not c.state.running:
+            raise conflict(f"Container {c.id} is not running")
+        try:
+            await self.ctrd.tasks.ResizePty(pb.ResizePtyRequest(id=c.id, width=width, height=height),
+                                            **call_kwargs())
+        except Exception as e:  # noqa: BLE001
+            raise api_error(e, f"Cannot resize container {c.id}: ")
 
     # -------------------------------------------------------------------- wait
     def wait(self, c: Container, condition: str) -> Awaitable[int]:
@@ -281,6 +298,7 @@ class Engine:
                     log.warning("task %s: delete after exit: %s", cid, message_of(e))
                     return
                 code, finished = 255, rfc3339_nano()
+            self.stdin.close(cid)
             c.state = State(status="exited", exit_code=code, started_at=c.state.started_at,
                             finished_at=finished)
             self.store.save(c)

@@ -44,6 +44,7 @@ class ContainerCreate(_Open):
     Tty: StrictBool | None = None
     OpenStdin: StrictBool | None = None
     AttachStdin: StrictBool | None = None
+    StdinOnce: StrictBool | None = None
     AttachStdout: StrictBool | None = None
     AttachStderr: StrictBool | None = None
     StopSignal: StrictStr | None = None

@@ -1,25 +1,41 @@
 """uvicorn's HTTP protocol with the two things docker's API needs that ASGI lacks:
 the peer's credentials in every scope, and hijacked connections (`Upgrade: tcp`,
-answered with 101 and then a raw stream, as the docker CLI expects for attach)."""
+answered with 101 and then a raw stream both ways, as the docker CLI expects for
+attach: the container's output out, the client's stdin in, a half-close for EOF)."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
-from typing import Any, Awaitable, Callable, Optional
+from typing import Any, Awaitable, Callable, Optional, Protocol
 
 from .access import Peer, Scope, peer_of
 
-# (peer, method, path, query string) -> a coroutine that serves the hijacked
-# connection through `write`, or None when the request is not one to hijack.
-Hijacker = Callable[[Optional[Peer], str, str, str, Callable[[bytes], None]], Optional[Awaitable[None]]]
+
+class Hijacked(Protocol):
+    """What serves a hijacked connection: output through the `write` it was made
+    with, input through feed/feed_eof."""
+
+    content_type: str
+
+    def serve(self) -> Awaitable[None]: ...
+
+    def feed(self, data: bytes) -> None: ...
+
+    def feed_eof(self) -> None: ...
+
+
+# (peer, method, path, query string, write) -> the session that serves the hijacked
+# connection, or None when the request is not one to hijack.
+Hijacker = Callable[[Optional[Peer], str, str, str, Callable[[bytes], None]], Optional[Hijacked]]
 
 
 def make_protocol(base: type, hijack: Hijacker | None) -> type:
     class BerthProtocol(base):  # type: ignore[misc, valid-type]
         _peer: Peer | None = None
         _hijacked: asyncio.Task | None = None
-        _pending: Awaitable[None] | None = None
+        _session: Hijacked | None = None
+        _pending: Hijacked | None = None
 
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
@@ -46,26 +62,29 @@ def make_protocol(base: type, hijack: Hijacker | None) -> type:
             if self._pending is None:
                 return super().handle_websocket_upgrade(event)
             self.connections.discard(self)
+            session, self._pending = self._pending, None
             self.transport.write(b"HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
-                                 b"Content-Type: application/vnd.docker.raw-stream\r\n\r\n")
-            pending, self._pending = self._pending, None
-            self._hijacked = asyncio.get_running_loop().create_task(self._serve_hijacked(pending))
+                                 b"Content-Type: " + session.content_type.encode() + b"\r\n\r\n")
+            self._session = session
+            self._hijacked = asyncio.get_running_loop().create_task(self._serve_hijacked(session))
 
-        async def _serve_hijacked(self, pending: Awaitable[None]) -> None:
+        async def _serve_hijacked(self, session: Hijacked) -> None:
             try:
-                await pending
+                await session.serve()
             finally:
                 if not self.transport.is_closing():
                     self.transport.close()
 
         def data_received(self, data: bytes) -> None:
-            if self._hijacked is not None:
-                return  # stdin of a hijacked attach is not forwarded yet
+            if self._session is not None:
+                self._session.feed(data)  # the client's stdin
+                return
             super().data_received(data)
 
         def eof_received(self) -> bool | None:
-            if self._hijacked is not None:
-                return True  # the client half-closes when it has no stdin to send; keep writing
+            if self._session is not None:
+                self._session.feed_eof()  # the client's stdin ended; the output goes on
+                return True
             return super().eof_received()
 
         def connection_lost(self, exc: Exception | None) -> None:

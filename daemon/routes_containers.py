@@ -1,11 +1,11 @@
-"""/containers/...: create, list, inspect, start, stop, kill, wait, logs, attach, top, delete."""
+"""/containers/...: create, list, inspect, start, stop, kill, wait, logs, attach, resize, top, delete."""
 
 from __future__ import annotations
 
 import asyncio
 import re
 import subprocess
-from typing import AsyncIterator, Awaitable, Callable, Mapping
+from typing import AsyncIterator, Callable, Mapping
 from urllib.parse import parse_qsl, unquote
 
 from fastapi import APIRouter, Request, Response
@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from . import access, logs, views
 from .access import Peer
+from .attach import AttachSession
 from .ctrd import api_error, call_kwargs, pb
 from .engine import Engine, parse_signal
 from .errors import ApiError, bad_request
@@ -158,8 +159,8 @@ async def container_logs(ref: str, request: Request) -> StreamingResponse:
 
 
 def attach_stream(engine: Engine, c: Container, q: Mapping[str, str]) -> AsyncIterator[bytes]:
-    """Output only (stdin is not forwarded yet), until the container exits; with logs=1
-    what it wrote before too."""
+    """The output, until the container exits; with logs=1 what it wrote before too.
+    (Stdin needs the hijacked connection: see daemon/attach.py.)"""
     opts = log_options(q, c)
     opts.follow = qbool(q, "stream")
 
@@ -188,7 +189,7 @@ def hijacker(engine: Engine, gid: int) -> Hijacker:
     HTTP path and gets its normal error answer."""
 
     def hijack(peer: Peer | None, method: str, path: str, query: str,
-               write: Callable[[bytes], None]) -> Awaitable[None] | None:
+               write: Callable[[bytes], None]) -> AttachSession | None:
         m = _ATTACH.match(path)
         if method != "POST" or m is None or (peer is not None and not access.allowed(peer, gid)):
             return None
@@ -197,14 +198,21 @@ def hijacker(engine: Engine, gid: int) -> Hijacker:
         except ApiError:
             return None
         q = dict(parse_qsl(query, keep_blank_values=True))
-
-        async def pump() -> None:
-            async for chunk in attach_stream(engine, c, q):
-                write(chunk)
-
-        return pump()
+        return AttachSession(engine, c, q, attach_stream, write)
 
     return hijack
+
+
+@router.post("/containers/{ref}/resize")
+async def resize(ref: str, request: Request) -> Response:
+    """The tty's size, as the CLI sends it at start and on SIGWINCH."""
+    engine = _engine(request)
+    c = engine.store.get(ref)
+    height, width = qint(request.query_params, "h", 0), qint(request.query_params, "w", 0)
+    if height is None or width is None or not (0 <= height < 65536 and 0 <= width < 65536):
+        raise bad_request("invalid resize: h and w must be integers from 0 to 65535")
+    await engine.resize(c, height, width)
+    return Response(status_code=200)
 
 
 @router.get("/containers/{ref}/top")

@@ -107,6 +107,19 @@ def _resources(host: dict[str, Any]) -> dict[str, Any]:
     return res
 
 
+def console_size(config: dict[str, Any], host: dict[str, Any]) -> dict[str, Any]:
+    """HostConfig.ConsoleSize [rows, cols] as the OCI process.consoleSize: the pty is born
+    with the client's size, so a command that asks at once does not see 0x0 (the CLI's
+    first resize comes only after start)."""
+    size = host.get("ConsoleSize")
+    if not config.get("Tty") or not isinstance(size, list) or len(size) != 2:
+        return {}
+    rows, cols = size
+    if not all(isinstance(v, int) and 0 < v < 65536 for v in (rows, cols)):
+        return {}
+    return {"consoleSize": {"height": rows, "width": cols}}
+
+
 def build(*, cid: str, path: str, args: list[str], config: dict[str, Any], host: dict[str, Any],
           container_dir: str, cgroup_parent: str) -> dict[str, Any]:
     caps = list(DEFAULT_CAPS)
@@ -126,6 +139,7 @@ def build(*, cid: str, path: str, args: list[str], config: dict[str, Any], host:
         "ociVersion": "1.0.2-dev",
         "process": {
             "terminal": bool(config.get("Tty")),
+            **console_size(config, host),
             # berth-containerd resolves config["User"] against the image's passwd file
             "user": {"uid": 0, "gid": 0},
             "args": [path, *args],

@@ -160,16 +160,18 @@ class Task(_message.Message):
     def __init__(self, id: _Optional[str] = ..., exec_id: _Optional[str] = ..., pid: _Optional[int] = ..., status: _Optional[_Union[Status, str]] = ..., exit_status: _Optional[int] = ..., started_at: _Optional[str] = ..., exited_at: _Optional[str] = ...) -> None: ...
 
 class CreateTaskRequest(_message.Message):
-    __slots__ = ("id", "log_path", "terminal", "stdin")
+    __slots__ = ("id", "log_path", "terminal", "stdin", "stdin_path")
     ID_FIELD_NUMBER: _ClassVar[int]
     LOG_PATH_FIELD_NUMBER: _ClassVar[int]
     TERMINAL_FIELD_NUMBER: _ClassVar[int]
     STDIN_FIELD_NUMBER: _ClassVar[int]
+    STDIN_PATH_FIELD_NUMBER: _ClassVar[int]
     id: str
     log_path: str
     terminal: bool
     stdin: bool
-    def __init__(self, id: _Optional[str] = ..., log_path: _Optional[str] = ..., terminal: _Optional[bool] = ..., stdin: _Optional[bool] = ...) -> None: ...
+    stdin_path: str
+    def __init__(self, id: _Optional[str] = ..., log_path: _Optional[str] = ..., terminal: _Optional[bool] = ..., stdin: _Optional[bool] = ..., stdin_path: _Optional[str] = ...) -> None: ...
 
 class TaskRequest(_message.Message):
     __slots__ = ("id", "exec_id")
@@ -232,6 +234,16 @@ class ExecResponse(_message.Message):
     PID_FIELD_NUMBER: _ClassVar[int]
     pid: int
     def __init__(self, pid: _Optional[int] = ...) -> None: ...
+
+class ResizePtyRequest(_message.Message):
+    __slots__ = ("id", "width", "height")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    width: int
+    height: int
+    def __init__(self, id: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ...) -> None: ...
 
 class SubscribeRequest(_message.Message):
     __slots__ = ()

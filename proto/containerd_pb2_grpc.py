@@ -553,6 +553,11 @@ class TasksStub:
                 request_serializer=containerd__pb2.ExecRequest.SerializeToString,
                 response_deserializer=containerd__pb2.ExecResponse.FromString,
                 _registered_method=True)
+        self.ResizePty = channel.unary_unary(
+                '/berth.containerd.v1.Tasks/ResizePty',
+                request_serializer=containerd__pb2.ResizePtyRequest.SerializeToString,
+                response_deserializer=containerd__pb2.Empty.FromString,
+                _registered_method=True)
 
 
 class TasksServicer:
@@ -618,6 +623,14 @@ class TasksServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ResizePty(self, request, context):
+        """Sets the window size of the task's terminal (TIOCSWINSZ on the pty master);
+        no effect on a task without one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TasksServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -665,6 +678,11 @@ def add_TasksServicer_to_server(servicer, server):
                     servicer.Exec,
                     request_deserializer=containerd__pb2.ExecRequest.FromString,
                     response_serializer=containerd__pb2.ExecResponse.SerializeToString,
+            ),
+            'ResizePty': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResizePty,
+                    request_deserializer=containerd__pb2.ResizePtyRequest.FromString,
+                    response_serializer=containerd__pb2.Empty.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -913,6 +931,33 @@ class Tasks:
             '/berth.containerd.v1.Tasks/Exec',
             containerd__pb2.ExecRequest.SerializeToString,
             containerd__pb2.ExecResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResizePty(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/berth.containerd.v1.Tasks/ResizePty',
+            containerd__pb2.ResizePtyRequest.SerializeToString,
+            containerd__pb2.Empty.FromString,
             options,
             channel_credentials,
             insecure,

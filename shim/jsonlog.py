@@ -5,6 +5,10 @@ Lines are split on newlines as Docker does; a line longer than 16K is written in
 pieces without the newline (Docker's "partial" messages), and whatever is left when
 the stream ends is written as it is.  Every complete line goes to the file at once
 (no userspace buffer), so output is on disk even while nobody is reading it.
+
+An interactive process (a terminal, or an open stdin) is `eager`: whatever it prints
+is written at once, unterminated lines too (as Docker's partial messages), because
+attach reads this file and a shell's prompt ("/ # ") has no newline to wait for.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ class JsonLog:
     """One log file; `path` "" means the output is read and dropped."""
 
     path: str
+    eager: bool = False  # write partial lines as they arrive (interactive processes)
     _fd: int = -1
     _pending: dict[str, bytearray] = field(default_factory=dict)
     _pending_since: dict[str, str] = field(default_factory=dict)  # when the unwritten tail was read
@@ -58,6 +63,11 @@ class JsonLog:
                 continue
             out += encode_entry(bytes(buf[:nl + 1]), stream, now)
             del buf[:nl + 1]
+        if self.eager and buf:
+            cut = _whole_utf8(buf)
+            if cut:
+                out += encode_entry(bytes(buf[:cut]), stream, now)
+                del buf[:cut]
         self._write(out)
         if buf:
             self._pending_since.setdefault(stream, now)
@@ -82,3 +92,15 @@ class JsonLog:
         view = memoryview(data)
         while view and self._fd >= 0:
             view = view[os.write(self._fd, view):]
+
+
+def _whole_utf8(buf: bytearray) -> int:
+    """How much of `buf` to write now: all but a UTF-8 character cut off at its end."""
+    for back in range(1, min(4, len(buf)) + 1):
+        byte = buf[-back]
+        if byte < 0x80:
+            return len(buf)
+        if byte >= 0xC0:  # a lead byte: is its character complete?
+            need = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            return len(buf) if back >= need else len(buf) - back
+    return len(buf)

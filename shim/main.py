@@ -1,7 +1,7 @@
 """The berth-shim command: spawn a shim from the command line and print its JSON answer.
 
 `berth-shim --id ID --bundle DIR --runtime berth|/path/to/runc --runtime-root DIR
---log-path FILE [--terminal] [--stdin]` prints {"pid", "socket", "container_pid"} once
+--log-path FILE [--terminal] [--stdin] [--stdin-path FIFO]` prints {"pid", "socket", "container_pid"} once
 the container is created and exits 0; on failure it prints the runtime's message on
 stderr and exits 1.  The shim itself keeps running, detached from this command.
 """
@@ -25,9 +25,11 @@ def parse_args(argv: list[str]) -> ShimOptions:
     parser.add_argument("--log-path", default="")
     parser.add_argument("--terminal", action="store_true")
     parser.add_argument("--stdin", action="store_true")
+    parser.add_argument("--stdin-path", default="")
     a = parser.parse_args(argv)
     return ShimOptions(id=a.id, bundle=a.bundle, runtime=a.runtime, runtime_root=a.runtime_root,
-                       log_path=a.log_path, terminal=a.terminal, stdin=a.stdin)
+                       log_path=a.log_path, terminal=a.terminal, stdin=a.stdin,
+                       stdin_path=a.stdin_path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,6 +21,9 @@ class ShimOptions:
     log_path: str  # docker json-file log of the container's stdout/stderr; "" discards
     terminal: bool = False
     stdin: bool = False
+    # A FIFO whose write end the caller holds: copied into the container's stdin,
+    # its EOF closes that stdin (containerd's stdin path). "" = none.
+    stdin_path: str = ""
 
     @property
     def socket_path(self) -> str:
@@ -42,6 +45,8 @@ class ShimOptions:
             args.append("--terminal")
         if self.stdin:
             args.append("--stdin")
+        if self.stdin_path:
+            args += ["--stdin-path", self.stdin_path]
         return args
 
 

@@ -26,6 +26,7 @@ class Proc:
     log: JsonLog
     outputs: dict[int, str] = field(default_factory=dict)  # open read fds -> stream name
     stdin_fd: int = -1  # kept open so the process does not see EOF on stdin
+    console_fd: int = -1  # the pty master (terminal mode): what resize sets the size of
     exit_status: int | None = None  # set when reaped
     exited_at: str = ""
     finished: bool = False  # exit recorded and output drained: waiters may be answered
@@ -91,11 +92,13 @@ def start_process(terminal: bool, with_stdin: bool, log_path: str,
                 theirs.append(in_fd)
             stdio = (in_fd, out_w, err_w)
         pid = launch(stdio, console.path if console else None)
-        proc = Proc(pid=pid, log=JsonLog(log_path))
+        # Interactive output goes to the log unbuffered: attach reads it from there.
+        proc = Proc(pid=pid, log=JsonLog(log_path, eager=terminal or with_stdin))
         if console:
             master = console.receive_master()
             ours.append(master)
             proc.outputs[master] = "stdout"
+            proc.console_fd = master
             if with_stdin:
                 proc.stdin_fd = os.dup(master)
         else:

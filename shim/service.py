@@ -10,17 +10,20 @@ reaped here; the init's status is written to DIR/exit.json before any waiter hea
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import json
 import os
 import selectors
 import signal
 import socket
+import struct
+import termios
 from dataclasses import dataclass, field
 from typing import Any
 
 from berth.common.files import write_atomic, write_json_atomic
 from berth.common.timefmt import rfc3339_nano
-from berth.shim import runtime, unixsock
+from berth.shim import runtime, stdin, unixsock
 from berth.shim.options import ShimOptions
 from berth.shim.process import Proc, exit_code, start_process
 from berth.shim.runtime import Runtime, RuntimeFailure
@@ -69,6 +72,7 @@ class Shim:
         self.drain_deadline: float | None = None
         self.listener: socket.socket | None = None
         self.deleted = False
+        self.stdin_copy: stdin.StdinCopy | None = None
         self._wake_r, self._wake_w = os.pipe()
 
     # ------------------------------------------------------------------ setup
@@ -91,6 +95,10 @@ class Shim:
         self.init = start_process(o.terminal, o.stdin, o.log_path, launch)
         self._track(self.init)
         try:
+            if o.stdin_path and self.init.stdin_fd >= 0:
+                fifo = stdin.open_fifo(o.stdin_path)
+                self.stdin_copy = stdin.StdinCopy(self.sel, fifo, self.init.stdin_fd)
+                self.init.stdin_fd = -1  # the copy owns it now: its EOF is the FIFO's
             write_atomic(o.pid_path, f"{os.getpid()}".encode())
             self.listener = unixsock.listen(o.socket_path)
             self.listener.setblocking(False)
@@ -129,6 +137,10 @@ class Shim:
                     self._read_output(key.fd)
                 elif kind == "listen":
                     self._accept()
+                elif kind == stdin.READ and self.stdin_copy is not None:
+                    self.stdin_copy.on_readable()
+                elif kind == stdin.WRITE and self.stdin_copy is not None:
+                    self.stdin_copy.on_writable()
                 elif isinstance(kind, Conn):
                     self._read_conn(kind)
                 if self.deleted:
@@ -217,6 +229,7 @@ class Shim:
             if proc.stdin_fd >= 0:
                 os.close(proc.stdin_fd)
                 proc.stdin_fd = -1
+            self._close_stdin_copy()
         proc.finished = True
         answer = self._proc_state(proc)
         waiters, proc.waiters = proc.waiters, []
@@ -429,6 +442,25 @@ class Shim:
         self.deleted = True
         return None
 
+    def op_resize(self, conn: Conn, req: dict[str, Any]) -> dict[str, Any]:
+        """TIOCSWINSZ on the pty master; the kernel sends SIGWINCH to the foreground group.
+
+        A process without a terminal (or whose terminal is gone) ignores it, as
+        containerd's shim does, so a racing resize after exit is no error.
+        """
+        width, height = req.get("width"), req.get("height")
+        if not all(isinstance(v, int) and 0 <= v < 65536 for v in (width, height)):
+            raise RequestError("resize needs integer width and height", "invalid")
+        proc = self._target(req)
+        if proc.console_fd >= 0 and proc.console_fd in proc.outputs:
+            fcntl.ioctl(proc.console_fd, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
+        return {}
+
+    def _close_stdin_copy(self) -> None:
+        if self.stdin_copy is not None:
+            self.stdin_copy.close()
+            self.stdin_copy = None
+
     def _remove_files(self) -> None:
         for path in (self.options.socket_path, self.options.pid_path,
                      os.path.join(self.options.bundle, "init.pid")):
@@ -440,6 +472,7 @@ class Shim:
     def close(self) -> None:
         """After delete: nothing of this shim stays behind but exit.json (the bundle's owner removes it)."""
         self._remove_files()
+        self._close_stdin_copy()
         for proc in [self.init, *self.execs.values()]:
             if proc is not None:
                 for fd in list(proc.outputs):
@@ -456,4 +489,5 @@ _HANDLERS = {
     "pids": Shim.op_pids,
     "exec": Shim.op_exec,
     "delete": Shim.op_delete,
+    "resize": Shim.op_resize,
 }

@@ -33,6 +33,12 @@ def fifos(berthd: Berthd) -> list[str]:
     return os.listdir(d) if os.path.isdir(d) else []
 
 
+def _typed_until(term: Terminal, keys: str, answer: str) -> bool:
+    """The CLI handles SIGWINCH on its own time: ask again until the new size shows."""
+    term.type(keys)
+    return term.expect(answer, timeout=0.5)
+
+
 @pytest.mark.parametrize("cli", CLIS)
 def test_a_shell_on_my_terminal_answers_and_exits_with_its_status(berthd: Berthd, cli: str) -> None:
     with Terminal([*argv(cli), "run", "-it", "--rm", "busybox", "sh"], env(berthd), rows=33, cols=101) as term:
@@ -40,11 +46,12 @@ def test_a_shell_on_my_terminal_answers_and_exits_with_its_status(berthd: Berthd
         term.type("echo $((6*7)); tty; stty size\r")
         assert term.expect("33 101"), term.text
         term.resize(41, 120)  # the user makes the window bigger: the container follows
-        term.type("stty size; exit 3\r")
+        assert any(_typed_until(term, "stty size\r", "41 120") for _ in range(20)), repr(term.text)
+        term.type("exit 3\r")
         status = term.wait()
     lines = term.text.splitlines()
     assert status == 3, term.text
-    assert "42" in lines and "/dev/pts/0" in lines and "41 120" in lines, term.text
+    assert "42" in lines and "/dev/pts/0" in lines and "41 120" in lines, repr(term.text)
     assert wait_until(lambda: not fifos(berthd)), fifos(berthd)
 
 
@@ -99,3 +106,21 @@ def test_the_sdk_attaches_a_socket_to_a_tty_container(berthd: Berthd) -> None:
         c.remove(force=True)
         sdk.close()
     assert wait_until(lambda: not fifos(berthd)), fifos(berthd)
+
+
+def test_my_terminal_is_given_back_as_it_was(berthd: Berthd) -> None:
+    """Raw mode while attached, and the user's settings (echo, line editing) after."""
+    script = f"stty -g > before; {BERTH} run -it --rm busybox sh -c 'stty size'; stty -g > after; cmp before after && echo SAME"
+    with Terminal(["sh", "-c", f"cd {berthd.root} && {script}"], env(berthd), rows=24, cols=80) as term:
+        status = term.wait()
+    assert status == 0 and "24 80" in term.text and "SAME" in term.text, repr(term.text)
+    for name in ("before", "after"):
+        os.unlink(os.path.join(berthd.root, name))
+
+
+@pytest.mark.parametrize("cli", CLIS)
+def test_the_containers_terminal_is_born_with_my_size(berthd: Berthd, cli: str) -> None:
+    """HostConfig.ConsoleSize: a command that asks at once need not wait for the first resize."""
+    with Terminal([*argv(cli), "run", "-it", "--rm", "busybox", "stty", "size"], env(berthd), rows=27, cols=91) as term:
+        status = term.wait()
+    assert status == 0 and "27 91" in term.text.splitlines(), repr(term.text)
