@@ -26,40 +26,12 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
+from berth.shim.options import ShimOptions, ShimProcess
+
 from .errors import FailedPrecondition, Internal
 
 _PR_SET_PDEATHSIG = 1
 _MAX_MSG = 1 << 16
-
-
-@dataclass(frozen=True)
-class SpawnRequest:
-    id: str
-    bundle: str
-    runtime: str
-    runtime_root: str
-    log_path: str
-    terminal: bool = False
-    stdin: bool = False
-    stdin_path: str = ""  # the client's FIFO, copied by the shim into the container's stdin
-
-    def argv(self) -> list[str]:
-        args = ["--id", self.id, "--bundle", self.bundle, "--runtime", self.runtime,
-                "--runtime-root", self.runtime_root, "--log-path", self.log_path]
-        if self.terminal:
-            args.append("--terminal")
-        if self.stdin:
-            args.append("--stdin")
-        if self.stdin_path:
-            args += ["--stdin-path", self.stdin_path]
-        return args
-
-
-@dataclass(frozen=True)
-class Spawned:
-    pid: int  # the shim's pid
-    socket_path: str
-    container_pid: int
 
 
 class ForkServer:
@@ -75,7 +47,7 @@ class ForkServer:
         self.alive = True
         threading.Thread(target=self._read, name="forkserver-reader", daemon=True).start()
 
-    def spawn(self, req: SpawnRequest) -> Spawned:
+    def spawn(self, req: ShimOptions) -> ShimProcess:
         pending = _Pending()
         with self._lock:
             if self.alive:
@@ -97,7 +69,7 @@ class ForkServer:
             if answer.get("kind") == "shim":
                 raise FailedPrecondition(answer["error"])
             raise Internal(answer["error"])
-        return Spawned(answer["pid"], answer["socket_path"], answer["container_pid"])
+        return ShimProcess(answer["pid"], answer["socket_path"], answer["container_pid"])
 
     def _read(self) -> None:
         while True:
@@ -187,7 +159,7 @@ def _serve(sock: socket.socket) -> int:
 def _handle(spawn: Callable[..., Any] | None, options: dict[str, Any]) -> dict[str, Any]:
     if spawn is None:
         return {"error": "berth.shim.spawn is not available", "kind": "unavailable"}
-    from berth.shim.options import ShimError, ShimOptions
+    from berth.shim.options import ShimError
 
     try:
         proc = spawn(ShimOptions(**options))
@@ -203,15 +175,11 @@ def _load_spawn() -> Callable[..., Any] | None:
     try:
         import berth.shim as shim
 
-        preload = getattr(shim, "preload", None)
-        if preload is not None:
-            preload()  # the shim's service and the runtime verbs (berth.runc)
-        from berth.shim import spawn
+        shim.preload()  # the shim's service and the runtime verbs (berth.runc)
     except Exception:  # noqa: BLE001 — then every request falls back to the berth-shim command
         logging.getLogger("berth.containerd.forkserver").exception("fork server: berth.shim unavailable")
         return None
-    fn = getattr(spawn, "spawn", spawn)
-    return fn if callable(fn) else None
+    return shim.spawn
 
 
 def _reap() -> None:
@@ -232,7 +200,7 @@ def shim_command() -> list[str]:
     return [sys.executable, "-m", "berth.shim.main"]
 
 
-def spawn_command(req: SpawnRequest) -> Spawned:
+def spawn_command(req: ShimOptions) -> ShimProcess:
     """Fallback: `berth-shim ARGS`, which returns once the shim is ready (or failed)."""
     proc = subprocess.run([*shim_command(), *req.argv()], stdin=subprocess.DEVNULL,
                           capture_output=True, text=True)
@@ -242,6 +210,6 @@ def spawn_command(req: SpawnRequest) -> Spawned:
         raise FailedPrecondition(msg.removeprefix("berth-shim: "))
     try:
         answer = json.loads(proc.stdout.strip().splitlines()[-1])
-        return Spawned(int(answer["pid"]), answer["socket"], int(answer["container_pid"]))
+        return ShimProcess(int(answer["pid"]), answer["socket"], int(answer["container_pid"]))
     except (IndexError, KeyError, ValueError) as e:
         raise Internal(f"berth-shim: unreadable answer: {e}") from None

@@ -27,7 +27,9 @@ from berth.shim import client as shim_client
 from .containers import ContainerService
 from .errors import AlreadyExists, BerthError, FailedPrecondition, Internal, InvalidArgument, NotFound
 from .events import EventBus
-from .forkserver import ForkServer, SpawnRequest, spawn_command
+from berth.shim.options import ShimOptions
+
+from .forkserver import ForkServer, spawn_command
 from .metadata import ContainerRecord
 from .mounts import is_mountpoint, mount, unmount
 from .snapshots import Snapshotter
@@ -150,8 +152,8 @@ class TaskService:
         write_atomic(os.path.join(bundle, "config.json"), json.dumps(spec).encode(), 0o600)
         runtime_root = self._runtime_root(container.runtime)
         os.makedirs(runtime_root, mode=0o700, exist_ok=True)
-        req = SpawnRequest(container.id, bundle, runtime_name(container.runtime), runtime_root,
-                           log_path, terminal, stdin or bool(stdin_path), stdin_path)
+        req = ShimOptions(container.id, bundle, runtime_name(container.runtime), runtime_root,
+                         log_path, terminal, stdin or bool(stdin_path), stdin_path)
         t1 = time.perf_counter()
         spawned = self.forkserver.spawn(req) if self.forkserver else spawn_command(req)
         t2 = time.perf_counter()

@@ -5,37 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from berth.common.humanize import human_duration
 from berth.common.timefmt import ZERO_TIME, parse_rfc3339_nano
 
 from .store import Container, Store
-
-
-def human_duration(seconds: float) -> str:
-    """go-units HumanDuration, which docker ps uses."""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    m = s // 60
-    if m == 1:
-        return "About a minute"
-    if m < 60:
-        return f"{m} minutes"
-    h = round(s / 3600)
-    if h == 1:
-        return "About an hour"
-    if h < 48:
-        return f"{h} hours"
-    if h < 24 * 7 * 2:
-        return f"{h // 24} days"
-    if h < 24 * 30 * 2:
-        return f"{h // 24 // 7} weeks"
-    if h < 24 * 365 * 2:
-        return f"{h // 24 // 30} months"
-    return f"{h // 24 // 365} years"
 
 
 def _ago(ts: str) -> float:

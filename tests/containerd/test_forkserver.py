@@ -11,7 +11,8 @@ import pytest
 
 import rootfs
 from berth.containerd.errors import FailedPrecondition
-from berth.containerd.forkserver import SpawnRequest, spawn_command
+from berth.containerd.forkserver import spawn_command
+from berth.shim.options import ShimOptions
 from berth.shim import client as shim_client
 from tests.containerd.conftest import alive
 
@@ -25,7 +26,7 @@ def scratch():
 
 def test_the_berth_shim_command_starts_a_detached_shim(scratch):
     bundle = rootfs.make_bundle(os.path.join(scratch, "b"), ["sh", "-c", "exit 6"])
-    req = SpawnRequest("c" + uuid.uuid4().hex[:8], bundle, "/usr/sbin/runc", os.path.join(scratch, "rt"),
+    req = ShimOptions("c" + uuid.uuid4().hex[:8], bundle, "/usr/sbin/runc", os.path.join(scratch, "rt"),
                        os.path.join(scratch, "log.json"))
     spawned = spawn_command(req)
     assert alive(spawned.pid) and spawned.container_pid > 0
@@ -36,7 +37,7 @@ def test_the_berth_shim_command_starts_a_detached_shim(scratch):
 
 def test_the_berth_shim_command_reports_the_runtimes_error(scratch):
     bundle = rootfs.make_bundle(os.path.join(scratch, "b"), ["no-such-command"])
-    req = SpawnRequest("c" + uuid.uuid4().hex[:8], bundle, "/usr/sbin/runc", os.path.join(scratch, "rt"), "")
+    req = ShimOptions("c" + uuid.uuid4().hex[:8], bundle, "/usr/sbin/runc", os.path.join(scratch, "rt"), "")
     with pytest.raises(FailedPrecondition) as e:
         spawn_command(req)
     assert 'exec: "no-such-command": executable file not found in $PATH' in str(e.value)
