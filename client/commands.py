@@ -17,6 +17,7 @@ _RUN_FLAGS = (
     Flag("label", "l", "list", "Set meta data on a container"),
     Flag("name", "", "string", "Assign a name to the container"),
     Flag("network", "", "string", "Connect a container to a network", metavar="network"),
+    Flag("runtime", "", "string", "Runtime to use for this container"),
     Flag("rm", "", "bool", "Automatically remove the container and its associated anonymous "
                            "volumes when it exits"),
     Flag("tty", "t", "bool", "Allocate a pseudo-TTY"),

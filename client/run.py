@@ -79,6 +79,8 @@ def container_config(parsed: Parsed, attach: bool) -> dict:
         "Hostname": o["hostname"] or None,
         "HostConfig": {"AutoRemove": bool(o.get("rm"))},
     }
+    if o["runtime"]:
+        config["HostConfig"]["Runtime"] = o["runtime"]
     if o["entrypoint"] is not None:
         config["Entrypoint"] = [o["entrypoint"]]  # [""] clears the image's entrypoint
     if o["network"]:

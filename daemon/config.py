@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass, field
+
+from berth.common import VERSION
 
 API_VERSION = "1.45"
 MIN_API_VERSION = "1.24"
-ENGINE_VERSION = "0.1.0"
+ENGINE_VERSION = VERSION
 
 
 @dataclass
@@ -36,10 +39,18 @@ class Config:
         return self.containerd or os.path.join(self.exec_root, "containerd.sock")
 
     def runtime_binary(self, name: str) -> str:
-        """'' means berth-runc through its library fast path (proto: Container.runtime)."""
+        """'' means berth-runc through its library fast path (proto: Container.runtime).
+
+        "runc" is there without --add-runtime whenever runc is installed, as in dockerd.
+        """
         if name in ("", "berth", "berth-runc"):
             return ""
+        if name == "runc" and name not in self.runtimes:
+            path = shutil.which("runc")
+            if path is None:
+                raise KeyError(name)
+            return path
         return self.runtimes[name]
 
     def runtime_names(self) -> list[str]:
-        return sorted({"berth", *self.runtimes})
+        return sorted({"berth", *self.runtimes, *(["runc"] if shutil.which("runc") else [])})

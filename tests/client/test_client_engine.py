@@ -198,3 +198,16 @@ def test_import_from_stdin(berth, busybox_tar):
     assert imported.returncode == 0, imported.stderr
     assert re.fullmatch(r"sha256:[0-9a-f]{64}\n", imported.stdout)
     assert re.search(r"^cli-stdin\s+v1\s", berth("images").stdout, re.M)
+
+
+def test_runtime_picks_debians_runc_for_one_container(berth, image, name):
+    result = berth("run", "--runtime", "runc", "--name", name, *NET, image, "sh", "-c", "echo via runc")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "via runc\n"
+    assert json.loads(berth("inspect", name).stdout)[0]["HostConfig"]["Runtime"] == "runc"
+    assert berth("rm", name).returncode == 0
+
+    result = berth("run", "--rm", "--runtime", "nosuch", *NET, image, "true")
+    assert result.returncode == 125
+    assert result.stderr == "berth: Error response from daemon: unknown or invalid runtime name: nosuch\n" \
+        "\nRun 'berth run --help' for more information\n"
