@@ -26,28 +26,25 @@ class _Log:
         self.fmt = "text"
 
     def warning(self, msg: str) -> None:
-        line = self._format("warning", msg)
-        if self.path:
-            try:
-                with open(self.path, "a") as f:
-                    f.write(line)
-            except OSError:
-                pass
-        else:
-            sys.stderr.write(line)
+        self._emit("warning", msg)
 
     def error(self, msg: str) -> None:
-        line = self._format("error", msg)
-        if self.path:
-            try:
-                with open(self.path, "a") as f:
-                    f.write(line)
-            except OSError:
-                pass
+        if self._emit("error", msg):
             sys.stderr.write(msg + "\n")  # runc also prints the bare error when logging to a file
-        else:
-            sys.stderr.write(line)
         sys.stderr.flush()
+
+    def _emit(self, level: str, msg: str) -> bool:
+        """Write the log line to --log, or to stderr without one; True when it went to --log."""
+        line = self._format(level, msg)
+        if not self.path:
+            sys.stderr.write(line)
+            return False
+        try:
+            with open(self.path, "a") as f:
+                f.write(line)
+        except OSError:
+            pass
+        return True
 
     def _format(self, level: str, msg: str) -> str:
         import json

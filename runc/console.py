@@ -37,8 +37,15 @@ def send_master(sock: socket.socket, master: int, name: str) -> None:
 
 
 def connect(path: str) -> socket.socket:
+    """The --console-socket connection, or runc's error when nobody listens there."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.connect(path)
+    try:
+        s.connect(path)
+    except OSError as e:
+        s.close()
+        from berth.runc.errors import RuncError
+
+        raise RuncError(f"dial unix {path}: connect: {(e.strerror or '').lower()}") from None
     return s
 
 

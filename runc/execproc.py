@@ -40,17 +40,14 @@ def exec_process(root: str, container_id: str, process: dict[str, Any], stdio: t
     seccomp = None
     sec = (rec.config.get("linux") or {}).get("seccomp")
     if sec:
-        from berth.runc.launch import _compile_seccomp
+        from berth.runc.launch import compile_seccomp
 
-        seccomp = _compile_seccomp(rec.config)
+        seccomp = compile_seccomp(rec.config)
     console = None
     if console_socket is not None:
         from berth.runc.console import connect
 
-        try:
-            console = connect(console_socket)
-        except OSError as e:
-            raise RuncError(f"dial unix {console_socket}: connect: {(e.strerror or '').lower()}") from None
+        console = connect(console_socket)
     parent_chan, child_chan = channel_pair()
     pidns = rec.namespaces.get("pid")
     child = _fork_into(pidns) if pidns else os.fork()

@@ -27,7 +27,7 @@ def _cgroups() -> Any:
     return cgroups
 
 
-def _compile_seccomp(spec: dict[str, Any]) -> Any:
+def compile_seccomp(spec: dict[str, Any]) -> Any:
     sec = (spec.get("linux") or {}).get("seccomp")
     if not sec:
         return None
@@ -90,15 +90,12 @@ class _Creator:
         fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
         self.manager = _cgroups().open_manager(linux.get("cgroupsPath", ""), self.cid)
         self.manager.create()
-        seccomp = _compile_seccomp(spec)
+        seccomp = compile_seccomp(spec)
         console = None
         if console_socket is not None:
-            try:
-                from berth.runc.console import connect
+            from berth.runc.console import connect
 
-                console = connect(console_socket)
-            except OSError as e:
-                raise RuncError(f"dial unix {console_socket}: connect: {(e.strerror or '').lower()}") from None
+            console = connect(console_socket)
         ctx = InitContext(spec=spec, rootfs=self.rootfs, fifo_fd=fifo_fd, no_pivot=no_pivot,
                           stdio=stdio, console=console, seccomp=seccomp)
         ctx.cgroup_paths = self.manager.paths() if self.manager is not None else {}
