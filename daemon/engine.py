@@ -98,6 +98,9 @@ class Engine:
         image_ref = body.get("Image") or ""
         if not image_ref:
             raise bad_request("Config cannot be empty in order to create a container")
+        workdir = body.get("WorkingDir") or ""
+        if workdir and not workdir.startswith("/"):
+            raise bad_request(f"the working directory '{workdir}' is invalid, it needs to be an absolute path")
         runtime_name = host.get("Runtime") or self.config.default_runtime
         try:
             runtime = self.config.runtime_binary(runtime_name)
