@@ -139,7 +139,7 @@ class Tasks(rpc.TasksServicer):
     @_errors
     def Create(self, request: pb.CreateTaskRequest, context: grpc.ServicerContext) -> pb.Task:
         return _task(self.tasks.create(request.id, request.log_path, request.terminal, request.stdin,
-                                       request.stdin_path))
+                                       request.stdin_path, request.stdin_once))
 
     @_errors
     def Start(self, request: pb.TaskRequest, context: grpc.ServicerContext) -> pb.Task:

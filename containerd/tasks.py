@@ -117,7 +117,8 @@ class TaskService:
             self._busy.discard(tid)
 
     # ---------------------------------------------------------------- create
-    def create(self, tid: str, log_path: str, terminal: bool, stdin: bool, stdin_path: str = "") -> TaskState:
+    def create(self, tid: str, log_path: str, terminal: bool, stdin: bool, stdin_path: str = "",
+               stdin_once: bool = False) -> TaskState:
         container = self.containers.get(tid)
         self._claim(tid)
         try:
@@ -129,7 +130,7 @@ class TaskService:
                 self._cleanup_dir(bundle, container.runtime, tid)
             os.makedirs(bundle, mode=0o711)
             try:
-                state = self._create(container, bundle, log_path, terminal, stdin, stdin_path)
+                state = self._create(container, bundle, log_path, terminal, stdin, stdin_path, stdin_once)
             except BaseException:
                 with self._lock:
                     self._tasks.pop(tid, None)
@@ -141,7 +142,7 @@ class TaskService:
         return state
 
     def _create(self, container: ContainerRecord, bundle: str, log_path: str,
-                terminal: bool, stdin: bool, stdin_path: str) -> TaskState:
+                terminal: bool, stdin: bool, stdin_path: str, stdin_once: bool) -> TaskState:
         t0 = time.perf_counter()
         rootfs = os.path.join(bundle, "rootfs")
         os.mkdir(rootfs, 0o755)
@@ -153,7 +154,7 @@ class TaskService:
         runtime_root = self._runtime_root(container.runtime)
         os.makedirs(runtime_root, mode=0o700, exist_ok=True)
         req = ShimOptions(container.id, bundle, runtime_name(container.runtime), runtime_root,
-                         log_path, terminal, stdin or bool(stdin_path), stdin_path)
+                         log_path, terminal, stdin or bool(stdin_path), stdin_path, stdin_once)
         t1 = time.perf_counter()
         spawned = self.forkserver.spawn(req) if self.forkserver else spawn_command(req)
         t2 = time.perf_counter()

@@ -162,7 +162,8 @@ class Engine:
                 stdin_path = self.stdin.open(c.id) if c.config.get("OpenStdin") else ""
                 await self.ctrd.tasks.Create(pb.CreateTaskRequest(
                     id=c.id, log_path=self.store.log_path(c.id), terminal=bool(c.config.get("Tty")),
-                    stdin=bool(stdin_path), stdin_path=stdin_path), **call_kwargs())
+                    stdin=bool(stdin_path), stdin_path=stdin_path,
+                    stdin_once=bool(c.config.get("StdinOnce"))), **call_kwargs())
                 self.stdin.mark_ready(c.id)  # the shim holds the FIFO: attach may write and close it
                 task = await self.ctrd.tasks.Start(pb.TaskRequest(id=c.id), **call_kwargs())
             except ApiError:
@@ -322,6 +323,8 @@ class Engine:
                 if not c.state.running:  # should not happen; a task we did not start
                     c.state = State(status="running", pid=t.pid, started_at=t.started_at or rfc3339_nano())
                     self.store.save(c)
+                if c.config.get("OpenStdin"):
+                    self.stdin.adopt(c.id)  # a restarted berthd writes to the same FIFO
                 continue
             if c.state.running:
                 await self._exited(c.id)

@@ -40,6 +40,16 @@ class StdinFifos:
         self._fds[cid] = os.open(path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
         return path
 
+    def adopt(self, cid: str) -> None:
+        """Hold the FIFO of a task started by an earlier berthd, if it is still there."""
+        if cid in self._fds:
+            return
+        try:
+            self._fds[cid] = os.open(self.path(cid), os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return
+        self._ready.add(cid)
+
     def mark_ready(self, cid: str) -> None:
         if cid in self._fds:
             self._ready.add(cid)

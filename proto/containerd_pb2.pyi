@@ -160,18 +160,20 @@ class Task(_message.Message):
     def __init__(self, id: _Optional[str] = ..., exec_id: _Optional[str] = ..., pid: _Optional[int] = ..., status: _Optional[_Union[Status, str]] = ..., exit_status: _Optional[int] = ..., started_at: _Optional[str] = ..., exited_at: _Optional[str] = ...) -> None: ...
 
 class CreateTaskRequest(_message.Message):
-    __slots__ = ("id", "log_path", "terminal", "stdin", "stdin_path")
+    __slots__ = ("id", "log_path", "terminal", "stdin", "stdin_path", "stdin_once")
     ID_FIELD_NUMBER: _ClassVar[int]
     LOG_PATH_FIELD_NUMBER: _ClassVar[int]
     TERMINAL_FIELD_NUMBER: _ClassVar[int]
     STDIN_FIELD_NUMBER: _ClassVar[int]
     STDIN_PATH_FIELD_NUMBER: _ClassVar[int]
+    STDIN_ONCE_FIELD_NUMBER: _ClassVar[int]
     id: str
     log_path: str
     terminal: bool
     stdin: bool
     stdin_path: str
-    def __init__(self, id: _Optional[str] = ..., log_path: _Optional[str] = ..., terminal: _Optional[bool] = ..., stdin: _Optional[bool] = ..., stdin_path: _Optional[str] = ...) -> None: ...
+    stdin_once: bool
+    def __init__(self, id: _Optional[str] = ..., log_path: _Optional[str] = ..., terminal: _Optional[bool] = ..., stdin: _Optional[bool] = ..., stdin_path: _Optional[str] = ..., stdin_once: _Optional[bool] = ...) -> None: ...
 
 class TaskRequest(_message.Message):
     __slots__ = ("id", "exec_id")

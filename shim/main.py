@@ -26,10 +26,11 @@ def parse_args(argv: list[str]) -> ShimOptions:
     parser.add_argument("--terminal", action="store_true")
     parser.add_argument("--stdin", action="store_true")
     parser.add_argument("--stdin-path", default="")
+    parser.add_argument("--stdin-once", action="store_true")
     a = parser.parse_args(argv)
     return ShimOptions(id=a.id, bundle=a.bundle, runtime=a.runtime, runtime_root=a.runtime_root,
                        log_path=a.log_path, terminal=a.terminal, stdin=a.stdin,
-                       stdin_path=a.stdin_path)
+                       stdin_path=a.stdin_path, stdin_once=a.stdin_once)
 
 
 def main(argv: list[str] | None = None) -> int:

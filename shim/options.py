@@ -24,6 +24,9 @@ class ShimOptions:
     # A FIFO whose write end the caller holds: copied into the container's stdin,
     # its EOF closes that stdin (containerd's stdin path). "" = none.
     stdin_path: str = ""
+    # EOF on stdin_path closes the container's stdin; otherwise the shim holds a writer
+    # of its own so that stdin outlives the caller (docker's StdinOnce).
+    stdin_once: bool = False
 
     @property
     def socket_path(self) -> str:
@@ -47,6 +50,8 @@ class ShimOptions:
             args.append("--stdin")
         if self.stdin_path:
             args += ["--stdin-path", self.stdin_path]
+        if self.stdin_once:
+            args.append("--stdin-once")
         return args
 
 

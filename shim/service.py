@@ -97,6 +97,9 @@ class Shim:
         try:
             if o.stdin_path and self.init.stdin_fd >= 0:
                 fifo = stdin.open_fifo(o.stdin_path)
+                if not o.stdin_once:
+                    # never closed: the shim's exit is this writer's end
+                    os.open(o.stdin_path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
                 self.stdin_copy = stdin.StdinCopy(self.sel, fifo, self.init.stdin_fd)
                 self.init.stdin_fd = -1  # the copy owns it now: its EOF is the FIFO's
             write_atomic(o.pid_path, f"{os.getpid()}".encode())

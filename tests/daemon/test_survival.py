@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 
+import docker
+
 from tests.daemon.conftest import Berthd, _running, run_container, wait_until
 from tests.daemon.test_api import demux
 
@@ -75,3 +77,27 @@ def test_a_restarted_berthd_reuses_the_running_containerd(berthd: Berthd) -> Non
         assert api.get(f"/containers/{cid}/json").json()["State"]["Running"]
         assert api.delete(f"/containers/{cid}", params={"force": 1}).status_code == 204
         assert api.get(f"/containers/{cid}/json").status_code == 404
+
+
+def test_a_container_reading_stdin_outlives_berthd_and_still_gets_typed_input(berthd: Berthd) -> None:
+    # `docker run -d -i`: OpenStdin without StdinOnce, so berthd's death must not be its EOF.
+    with berthd.client() as api:
+        cid = run_container(api, {"Image": "busybox", "OpenStdin": True,
+                                  "Cmd": ["sh", "-c", "cat; echo got-eof; exit 4"]}, name="surv-stdin")
+        pid = api.get(f"/containers/{cid}/json").json()["State"]["Pid"]
+    berthd.kill9(containerd=False)
+    assert _running(pid)
+    berthd.start()
+
+    sdk = docker.DockerClient(base_url=berthd.host, version="1.45")
+    try:
+        c = sdk.containers.get(cid)
+        assert c.status == "running" and c.attrs["State"]["Pid"] == pid
+        sock = c.attach_socket(params={"stdin": 1, "stream": 1})
+        sock._sock.sendall(b"typed after the restart\n")
+        assert wait_until(lambda: b"typed after the restart\n" in c.logs())
+        sock.close()
+        assert c.status == "running" and b"got-eof" not in c.logs()
+    finally:
+        sdk.api.remove_container(cid, force=True)
+        sdk.close()
