@@ -60,6 +60,7 @@ class _Task:
     bundle: str
     runtime: str
     runtime_root: str
+    shim_pid: int = 0  # the shim unlinks shim.pid before it answers delete: keep it here
     watcher: threading.Thread | None = None
     deleting: bool = False  # set before the shim is told to go, so its hang-up is no crash
 
@@ -158,7 +159,7 @@ class TaskService:
         t1 = time.perf_counter()
         spawned = self.forkserver.spawn(req) if self.forkserver else spawn_command(req)
         t2 = time.perf_counter()
-        task = _Task(container.id, bundle, req.runtime, runtime_root)
+        task = _Task(container.id, bundle, req.runtime, runtime_root, spawned.pid)
         with self._lock:
             self._tasks[task.id] = task
         state = self._state(task)
@@ -275,7 +276,7 @@ class TaskService:
             except shim_client.ShimGone:
                 # died without delete: what it held (runtime state, cgroup) is ours to undo
                 final, shim_gone = self._gone_state(task), True
-            _wait_shim_exit(task.bundle)
+            _wait_gone(task.shim_pid)
             if task.watcher:
                 task.watcher.join(timeout=5)  # its /tasks/exit goes out before our /tasks/delete
             with self._lock:
@@ -318,13 +319,16 @@ class TaskService:
             bundle = os.path.join(self.dir, tid)
             container = self.containers.meta.container(tid)
             runtime = container.runtime if container else ""
-            task = _Task(tid, bundle, runtime_name(runtime), self._runtime_root(runtime))
+            task = _Task(tid, bundle, runtime_name(runtime), self._runtime_root(runtime), _shim_pid(bundle))
+            if not _alive(task.shim_pid):
+                log.info("task %s: shim gone, cleaning up", tid)
+                self._cleanup_dir(bundle, runtime, tid)
+                continue
             try:
                 shim_client.call(task.socket, {"op": "state"}, timeout=5)
             except (shim_client.ShimGone, shim_client.ShimRequestError, OSError, ValueError) as e:
-                log.info("task %s: shim gone (%s), cleaning up", tid, e)
-                self._cleanup_dir(bundle, runtime, tid)
-                continue
+                # alive but slow or confused: cleaning up would kill a running container
+                log.warning("task %s: shim %d did not answer (%s); adopting it", tid, task.shim_pid, e)
             with self._lock:
                 self._tasks[tid] = task
             self._watch(task)
@@ -340,12 +344,17 @@ def _to_state(tid: str, answer: dict[str, Any]) -> TaskState:
     )
 
 
-def _wait_shim_exit(bundle: str, limit: float = 5.0) -> None:
-    """After delete the shim exits on its own; give it a moment so no process outlives Delete."""
+def _shim_pid(bundle: str) -> int:
     try:
         with open(os.path.join(bundle, "shim.pid")) as f:
-            pid = int(f.read().strip())
+            return int(f.read().strip())
     except (OSError, ValueError):
+        return 0
+
+
+def _wait_gone(pid: int, limit: float = 5.0) -> None:
+    """After delete the shim exits on its own; give it a moment so no process outlives Delete."""
+    if not pid:
         return
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline and _alive(pid):

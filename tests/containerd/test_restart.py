@@ -133,3 +133,29 @@ def test_sigterm_stops_the_service_but_not_its_tasks(daemon, busybox):
         assert not alive(task.pid)
     finally:
         client.channel.close()
+
+
+def test_a_shim_too_busy_to_answer_at_restart_is_adopted_not_killed(daemon, busybox):
+    client = connect(daemon.address)
+    cid, spec = new_container(client, busybox, ["sleep", "1000"])
+    task = run_task(client, cid)
+    client.channel.close()
+    with open(os.path.join(daemon.state, "tasks", cid, "shim.pid")) as f:
+        shim = int(f.read())
+
+    daemon.stop(signal.SIGKILL)
+    os.kill(shim, signal.SIGSTOP)  # alive, but it cannot answer the restarted service
+    try:
+        daemon.start()
+    finally:
+        os.kill(shim, signal.SIGCONT)
+    client = connect(daemon.address)
+    try:
+        assert alive(task.pid) and alive(shim)
+        got = client.tasks.Get(pb.TaskRequest(id=cid))
+        assert (got.status, got.pid) == (pb.RUNNING, task.pid)
+        client.tasks.Delete(pb.DeleteTaskRequest(id=cid, force=True))
+        client.containers.Delete(pb.DeleteContainerRequest(id=cid))
+        assert not alive(task.pid) and cgroup_dirs(spec) == []
+    finally:
+        client.channel.close()
