@@ -120,6 +120,7 @@ class Engine:
         if image_cfg.get("Labels"):
             config["Labels"] = {**image_cfg["Labels"], **(config.get("Labels") or {})}
         config.setdefault("StopSignal", image_cfg.get("StopSignal"))
+        parse_signal(config["StopSignal"])  # refused now, or the container could never be stopped
         path, args = _command(config, image_cfg)
         host.setdefault("NetworkMode", "none")
         host.setdefault("LogConfig", {"Type": "json-file", "Config": {}})

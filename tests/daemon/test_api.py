@@ -271,6 +271,7 @@ def test_bad_input_is_a_400_with_a_message_never_a_500(api: httpx.Client) -> Non
         ("POST", "/containers/create", {"json": {"Image": "busybox", "HostConfig": {"Runtime": "nosuch"}}}),
         ("POST", "/containers/create", {"json": {"Image": "busybox", "User": "someone"}}),
         ("POST", "/containers/create", {"json": {"Image": "busybox", "WorkingDir": "relative/dir"}}),
+        ("POST", "/containers/create", {"json": {"Image": "busybox", "StopSignal": "SIGNOPE"}}),
         ("GET", "/containers/json?filters=notjson", {}),
         ("GET", "/containers/json?limit=many", {}),
         ("POST", "/images/create?fromSrc=-&repo=Bad_Repo", {"content": b""}),
