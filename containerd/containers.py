@@ -68,6 +68,17 @@ class ContainerService:
             raise AlreadyExists(f"container {req.id}: already exists")
         return rec
 
+    def reclaim(self) -> None:
+        """At start: drop active snapshots whose container row never landed or is gone.
+
+        Create and delete write the row and the snapshot in separate steps, so a crash
+        between them leaves a snapshot nobody will ever ask for.
+        """
+        for key in self.snapshots.active_keys():
+            cid = key.split(":", 1)[1]
+            if self.meta.container(cid) is None:
+                self.snapshots.remove(key)
+
     def get(self, cid: str) -> ContainerRecord:
         rec = self.meta.container(cid)
         if rec is None:

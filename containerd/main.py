@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     snapshots = Snapshotter(os.path.join(root, "snapshots"), meta)
     images = ImageService(content, snapshots, meta)
     containers = ContainerService(images, snapshots, meta)
+    containers.reclaim()
     events = EventBus()
     tasks = TaskService(state, containers, snapshots, events, fork)
     tasks.recover()

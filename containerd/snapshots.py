@@ -133,10 +133,19 @@ class Snapshotter:
                 return f.read(1 << 20)
         return None
 
+    def active_keys(self) -> list[str]:
+        """Every active snapshot on disk, recorded or not (a crash can leave either)."""
+        try:
+            return ["active:" + name for name in sorted(os.listdir(self.active))]
+        except FileNotFoundError:
+            return []
+
     def remove(self, key: str) -> None:
         """Remove an active snapshot, or a committed one that nothing builds on."""
         rec = self._meta.snapshot(key)
         if rec is None:
+            if key.startswith("active:"):
+                _rmtree(self._active_dir(key))  # a directory a crash left without its row
             return
         if self._meta.snapshot_children(key):
             raise FailedPrecondition(f"snapshot {key}: has children")

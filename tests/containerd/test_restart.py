@@ -159,3 +159,24 @@ def test_a_shim_too_busy_to_answer_at_restart_is_adopted_not_killed(daemon, busy
         assert not alive(task.pid) and cgroup_dirs(spec) == []
     finally:
         client.channel.close()
+
+
+def test_a_snapshot_left_by_a_crash_without_its_container_is_removed_at_start(daemon, busybox):
+    client = connect(daemon.address)
+    kept, _ = new_container(client, busybox, ["true"])
+    client.channel.close()
+    daemon.stop(signal.SIGKILL)
+    # what a crash between "snapshot prepared" and "container row written" leaves
+    orphan = os.path.join(daemon.root, "snapshots", "active", "crashed-before-its-row")
+    os.makedirs(os.path.join(orphan, "fs", "etc"))
+    os.makedirs(os.path.join(orphan, "work"))
+
+    daemon.start()
+    assert not os.path.exists(orphan)
+    assert os.path.isdir(os.path.join(daemon.root, "snapshots", "active", kept))
+    client = connect(daemon.address)
+    try:
+        client.containers.Delete(pb.DeleteContainerRequest(id=kept))
+        assert not os.path.exists(os.path.join(daemon.root, "snapshots", "active", kept))
+    finally:
+        client.channel.close()
