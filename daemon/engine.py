@@ -237,19 +237,24 @@ class Engine:
 
     async def _remove_stopped(self, c: Container) -> None:
         w = self.waiters(c.id)
-        if c.id not in self.store.by_id:
-            return
-        c.state.status = "removing"
-        self.stdin.close(c.id)
-        await self._drop_task(c.id)
-        try:
-            await self.ctrd.containers.Delete(pb.DeleteContainerRequest(id=c.id), **call_kwargs())
-        except Exception as e:  # noqa: BLE001
-            if not is_not_found(e):
-                c.state.status = "dead"
-                self.store.save(c)
-                raise api_error(e, f"unable to remove container {c.id}: ")
-        self.store.forget(c)
+        async with w.lock:  # a start in flight finishes first; then it is running, not ours
+            if c.id not in self.store.by_id:
+                return
+            if c.state.running:
+                raise conflict(f'cannot remove container "{c.name}": container is running: '
+                               "stop the container before removing or force remove")
+            c.state.status = "removing"
+            self.store.save(c)  # a berthd killed now finishes the removal when it restarts
+            self.stdin.close(c.id)
+            await self._drop_task(c.id)
+            try:
+                await self.ctrd.containers.Delete(pb.DeleteContainerRequest(id=c.id), **call_kwargs())
+            except Exception as e:  # noqa: BLE001
+                if not is_not_found(e):
+                    c.state.status = "dead"
+                    self.store.save(c)
+                    raise api_error(e, f"unable to remove container {c.id}: ")
+            self.store.forget(c)
         w.removed.set()
         w.exited.set()
         self._w.pop(c.id, None)
@@ -297,12 +302,20 @@ class Engine:
                 return
             try:
                 task = await self.ctrd.tasks.Delete(pb.DeleteTaskRequest(id=cid), **call_kwargs())
-                code, finished = task.exit_status, task.exited_at or rfc3339_nano()
             except Exception as e:  # noqa: BLE001
-                if not is_not_found(e):
+                if is_not_found(e):
+                    task = pb.Task(exit_status=255)
+                else:
+                    # The exit is still recorded if containerd can tell it; the task is
+                    # dropped by the next reconcile. Unreachable: reconcile retries all.
                     log.warning("task %s: delete after exit: %s", cid, message_of(e))
-                    return
-                code, finished = 255, rfc3339_nano()
+                    try:
+                        task = await self.ctrd.tasks.Get(pb.TaskRequest(id=cid), **call_kwargs())
+                    except Exception:  # noqa: BLE001
+                        return
+                    if task.status != pb.STOPPED:
+                        return
+            code, finished = task.exit_status, task.exited_at or rfc3339_nano()
             self.stdin.close(cid)
             c.state = State(status="exited", exit_code=code, started_at=c.state.started_at,
                             finished_at=finished)

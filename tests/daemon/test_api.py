@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import io
 import json
 import struct
 import tarfile
+import time
 
 import httpx
 from tests.daemon.conftest import Berthd, run_container, wait_until
@@ -299,3 +301,21 @@ def test_debian_runc_can_be_the_runtime(api: httpx.Client) -> None:
     assert demux(api.get(f"/containers/{cid}/logs", params={"stdout": 1}).content) == [(1, b"via runc\n")]
     assert api.get(f"/containers/{cid}/json").json()["HostConfig"]["Runtime"] == "runc"
     api.delete(f"/containers/{cid}")
+
+
+def test_rm_racing_start_gives_one_clean_outcome(berthd: Berthd, api: httpx.Client) -> None:
+    for delay in (0.0, 0.01, 0.03):
+        cid = api.post("/containers/create", json={"Image": "busybox", "Cmd": ["sleep", "100"]}).json()["Id"]
+        with concurrent.futures.ThreadPoolExecutor(1) as pool, berthd.client() as other:
+            start = pool.submit(other.post, f"/containers/{cid}/start")
+            time.sleep(delay)
+            rm = api.delete(f"/containers/{cid}")
+            started = start.result()
+        after = api.get(f"/containers/{cid}/json")
+        if rm.status_code == 204:  # the removal won: nothing is left, start found nothing
+            assert started.status_code == 404 and after.status_code == 404
+        else:  # the start won: rm refuses in docker's words and the container runs on
+            assert started.status_code == 204 and rm.status_code == 409, (started.text, rm.text)
+            assert "container is running" in rm.json()["message"]
+            assert after.json()["State"]["Status"] == "running"
+            assert api.delete(f"/containers/{cid}", params={"force": 1}).status_code == 204
