@@ -32,16 +32,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
-    work = engines.workdir()
-    running: list[engines.Engine] = []
-    try:
-        tar = engines.busybox_tar(work)
-        docker = engines.start_dockerd(work)
-        running.append(docker)
-        berth = engines.start_berthd(work)
-        running.append(berth)
-        for engine in running:
-            engines.import_image(engine.sock, tar, "bench-busybox")
+    with engines.side_by_side() as (docker, berth):
         cases = {
             "berth": ([BERTH, "run", "--rm", "bench-busybox", "true"], berth.env()),
             "docker": ([DOCKER, "run", "--rm", "--network", "none", "bench-busybox", "true"], docker.env()),
@@ -52,15 +43,11 @@ def main() -> int:
         for _ in range(args.runs):  # interleaved so machine noise hits both alike
             for name, (cmd, env) in cases.items():
                 times[name].append(_time(cmd, env))
-        med = {name: statistics.median(t) for name, t in times.items()}
-        for name, m in med.items():
-            print(f"{name:>8}: median {m * 1000:7.1f} ms over {args.runs} runs (min {min(times[name]) * 1000:.1f})")
-        print(f"   ratio: berth/docker = {med['berth'] / med['docker']:.2f}")
-        return 0
-    finally:
-        for engine in reversed(running):
-            engine.stop()
-        engines.remove_workdir(work)
+    med = {name: statistics.median(t) for name, t in times.items()}
+    for name, m in med.items():
+        print(f"{name:>8}: median {m * 1000:7.1f} ms over {args.runs} runs (min {min(times[name]) * 1000:.1f})")
+    print(f"   ratio: berth/docker = {med['berth'] / med['docker']:.2f}")
+    return 0
 
 
 if __name__ == "__main__":

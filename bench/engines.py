@@ -3,8 +3,8 @@ socket and roots under one temp dir, started and stopped by this process."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
-import json
 import os
 import shutil
 import signal
@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 import urllib.parse
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -161,3 +162,24 @@ def remove_workdir(path: str) -> None:
     shutil.rmtree(path, ignore_errors=True)
     for engine in ("docker", "berth"):
         cleanup_cgroups(cgroup_parent(engine))
+
+
+@contextlib.contextmanager
+def side_by_side(image: str = "bench-busybox") -> Iterator[tuple[Engine, Engine]]:
+    """(dockerd, berthd), private, with the same busybox tarball imported as `image`.
+
+    Everything they made is stopped and removed afterwards.
+    """
+    work = workdir()
+    running: list[Engine] = []
+    try:
+        tar = busybox_tar(work)
+        running.append(start_dockerd(work))
+        running.append(start_berthd(work))
+        for engine in running:
+            import_image(engine.sock, tar, image)
+        yield running[0], running[1]
+    finally:
+        for engine in reversed(running):
+            engine.stop()
+        remove_workdir(work)

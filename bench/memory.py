@@ -75,45 +75,35 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--containers", type=int, default=5)
     args = parser.parse_args()
-    work = engines.workdir()
-    running: list[engines.Engine] = []
-    try:
-        tar = engines.busybox_tar(work)
-        docker = engines.start_dockerd(work)
-        running.append(docker)
-        berth = engines.start_berthd(work)
-        running.append(berth)
-        for engine in running:
-            engines.import_image(engine.sock, tar, "bench-busybox")
-        for _ in range(args.containers):
-            subprocess.run([BERTH, "run", "-d", "bench-busybox", "sleep", "600"], env=berth.env(),
-                           check=True, stdout=subprocess.DEVNULL)
-            subprocess.run([DOCKER, "run", "-d", "--network", "none", "bench-busybox", "sleep", "600"],
-                           env=docker.env(), check=True, stdout=subprocess.DEVNULL)
-        shims = {"berth": _berth_shims(berth), "docker": _docker_shims(f"bench{os.getpid()}")}
-        # the daemons: berthd + berth-containerd + its fork server; dockerd + its containerd
-        daemons = {name: [p for p in _descendants(e.proc.pid) if p not in shims[name]]
-                   for name, e in (("berth", berth), ("docker", docker))}
-        print(f"PSS with {args.containers} running containers each (MiB)")
-        totals = {}
-        for name in ("berth", "docker"):
-            daemon = sum(_pss_kb(p) for p in daemons[name]) / 1024
-            per_shim = statistics.mean(_pss_kb(p) for p in shims[name]) / 1024 if shims[name] else 0.0
-            totals[name] = (daemon, per_shim)
-            print(f"  {name:>6}: daemons {daemon:6.1f} ({len(daemons[name])} processes), "
-                  f"per container shim {per_shim:5.2f} ({len(shims[name])} shims)")
-        (bd, bs), (dd, ds) = totals["berth"], totals["docker"]
-        print(f"  ratio berth/docker: daemons {bd / dd:.2f}, per shim {bs / ds:.2f}")
-        return 0
-    finally:
-        for engine in running:
-            cli = BERTH if engine.name == "berth" else DOCKER
-            ids = subprocess.run([cli, "ps", "-aq"], env=engine.env(), capture_output=True, text=True).stdout.split()
-            if ids:
-                subprocess.run([cli, "rm", "-f", *ids], env=engine.env(), stdout=subprocess.DEVNULL)
-        for engine in reversed(running):
-            engine.stop()
-        engines.remove_workdir(work)
+    with engines.side_by_side() as (docker, berth):
+        try:
+            for _ in range(args.containers):
+                subprocess.run([BERTH, "run", "-d", "bench-busybox", "sleep", "600"], env=berth.env(),
+                               check=True, stdout=subprocess.DEVNULL)
+                subprocess.run([DOCKER, "run", "-d", "--network", "none", "bench-busybox", "sleep", "600"],
+                               env=docker.env(), check=True, stdout=subprocess.DEVNULL)
+            shims = {"berth": _berth_shims(berth), "docker": _docker_shims(f"bench{os.getpid()}")}
+            # the daemons: berthd + berth-containerd + its fork server; dockerd + its containerd
+            daemons = {name: [p for p in _descendants(e.proc.pid) if p not in shims[name]]
+                       for name, e in (("berth", berth), ("docker", docker))}
+            totals = {}
+            for name in ("berth", "docker"):
+                daemon = sum(_pss_kb(p) for p in daemons[name]) / 1024
+                per_shim = statistics.mean(_pss_kb(p) for p in shims[name]) / 1024 if shims[name] else 0.0
+                totals[name] = (daemon, per_shim, len(daemons[name]), len(shims[name]))
+        finally:
+            for cli, engine in ((BERTH, berth), (DOCKER, docker)):
+                ids = subprocess.run([cli, "ps", "-aq"], env=engine.env(), capture_output=True,
+                                     text=True).stdout.split()
+                if ids:
+                    subprocess.run([cli, "rm", "-f", *ids], env=engine.env(), stdout=subprocess.DEVNULL)
+    print(f"PSS with {args.containers} running containers each (MiB)")
+    for name, (daemon, per_shim, n_daemons, n_shims) in totals.items():
+        print(f"  {name:>6}: daemons {daemon:6.1f} ({n_daemons} processes), "
+              f"per container shim {per_shim:5.2f} ({n_shims} shims)")
+    (bd, bs, _, _), (dd, ds, _, _) = totals["berth"], totals["docker"]
+    print(f"  ratio berth/docker: daemons {bd / dd:.2f}, per shim {bs / ds:.2f}")
+    return 0
 
 
 if __name__ == "__main__":

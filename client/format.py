@@ -12,7 +12,6 @@ import time
 from collections.abc import Iterable, Sequence
 
 from berth.common.humanize import human_duration
-from berth.common.timefmt import ZERO_TIME
 
 ELLIPSIS = "\u2026"
 _SIZE_UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")

@@ -13,7 +13,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import images, routes_containers, routes_images, routes_system
 from .config import API_VERSION
-from .ctrd import Ctrd
 from .engine import Engine
 from .errors import ApiError
 from .managed import ManagedContainerd

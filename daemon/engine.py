@@ -12,7 +12,7 @@ import signal as _signal
 from dataclasses import dataclass, field
 from typing import Any, Awaitable
 
-from berth.common.timefmt import ZERO_TIME, rfc3339_nano
+from berth.common.timefmt import rfc3339_nano
 
 from . import images, names, spec
 from .config import Config
