@@ -1,6 +1,7 @@
 """The docker CLI's text, reproduced: every expected string below was printed by docker 28."""
 
 from berth.client import format as fmt
+from berth.common.timefmt import ZERO_TIME
 
 # GET /images/json from Docker 20.10 for an imported busybox, and `docker images` 302 s later.
 BUSYBOX_IMAGE = {"Containers": -1, "Created": 1795806966,
@@ -98,10 +99,10 @@ def test_image_given_by_id_shows_a_short_id():
 
 def test_status_wording_follows_dockers_state_string():
     now = fmt.parse_timestamp("2026-11-27T19:20:00Z")
-    running = {"Running": True, "StartedAt": "2026-11-27T19:19:57.5Z", "FinishedAt": fmt.ZERO_TIME}
+    running = {"Running": True, "StartedAt": "2026-11-27T19:19:57.5Z", "FinishedAt": ZERO_TIME}
     exited = {"Running": False, "ExitCode": 3, "StartedAt": "2026-11-27T19:17:00Z",
               "FinishedAt": "2026-11-27T19:18:00.123456789Z"}
-    created = {"Running": False, "StartedAt": fmt.ZERO_TIME, "FinishedAt": fmt.ZERO_TIME}
+    created = {"Running": False, "StartedAt": ZERO_TIME, "FinishedAt": ZERO_TIME}
     assert fmt.container_status(running, now) == "Up 2 seconds"
     assert fmt.container_status(exited, now) == "Exited (3) About a minute ago"
     assert fmt.container_status(created, now) == "Created"
@@ -110,7 +111,7 @@ def test_status_wording_follows_dockers_state_string():
 def test_timestamps_with_offsets_and_nanoseconds_parse():
     assert fmt.parse_timestamp("2026-11-27T19:16:13.665423Z") == 1795806973.665423
     assert fmt.parse_timestamp("2026-11-27T20:16:13+01:00") == 1795806973
-    assert fmt.parse_timestamp(fmt.ZERO_TIME) is None
+    assert fmt.parse_timestamp(ZERO_TIME) is None
 
 
 def test_table_pads_every_column_but_the_last_to_at_least_ten():
