@@ -26,6 +26,10 @@ _RUN_FLAGS = (
 )
 _CREATE_FLAGS = tuple(f for f in _RUN_FLAGS if f.long != "detach")
 
+_INSPECT_FLAGS = (
+    Flag("format", "f", "string", "Format output using a custom template: 'json' or a Go template"),
+)
+
 _PS_FLAGS = (
     Flag("all", "a", "bool", "Show all containers (default shows just running)"),
     Flag("no-trunc", "", "bool", "Don't truncate output"),
@@ -63,7 +67,7 @@ _CONTAINER = {
     "wait": ("Block until one or more containers stop, then print their exit codes",
              "CONTAINER [CONTAINER...]", (), 1, None, True, "containers:cmd_wait"),
     "inspect": ("Display detailed information on one or more containers", "[OPTIONS] CONTAINER [CONTAINER...]",
-                (), 1, None, True, "containers:cmd_container_inspect"),
+                _INSPECT_FLAGS, 1, None, True, "containers:cmd_container_inspect"),
 }
 
 _IMAGE = {
@@ -78,14 +82,14 @@ _IMAGE = {
                    Flag("message", "m", "string", "Set commit message for imported image"),
                ), 1, None, True, "images:cmd_import"),
     "inspect": ("Display detailed information on one or more images", "[OPTIONS] IMAGE [IMAGE...]",
-                (), 1, None, True, "images:cmd_image_inspect"),
+                _INSPECT_FLAGS, 1, None, True, "images:cmd_image_inspect"),
 }
 
 _SYSTEM = {
     "version": ("Show the berth version information", "[OPTIONS]", (), 0, 0, True, "system:cmd_version"),
     "info": ("Display system-wide information", "[OPTIONS]", (), 0, 0, True, "system:cmd_info"),
     "inspect": ("Return low-level information on berth objects", "[OPTIONS] NAME|ID [NAME|ID...]",
-                (), 1, None, True, "containers:cmd_inspect"),
+                _INSPECT_FLAGS, 1, None, True, "containers:cmd_inspect"),
 }
 
 # Short top-level forms: `berth ps` is `berth container ps`, `berth images` is `berth image ls`.

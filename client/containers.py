@@ -117,8 +117,17 @@ def print_json(ctx: Context, values: list) -> None:
     ctx.out(json.dumps(values, indent=4, ensure_ascii=False) + "\n")
 
 
-def inspect_each(ctx: Context, names: list[str], paths: tuple[str, ...], missing: str) -> int:
+def inspect_each(ctx: Context, parsed: Parsed, paths: tuple[str, ...], missing: str) -> int:
     """Look each name up at each path in turn; print what was found, then what was not."""
+    names, fmt = parsed.args, parsed.opts.get("format") or ""
+    if fmt and fmt != "json":
+        from berth.client.template import TemplateError, check
+
+        try:
+            check(fmt)
+        except TemplateError as e:
+            ctx.err(f"template parsing error: {e}\n")
+            return 64
     client = ctx.client()
     found, errors = [], []
     for name in names:
@@ -135,7 +144,18 @@ def inspect_each(ctx: Context, names: list[str], paths: tuple[str, ...], missing
         if last is not None:
             errors.append(missing.format(name=name, message=last.message) if last.status == 404
                           else f"Error response from daemon: {last.message}")
-    print_json(ctx, found)
+    if fmt and fmt != "json":
+        from berth.client.template import TemplateError, render
+
+        for obj in found:
+            try:
+                ctx.out(render(fmt, obj) + "\n")
+            except TemplateError as e:
+                ctx.out("\n")  # docker ends the object's line before it reports
+                ctx.err(f"template parsing error: {e}\n")
+                return 1
+    else:
+        print_json(ctx, found)
     for error in errors:
         ctx.err(f"{error}\n")
     return 1 if errors else 0
@@ -143,8 +163,8 @@ def inspect_each(ctx: Context, names: list[str], paths: tuple[str, ...], missing
 
 def cmd_inspect(ctx: Context, parsed: Parsed) -> int:
     """`berth inspect`: a container by that name, else an image."""
-    return inspect_each(ctx, parsed.args, ("/containers/{}/json", "/images/{}/json"), "Error: No such object: {name}")
+    return inspect_each(ctx, parsed, ("/containers/{}/json", "/images/{}/json"), "Error: No such object: {name}")
 
 
 def cmd_container_inspect(ctx: Context, parsed: Parsed) -> int:
-    return inspect_each(ctx, parsed.args, ("/containers/{}/json",), "Error response from daemon: {message}")
+    return inspect_each(ctx, parsed, ("/containers/{}/json",), "Error response from daemon: {message}")

@@ -98,4 +98,4 @@ def cmd_import(ctx: Context, parsed: Parsed) -> int:
 
 
 def cmd_image_inspect(ctx: Context, parsed: Parsed) -> int:
-    return inspect_each(ctx, parsed.args, ("/images/{}/json",), "Error response from daemon: {message}")
+    return inspect_each(ctx, parsed, ("/images/{}/json",), "Error response from daemon: {message}")

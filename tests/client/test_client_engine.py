@@ -6,6 +6,7 @@ Needs an engine: a private berthd (tests/client/conftest.py), or BERTH_TEST_HOST
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -211,3 +212,19 @@ def test_runtime_picks_debians_runc_for_one_container(berth, image, name):
     assert result.returncode == 125
     assert result.stderr == "berth: Error response from daemon: unknown or invalid runtime name: nosuch\n" \
         "\nRun 'berth run --help' for more information\n"
+
+
+def test_inspect_format_prints_one_line_per_object(berth, image, name):
+    assert berth("run", "-d", "--name", name, *NET, image, "sleep", "60").returncode == 0
+    result = berth("inspect", "-f", "{{.Name}} {{.State.Running}} {{json .Config.Cmd}}", name)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f'/{name} true ["sleep","60"]\n'
+    pid = berth("container", "inspect", "--format", "{{.State.Pid}}", name).stdout.strip()
+    assert pid.isdigit() and os.path.exists(f"/proc/{pid}")
+    assert berth("image", "inspect", "-f", "{{.Id}}", image).stdout.startswith("sha256:")
+
+    bad = berth("inspect", "-f", "{{foo}}", name)
+    assert (bad.returncode, bad.stderr) == (64, 'template parsing error: template: :1: function "foo" not defined\n')
+    missing = berth("inspect", "-f", "{{.Nope}}", name)
+    assert missing.returncode == 1 and 'map has no entry for key "Nope"' in missing.stderr
+    assert berth("rm", "-f", name).returncode == 0

@@ -1,5 +1,7 @@
 """The docker CLI's text, reproduced: every expected string below was printed by docker 28."""
 
+import pytest
+
 from berth.client import format as fmt
 from berth.common.timefmt import ZERO_TIME
 
@@ -119,3 +121,19 @@ def test_table_pads_every_column_but_the_last_to_at_least_ten():
         "A         B             C\n"
         "          longer-cell   \n"
     )
+
+
+def test_inspect_templates_print_like_gos_text_template() -> None:
+    from berth.client.template import TemplateError, check, render
+
+    obj = {"Name": "/web", "State": {"Pid": 42, "Running": True}, "Config": {"Env": ["A=1"], "Labels": {}},
+           "Mounts": []}
+    assert render("{{.State.Pid}}", obj) == "42"
+    assert render("{{.Name}} runs={{ .State.Running }}", obj) == "/web runs=true"
+    assert render("{{json .Config.Env}}", obj) == '["A=1"]'
+    assert render("{{.Config.Labels}} {{.Mounts}} {{.Config.Env}}", obj) == "map[] [] [A=1]"
+    with pytest.raises(TemplateError, match=r'^template: :1:2: executing "" at <\.Nope>: map has no entry for key "Nope"$'):
+        render("{{.Nope}}", obj)
+    with pytest.raises(TemplateError, match=r'^template: :1: function "foo" not defined$'):
+        check("{{foo}}")
+    check("{{.Anything.Here}}")  # fields are checked against each object, not up front
