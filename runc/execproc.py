@@ -37,6 +37,11 @@ def exec_process(root: str, container_id: str, process: dict[str, Any], stdio: t
         raise RuncError("args must not be empty")
     if process.get("terminal") and console_socket is None and detach:
         raise RuncError("cannot allocate tty if runc will detach without setting console socket")
+    # As runc: what the exec'd process does not say, it inherits from the container's
+    # process, above all its capabilities (else it would run with all of root's).
+    own = rec.config.get("process") or {}
+    process = {**{k: own[k] for k in ("capabilities", "rlimits", "oomScoreAdj")
+                  if k in own}, **process}
     seccomp = None
     sec = (rec.config.get("linux") or {}).get("seccomp")
     if sec:
@@ -203,7 +208,8 @@ def process_from_args(rec: st.Record, args: Any) -> dict[str, Any]:
     if args.user:
         uid, _, gid = args.user.partition(":")
         user["uid"] = int(uid)
-        user["gid"] = int(gid) if gid else 0
+        if gid:  # without one, runc keeps the container's gid
+            user["gid"] = int(gid)
     if args.additional_gids:
         user["additionalGids"] = [int(g) for g in args.additional_gids]
     proc["user"] = user

@@ -253,14 +253,15 @@ def dev_links(rootfs: str) -> None:
     links = list(_DEV_LINKS)
     if os.path.exists("/proc/kcore"):
         links.append(("/proc/kcore", "/dev/core"))
+    dev = secure_join(rootfs, "/dev")  # a rootfs's dev may be a symlink out of it: stay inside
     for target, link in links:
-        dest = os.path.join(rootfs, link.lstrip("/"))
+        dest = os.path.join(dev, os.path.basename(link))
         if not os.path.lexists(dest):
             os.symlink(target, dest)
 
 
 def setup_ptmx(rootfs: str) -> None:
-    dest = os.path.join(rootfs, "dev/ptmx")
+    dest = os.path.join(secure_join(rootfs, "/dev"), "ptmx")
     if os.path.lexists(dest):
         os.unlink(dest)
     os.symlink("pts/ptmx", dest)

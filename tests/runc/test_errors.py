@@ -140,3 +140,20 @@ def test_unknown_capability_is_a_warning(runtime, bundle, cid):
 def test_forced_delete_of_an_unknown_id_succeeds(runtime):
     out = runtime("delete", "--force", "no-such-container")
     assert (out.returncode, out.stderr) == (0, "")
+
+
+def test_a_rootfs_whose_dev_links_out_cannot_write_to_the_host(berth_runc, bundle, tmp_path):
+    # Debian's runc 1.1.5 follows such a link (newer runc refuses it): no oracle here.
+    outside = tmp_path / "host-dir"
+    outside.mkdir()
+    (outside / "ptmx").write_text("host file")
+    b = bundle(["true"], private_rootfs=True)
+    rootfs = os.path.join(b, "rootfs")
+    os.rmdir(os.path.join(rootfs, "dev"))
+    os.makedirs(os.path.join(rootfs, str(outside).lstrip("/")))
+    os.symlink(str(outside), os.path.join(rootfs, "dev"))
+
+    berth_runc("run", "--bundle", b, "devlink")
+    berth_runc("delete", "--force", "devlink")
+
+    assert sorted(os.listdir(outside)) == ["ptmx"] and (outside / "ptmx").read_text() == "host file"

@@ -70,3 +70,22 @@ def test_exec_into_a_user_namespace_matches_runc(runtimes, bundle):
         out = rt("exec", "u", "sh", "-c", "id; cat /proc/self/uid_map; grep -E '^(Cap|Sig)' /proc/self/status")
         seen[name] = (out.returncode, out.stdout)
     assert seen["berth-runc"] == seen["runc"]
+
+
+def test_an_exec_inherits_what_it_does_not_say_as_runc_does(runtimes, bundle, tmp_path):
+    # a process file without capabilities must not get all of root's; a uid without a
+    # gid keeps the container's gid
+    def as_user(spec: dict) -> None:
+        spec["process"]["user"] = {"uid": 5, "gid": 100, "additionalGids": [7]}
+
+    proc = tmp_path / "process.json"
+    proc.write_text(json.dumps({"args": ["sh", "-c", "grep -E '^Cap' /proc/self/status"],
+                                "cwd": "/", "env": ["PATH=/bin"]}))
+    seen = {}
+    for name, rt in runtimes.items():
+        rt("run", "-d", "--bundle", bundle(["sleep", "1000"], edit=as_user), "x", check=True)
+        caps = rt("exec", "--process", str(proc), "x")
+        ids = rt("exec", "--user", "1000", "x", "id")
+        seen[name] = (caps.returncode, caps.stdout, ids.returncode, ids.stdout)
+    assert seen["berth-runc"] == seen["runc"]
+    assert "gid=100" in seen["runc"][3]
