@@ -162,13 +162,11 @@ class TaskService:
         task = _Task(container.id, bundle, req.runtime, runtime_root, spawned.pid)
         with self._lock:
             self._tasks[task.id] = task
-        state = self._state(task)
         self._watch(task)
-        if not state.pid:
-            state.pid = spawned.container_pid
-        log.debug("task %s: bundle %.1f ms, shim+runtime create %.1f ms, state %.1f ms", task.id,
-                  (t1 - t0) * 1e3, (t2 - t1) * 1e3, (time.perf_counter() - t2) * 1e3)
-        return state
+        log.debug("task %s: bundle %.1f ms, shim+runtime create %.1f ms", task.id,
+                  (t1 - t0) * 1e3, (t2 - t1) * 1e3)
+        # spawn answers once the runtime's create succeeded: the init waits on its exec fifo
+        return TaskState(task.id, spawned.container_pid, "created", 0, "", "")
 
     # ----------------------------------------------------------------- verbs
     def _state(self, task: _Task) -> TaskState:

@@ -15,7 +15,7 @@ from berth.runc import record as st
 
 TYPE_CHECKING = False  # typing costs ~2 ms per CLI start; annotations are strings anyway
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Callable
 
 FORWARD = ("SIGHUP", "SIGINT", "SIGQUIT", "SIGTERM", "SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGCONT")
 
@@ -112,6 +112,30 @@ def wait(root: str, container_id: str, pid: int, console: Console | None = None,
     """Wait for the container's init, then delete it; its exit status, 128+signal if killed."""
     from berth.runc import lifecycle
 
+    try:
+        return wait_process(pid, console, not_ours=lambda: _poll_exit(root, container_id))
+    finally:
+        if not keep:
+            lifecycle.delete(root, container_id, force=True)  # whatever happened to us, clean up
+
+
+def _poll_exit(root: str, container_id: str) -> int:
+    """A process that is not our child has no status for us; report 0 once it ends."""
+    import time
+
+    rec = st.load(root, container_id)
+    while st.init_alive(rec):
+        time.sleep(0.01)
+    return -1
+
+
+def wait_process(pid: int, console: Console | None = None,
+                 not_ours: Callable[[], int] | None = None) -> int:
+    """Forward signals (and terminal resizes) to `pid` until it exits; its exit status.
+
+    `not_ours` gives a wait status when `pid` turns out not to be our child (-1: unknown).
+    """
+
     def forward(signum: int, _frame: Any) -> None:
         if signum == signal.SIGWINCH and console is not None and console.master >= 0:
             _copy_size(0, console.master)
@@ -126,48 +150,15 @@ def wait(root: str, container_id: str, pid: int, console: Console | None = None,
         while status is None:
             try:
                 wpid, wstatus = os.waitpid(-1, 0)
-            except ChildProcessError:  # not our child after all: poll until it ends
-                status = _poll_exit(root, container_id)
+            except ChildProcessError:
+                if not_ours is None:
+                    raise
+                status = not_ours()
                 break
             if wpid == pid:
                 status = wstatus
     finally:
         for s, h in old.items():
             signal.signal(getattr(signal, s), h)
-        if not keep:
-            lifecycle.delete(root, container_id, force=True)  # whatever happened to us, clean up
     code = os.waitstatus_to_exitcode(status) if status >= 0 else 0
-    return 128 - code if code < 0 else code
-
-
-def _poll_exit(root: str, container_id: str) -> int:
-    """A process that is not our child has no status for us; report 0 once it ends."""
-    import time
-
-    rec = st.load(root, container_id)
-    while st.init_alive(rec):
-        time.sleep(0.01)
-    return -1
-
-
-def wait_process(pid: int, console: Console | None = None) -> int:
-    """`exec` in the foreground: like wait() but nothing to delete afterwards."""
-
-    def forward(signum: int, _frame: Any) -> None:
-        try:
-            os.kill(pid, signum)
-        except ProcessLookupError:
-            pass
-
-    old = {s: signal.signal(getattr(signal, s), forward) for s in FORWARD}
-    try:
-        status = _proxy(console, pid) if console is not None else None
-        while status is None:
-            wpid, wstatus = os.waitpid(-1, 0)
-            if wpid == pid:
-                status = wstatus
-    finally:
-        for s, h in old.items():
-            signal.signal(getattr(signal, s), h)
-    code = os.waitstatus_to_exitcode(status)
     return 128 - code if code < 0 else code

@@ -12,7 +12,8 @@ import os
 import time
 
 from berth.runc.cgroups import _stats
-from berth.runc.cgroups._fs import CgroupError, all_procs, read, read_keyed, read_or, read_uint, remove_tree, write
+from berth.runc.cgroups._fs import (CgroupError, all_procs, read, read_keyed, read_or, read_uint, remove_tree,
+                                    signal_all, write)
 from berth.runc.cgroups._proc import UNIFIED
 from berth.runc.cgroups.devices import v1_line
 
@@ -120,18 +121,7 @@ class V1Manager:
 
     def kill_all(self, signal: int) -> None:
         """Signal every process, frozen first so none can fork past us (runc's signalAllProcesses)."""
-        frozen = bool(self._path("freezer"))
-        if frozen:
-            self.freeze()
-        try:
-            for pid in self.pids():
-                try:
-                    os.kill(pid, signal)
-                except ProcessLookupError:
-                    pass
-        finally:
-            if frozen:
-                self.thaw()
+        signal_all(self, signal, freeze=bool(self._path("freezer")))
 
     def stats(self) -> dict[str, Any]:
         data = _stats.empty()

@@ -18,7 +18,8 @@ import select
 import signal as _signal
 
 from berth.runc.cgroups import _stats
-from berth.runc.cgroups._fs import CgroupError, all_procs, read, read_keyed, read_or, read_uint, remove_tree, write
+from berth.runc.cgroups._fs import (CgroupError, all_procs, read, read_keyed, read_or, read_uint, remove_tree,
+                                    signal_all, write)
 from berth.runc.cgroups._proc import DEFAULT_ROOT, UNIFIED
 
 TYPE_CHECKING = False  # typing costs ~2 ms per CLI start; annotations are strings anyway
@@ -231,15 +232,7 @@ class V2Manager:
         if signal == _signal.SIGKILL and os.path.exists(os.path.join(self.path, "cgroup.kill")):
             write(self.path, "cgroup.kill", "1")
             return
-        self.freeze()
-        try:
-            for pid in self.pids():
-                try:
-                    os.kill(pid, signal)
-                except ProcessLookupError:
-                    pass
-        finally:
-            self.thaw()
+        signal_all(self, signal)
 
     def stats(self) -> dict[str, Any]:
         data = _stats.empty()

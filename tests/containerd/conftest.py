@@ -26,6 +26,8 @@ import pytest
 import rootfs as rootfs_mod
 from berth.proto import containerd_pb2 as pb
 from berth.proto import containerd_pb2_grpc as rpc
+from tests import host
+from tests.host import mounts_under
 
 BIN = os.path.join(os.path.dirname(sys.executable), "berth-containerd")
 
@@ -137,29 +139,8 @@ def spec_for(args: list[str], **process: object) -> dict:
 
 
 def cgroup_dirs(spec: dict) -> list[str]:
-    """Where the runtime puts this container's cgroup, in every v1 hierarchy."""
-    rel = spec["linux"]["cgroupsPath"].lstrip("/")
-    base = "/sys/fs/cgroup"
-    return [os.path.join(base, h, rel) for h in os.listdir(base) if os.path.isdir(os.path.join(base, h, rel))]
-
-
-def alive(pid: int) -> bool:
-    """Running, not a zombie (PID 1 here does not reap orphans)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
-
-
-def parent_of(pid: int) -> int:
-    with open(f"/proc/{pid}/stat") as f:
-        return int(f.read().rsplit(")", 1)[1].split()[1])
-
-
-def mounts_under(path: str) -> list[str]:
-    with open("/proc/self/mountinfo") as f:
-        return [line.split()[4] for line in f if line.split()[4].startswith(path)]
+    """Where the runtime puts this container's cgroup, in every hierarchy."""
+    return host.cgroup_dirs(spec["linux"]["cgroupsPath"])
 
 
 def _unmount_under(path: str) -> None:

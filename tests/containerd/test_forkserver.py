@@ -14,7 +14,7 @@ from berth.containerd.errors import FailedPrecondition
 from berth.containerd.forkserver import spawn_command
 from berth.shim.options import ShimOptions
 from berth.shim import client as shim_client
-from tests.containerd.conftest import alive
+from tests.host import alive
 
 
 @pytest.fixture

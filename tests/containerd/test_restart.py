@@ -9,7 +9,8 @@ import grpc
 import pytest
 
 from berth.proto import containerd_pb2 as pb
-from tests.containerd.conftest import alive, cgroup_dirs, connect, mounts_under, parent_of, wait_until
+from tests.containerd.conftest import cgroup_dirs, connect, wait_until
+from tests.host import alive, mounts_under, parent_of
 from tests.containerd.helpers import RUNTIMES, ensure_busybox, new_container, rootfs_of, run_task
 
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
+from tests.host import alive
+
 BERTHD = os.path.join(os.path.dirname(sys.executable), "berthd")
 
 
@@ -114,7 +116,7 @@ class Berthd:
         self.proc.wait()
         if containerd:
             os.kill(ctrd, signal.SIGKILL)
-            wait_until(lambda: not _running(ctrd))
+            wait_until(lambda: not alive(ctrd))
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -131,15 +133,6 @@ class Berthd:
         if user:
             cmd = ["runuser", "-u", user, "--", *cmd]
         return subprocess.run(cmd, env=self.env, capture_output=True, text=True, check=check, timeout=timeout)
-
-
-def _running(pid: int) -> bool:
-    """Alive and not a zombie (PID 1 here does not reap orphans)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except OSError:
-        return False
 
 
 def _cleanup(d: Berthd) -> None:

@@ -7,7 +7,8 @@ import os
 
 import docker
 
-from tests.daemon.conftest import Berthd, _running, run_container, wait_until
+from tests.daemon.conftest import Berthd, run_container, wait_until
+from tests.host import alive
 from tests.daemon.test_api import demux
 
 
@@ -28,20 +29,20 @@ def _survives(berthd: Berthd, containerd: bool) -> None:
     if containerd:
         berthd.kill9(containerd=True)
         # Down long enough for the short one to finish and the long one to write more.
-        assert wait_until(lambda: not _running(before[short]["Pid"]))
-        assert _running(before[long]["Pid"])
+        assert wait_until(lambda: not alive(before[short]["Pid"]))
+        assert alive(before[long]["Pid"])
         berthd.start()
     else:
         old = berthd.containerd_pid()
         os.kill(old, 9)
-        assert wait_until(lambda: not _running(before[short]["Pid"]))
+        assert wait_until(lambda: not alive(before[short]["Pid"]))
         # berthd notices and starts a new managed containerd.
         assert wait_until(lambda: berthd.containerd_pid() != old)
 
     with berthd.client() as api:
         after = api.get(f"/containers/{long}/json").json()["State"]
         assert after["Status"] == "running"
-        assert after["Pid"] == before[long]["Pid"] and _running(after["Pid"])
+        assert after["Pid"] == before[long]["Pid"] and alive(after["Pid"])
         assert after["StartedAt"] == before[long]["StartedAt"]
         ended = wait_until(lambda: api.get(f"/containers/{short}/json").json()["State"]["Status"] == "exited")
         assert ended
@@ -53,7 +54,7 @@ def _survives(berthd: Berthd, containerd: bool) -> None:
         # Output written while the daemons were down is in the log.
         assert len(api.get(f"/containers/{long}/logs", params={"stdout": 1}).content) > log_lines
         assert api.post(f"/containers/{long}/stop", params={"t": 1}).status_code == 204
-        assert not _running(before[long]["Pid"])
+        assert not alive(before[long]["Pid"])
         assert api.delete(f"/containers/{long}").status_code == 204
         assert api.delete(f"/containers/{short}").status_code == 204
 
@@ -72,7 +73,7 @@ def test_a_restarted_berthd_reuses_the_running_containerd(berthd: Berthd) -> Non
         cid = _ticker(api, "surv-reuse")
     berthd.kill9(containerd=False)
     berthd.start()
-    assert berthd.containerd_pid() == ctrd and _running(ctrd)
+    assert berthd.containerd_pid() == ctrd and alive(ctrd)
     with berthd.client() as api:
         assert api.get(f"/containers/{cid}/json").json()["State"]["Running"]
         assert api.delete(f"/containers/{cid}", params={"force": 1}).status_code == 204
@@ -86,7 +87,7 @@ def test_a_container_reading_stdin_outlives_berthd_and_still_gets_typed_input(be
                                   "Cmd": ["sh", "-c", "cat; echo got-eof; exit 4"]}, name="surv-stdin")
         pid = api.get(f"/containers/{cid}/json").json()["State"]["Pid"]
     berthd.kill9(containerd=False)
-    assert _running(pid)
+    assert alive(pid)
     berthd.start()
 
     sdk = docker.DockerClient(base_url=berthd.host, version="1.45")

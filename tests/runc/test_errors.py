@@ -7,14 +7,7 @@ import os
 
 import pytest
 
-
-def _cgroup_dirs(name: str) -> list[str]:
-    out = []
-    for controller in os.listdir("/sys/fs/cgroup"):
-        path = os.path.join("/sys/fs/cgroup", controller, name.lstrip("/"))
-        if os.path.isdir(path):
-            out.append(path)
-    return out
+from tests.host import cgroup_dirs
 
 
 def _assert_failed_cleanly(runtime, out, bundle_dir: str | None, cid: str, wording: str) -> None:
@@ -29,7 +22,7 @@ def _assert_failed_cleanly(runtime, out, bundle_dir: str | None, cid: str, wordi
                 cg = json.load(f)["linux"]["cgroupsPath"]
         except (ValueError, KeyError):
             return
-        assert _cgroup_dirs(cg) == []
+        assert cgroup_dirs(cg) == []
         with open("/proc/mounts") as f:
             assert bundle_dir not in f.read()
 

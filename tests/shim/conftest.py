@@ -17,6 +17,7 @@ import rootfs
 
 from berth.shim import ShimOptions, ShimProcess, spawn
 from berth.shim.client import ShimGone, ShimRequestError, call
+from tests.host import alive, cgroup_dirs
 
 RUNC = "/usr/sbin/runc"
 
@@ -45,25 +46,6 @@ def shared_rootfs() -> Iterator[str]:
     rootfs.make_rootfs(root)
     yield root
     shutil.rmtree(root)
-
-
-def cgroup_dirs(cgroups_path: str) -> list[str]:
-    """Every directory the kernel has for this cgroupsPath, on every mounted hierarchy."""
-    found = []
-    for hierarchy in os.listdir("/sys/fs/cgroup"):
-        d = os.path.join("/sys/fs/cgroup", hierarchy, cgroups_path.lstrip("/"))
-        if os.path.isdir(d):
-            found.append(d)
-    return found
-
-
-def is_gone(pid: int) -> bool:
-    """Ended: no such process, or a zombie (PID 1 here does not reap orphans)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
 
 
 @dataclass
@@ -136,7 +118,7 @@ class Workspace:
                 pass
             try:
                 pid = int(open(shim_pid_file).read())
-                if not is_gone(pid):
+                if alive(pid):
                     os.kill(pid, signal.SIGKILL)
             except (FileNotFoundError, ProcessLookupError):
                 pass

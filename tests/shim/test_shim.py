@@ -10,7 +10,8 @@ import subprocess
 import sys
 
 import pytest
-from tests.shim.conftest import Task, Workspace, cgroup_dirs, is_gone
+from tests.host import alive, cgroup_dirs, children_of
+from tests.shim.conftest import Task, Workspace
 
 from berth.common.files import read_json
 from berth.common.timefmt import parse_rfc3339_nano
@@ -38,29 +39,15 @@ def wait_for_output(task: Task, text: str) -> None:
     raise AssertionError(f"{text!r} never reached the log")
 
 
-def _children_of(pid: int) -> set[int]:
-    children = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                children.add(int(entry))
-    return children
-
-
 def test_the_shim_is_not_a_child_of_its_caller_and_leaves_no_zombie(spawn_task) -> None:
-    children_before = _children_of(os.getpid())
+    children_before = children_of(os.getpid())
     task = spawn_task(["sleep", "100"])
 
     assert int(status_field(task.shim.pid, "PPid")) != os.getpid()
     assert status_field(task.shim.pid, "State") != "Z"
     # The intermediate process was reaped by spawn: the test process has no new child,
     # not even a zombie (other tests of this session may have children of their own).
-    assert _children_of(os.getpid()) == children_before
+    assert children_of(os.getpid()) == children_before
     # The container's init is the shim's child (the shim is its subreaper), not runc's.
     assert int(status_field(task.shim.container_pid, "PPid")) == task.shim.pid
     assert int(open(os.path.join(task.options.bundle, "shim.pid")).read()) == task.shim.pid
@@ -158,7 +145,7 @@ def test_the_shim_survives_its_caller_being_killed(workspace: Workspace) -> None
 
     task = workspace.adopt(options, ShimProcess(**answer))
 
-    assert not is_gone(task.shim.pid)
+    assert alive(task.shim.pid)
     assert task.call("start")["status"] == "running"
     assert task.call("pids")["pids"] == [task.shim.container_pid]  # `read` waits: stdin is held open
     wait_for_output(task, "still here\n")
@@ -192,8 +179,8 @@ def test_delete_makes_the_shim_exit_and_leaves_nothing(spawn_task, workspace: Wo
     final = task.call("delete")
 
     assert (final["status"], final["exit_status"]) == ("stopped", 0)
-    assert is_gone(task.shim.pid) or _wait_gone(task.shim.pid)
-    assert is_gone(task.shim.container_pid)
+    assert not alive(task.shim.pid) or _wait_gone(task.shim.pid)
+    assert not alive(task.shim.container_pid)
     assert not os.path.exists(task.shim.socket_path)
     assert not os.path.exists(os.path.join(task.options.bundle, "shim.pid"))
     assert cgroup_dirs(task.cgroups_path) == []
@@ -210,7 +197,7 @@ def _wait_gone(pid: int) -> bool:
     import time
 
     for _ in range(500):
-        if is_gone(pid):
+        if not alive(pid):
             return True
         time.sleep(0.01)
     return False
@@ -231,7 +218,7 @@ def test_a_running_container_is_only_deleted_with_force(spawn_task) -> None:
 
 def test_a_missing_command_fails_with_the_runtimes_message(workspace: Workspace) -> None:
     options = workspace.options(["no-such-command"])
-    children_before = _children_of(os.getpid())
+    children_before = children_of(os.getpid())
 
     with pytest.raises(ShimError) as err:
         spawn(options)
@@ -239,7 +226,7 @@ def test_a_missing_command_fails_with_the_runtimes_message(workspace: Workspace)
     assert 'exec: "no-such-command": executable file not found in $PATH' in str(err.value)
     assert not os.path.exists(options.socket_path)
     assert cgroup_dirs(workspace.cgroups[-1]) == []
-    assert _children_of(os.getpid()) == children_before
+    assert children_of(os.getpid()) == children_before
 
 
 def test_exec_runs_a_process_with_its_own_log(spawn_task, workspace: Workspace) -> None:
@@ -274,7 +261,7 @@ def test_the_berth_shim_command_prints_its_answer(workspace: Workspace) -> None:
     from berth.shim import ShimProcess
 
     answer = json.loads(out.stdout)
-    assert not is_gone(answer["pid"]) and os.path.exists(answer["socket"])
+    assert alive(answer["pid"]) and os.path.exists(answer["socket"])
     task = workspace.adopt(options, ShimProcess(answer["pid"], answer["socket"], answer["container_pid"]))
     task.call("start")
     assert task.call("wait")["exit_status"] == 0
