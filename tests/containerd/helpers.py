@@ -42,3 +42,9 @@ def log_lines(path: str) -> list[dict]:
 
 def rootfs_of(state: str, cid: str) -> str:
     return os.path.join(state, "tasks", cid, "rootfs")
+
+
+def shim_pid(daemon, cid: str) -> int:  # type: ignore[no-untyped-def]
+    """The pid of the shim holding task `cid` of this berth-containerd."""
+    with open(os.path.join(daemon.state, "tasks", cid, "shim.pid")) as f:
+        return int(f.read())

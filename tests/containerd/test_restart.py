@@ -11,7 +11,7 @@ import pytest
 from berth.proto import containerd_pb2 as pb
 from tests.containerd.conftest import cgroup_dirs, connect, wait_until
 from tests.host import alive, mounts_under, parent_of
-from tests.containerd.helpers import RUNTIMES, ensure_busybox, new_container, rootfs_of, run_task
+from tests.containerd.helpers import RUNTIMES, ensure_busybox, new_container, rootfs_of, run_task, shim_pid
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +46,7 @@ def test_tasks_outlive_a_killed_containerd_and_are_served_again(daemon, busybox,
         assert (gone.status, gone.exit_status) == (pb.STOPPED, 7)
         assert sorted(t.id for t in client.tasks.List(pb.ListTasksRequest()).tasks) == sorted([running, exiting])
 
-        with open(os.path.join(daemon.state, "tasks", running, "shim.pid")) as f:
-            shim = int(f.read())
+        shim = shim_pid(daemon, running)
         assert parent_of(shim) not in (old_pid, daemon.proc.pid)
 
         # sleep as PID 1 has no SIGTERM handler, so the kernel ignores TERM: KILL it
@@ -68,8 +67,7 @@ def test_a_task_whose_shim_died_is_cleaned_up_on_restart(daemon, busybox):
     cid, spec = new_container(client, busybox, ["sleep", "1000"])
     task = run_task(client, cid)
     client.channel.close()
-    with open(os.path.join(daemon.state, "tasks", cid, "shim.pid")) as f:
-        shim = int(f.read())
+    shim = shim_pid(daemon, cid)
 
     daemon.stop(signal.SIGKILL)
     os.kill(shim, signal.SIGKILL)
@@ -96,8 +94,7 @@ def test_a_shim_killed_under_a_running_containerd_leaves_a_deletable_task(daemon
     try:
         cid, spec = new_container(client, busybox, ["sleep", "1000"])
         task = run_task(client, cid)
-        with open(os.path.join(daemon.state, "tasks", cid, "shim.pid")) as f:
-            shim = int(f.read())
+        shim = shim_pid(daemon, cid)
         events = client.events.Subscribe(pb.SubscribeRequest())
         events.initial_metadata()
         os.kill(shim, signal.SIGKILL)
@@ -141,8 +138,7 @@ def test_a_shim_too_busy_to_answer_at_restart_is_adopted_not_killed(daemon, busy
     cid, spec = new_container(client, busybox, ["sleep", "1000"])
     task = run_task(client, cid)
     client.channel.close()
-    with open(os.path.join(daemon.state, "tasks", cid, "shim.pid")) as f:
-        shim = int(f.read())
+    shim = shim_pid(daemon, cid)
 
     daemon.stop(signal.SIGKILL)
     os.kill(shim, signal.SIGSTOP)  # alive, but it cannot answer the restarted service

@@ -14,7 +14,7 @@ import pytest
 from berth.proto import containerd_pb2 as pb
 from tests.containerd.conftest import cgroup_dirs, import_image, wait_until
 from tests.host import alive, mounts_under, parent_of
-from tests.containerd.helpers import RUNTIMES, ensure_busybox, log_lines, new_container, rootfs_of, run_task
+from tests.containerd.helpers import RUNTIMES, ensure_busybox, log_lines, new_container, rootfs_of, run_task, shim_pid
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +78,7 @@ def test_force_delete_ends_a_running_task(client, busybox):
 def test_the_shim_is_not_a_child_of_containerd(client, daemon, busybox):
     cid, _ = new_container(client, busybox, ["sleep", "1000"])
     task = run_task(client, cid)
-    with open(os.path.join(daemon.state, "tasks", cid, "shim.pid")) as f:
-        shim = int(f.read())
+    shim = shim_pid(daemon, cid)
     assert parent_of(task.pid) == shim
     assert parent_of(shim) != daemon.proc.pid
     # started by the fork server: a fork of a warm berth-containerd, not a new `berth-shim`
