@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -354,9 +355,15 @@ def _wait_gone(pid: int, limit: float = 5.0) -> None:
     """After delete the shim exits on its own; give it a moment so no process outlives Delete."""
     if not pid:
         return
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline and _alive(pid):
-        time.sleep(0.005)
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError:  # already gone (or this kernel has no pidfd: nothing to wait with)
+        return
+    try:
+        # readable once it has exited, zombie or not: no polling interval on the Delete path
+        select.select([fd], [], [], limit)
+    finally:
+        os.close(fd)
 
 
 def _alive(pid: int) -> bool:
