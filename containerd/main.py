@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         os.makedirs(d, mode=0o711, exist_ok=True)
     os.makedirs(os.path.dirname(os.path.abspath(args.address)), mode=0o711, exist_ok=True)
 
-    from . import forkserver
+    from .runtime import forkserver
 
     fork = forkserver.start()
 
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     from .metadata import Metadata
     from .server import serve
     from .snapshots import Snapshotter
-    from .tasks import TaskService
+    from .runtime.tasks import TaskService
 
     meta = Metadata(os.path.join(root, "metadata.db"))
     content = ContentStore(os.path.join(root, "content"))

@@ -11,11 +11,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import images, routes_containers, routes_images, routes_system
 from .config import API_VERSION
-from .engine import Engine
-from .errors import ApiError
-from .managed import ManagedContainerd
+from .containers.service import Engine
+from .http.errors import ApiError
+from .images import builtin
+from .libcontainerd.supervisor import ManagedContainerd
+from .routers import containers, images, system
 
 log = logging.getLogger("berthd")
 
@@ -34,7 +35,7 @@ def build(engine: Engine, managed: ManagedContainerd | None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await engine.ctrd.ready(60)
-        await images.ensure_builtin(engine.ctrd)
+        await builtin.ensure_builtin(engine.ctrd)
         await engine.restore()
         log.info("berthd ready")
         yield
@@ -46,7 +47,7 @@ def build(engine: Engine, managed: ManagedContainerd | None) -> FastAPI:
     app = FastAPI(title="berth Engine API", version=API_VERSION, lifespan=lifespan,
                   description="The Docker Engine API as served by berthd.")
     app.state.engine = engine
-    for module in (routes_system, routes_images, routes_containers):
+    for module in (system, images, containers):
         app.include_router(module.router)
 
     @app.exception_handler(ApiError)

@@ -49,10 +49,12 @@ async def _serve(cfg: Config) -> None:
     import uvicorn
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
-    from . import access, app as app_module, protocol, routes_containers, versioning
-    from .ctrd import Ctrd
-    from .engine import Engine
-    from .managed import ManagedContainerd
+    from . import app as app_module
+    from .containers.service import Engine
+    from .http import access, protocol, versioning
+    from .libcontainerd import Containerd
+    from .libcontainerd.supervisor import ManagedContainerd
+    from .routers import containers as containers_router
 
     gid = access.ensure_group(cfg.group)
     managed = None
@@ -60,12 +62,12 @@ async def _serve(cfg: Config) -> None:
         managed = ManagedContainerd(cfg)
         managed.start()
         managed.supervise()
-    engine = Engine(cfg, Ctrd(cfg.containerd_address))
+    engine = Engine(cfg, Containerd(cfg.containerd_address))
     fastapi_app = app_module.build(engine, managed)
     asgi = access.guard(versioning.strip_version(fastapi_app), cfg.group, gid)
     sock = access.listen_unix(cfg.socket_path, gid)
     server = uvicorn.Server(uvicorn.Config(
-        asgi, http=protocol.make_protocol(H11Protocol, routes_containers.hijacker(engine, gid)), lifespan="on",
+        asgi, http=protocol.make_protocol(H11Protocol, containers_router.hijacker(engine, gid)), lifespan="on",
         log_level=cfg.log_level, access_log=cfg.log_level == "debug", timeout_graceful_shutdown=5))
     ours = os.stat(cfg.socket_path).st_ino
     try:

@@ -11,7 +11,7 @@ import pytest
 
 import rootfs
 from berth.containerd.errors import FailedPrecondition
-from berth.containerd.forkserver import spawn_command
+from berth.containerd.runtime.forkserver import spawn_command
 from berth.shim.options import ShimOptions
 from berth.shim import client as shim_client
 from tests.host import alive

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from berth.containerd.errors import InvalidArgument
-from berth.containerd.users import resolve
+from berth.containerd.containers.users import resolve
 
 FILES = {
     "/etc/passwd": b"root:x:0:0:root:/root:/bin/sh\nwww:x:33:33::/var/www:/bin/false\n",

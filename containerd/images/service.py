@@ -1,0 +1,272 @@
+"""Images: docker-import of a tarball, and names (references) pointing at images.
+
+An imported tar becomes one layer. We store the layer blob as received (plain or
+gzip), an OCI image config and an OCI manifest in the content store, unpack the
+layer into its committed snapshot, and record the image and its name in metadata.
+The image id is "sha256:" + the config digest, as Docker's is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import zlib
+from dataclasses import dataclass
+from typing import Iterable
+
+from berth.common.timefmt import rfc3339_nano
+
+from ..content import ContentStore
+from ..errors import FailedPrecondition, InvalidArgument, NotFound
+from ..metadata import ImageRecord, Metadata
+from ..snapshots import Snapshotter, chain_id
+
+MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+MEDIA_CONFIG = "application/vnd.oci.image.config.v1+json"
+MEDIA_LAYER = "application/vnd.oci.image.layer.v1.tar"
+_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386", "ppc64le": "ppc64le", "s390x": "s390x"}
+
+
+@dataclass
+class DeleteResult:
+    untagged: list[str]
+    deleted: list[str]
+
+
+def normalize_name(name: str) -> str:
+    """`busybox` → `busybox:latest`; a tag is a ':' after the last '/'; digests are kept."""
+    if not name:
+        return ""
+    if "@" in name:
+        return name
+    last = name.rsplit("/", 1)[-1]
+    if ":" not in last:
+        name += ":latest"
+    if any(c.isspace() for c in name) or name != name.strip() or name.startswith(":"):
+        raise InvalidArgument(f"invalid reference format: {name!r}")
+    if name.rsplit(":", 1)[0].lower() != name.rsplit(":", 1)[0]:
+        raise InvalidArgument("invalid reference format: repository name must be lowercase")
+    return name
+
+
+class ImageService:
+    def __init__(self, content: ContentStore, snapshots: Snapshotter, meta: Metadata) -> None:
+        self.content = content
+        self.snapshots = snapshots
+        self.meta = meta
+
+    # ---------------------------------------------------------------- import
+    def import_tar(self, name: str, config_changes: bytes, chunks: Iterable[bytes]) -> tuple[ImageRecord, str | None]:
+        """Store and unpack the tarball; returns the image and the id a moved name left."""
+        name = normalize_name(name)
+        changes = _parse_changes(config_changes)
+        layer_digest, layer_size, diff_id, gzipped = self._ingest_layer(chunks)
+        layer_media = MEDIA_LAYER + ("+gzip" if gzipped else "")
+        key = chain_id([diff_id])
+        try:
+            self.snapshots.unpack(key, "", self.content.path(layer_digest))
+        except BaseException:
+            if not self._blob_in_use(layer_digest):
+                self.content.delete(layer_digest)
+            raise
+        created = rfc3339_nano()
+        config = {
+            "architecture": _ARCH.get(platform.machine(), platform.machine()),
+            "os": "linux",
+            "config": changes,
+            "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+            "history": [{"created": created, "comment": "Imported from -"}],
+            "created": created,
+        }
+        config_bytes = json.dumps(config, separators=(",", ":")).encode()
+        config_digest, config_size = self.content.put(config_bytes)
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": MEDIA_MANIFEST,
+            "config": {"mediaType": MEDIA_CONFIG, "digest": config_digest, "size": config_size},
+            "layers": [{"mediaType": layer_media, "digest": layer_digest, "size": layer_size}],
+        }
+        manifest_digest, _ = self.content.put(json.dumps(manifest, separators=(",", ":")).encode())
+        record = ImageRecord(
+            id=config_digest, manifest_digest=manifest_digest, config=config_bytes,
+            size=_tree_size(self.snapshots.layer_path(key)),
+            layers=[diff_id], layer_blobs=[layer_digest], chain_id=key, created=created,
+        )
+        moved_from = None
+        with self.meta.tx():
+            self.meta.put_image(record)
+            if name:
+                moved_from = self.meta.set_name(name, record.id)
+        return self.get(record.id), moved_from
+
+    def _ingest_layer(self, chunks: Iterable[bytes]) -> tuple[str, int, str, bool]:
+        """Write the tar to the content store, hashing the uncompressed stream for the diff id."""
+        writer = self.content.writer()
+        diff = hashlib.sha256()
+        inflate: "zlib._Decompress | None" = None
+        first = True
+        try:
+            for chunk in chunks:
+                if not chunk:
+                    continue
+                if first:
+                    first = False
+                    if chunk[:2] == b"\x1f\x8b":
+                        inflate = zlib.decompressobj(wbits=31)
+                writer.write(chunk)
+                if inflate is not None:
+                    diff.update(inflate.decompress(chunk))
+                else:
+                    diff.update(chunk)
+            if first:
+                raise InvalidArgument("import: empty tarball")
+            if inflate is not None:
+                diff.update(inflate.flush())
+                if not inflate.eof:
+                    raise InvalidArgument("import: truncated gzip stream")
+        except zlib.error as e:
+            writer.abort()
+            raise InvalidArgument(f"import: bad gzip stream: {e}") from None
+        except BaseException:
+            writer.abort()
+            raise
+        digest, size = writer.commit()
+        return digest, size, "sha256:" + diff.hexdigest(), inflate is not None
+
+    # ---------------------------------------------------------------- lookup
+    def resolve(self, ref: str) -> str:
+        """name[:tag], full id, bare hex id, short id prefix, or manifest digest → image id."""
+        if not ref:
+            raise InvalidArgument("image reference is empty")
+        images = self.meta.images()
+        if ref.startswith("sha256:"):
+            for img in images:
+                if ref in (img.id, img.manifest_digest):
+                    return img.id
+            if len(ref) < 71:  # "sha256:" + a prefix
+                return self._by_prefix(ref[7:], images, ref)
+            raise NotFound(f"image {ref}: not found")
+        try:
+            name = normalize_name(ref)
+        except InvalidArgument:
+            name = ""
+        if name:
+            image_id = self.meta.image_for_name(name)
+            if image_id:
+                return image_id
+        if all(c in "0123456789abcdef" for c in ref) and len(ref) >= 4:
+            return self._by_prefix(ref, images, ref)
+        raise NotFound(f"image {ref}: not found")
+
+    @staticmethod
+    def _by_prefix(prefix: str, images: list[ImageRecord], ref: str) -> str:
+        hits = [img.id for img in images if img.id[7:].startswith(prefix)]
+        if len(hits) == 1:
+            return hits[0]
+        if len(hits) > 1:
+            raise InvalidArgument(f"image {ref}: ambiguous short id")
+        raise NotFound(f"image {ref}: not found")
+
+    def get(self, ref: str) -> ImageRecord:
+        image_id = self.resolve(ref)
+        img = self.meta.image(image_id)
+        if img is None:
+            raise NotFound(f"image {ref}: not found")
+        return img
+
+    def list(self) -> list[ImageRecord]:
+        return self.meta.images()
+
+    def tag(self, ref: str, name: str) -> tuple[ImageRecord, str | None]:
+        image_id = self.resolve(ref)
+        name = normalize_name(name)
+        if not name:
+            raise InvalidArgument("tag: name is empty")
+        moved_from = self.meta.set_name(name, image_id)
+        return self.get(image_id), moved_from
+
+    # ---------------------------------------------------------------- delete
+    def delete(self, ref: str, force: bool) -> DeleteResult:
+        """Docker's rules: a name untags; an id deletes (forced when it has several names)."""
+        image_id = self.resolve(ref)
+        img = self.meta.image(image_id)
+        assert img is not None
+        try:
+            as_name = normalize_name(ref)
+        except InvalidArgument:
+            as_name = ""
+        untagged: list[str] = []
+        users = self.meta.containers_using(image_id)
+        if as_name and as_name in img.names:
+            if len(img.names) == 1 and users and not force:
+                raise FailedPrecondition(
+                    f'conflict: unable to remove repository reference "{as_name}" (must force) - '
+                    f"container {users[0][:12]} is using its referenced image {image_id[7:19]}")
+            self.meta.remove_name(as_name)
+            untagged.append(as_name)
+            if len(img.names) > 1:
+                return DeleteResult(untagged, [])
+        else:
+            if len(img.names) > 1 and not force:
+                raise FailedPrecondition(
+                    f"conflict: unable to delete {image_id[7:19]} (must be forced) - "
+                    "image is referenced in multiple repositories")
+            if users and not force:
+                raise FailedPrecondition(
+                    f"conflict: unable to delete {image_id[7:19]} (must be forced) - "
+                    f"image is being used by container {users[0][:12]}")
+            for name in img.names:
+                self.meta.remove_name(name)
+                untagged.append(name)
+        if self.meta.containers_using(image_id):
+            return DeleteResult(untagged, [])  # stays, dangling, while a container uses it
+        self._remove(img)
+        return DeleteResult(untagged, [image_id])
+
+    def remove_if_dangling(self, image_id: str) -> bool:
+        """Drop an image left without names and without containers (after a re-tag)."""
+        img = self.meta.image(image_id)
+        if img is None or img.names or self.meta.containers_using(image_id):
+            return False
+        self._remove(img)
+        return True
+
+    def _remove(self, img: ImageRecord) -> None:
+        self.meta.delete_image(img.id)
+        self.snapshots.remove_unused_chain(img.chain_id)
+        self.content.delete(img.manifest_digest)
+        self.content.delete(img.id)
+        for blob in img.layer_blobs:
+            if not self._blob_in_use(blob):
+                self.content.delete(blob)
+
+    def _blob_in_use(self, digest: str) -> bool:
+        return any(digest in img.layer_blobs for img in self.meta.images())
+
+
+def _parse_changes(raw: bytes) -> dict:
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise InvalidArgument(f"import: config is not valid JSON: {e}") from None
+    if not isinstance(value, dict):
+        raise InvalidArgument("import: config must be a JSON object")
+    return {k: v for k, v in value.items() if v is not None}
+
+
+def _tree_size(root: str) -> int:
+    """Bytes of the unpacked layer, as Docker's image Size (files, not blocks)."""
+    total = 0
+    for dirpath, dirs, files in os.walk(root):
+        for name in files + dirs:
+            try:
+                st = os.lstat(os.path.join(dirpath, name))
+            except FileNotFoundError:
+                continue
+            if not (st.st_mode & 0o170000 == 0o040000):
+                total += st.st_size
+    return total

@@ -1,0 +1,1 @@
+"""berthd's image service: references resolved, imports, the built-in images, API views."""

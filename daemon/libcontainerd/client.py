@@ -1,0 +1,233 @@
+"""berthd's only line to berth-containerd: the gRPC API of proto/containerd.proto,
+as async methods that take and return plain values (the services above never see
+a stub, a request message or a gRPC status)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
+
+import grpc
+import grpc.aio
+
+from berth.proto import containerd_pb2 as pb
+from berth.proto import containerd_pb2_grpc as pbg
+
+from ..http.errors import ApiError
+
+# A call waits this long for a (re)starting berth-containerd before it fails.
+CALL_TIMEOUT = 60.0
+_CHUNK = 1 << 20
+T = TypeVar("T")
+
+_STATUS_NAMES = {pb.CREATED: "created", pb.RUNNING: "running", pb.STOPPED: "stopped", pb.PAUSED: "paused"}
+# containerd's codes as the HTTP statuses docker answers with
+_HTTP = {
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.ALREADY_EXISTS: 409,
+    grpc.StatusCode.FAILED_PRECONDITION: 409,
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+}
+_UNREACHABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED)
+
+
+class ContainerdError(ApiError):
+    """A failed call: an API error already (status, message), plus what containerd said."""
+
+    def __init__(self, status: int, message: str, code: str) -> None:
+        super().__init__(status, message)
+        self.code = code
+
+    @property
+    def not_found(self) -> bool:
+        return self.code == "not_found"
+
+
+@dataclass
+class Image:
+    id: str
+    names: list[str]
+    config: dict[str, Any]
+    size: int
+    layers: list[str]
+    created: str
+    manifest_digest: str = ""
+
+
+@dataclass
+class Task:
+    id: str
+    pid: int
+    status: str                 # created | running | stopped | paused | unknown
+    exit_status: int = 0
+    started_at: str = ""
+    exited_at: str = ""
+
+
+@dataclass
+class Event:
+    topic: str                  # /tasks/exit, /containers/create, ...
+    id: str
+    pid: int = 0
+    exit_status: int = 0
+    timestamp: str = ""
+
+
+@dataclass
+class Container:
+    id: str
+    image: str
+    labels: dict[str, str] = field(default_factory=dict)
+    created: str = ""
+
+
+def _error(e: BaseException, what: str) -> ContainerdError:
+    if not isinstance(e, grpc.aio.AioRpcError):
+        return ContainerdError(500, f"{what}: {e}", "internal")
+    code = e.code()
+    if code in _UNREACHABLE:
+        return ContainerdError(503, f"{what}: berth-containerd is not reachable (connection lost or restarting); "
+                                    "try again", "unavailable")
+    detail = e.details() or code.name.lower()
+    return ContainerdError(_HTTP.get(code, 500), detail, code.name.lower())
+
+
+def _image(m: pb.Image) -> Image:
+    try:
+        config = json.loads(m.config or b"{}")
+    except ValueError:
+        config = {}
+    return Image(id=m.id, names=list(m.names), config=config if isinstance(config, dict) else {},
+                 size=m.size, layers=list(m.layers), created=m.created, manifest_digest=m.manifest_digest)
+
+
+def _task(m: pb.Task) -> Task:
+    return Task(id=m.id, pid=m.pid, status=_STATUS_NAMES.get(m.status, "unknown"), exit_status=m.exit_status,
+                started_at=m.started_at, exited_at=m.exited_at)
+
+
+class Containerd:
+    """The four services on one channel. Calls wait for the server to be ready, so a
+    berth-containerd that is being restarted delays requests instead of failing them."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        self._channel = grpc.aio.insecure_channel(
+            f"unix://{address}",
+            options=[("grpc.max_receive_message_length", 64 << 20),
+                     ("grpc.max_send_message_length", 64 << 20)])
+        self._images = pbg.ImagesStub(self._channel)
+        self._containers = pbg.ContainersStub(self._channel)
+        self._tasks = pbg.TasksStub(self._channel)
+        self._events = pbg.EventsStub(self._channel)
+
+    async def ready(self, timeout: float) -> None:
+        await asyncio.wait_for(self._channel.channel_ready(), timeout)
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def _call(self, what: str, call: Awaitable[T]) -> T:
+        try:
+            return await call
+        except grpc.aio.AioRpcError as e:
+            raise _error(e, what) from None
+
+    # ------------------------------------------------------------------ images
+    async def get_image(self, ref: str) -> Image:
+        return _image(await self._call(f"image {ref}", self._images.Get(
+            pb.GetImageRequest(ref=ref), wait_for_ready=True, timeout=CALL_TIMEOUT)))
+
+    async def list_images(self) -> list[Image]:
+        resp = await self._call("list images", self._images.List(
+            pb.ListImagesRequest(), wait_for_ready=True, timeout=CALL_TIMEOUT))
+        return [_image(i) for i in resp.images]
+
+    async def import_image(self, name: str, config: dict[str, Any], data: AsyncIterator[bytes]) -> Image:
+        """docker-import: a tar (plain or gzip) streamed as one layer, named `name` ("" = untagged)."""
+
+        async def requests() -> AsyncIterator[pb.ImportRequest]:
+            yield pb.ImportRequest(name=name, config=json.dumps(config).encode())
+            buf = b""
+            async for piece in data:
+                buf += piece
+                if len(buf) >= _CHUNK:
+                    yield pb.ImportRequest(chunk=buf)
+                    buf = b""
+            if buf:
+                yield pb.ImportRequest(chunk=buf)
+
+        return _image(await self._call("import image", self._images.Import(
+            requests(), wait_for_ready=True, timeout=None)))
+
+    # -------------------------------------------------------------- containers
+    async def create_container(self, cid: str, image: str, spec: dict[str, Any], runtime: str,
+                               labels: dict[str, str], user: str) -> None:
+        await self._call(f"create container {cid}", self._containers.Create(pb.CreateContainerRequest(
+            container=pb.Container(id=cid, image=image, spec=json.dumps(spec).encode(), runtime=runtime,
+                                   labels=labels, user=user)), wait_for_ready=True, timeout=CALL_TIMEOUT))
+
+    async def list_containers(self) -> list[Container]:
+        resp = await self._call("list containers", self._containers.List(
+            pb.ListContainersRequest(), wait_for_ready=True, timeout=CALL_TIMEOUT))
+        return [Container(id=c.id, image=c.image, labels=dict(c.labels), created=c.created)
+                for c in resp.containers]
+
+    async def delete_container(self, cid: str) -> None:
+        await self._call(f"delete container {cid}", self._containers.Delete(
+            pb.DeleteContainerRequest(id=cid), wait_for_ready=True, timeout=CALL_TIMEOUT))
+
+    # ------------------------------------------------------------------- tasks
+    async def create_task(self, cid: str, log_path: str, terminal: bool, stdin_path: str,
+                          stdin_once: bool) -> Task:
+        return _task(await self._call(f"create task {cid}", self._tasks.Create(pb.CreateTaskRequest(
+            id=cid, log_path=log_path, terminal=terminal, stdin=bool(stdin_path), stdin_path=stdin_path,
+            stdin_once=stdin_once), wait_for_ready=True, timeout=CALL_TIMEOUT)))
+
+    async def start_task(self, cid: str) -> Task:
+        return _task(await self._call(f"start task {cid}", self._tasks.Start(
+            pb.TaskRequest(id=cid), wait_for_ready=True, timeout=CALL_TIMEOUT)))
+
+    async def get_task(self, cid: str) -> Task:
+        return _task(await self._call(f"task {cid}", self._tasks.Get(
+            pb.TaskRequest(id=cid), wait_for_ready=True, timeout=CALL_TIMEOUT)))
+
+    async def list_tasks(self) -> list[Task]:
+        resp = await self._call("list tasks", self._tasks.List(
+            pb.ListTasksRequest(), wait_for_ready=True, timeout=CALL_TIMEOUT))
+        return [_task(t) for t in resp.tasks]
+
+    async def kill_task(self, cid: str, signal: int, all: bool = False) -> None:
+        await self._call(f"kill task {cid}", self._tasks.Kill(
+            pb.KillRequest(id=cid, signal=signal, all=all), wait_for_ready=True, timeout=CALL_TIMEOUT))
+
+    async def delete_task(self, cid: str, force: bool = False, timeout: float = CALL_TIMEOUT) -> Task:
+        return _task(await self._call(f"delete task {cid}", self._tasks.Delete(
+            pb.DeleteTaskRequest(id=cid, force=force), wait_for_ready=True, timeout=timeout)))
+
+    async def task_pids(self, cid: str) -> list[int]:
+        resp = await self._call(f"pids of task {cid}", self._tasks.ListPids(
+            pb.TaskRequest(id=cid), wait_for_ready=True, timeout=CALL_TIMEOUT))
+        return list(resp.pids)
+
+    async def resize_pty(self, cid: str, width: int, height: int) -> None:
+        await self._call(f"resize task {cid}", self._tasks.ResizePty(
+            pb.ResizePtyRequest(id=cid, width=width, height=height), wait_for_ready=True, timeout=CALL_TIMEOUT))
+
+    # ------------------------------------------------------------------ events
+    async def events(self, connected: Callable[[], Awaitable[None]]) -> AsyncIterator[Event]:
+        """Every event from now on; `connected` runs once the subscription is in place,
+        so that nothing after it is missed (the caller reconciles there)."""
+        call = self._events.Subscribe(pb.SubscribeRequest(), wait_for_ready=True)
+        try:
+            await call.wait_for_connection()
+            await connected()
+            async for ev in call:
+                yield Event(topic=ev.topic, id=ev.id, pid=ev.pid, exit_status=ev.exit_status,
+                            timestamp=ev.timestamp)
+        except grpc.aio.AioRpcError as e:
+            raise _error(e, "event stream") from None
+        finally:
+            call.cancel()

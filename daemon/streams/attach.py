@@ -1,0 +1,66 @@
+"""One hijacked attach: the container's output to the client and, with stdin=1, the
+client's bytes to the container's stdin (docker's `attach`, `run -i`).
+
+Output comes from the json-file log the shim writes (raw with a tty, stdcopy frames
+without).  Input goes through the container's stdin FIFO (daemon/stdin.py) in the
+order it arrived; when the client half-closes, a StdinOnce container's stdin is
+closed, as dockerd does, so `echo hi | docker run -i busybox cat` ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+from ..containers.service import Engine
+from ..containers.store import Container
+from ..http.params import qbool
+from . import logs
+
+
+class AttachSession:
+    """Made by the hijacker when the request arrives; served once the 101 is sent."""
+
+    def __init__(self, engine: Engine, c: Container, query: dict[str, str],
+                 output: Callable[[Engine, Container, dict[str, str]], AsyncIterator[bytes]],
+                 write: Callable[[bytes], None]) -> None:
+        self.engine, self.c, self.query = engine, c, query
+        self._output, self._write = output, write
+        self.stdin = qbool(query, "stdin") and bool(c.config.get("OpenStdin"))
+        self.content_type = logs.RAW if c.config.get("Tty") else logs.MULTIPLEXED
+        self._input: asyncio.Queue[bytes | None] = asyncio.Queue()
+
+    def feed(self, data: bytes) -> None:
+        """Bytes from the client: the container's stdin (dropped without stdin=1, as docker does)."""
+        if self.stdin and data:
+            self._input.put_nowait(data)
+
+    def feed_eof(self) -> None:
+        """The client half-closed: its stdin ended."""
+        if self.stdin:
+            self._input.put_nowait(None)
+
+    def _may_open(self) -> bool:
+        """The FIFO may still appear: the container is waiting to be started or is running."""
+        c = self.c
+        return c.id in self.engine.store.by_id and c.state.status in ("created", "running")
+
+    async def _pump_stdin(self) -> None:
+        fifos = self.engine.stdin
+        while True:
+            data = await self._input.get()
+            if data is None:
+                if self.c.config.get("StdinOnce") and await fifos.wait_open(self.c.id, self._may_open):
+                    fifos.close(self.c.id)
+                return
+            if not await fifos.write(self.c.id, data, self._may_open):
+                return
+
+    async def serve(self) -> None:
+        pump = asyncio.get_running_loop().create_task(self._pump_stdin()) if self.stdin else None
+        try:
+            async for chunk in self._output(self.engine, self.c, self.query):
+                self._write(chunk)
+        finally:
+            if pump is not None:
+                pump.cancel()
