@@ -16,6 +16,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Iterable
 
+from berth.common import reference
 from berth.common.timefmt import rfc3339_nano
 
 from ..content import ContentStore
@@ -36,19 +37,14 @@ class DeleteResult:
 
 
 def normalize_name(name: str) -> str:
-    """`busybox` → `busybox:latest`; a tag is a ':' after the last '/'; digests are kept."""
+    """An image name as stored: docker's familiar form with its tag (`busybox` →
+    `busybox:latest`, `docker.io/library/busybox` → `busybox:latest`)."""
     if not name:
         return ""
-    if "@" in name:
-        return name
-    last = name.rsplit("/", 1)[-1]
-    if ":" not in last:
-        name += ":latest"
-    if any(c.isspace() for c in name) or name != name.strip() or name.startswith(":"):
-        raise InvalidArgument(f"invalid reference format: {name!r}")
-    if name.rsplit(":", 1)[0].lower() != name.rsplit(":", 1)[0]:
-        raise InvalidArgument("invalid reference format: repository name must be lowercase")
-    return name
+    try:
+        return reference.normalize(name)
+    except reference.ReferenceError as e:
+        raise InvalidArgument(str(e)) from None
 
 
 class ImageService:
