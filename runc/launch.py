@@ -167,7 +167,9 @@ class _Creator:
                 raise RuncError("container init exited prematurely")
             kind = msg["type"]
             if kind == "error":
-                raise RuncError("unable to start container process: " + msg["msg"])
+                # runc's words: what fails before the init is ready is "during container init"
+                during = "" if ready else "error during container init: "
+                raise RuncError("unable to start container process: " + during + msg["msg"])
             if kind == "userns":
                 self._write_maps(self.child)
                 chan.send("ack")
