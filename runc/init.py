@@ -125,10 +125,7 @@ def _build_container(ctx: InitContext, chan: Channel, nss: dict[str, str]) -> No
     if hooks.get("prestart") or hooks.get("createRuntime"):
         chan.send("hooks")  # run by the runtime, in its namespaces
         chan.expect("ack")
-    try:
-        _run_hooks(hooks, "createContainer", ctx.state)
-    except RuncError as e:
-        raise RuncError(f"error during container init: {e}") from None
+    _run_hooks(hooks, "createContainer", ctx.state)  # its error is "during container init", as any before ready
     if ctx.no_pivot:
         mounts.move_root(ctx.rootfs)
     else:
@@ -236,9 +233,15 @@ def _build_rootfs(ctx: InitContext, nss: dict[str, str], cgroup_paths: dict[str,
                                                 or "rbind" in (m.get("options") or [])):
             bind_dev = True
     if not bind_dev:
-        mounts.create_devices(ctx.rootfs, linux.get("devices") or [], bind="user" in nss)
-        mounts.dev_links(ctx.rootfs)
-        mounts.setup_ptmx(ctx.rootfs)
+        # runc's steps and wording, so a failure says which step and which node
+        for step, make in (("error creating device nodes",
+                            lambda: mounts.create_devices(ctx.rootfs, linux.get("devices") or [], bind="user" in nss)),
+                           ("error setting up ptmx", lambda: mounts.setup_ptmx(ctx.rootfs)),
+                           ("error setting up /dev symlinks", lambda: mounts.dev_links(ctx.rootfs))):
+            try:
+                make()
+            except (RuncError, OSError) as e:
+                raise RuncError(f"{step}: {error_text(e)}") from None
     prop = linux.get("rootfsPropagation")
     if prop in mounts.PROPAGATION:
         libc.mount(None, ctx.rootfs, None, mounts.PROPAGATION[prop])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import signal
 
-from berth.runc import config, record as st
+from berth.runc import _one_line, config, record as st
 from berth.runc.errors import RuncError
 from berth.runc.sync import Channel, channel_pair
 
@@ -118,6 +118,11 @@ class _Creator:
         if console is not None:
             console.close()
         chan = parent_chan
+        # Every limit, device rules included, goes into the cgroup while it is still
+        # empty (the child builds its rootfs in ours meanwhile): the init joins a
+        # cgroup that already says what it may do, so no rule is ever half-written
+        # under it (a deny-all before its allows would fail the init's mknods).
+        self._configure()
         if ctx.pid_ns_made:
             # The child is already the init: place it now, while it builds its rootfs.
             # The first cgroup.procs write waits for an RCU grace period (~10-16 ms on
@@ -162,7 +167,9 @@ class _Creator:
                 raise RuncError("container init exited prematurely")
             kind = msg["type"]
             if kind == "error":
-                raise RuncError("unable to start container process: " + msg["msg"])
+                # runc's words: what fails before the init is ready is "during container init"
+                during = "" if ready else "error during container init: "
+                raise RuncError("unable to start container process: " + during + msg["msg"])
             if kind == "userns":
                 self._write_maps(self.child)
                 chan.send("ack")
@@ -189,10 +196,26 @@ class _Creator:
             elif kind == "ready":
                 ready = True
 
+    def _configure(self) -> None:
+        """Write the spec's resources (and the device rules runc adds) to the cgroup, before anyone joins."""
+        if self.manager is None:
+            return
+        cg = _cgroups()
+        try:
+            self.manager.set(cg.effective_resources(self.spec.get("linux") or {}))
+        except (cg.CgroupError, OSError, ValueError) as e:
+            raise RuncError("unable to start container process: error during container init: "
+                            f"error setting cgroup config for procHooks process: {_one_line(e)}") from None
+
     def _place(self, pid: int) -> None:
+        """Move the init into its cgroup, configured already by _configure."""
         if self.manager is not None:
-            self.manager.apply(pid)
-            self.manager.set(_cgroups().effective_resources(self.spec.get("linux") or {}))
+            cg = _cgroups()
+            try:
+                self.manager.apply(pid)
+            except (cg.CgroupError, OSError) as e:
+                raise RuncError("unable to start container process: unable to apply cgroup configuration: "
+                                + _one_line(e)) from None
         self.placed = True
 
     def _write_maps(self, pid: int) -> None:

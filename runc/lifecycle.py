@@ -233,7 +233,17 @@ def update(root: str, container_id: str, resources: dict[str, Any]) -> None:
     mgr = _manager(rec)
     if mgr is None:
         raise RuncError("update is not supported without cgroups")
-    mgr.set(resources)
+    to_set = resources
+    if resources.get("devices") is not None:
+        # New device rules replace the spec's own; the ones runc adds (default nodes,
+        # linux.devices) stay after them, as at create. The cgroup then moves to them
+        # with only the writes that differ (see cgroups.devices_v1).
+        from berth.runc.cgroups import effective_resources
+
+        linux = rec.config.get("linux") or {}
+        devices = effective_resources({**linux, "resources": {"devices": resources["devices"]}})["devices"]
+        to_set = {**resources, "devices": devices}
+    mgr.set(to_set)
     linux = rec.config.setdefault("linux", {})
     merged = linux.setdefault("resources", {})
     for key, value in resources.items():

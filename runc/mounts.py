@@ -11,6 +11,7 @@ import os
 import stat
 
 from berth.runc import libc
+from berth.runc.errors import RuncError
 
 TYPE_CHECKING = False  # typing costs ~2 ms per CLI start; annotations are strings anyway
 if TYPE_CHECKING:
@@ -244,7 +245,10 @@ def create_devices(rootfs: str, devices: list[dict[str, Any]], bind: bool) -> No
         kind = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}[t]
         if os.path.lexists(dest):
             os.unlink(dest)
-        os.mknod(dest, kind | (mode & 0o7777), os.makedev(major, minor))
+        try:
+            os.mknod(dest, kind | (mode & 0o7777), os.makedev(major, minor))
+        except OSError as e:  # os.mknod's error names no path: say which node, as runc does
+            raise RuncError(f"mknod {dest}: {(e.strerror or str(e)).lower()}") from None
         os.chmod(dest, mode & 0o7777)  # mknod honours the umask
         os.chown(dest, uid, gid)
 

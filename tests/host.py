@@ -44,3 +44,23 @@ def cgroup_dirs(cgroups_path: str) -> list[str]:
 def mounts_under(path: str) -> list[str]:
     with open("/proc/self/mountinfo") as f:
         return [line.split()[4] for line in f if line.split()[4].startswith(path)]
+
+
+def free_char_major() -> int | None:
+    """A char major no driver has on this host (devices.txt's local/experimental ranges), or None.
+
+    Opening a node of it fails with ENXIO when the device cgroup allows it and EPERM
+    when it does not, which tells the two apart without touching a real device.
+    """
+    used: set[int] = set()
+    with open("/proc/devices") as f:
+        for line in f:
+            if line.startswith("Block"):
+                break
+            parts = line.split()
+            if parts and parts[0].isdigit():
+                used.add(int(parts[0]))
+    for major in [60, 61, 62, 63, *range(120, 128), *range(240, 255)]:
+        if major not in used:
+            return major
+    return None

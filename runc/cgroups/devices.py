@@ -36,20 +36,3 @@ def effective_rules(linux: dict[str, Any]) -> list[dict[str, Any]]:
         rules.append({"allow": True, "type": "b" if kind == "b" else "c",
                       "major": dev.get("major"), "minor": dev.get("minor"), "access": "rwm"})
     return rules
-
-
-def v1_line(rule: dict[str, Any]) -> str:
-    """One rule as devices.allow/devices.deny want it: "c 1:3 rwm", "a *:* rwm"."""
-    kind = rule.get("type") or "a"
-    if kind not in ("a", "b", "c"):
-        raise ValueError(f"invalid device type {kind!r}")
-    access = rule.get("access") or "rwm"
-    if set(access) - set("rwm"):
-        raise ValueError(f"invalid device access {access!r}")
-    major = _num(rule.get("major"))
-    minor = _num(rule.get("minor"))
-    return f"{kind} {major}:{minor} {access}"
-
-
-def _num(value: Any) -> str:
-    return "*" if value is None or value == -1 else str(int(value))

@@ -26,7 +26,7 @@ _BPF_SYSCALL = {"x86_64": 321, "aarch64": 280, "armv7l": 386, "ppc64le": 361, "s
 _PROG_LOAD, _PROG_ATTACH, _PROG_DETACH, _PROG_GET_FD_BY_ID, _PROG_QUERY = 5, 8, 9, 13, 16
 _PROG_TYPE_CGROUP_DEVICE = 15
 _ATTACH_CGROUP_DEVICE = 6
-_F_ALLOW_MULTI = 2
+_F_ALLOW_MULTI, _F_REPLACE = 2, 4
 
 _DEV_BLOCK, _DEV_CHAR = 1, 2
 _ACC = {"m": 1, "r": 2, "w": 4}
@@ -127,33 +127,21 @@ def _attached(dirfd: int) -> list[int]:
 
 
 def apply_device_rules(cgroup_dir: str, rules: list[dict[str, Any]]) -> None:
-    """Load the program for `rules` and make it the cgroup's only device program.
+    """Load the program for `rules` and make it the cgroup's only device program, with no gap.
 
-    The new one is attached before the old ones are detached, so the container is
-    never without a filter (BPF_F_ALLOW_MULTI: while both are there, both must allow).
+    With one program attached (ours, from create or an earlier update) the kernel
+    swaps it for the new one in one step (BPF_F_REPLACE, Linux 5.6+). Otherwise the
+    new one is attached before the old ones are detached: while both are there both
+    must allow (BPF_F_ALLOW_MULTI), so a device allowed before and after never is
+    denied, and there is never a moment with no program at all.
     """
-    insns = device_program(rules)
-    license_ = ctypes.create_string_buffer(b"Apache")
-    code = ctypes.create_string_buffer(insns, len(insns))
-    log = ctypes.create_string_buffer(65536)
-    attr = bytearray(128)
-    struct.pack_into("<IIQQIIQ", attr, 0, _PROG_TYPE_CGROUP_DEVICE, len(insns) // 8, ctypes.addressof(code),
-                     ctypes.addressof(license_), 1, len(log), ctypes.addressof(log))
-    try:
-        prog_fd = _bpf(_PROG_LOAD, attr)
-    except OSError as e:
-        detail = log.value.decode(errors="replace").strip().splitlines()
-        raise CgroupError(f"loading device cgroup program: {go_strerror(e.errno or 0)}"
-                          + (f" ({detail[-1]})" if detail else "")) from e
+    prog_fd = _load(device_program(rules))
     dirfd = os.open(cgroup_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         old = _attached(dirfd)
-        attach = bytearray(20)
-        struct.pack_into("<IIII", attach, 0, dirfd, prog_fd, _ATTACH_CGROUP_DEVICE, _F_ALLOW_MULTI)
-        try:
-            _bpf(_PROG_ATTACH, attach)
-        except OSError as e:
-            raise CgroupError(f"attaching device cgroup program to {cgroup_dir}: {go_strerror(e.errno or 0)}") from e
+        if len(old) == 1 and _replace(dirfd, prog_fd, old[0], cgroup_dir):
+            return
+        _attach(dirfd, prog_fd, cgroup_dir)
         for prog_id in old:
             _detach(dirfd, prog_id)
     finally:
@@ -161,15 +149,63 @@ def apply_device_rules(cgroup_dir: str, rules: list[dict[str, Any]]) -> None:
         os.close(prog_fd)
 
 
-def _detach(dirfd: int, prog_id: int) -> None:
+def _load(insns: bytes) -> int:
+    license_ = ctypes.create_string_buffer(b"Apache")
+    code = ctypes.create_string_buffer(insns, len(insns))
+    log = ctypes.create_string_buffer(65536)
+    attr = bytearray(128)
+    struct.pack_into("<IIQQIIQ", attr, 0, _PROG_TYPE_CGROUP_DEVICE, len(insns) // 8, ctypes.addressof(code),
+                     ctypes.addressof(license_), 1, len(log), ctypes.addressof(log))
+    try:
+        return _bpf(_PROG_LOAD, attr)
+    except OSError as e:
+        detail = log.value.decode(errors="replace").strip().splitlines()
+        raise CgroupError(f"loading device cgroup program: {go_strerror(e.errno or 0)}"
+                          + (f" ({detail[-1]})" if detail else "")) from e
+
+
+def _attach(dirfd: int, prog_fd: int, cgroup_dir: str, flags: int = _F_ALLOW_MULTI, replace_fd: int = 0) -> None:
+    attach = bytearray(20)  # target_fd, attach_bpf_fd, attach_type, attach_flags, replace_bpf_fd
+    struct.pack_into("<IIIII", attach, 0, dirfd, prog_fd, _ATTACH_CGROUP_DEVICE, flags, replace_fd)
+    try:
+        _bpf(_PROG_ATTACH, attach)
+    except OSError as e:
+        raise CgroupError(f"attaching device cgroup program to {cgroup_dir}: {go_strerror(e.errno or 0)}") from e
+
+
+def _replace(dirfd: int, prog_fd: int, old_id: int, cgroup_dir: str) -> bool:
+    """Swap the attached program `old_id` for `prog_fd` atomically; False if the kernel cannot."""
+    old_fd = _fd_of(old_id)
+    if old_fd < 0:
+        return False  # gone meanwhile: nothing to replace
+    try:
+        _attach(dirfd, prog_fd, cgroup_dir, _F_ALLOW_MULTI | _F_REPLACE, old_fd)
+    except CgroupError as e:
+        # EINVAL: a kernel before 5.6 (no BPF_F_REPLACE); fall back to attach + detach.
+        if getattr(e.__cause__, "errno", None) in (errno.EINVAL, errno.EOPNOTSUPP):
+            return False
+        raise
+    finally:
+        os.close(old_fd)
+    return True
+
+
+def _fd_of(prog_id: int) -> int:
+    """An fd for an attached program's id, or -1 if it no longer exists."""
     get = bytearray(12)
     struct.pack_into("<I", get, 0, prog_id)
     try:
-        fd = _bpf(_PROG_GET_FD_BY_ID, get)
+        return _bpf(_PROG_GET_FD_BY_ID, get)
     except OSError as e:
         if e.errno == errno.ENOENT:
-            return
+            return -1
         raise CgroupError(f"finding old device program {prog_id}: {go_strerror(e.errno or 0)}") from e
+
+
+def _detach(dirfd: int, prog_id: int) -> None:
+    fd = _fd_of(prog_id)
+    if fd < 0:
+        return
     try:
         detach = bytearray(20)
         struct.pack_into("<III", detach, 0, dirfd, fd, _ATTACH_CGROUP_DEVICE)

@@ -15,7 +15,7 @@ from berth.runc.cgroups import _stats
 from berth.runc.cgroups._fs import (CgroupError, all_procs, read, read_keyed, read_or, read_uint, remove_tree,
                                     signal_all, write)
 from berth.runc.cgroups._proc import UNIFIED
-from berth.runc.cgroups.devices import v1_line
+from berth.runc.cgroups.devices_v1 import set_v1 as _set_devices
 
 TYPE_CHECKING = False  # typing costs ~2 ms per CLI start; annotations are strings anyway
 if TYPE_CHECKING:
@@ -211,22 +211,6 @@ def _set_cpuset(path: str, cpu: dict[str, Any]) -> None:
         write(path, "cpuset.cpus", cpu["cpus"])
     if cpu.get("mems"):
         write(path, "cpuset.mems", cpu["mems"])
-
-
-def _set_devices(path: str, rules: list[dict[str, Any]]) -> None:
-    lines = [(bool(rule.get("allow")), v1_line(rule)) for rule in rules]
-    if _devices_already(path, lines):
-        return  # an update that changes nothing must not deny the running container for a moment
-    for allow, line in lines:
-        write(path, "devices.allow" if allow else "devices.deny", line)
-
-
-def _devices_already(path: str, lines: list[tuple[bool, str]]) -> bool:
-    """True when the rules are "deny all, then allows" and devices.list already shows exactly those."""
-    if not lines or lines[0][0] or not lines[0][1].startswith("a ") or not all(a for a, _ in lines[1:]):
-        return False
-    current = set(read_or(path, "devices.list").split("\n"))
-    return current == {line for _, line in lines[1:]}
 
 
 def _set_memory(path: str, memory: dict[str, Any]) -> None:

@@ -22,6 +22,7 @@ import pytest
 from berth.runc import cgroups
 from berth.runc.cgroups import CgroupError
 from berth.runc.cgroups.v2 import V2Manager, shares_to_weight, swap_to_v2
+from host import free_char_major
 
 UNIFIED = "/sys/fs/cgroup/unified"
 MiB = 1 << 20
@@ -248,3 +249,42 @@ def test_the_last_matching_device_rule_wins(real_v2):
     out = subprocess.run(["/bin/busybox", "sh", "-c", script], capture_output=True, text=True, timeout=60,
                          preexec_fn=lambda: real_v2.apply(os.getpid()))
     assert out.stdout.split() == ["read-ok", "write-denied"]
+
+
+@needs_real_v2
+def test_an_update_swaps_the_device_program_with_no_gap(real_v2, procs, tmp_path):
+    """Through 50 rule changes /dev/null is never refused, a denied node never opens, one program stays."""
+    from berth.runc.cgroups.ebpf import _attached
+
+    major = free_char_major()
+    if major is None:
+        pytest.skip("no free experimental char major on this host")
+    probe = str(tmp_path / "probe")
+    os.mknod(probe, 0o20666, os.makedev(major, 0))  # denied throughout: open says EPERM, ENXIO if allowed
+    real_v2.create()
+    docker = cgroups.effective_resources({"resources": {"devices": [{"allow": False, "access": "rwm"}]}})["devices"]
+    real_v2.set({"devices": docker})
+    fd = os.open(real_v2.path, os.O_RDONLY | os.O_DIRECTORY)
+    out = open(tmp_path / "out", "w+b")
+    try:
+        first = _attached(fd)
+        for script in ("while :; do echo x > /dev/null || echo null-denied; done",
+                       f"while :; do (exec 3<{probe}) 2>&1 | grep -q 'No such device' && echo probe-allowed; done"):
+            procs.append(subprocess.Popen(["/bin/busybox", "sh", "-c", script], stdout=out, stderr=subprocess.STDOUT,
+                                          preexec_fn=lambda: real_v2.apply(os.getpid())))
+        for i in range(50):
+            extra = [{"allow": True, "type": "c", "major": major, "minor": i + 1, "access": "rwm"}] if i % 2 else []
+            real_v2.set({"devices": docker + extra})
+            now = _attached(fd)
+            assert len(now) == 1 and now != first  # swapped, not stacked
+            first = now
+        assert [p.poll() for p in procs] == [None, None]
+        for p in procs:
+            p.kill()
+            p.wait()
+        out.seek(0)
+        text = out.read()
+        assert b"null-denied" not in text and b"probe-allowed" not in text
+    finally:
+        os.close(fd)
+        out.close()

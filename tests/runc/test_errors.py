@@ -71,6 +71,34 @@ def test_failing_mount_fails_create(runtime, bundle, cid):
     _assert_failed_cleanly(runtime, out, b, cid, "runc create failed:")
 
 
+def test_failing_mount_says_it_failed_during_container_init(runtime, bundle, cid):
+    b = bundle(["true"], edit=lambda s: s["mounts"].append(
+        {"destination": "/x", "type": "bind", "source": "/no/such/source", "options": ["bind"]}))
+    out = runtime("create", "--bundle", b, cid)
+    _assert_failed_cleanly(runtime, out, b, cid, "runc create failed: unable to start container process: "
+                           'error during container init: error mounting \\"/no/such/source\\" to rootfs at \\"/x\\"')
+
+
+def test_failing_mknod_names_the_step_and_the_node(runtime, bundle, cid):
+    # procfs takes no device node: the mknod of this linux.devices entry fails, with its path.
+    b = bundle(["true"], edit=lambda s: s["linux"].update(
+        devices=[{"path": "/proc/berth-node", "type": "c", "major": 1, "minor": 3}]))
+    with open(os.path.join(b, "config.json")) as f:
+        rootfs = json.load(f)["root"]["path"]
+    out = runtime("create", "--bundle", b, cid)
+    _assert_failed_cleanly(runtime, out, b, cid, "runc create failed: unable to start container process: "
+                           "error during container init: error creating device nodes: "
+                           f"mknod {rootfs}/proc/berth-node: no such file or directory")
+
+
+def test_a_limit_the_kernel_refuses_names_the_cgroup_step(runtime, bundle, cid):
+    b = bundle(["true"], edit=lambda s: s["linux"].setdefault("resources", {}).update(cpu={"shares": 1}))
+    out = runtime("create", "--bundle", b, cid)
+    _assert_failed_cleanly(runtime, out, b, cid, "runc create failed: unable to start container process: "
+                           "error during container init: error setting cgroup config for procHooks process: "
+                           "the minimum allowed cpu-shares is 2")
+
+
 def test_duplicate_id(runtime, bundle, cid):
     b = bundle(["sleep", "1000"])
     runtime("create", "--bundle", b, cid, check=True)
