@@ -7,14 +7,14 @@ daemon saying no (DaemonError) or the daemon not being reachable (ConnectError).
 
 from __future__ import annotations
 
-import errno
-import json
 import os
-from collections.abc import Iterator
-from typing import Any
-from urllib.parse import quote, urlencode
 
-from berth.client import wire
+from berth.client import jsontext, wire
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any
 
 API_VERSION = "1.41"
 DEFAULT_HOST = "unix:///run/berth/berth.sock"
@@ -63,6 +63,8 @@ class Stream:
 
     def json_messages(self) -> Iterator[dict]:
         """The JSON objects of a progress stream, one per line or back to back."""
+        import json  # progress streams (pull, import) are worth json's import; ps is not
+
         decoder = json.JSONDecoder()
         buf = ""
         for data in self:
@@ -86,7 +88,7 @@ class Stream:
 class Pending:
     """A request already sent whose answer is read later (run's wait, sent before start)."""
 
-    def __init__(self, client: "Client", sock) -> None:
+    def __init__(self, client: Client, sock) -> None:
         self.client = client
         self.sock = sock
 
@@ -116,6 +118,8 @@ class Client:
                 f"permission denied while trying to connect to the berth daemon socket at {self.host}: "
                 f"connect: permission denied (you must be root or in the berth group to use {path})") from None
         except OSError as e:
+            import errno  # the way of failure only
+
             if e.errno in (errno.ENOENT, errno.ECONNREFUSED, errno.ENOTSOCK, errno.ENOTDIR):
                 raise ConnectError(f"Cannot connect to the berth daemon at {self.host}. "
                                    f"Is the berth daemon running?") from None
@@ -123,14 +127,14 @@ class Client:
 
     def _send(self, method: str, path: str, query: dict[str, Any] | None, body: Any,
               headers: dict[str, str] | None):
-        target = f"/v{API_VERSION}{quote(path)}"
+        target = f"/v{API_VERSION}{_quote(path, _PATH_SAFE)}"
         if query:
             pairs = {k: v for k, v in query.items() if v is not None}
             if pairs:
-                target += "?" + urlencode(pairs, doseq=True)
+                target += "?" + query_string(pairs)
         hdrs = {"Host": "berth", "User-Agent": "berth-cli"}
         if isinstance(body, (dict, list)):
-            body = json.dumps(body).encode()
+            body = jsontext.dumps(body).encode()
             hdrs["Content-Type"] = "application/json"
         hdrs.update(headers or {})
         sock = self._connect()
@@ -185,11 +189,31 @@ class Client:
         return Pending(self, self._send(method, path, query, None, None))
 
 
+# urllib.parse's quote and urlencode(doseq=True), which cost an import of urllib,
+# ipaddress and re: bytes outside these are sent %-escaped, a space in a query as "+".
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+_PATH_SAFE = _UNRESERVED | {ord("/")}
+
+
+def _quote(text: str, safe: frozenset[int], plus: bool = False) -> str:
+    return "".join(chr(b) if b in safe else "+" if plus and b == 0x20 else f"%{b:02X}"
+                   for b in text.encode())
+
+
+def query_string(pairs: dict[str, Any]) -> str:
+    """k=v&k=v, a list value giving one pair per item: urlencode(pairs, doseq=True)."""
+    out = []
+    for key, value in pairs.items():
+        for item in value if isinstance(value, (list, tuple)) else (value,):
+            out.append(f"{_quote(str(key), _UNRESERVED, True)}={_quote(str(item), _UNRESERVED, True)}")
+    return "&".join(out)
+
+
 def _json(raw: bytes) -> Any:
     if not raw.strip():
         return None
     try:
-        return json.loads(raw)
+        return jsontext.loads(raw)
     except ValueError:
         return raw.decode(errors="replace")
 
@@ -197,7 +221,7 @@ def _json(raw: bytes) -> Any:
 def error_message(raw: bytes, status: int) -> str:
     """The `message` of docker's error body; FastAPI's `detail` as a fallback."""
     try:
-        value = json.loads(raw)
+        value = jsontext.loads(raw)
     except ValueError:
         text = raw.decode(errors="replace").strip()
         return text or _STATUS_TEXT.get(status, f"status {status}")
@@ -207,5 +231,5 @@ def error_message(raw: bytes, status: int) -> str:
             if isinstance(msg, str):
                 return msg
             if msg is not None:
-                return json.dumps(msg)
+                return jsontext.dumps(msg)
     return raw.decode(errors="replace").strip()
