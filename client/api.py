@@ -86,18 +86,24 @@ class Stream:
 
 
 class Pending:
-    """A request already sent whose answer is read later (run's wait, sent before start)."""
+    """A request already sent whose answer is read later: run's wait, sent before the start;
+    ps's list, whose table code loads while the daemon answers."""
 
-    def __init__(self, client: Client, sock) -> None:
+    def __init__(self, client: Client, sock, method: str) -> None:
         self.client = client
         self.sock = sock
+        self.method = method
 
     def result(self) -> Any:
-        resp = self.client._answer(self.sock, "POST")
+        """The JSON (or empty) answer; DaemonError for an error status."""
+        resp = self.client._answer(self.sock, self.method)
         try:
-            return _json(resp.read())
+            raw = resp.read()
+        except (OSError, wire.ProtocolError) as e:
+            raise ConnectError(f"error reading the answer from {self.client.host}: {e}") from None
         finally:
             resp.close()
+        return _json(raw)
 
     def close(self) -> None:
         self.sock.close()
@@ -165,14 +171,7 @@ class Client:
     def call(self, method: str, path: str, query: dict[str, Any] | None = None,
              body: Any = None, headers: dict[str, str] | None = None) -> Any:
         """A request with a JSON (or empty) answer."""
-        resp = self._answer(self._send(method, path, query, body, headers), method)
-        try:
-            raw = resp.read()
-        except (OSError, wire.ProtocolError) as e:
-            raise ConnectError(f"error reading the answer from {self.host}: {e}") from None
-        finally:
-            resp.close()
-        return _json(raw)
+        return Pending(self, self._send(method, path, query, body, headers), method).result()
 
     def get(self, path: str, query: dict[str, Any] | None = None) -> Any:
         return self.call("GET", path, query)
@@ -185,8 +184,8 @@ class Client:
         return Stream(self._answer(self._send(method, path, query, body, headers), method))
 
     def start_request(self, method: str, path: str, query: dict[str, Any] | None = None) -> Pending:
-        """Send a request now, read its answer later: `run` must be waiting before it starts."""
-        return Pending(self, self._send(method, path, query, None, None))
+        """Send a request now, read its answer later (Pending.result)."""
+        return Pending(self, self._send(method, path, query, None, None), method)
 
 
 # urllib.parse's quote and urlencode(doseq=True), which cost an import of urllib,

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-from berth.client import format as fmt
 from berth.client.api import Client, DaemonError
 from berth.client.flags import Parsed
 
@@ -37,7 +36,10 @@ def for_each(ctx: Context, names: list[str], action: Callable[[Client, str], str
 
 
 def cmd_ps(ctx: Context, parsed: Parsed) -> int:
-    containers = ctx.client().get("/containers/json", {"all": "1" if parsed.opts["all"] else None})
+    answer = ctx.client().start_request("GET", "/containers/json", {"all": "1" if parsed.opts["all"] else None})
+    from berth.client import format as fmt  # loads while the daemon works on the answer
+
+    containers = answer.result()
     trunc = not parsed.opts["no_trunc"]
     if parsed.opts["quiet"]:
         ctx.out("".join((fmt.short_id(c["Id"]) if trunc else c["Id"]) + "\n" for c in containers))
