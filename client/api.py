@@ -7,14 +7,14 @@ daemon saying no (DaemonError) or the daemon not being reachable (ConnectError).
 
 from __future__ import annotations
 
-import errno
-import json
 import os
-from collections.abc import Iterator
-from typing import Any
-from urllib.parse import quote, urlencode
 
-from berth.client import wire
+from berth.client import jsontext, wire
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any
 
 API_VERSION = "1.41"
 DEFAULT_HOST = "unix:///run/berth/berth.sock"
@@ -63,6 +63,8 @@ class Stream:
 
     def json_messages(self) -> Iterator[dict]:
         """The JSON objects of a progress stream, one per line or back to back."""
+        import json  # progress streams (pull, import) are worth json's import; ps is not
+
         decoder = json.JSONDecoder()
         buf = ""
         for data in self:
@@ -84,18 +86,24 @@ class Stream:
 
 
 class Pending:
-    """A request already sent whose answer is read later (run's wait, sent before start)."""
+    """A request already sent whose answer is read later: run's wait, sent before the start;
+    ps's list, whose table code loads while the daemon answers."""
 
-    def __init__(self, client: "Client", sock) -> None:
+    def __init__(self, client: Client, sock, method: str) -> None:
         self.client = client
         self.sock = sock
+        self.method = method
 
     def result(self) -> Any:
-        resp = self.client._answer(self.sock, "POST")
+        """The JSON (or empty) answer; DaemonError for an error status."""
+        resp = self.client._answer(self.sock, self.method)
         try:
-            return _json(resp.read())
+            raw = resp.read()
+        except (OSError, wire.ProtocolError) as e:
+            raise ConnectError(f"error reading the answer from {self.client.host}: {e}") from None
         finally:
             resp.close()
+        return _json(raw)
 
     def close(self) -> None:
         self.sock.close()
@@ -116,6 +124,8 @@ class Client:
                 f"permission denied while trying to connect to the berth daemon socket at {self.host}: "
                 f"connect: permission denied (you must be root or in the berth group to use {path})") from None
         except OSError as e:
+            import errno  # the way of failure only
+
             if e.errno in (errno.ENOENT, errno.ECONNREFUSED, errno.ENOTSOCK, errno.ENOTDIR):
                 raise ConnectError(f"Cannot connect to the berth daemon at {self.host}. "
                                    f"Is the berth daemon running?") from None
@@ -123,14 +133,14 @@ class Client:
 
     def _send(self, method: str, path: str, query: dict[str, Any] | None, body: Any,
               headers: dict[str, str] | None):
-        target = f"/v{API_VERSION}{quote(path)}"
+        target = f"/v{API_VERSION}{_quote(path, _PATH_SAFE)}"
         if query:
             pairs = {k: v for k, v in query.items() if v is not None}
             if pairs:
-                target += "?" + urlencode(pairs, doseq=True)
+                target += "?" + query_string(pairs)
         hdrs = {"Host": "berth", "User-Agent": "berth-cli"}
         if isinstance(body, (dict, list)):
-            body = json.dumps(body).encode()
+            body = jsontext.dumps(body).encode()
             hdrs["Content-Type"] = "application/json"
         hdrs.update(headers or {})
         sock = self._connect()
@@ -161,14 +171,7 @@ class Client:
     def call(self, method: str, path: str, query: dict[str, Any] | None = None,
              body: Any = None, headers: dict[str, str] | None = None) -> Any:
         """A request with a JSON (or empty) answer."""
-        resp = self._answer(self._send(method, path, query, body, headers), method)
-        try:
-            raw = resp.read()
-        except (OSError, wire.ProtocolError) as e:
-            raise ConnectError(f"error reading the answer from {self.host}: {e}") from None
-        finally:
-            resp.close()
-        return _json(raw)
+        return Pending(self, self._send(method, path, query, body, headers), method).result()
 
     def get(self, path: str, query: dict[str, Any] | None = None) -> Any:
         return self.call("GET", path, query)
@@ -181,15 +184,35 @@ class Client:
         return Stream(self._answer(self._send(method, path, query, body, headers), method))
 
     def start_request(self, method: str, path: str, query: dict[str, Any] | None = None) -> Pending:
-        """Send a request now, read its answer later: `run` must be waiting before it starts."""
-        return Pending(self, self._send(method, path, query, None, None))
+        """Send a request now, read its answer later (Pending.result)."""
+        return Pending(self, self._send(method, path, query, None, None), method)
+
+
+# urllib.parse's quote and urlencode(doseq=True), which cost an import of urllib,
+# ipaddress and re: bytes outside these are sent %-escaped, a space in a query as "+".
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+_PATH_SAFE = _UNRESERVED | {ord("/")}
+
+
+def _quote(text: str, safe: frozenset[int], plus: bool = False) -> str:
+    return "".join(chr(b) if b in safe else "+" if plus and b == 0x20 else f"%{b:02X}"
+                   for b in text.encode())
+
+
+def query_string(pairs: dict[str, Any]) -> str:
+    """k=v&k=v, a list value giving one pair per item: urlencode(pairs, doseq=True)."""
+    out = []
+    for key, value in pairs.items():
+        for item in value if isinstance(value, (list, tuple)) else (value,):
+            out.append(f"{_quote(str(key), _UNRESERVED, True)}={_quote(str(item), _UNRESERVED, True)}")
+    return "&".join(out)
 
 
 def _json(raw: bytes) -> Any:
     if not raw.strip():
         return None
     try:
-        return json.loads(raw)
+        return jsontext.loads(raw)
     except ValueError:
         return raw.decode(errors="replace")
 
@@ -197,7 +220,7 @@ def _json(raw: bytes) -> Any:
 def error_message(raw: bytes, status: int) -> str:
     """The `message` of docker's error body; FastAPI's `detail` as a fallback."""
     try:
-        value = json.loads(raw)
+        value = jsontext.loads(raw)
     except ValueError:
         text = raw.decode(errors="replace").strip()
         return text or _STATUS_TEXT.get(status, f"status {status}")
@@ -207,5 +230,5 @@ def error_message(raw: bytes, status: int) -> str:
             if isinstance(msg, str):
                 return msg
             if msg is not None:
-                return json.dumps(msg)
+                return jsontext.dumps(msg)
     return raw.decode(errors="replace").strip()

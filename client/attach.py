@@ -9,17 +9,13 @@ the pty's raw bytes, not stdcopy frames, and the container's window follows ours
 
 from __future__ import annotations
 
+import _signal  # signal's C core: the signal module imports enum to name its constants
+import _socket
 import os
-import signal
-import socket
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from berth.client import streams, terminal
 from berth.client.api import Client, ConnectError, DaemonError, Stream
-from berth.client.containers import write_stream
 
 
 def open_attach(client: Client, cid: str, stdin: bool) -> Stream:
@@ -31,12 +27,12 @@ def open_attach(client: Client, cid: str, stdin: bool) -> Stream:
                          headers={"Connection": "Upgrade", "Upgrade": "tcp"})
 
 
-def _copy_stdin(sock: socket.socket) -> None:
+def _copy_stdin(sock: _socket.socket) -> None:
     """Our stdin to the container, then a half-close: EOF travels as docker's CLI sends it."""
     try:
         while data := os.read(sys.stdin.fileno(), 65536):
             sock.sendall(data)
-        sock.shutdown(socket.SHUT_WR)
+        sock.shutdown(_socket.SHUT_WR)
     except OSError:
         pass  # the container is gone and the daemon hung up: nothing left to feed
 
@@ -44,6 +40,8 @@ def _copy_stdin(sock: socket.socket) -> None:
 def start_stdin(stream: Stream) -> None:
     """Copy stdin in the background: a daemon thread, since a read of a terminal cannot be
     interrupted and must not keep us alive once the container has exited."""
+    import threading  # only with -i: `run` without it does not pay for the import
+
     threading.Thread(target=_copy_stdin, args=(stream.resp.sock,), name="stdin", daemon=True).start()
 
 
@@ -58,17 +56,26 @@ def resize(client: Client, cid: str) -> None:
         pass
 
 
-@contextmanager
-def follow_window(client: Client, cid: str) -> Iterator[None]:
-    """Send the size now and again on every SIGWINCH until the block ends."""
-    previous = signal.signal(signal.SIGWINCH, lambda *_: resize(client, cid))
-    try:
-        resize(client, cid)
-        yield
-    finally:
-        signal.signal(signal.SIGWINCH, previous)
+class FollowWindow:
+    """For a `with` block: send the size now and again on every SIGWINCH."""
+
+    def __init__(self, client: Client, cid: str) -> None:
+        self.client = client
+        self.cid = cid
+        self._previous: object = None
+
+    def __enter__(self) -> None:
+        self._previous = _signal.signal(_signal.SIGWINCH, lambda *_: resize(self.client, self.cid))
+        try:
+            resize(self.client, self.cid)
+        except BaseException:
+            self.__exit__()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        _signal.signal(_signal.SIGWINCH, self._previous)
 
 
 def copy_output(stream: Stream, tty: bool) -> None:
     """The container's output to our stdout/stderr until it ends; raw with a tty."""
-    streams.copy(stream, write_stream, not tty)
+    streams.copy(stream, streams.write_stream, not tty)

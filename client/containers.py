@@ -5,25 +5,14 @@
 
 from __future__ import annotations
 
-import json
-import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING
-
-from berth.client import format as fmt
-from berth.client import streams
 from berth.client.api import Client, DaemonError
 from berth.client.flags import Parsed
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from berth.client.main import Context
-
-
-def write_stream(stream: int, data: bytes) -> None:
-    """Put a container's bytes on our own stdout or stderr, as they come."""
-    out = sys.stderr if stream == streams.STDERR else sys.stdout
-    out.buffer.write(data)
-    out.buffer.flush()
 
 
 def for_each(ctx: Context, names: list[str], action: Callable[[Client, str], str | None]) -> list[str]:
@@ -47,7 +36,10 @@ def for_each(ctx: Context, names: list[str], action: Callable[[Client, str], str
 
 
 def cmd_ps(ctx: Context, parsed: Parsed) -> int:
-    containers = ctx.client().get("/containers/json", {"all": "1" if parsed.opts["all"] else None})
+    answer = ctx.client().start_request("GET", "/containers/json", {"all": "1" if parsed.opts["all"] else None})
+    from berth.client import format as fmt  # loads while the daemon works on the answer
+
+    containers = answer.result()
     trunc = not parsed.opts["no_trunc"]
     if parsed.opts["quiet"]:
         ctx.out("".join((fmt.short_id(c["Id"]) if trunc else c["Id"]) + "\n" for c in containers))
@@ -57,12 +49,14 @@ def cmd_ps(ctx: Context, parsed: Parsed) -> int:
 
 
 def cmd_logs(ctx: Context, parsed: Parsed) -> int:
+    from berth.client import streams
+
     o = parsed.opts
     query = {"stdout": "1", "stderr": "1", "follow": "1" if o["follow"] else None,
              "timestamps": "1" if o["timestamps"] else None, "tail": o["tail"], "since": o["since"]}
     stream = ctx.client().stream("GET", f"/containers/{parsed.args[0]}/logs", query)
     try:
-        streams.copy(stream, write_stream, streams.multiplexed_from(stream.content_type))
+        streams.copy(stream, streams.write_stream, streams.multiplexed_from(stream.content_type))
     except streams.StreamError as e:
         ctx.err(f"Error: {e}\n")
         return 1
@@ -114,6 +108,8 @@ def cmd_wait(ctx: Context, parsed: Parsed) -> int:
 
 def print_json(ctx: Context, values: list) -> None:
     """docker's inspect output: a JSON array indented by four spaces."""
+    import json  # inspect only: ps and run do without json's import
+
     ctx.out(json.dumps(values, indent=4, ensure_ascii=False) + "\n")
 
 

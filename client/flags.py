@@ -7,38 +7,49 @@ those words; so the few rules docker follows are written out here.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
-# NamedTuple rather than dataclasses: importing dataclasses (and inspect behind it)
-# costs more than the rest of the parser, on every command.
+# Plain classes rather than NamedTuple or dataclasses: importing typing or
+# dataclasses costs more than parsing any command line, on every command.
 
 
-class Flag(NamedTuple):
+class Flag:
     """One option: `kind` is "bool", "string", "int" or "list" (repeatable string)."""
 
-    long: str
-    short: str = ""
-    kind: str = "bool"
-    help: str = ""
-    default: Any = None
-    metavar: str = ""
+    __slots__ = ("long", "short", "kind", "help", "default", "metavar")
+
+    def __init__(self, long: str, short: str = "", kind: str = "bool", help: str = "",
+                 default: Any = None, metavar: str = "") -> None:
+        self.long = long
+        self.short = short
+        self.kind = kind
+        self.help = help
+        self.default = default
+        self.metavar = metavar
 
     @property
     def dest(self) -> str:
         return self.long.replace("-", "_")
 
 
-class Command(NamedTuple):
+class Command:
     """A command's grammar: its usage line, flags and how many arguments it takes."""
 
-    path: str  # "run", "container run", "image ls"
-    usage: str  # "[OPTIONS] IMAGE [COMMAND] [ARG...]"
-    summary: str
-    flags: tuple[Flag, ...] = ()
-    min_args: int = 0
-    max_args: int | None = None  # None: no limit
-    interspersed: bool = True  # False: flags end at the first argument (run, create)
-    aliases: tuple[str, ...] = ()
+    __slots__ = ("path", "usage", "summary", "flags", "min_args", "max_args", "interspersed", "aliases")
+
+    def __init__(self, path: str, usage: str, summary: str, flags: tuple[Flag, ...] = (),
+                 min_args: int = 0, max_args: int | None = None, interspersed: bool = True,
+                 aliases: tuple[str, ...] = ()) -> None:
+        self.path = path  # "run", "container run", "image ls"
+        self.usage = usage  # "[OPTIONS] IMAGE [COMMAND] [ARG...]"
+        self.summary = summary
+        self.flags = flags
+        self.min_args = min_args
+        self.max_args = max_args  # None: no limit
+        self.interspersed = interspersed  # False: flags end at the first argument (run, create)
+        self.aliases = aliases
 
 
 class UsageError(Exception):

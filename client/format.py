@@ -7,11 +7,14 @@ exactly, including its rounding and its odd cases.
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Iterable, Sequence
 
+from berth.client import jsontext
 from berth.common.humanize import human_duration
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
 
 ELLIPSIS = "\u2026"
 _SIZE_UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
@@ -105,7 +108,7 @@ def ellipsis(text: str, width: int) -> str:
 
 def go_quote(text: str) -> str:
     """strconv.Quote, near enough: a double-quoted string with Go-style escapes."""
-    return json.dumps(text, ensure_ascii=False)
+    return jsontext.dumps(text, ensure_ascii=False)
 
 
 def table(rows: Sequence[Sequence[str]], minwidth: int = 10, padding: int = 3) -> str:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
 
 from berth.client import format as fmt
 from berth.client.containers import inspect_each
 from berth.client.flags import Parsed
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from berth.client.main import Context
 

@@ -10,21 +10,19 @@ when the command cannot be invoked or found, else the container's own status.
 
 from __future__ import annotations
 
+import _signal  # signal's C core: the signal module imports enum to name its constants
 import os
-import signal
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from typing import TYPE_CHECKING
 
 from berth.client import attach, streams, terminal
 from berth.client.api import Client, ConnectError, DaemonError
 from berth.client.flags import Parsed
-from berth.client.images import familiar, split_reference
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from berth.client.main import Context
 
-_PROXIED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
+# The signals docker's sig-proxy forwards, by number, with the name the kill request takes.
+_PROXIED = {getattr(_signal, f"SIG{name}"): name for name in ("INT", "TERM", "HUP", "QUIT", "USR1", "USR2")}
 _GENERIC = {"Not Found", "Method Not Allowed", "Not Implemented", "Internal Server Error"}
 
 
@@ -93,6 +91,8 @@ def container_config(parsed: Parsed, attach: bool) -> dict:
 
 def _pull(ctx: Context, client: Client, image: str) -> None:
     """Fetch a missing image; with no registry behind berthd yet this is where it says so."""
+    from berth.client.images import familiar, split_reference
+
     name, tag = split_reference(image)
     try:
         stream = client.stream("POST", "/images/create", {"fromImage": name, "tag": tag or "latest"})
@@ -121,6 +121,8 @@ def create(ctx: Context, client: Client, parsed: Parsed, attach: bool) -> str:
     except DaemonError as e:
         if e.status != 404:
             raise
+        from berth.client.images import familiar  # a missing image only: run skips images.py
+
         ctx.err(f"Unable to find image '{familiar(parsed.args[0])}' locally\n")
         _pull(ctx, client, parsed.args[0])
         result = client.post("/containers/create", query, body)
@@ -129,24 +131,27 @@ def create(ctx: Context, client: Client, parsed: Parsed, attach: bool) -> str:
     return result["Id"]
 
 
-@contextmanager
-def _forward_signals(client: Client, cid: str) -> Iterator[None]:
-    """While we wait on a container, signals sent to us are sent to it (docker's sig-proxy)."""
-    def forward(signum: int, _frame) -> None:
+class _ForwardSignals:
+    """For a `with` block: signals sent to us are sent to the container (docker's sig-proxy)."""
+
+    def __init__(self, client: Client, cid: str) -> None:
+        self.client = client
+        self.cid = cid
+        self._previous: dict[int, object] = {}
+
+    def _forward(self, signum: int, _frame: object) -> None:
         try:
-            client.post(f"/containers/{cid}/kill", {"signal": signal.Signals(signum).name[3:]})
+            self.client.post(f"/containers/{self.cid}/kill", {"signal": _PROXIED[signum]})
         except (DaemonError, ConnectError):
             pass
 
-    previous = {}
-    for name in _PROXIED:
-        sig = getattr(signal, name)
-        previous[sig] = signal.signal(sig, forward)
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    def __enter__(self) -> None:
+        for sig in _PROXIED:
+            self._previous[sig] = _signal.signal(sig, self._forward)
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            _signal.signal(sig, handler)
 
 
 def _attach_and_start(ctx: Context, client: Client, cid: str, condition: str,
@@ -162,9 +167,8 @@ def _attach_and_start(ctx: Context, client: Client, cid: str, condition: str,
     try:
         waiter = client.start_request("POST", f"/containers/{cid}/wait", {"condition": condition})
         client.post(f"/containers/{cid}/start")
-        with ExitStack() as scope:
-            scope.enter_context(terminal.raw(raw))
-            scope.enter_context(attach.follow_window(client, cid) if tty else _forward_signals(client, cid))
+        window_or_signals = attach.FollowWindow(client, cid) if tty else _ForwardSignals(client, cid)
+        with terminal.Raw(raw), window_or_signals:
             if stdin:
                 attach.start_stdin(stream)
             attach.copy_output(stream, tty)

@@ -8,7 +8,11 @@ came from, so `berth run` and `berth logs` keep stdout and stderr apart.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
 
 STDOUT = 1
 STDERR = 2
@@ -72,6 +76,13 @@ def copy(chunks: Iterable[bytes], write: Callable[[int, bytes], None], multiplex
             write(STDOUT, data)
     if multiplexed is None and head:
         write(STDOUT, head)
+
+
+def write_stream(stream: int, data: bytes) -> None:
+    """Put a container's bytes on our own stdout or stderr, as they come."""
+    out = sys.stderr if stream == STDERR else sys.stdout
+    out.buffer.write(data)
+    out.buffer.flush()
 
 
 def multiplexed_from(content_type: str) -> bool | None:

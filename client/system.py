@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import TYPE_CHECKING, Any
 
 from berth.client.api import API_VERSION
 from berth.client.flags import Parsed
 from berth.client.format import parse_timestamp
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from berth.client.main import Context
 
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 NOT_A_TTY = "the input device is not a TTY"  # docker's words, client side (CheckTty)
 
@@ -34,19 +32,33 @@ def size() -> tuple[int, int] | None:
     return None
 
 
-@contextmanager
-def raw(enabled: bool) -> Iterator[None]:
-    """Put stdin's terminal in raw mode for the block, restoring its exact settings after."""
-    if not enabled:
-        yield
-        return
-    import termios
-    import tty
+class Raw:
+    """Stdin's terminal in raw mode for a `with` block, its exact settings restored after.
 
-    fd = sys.stdin.fileno()
-    saved = termios.tcgetattr(fd)
-    try:
-        tty.setraw(fd, termios.TCSANOW)
-        yield
-    finally:
-        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+    A class rather than contextlib.contextmanager, whose import costs more than a run.
+    """
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._saved: list | None = None
+
+    def __enter__(self) -> None:
+        if not self.enabled:
+            return
+        import termios
+        import tty
+
+        fd = sys.stdin.fileno()
+        self._saved = termios.tcgetattr(fd)
+        try:
+            tty.setraw(fd, termios.TCSANOW)
+        except BaseException:
+            self.__exit__()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        if self._saved is not None:
+            import termios
+
+            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, self._saved)
+            self._saved = None

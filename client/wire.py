@@ -1,26 +1,34 @@
-"""Just enough HTTP/1.1 over a unix socket for the Engine API, on the socket module alone.
+"""Just enough HTTP/1.1 over a unix socket for the Engine API, on the C socket module alone.
 
 http.client would do, but importing it (with email and ssl behind it) costs
 about as much as the rest of `berth ps` together; and attach needs the raw
-connection after a 101 anyway. One request per connection keeps this small:
-bodies end by Content-Length, by chunked encoding, or when the daemon closes.
+connection after a 101 anyway. Even the `socket` module is more than we need:
+importing it builds enum classes for every constant (and imports enum and
+selectors); its C core, `_socket`, has the same socket type, less only
+makefile(), for which Response keeps its own small buffer. One request per
+connection keeps this small: bodies end by Content-Length, by chunked encoding,
+or when the daemon closes.
 """
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterable, Iterator
+import _socket
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
 
 _CHUNK = 65536
+_MAX_LINE = 65536
 
 
 class ProtocolError(Exception):
     """The daemon's answer was not HTTP we understand."""
 
 
-def connect(path: str) -> socket.socket:
+def connect(path: str) -> _socket.socket:
     """A connected AF_UNIX stream socket; OSError (EACCES, ENOENT, ...) as the kernel says."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
     try:
         sock.connect(path)
     except BaseException:
@@ -29,7 +37,7 @@ def connect(path: str) -> socket.socket:
     return sock
 
 
-def send_request(sock: socket.socket, method: str, target: str, headers: dict[str, str],
+def send_request(sock: _socket.socket, method: str, target: str, headers: dict[str, str],
                  body: bytes | Iterable[bytes] | None) -> None:
     """Write one request; a body that is not bytes is sent with chunked encoding."""
     hdrs = dict(headers)
@@ -61,9 +69,9 @@ def send_request(sock: socket.socket, method: str, target: str, headers: dict[st
 class Response:
     """A status, lower-cased headers, and a body read as it arrives."""
 
-    def __init__(self, sock: socket.socket, method: str = "GET") -> None:
+    def __init__(self, sock: _socket.socket, method: str = "GET") -> None:
         self.sock = sock
-        self.fp = sock.makefile("rb")
+        self._buf = b""  # received, not yet handed out
         while True:
             self.status, self.reason = self._status_line()
             self.headers = self._headers()
@@ -83,10 +91,26 @@ class Response:
             self._mode = "raw"
 
     def _line(self) -> bytes:
-        line = self.fp.readline(65537)
-        if not line:
-            raise ProtocolError("the daemon closed the connection without an answer")
+        """The next line, its end included; at the connection's end, what is left of it."""
+        while (end := self._buf.find(b"\n")) < 0:
+            if len(self._buf) > _MAX_LINE:
+                raise ProtocolError("the daemon sent a line too long to be HTTP")
+            data = self.sock.recv(_CHUNK)
+            if not data:
+                if not self._buf:
+                    raise ProtocolError("the daemon closed the connection without an answer")
+                end = len(self._buf) - 1
+                break
+            self._buf += data
+        line, self._buf = self._buf[:end + 1], self._buf[end + 1:]
         return line
+
+    def _read1(self, size: int) -> bytes:
+        """Up to `size` bytes: what is buffered, else one recv; b"" when the daemon has closed."""
+        if self._buf:
+            data, self._buf = self._buf[:size], self._buf[size:]
+            return data
+        return self.sock.recv(size)
 
     def _status_line(self) -> tuple[int, str]:
         parts = self._line().decode("latin-1").rstrip("\r\n").split(" ", 2)
@@ -112,11 +136,11 @@ class Response:
         if mode == "done":
             return b""
         if mode == "raw":
-            return self.fp.read1(_CHUNK)
+            return self._read1(_CHUNK)
         if mode == "length":
             if self._left <= 0:
                 return b""
-            data = self.fp.read1(min(self._left, _CHUNK))
+            data = self._read1(min(self._left, _CHUNK))
             if not data:
                 raise ProtocolError("the daemon closed the connection in the middle of an answer")
             self._left -= len(data)
@@ -132,7 +156,7 @@ class Response:
                     pass
                 self._mode = "done"
                 return b""
-        data = self.fp.read1(min(self._left, _CHUNK))
+        data = self._read1(min(self._left, _CHUNK))
         if not data:
             raise ProtocolError("the daemon closed the connection in the middle of an answer")
         self._left -= len(data)
@@ -151,5 +175,4 @@ class Response:
         return b"".join(self)
 
     def close(self) -> None:
-        self.fp.close()
         self.sock.close()

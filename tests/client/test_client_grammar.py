@@ -1,5 +1,6 @@
 """Bad command lines get docker's words and exit codes, without any daemon."""
 
+import os
 import subprocess
 import sys
 
@@ -111,13 +112,30 @@ def test_berth_host_picks_the_socket(tmp_path):
     assert host in result.stderr
 
 
-def test_the_cli_stays_light(tmp_path):
-    """`berth version` and `berth ps` must not pay for fastapi, grpc, httpx or pydantic."""
-    code = ("import sys; from berth.client.main import run; run(['-H', 'unix://%s/x.sock', '%s']);"
-            "print(' '.join(sys.modules))")
-    for command in ("version", "ps"):
-        out = subprocess.run([sys.executable, "-c", code % (tmp_path, command)], capture_output=True,
-                             text=True).stdout.split()
-        heavy = [m for m in out if m.split(".")[0] in ("fastapi", "grpc", "httpx", "pydantic", "http",
-                                                        "asyncio", "ssl", "dataclasses")]
-        assert heavy == []
+# What the client must not import on its everyday commands: the daemon's libraries, and the
+# standard-library modules whose import costs more than the request itself (bench/cli.py).
+HEAVY = ("fastapi", "grpc", "httpx", "pydantic", "http", "asyncio", "ssl", "dataclasses", "typing", "re",
+         "enum", "json", "socket", "selectors", "urllib", "contextlib", "functools", "collections",
+         "threading", "signal", "inspect", "pathlib", "ipaddress", "argparse")
+
+
+@pytest.mark.parametrize("command", [["--version"], ["ps"], ["ps", "-q"], ["version"],
+                                     ["run", "--rm", "busybox", "true"], ["images"], ["rm", "x"]])
+def test_the_cli_stays_light(tmp_path, command):
+    """The CLI's own import graph, seen without `site`: the editable install's finder
+    imports re and pathlib by itself, and a regular install has no such finder."""
+    import berth.client
+    import berth.common
+
+    top = tmp_path / "path" / "berth"
+    top.mkdir(parents=True)
+    (top / "client").symlink_to(os.path.dirname(berth.client.__file__))
+    (top / "common").symlink_to(os.path.dirname(berth.common.__file__))
+    code = ("import sys; from berth.client.main import run; run(sys.argv[1:]);"
+            "print(); print(' '.join(sys.modules))")
+    result = subprocess.run([sys.executable, "-S", "-c", code, "-H", f"unix://{tmp_path}/x.sock", *command],
+                            capture_output=True, text=True, env={"PYTHONPATH": str(tmp_path / "path")})
+    assert "Cannot connect to the berth daemon" in result.stderr or command == ["--version"], result.stderr
+    modules = result.stdout.splitlines()[-1].split()
+    assert "berth.client.main" in modules
+    assert [m for m in modules if m.split(".")[0] in HEAVY] == []
