@@ -14,22 +14,15 @@ if TYPE_CHECKING:
     from berth.client.main import Context
 
 
-def split_reference(ref: str) -> tuple[str, str]:
-    """("busybox", "1.36") from "busybox:1.36"; a colon before the last slash is a registry port."""
-    if "@" in ref:
-        return ref, ""
-    name, colon, tag = ref.rpartition(":")
-    if not colon or "/" in tag:
-        return ref, ""
-    return name, tag
-
-
 def familiar(ref: str) -> str:
-    """The name docker prints when it looks for an image: the tag made explicit."""
-    name, tag = split_reference(ref)
-    if "@" in ref:
+    """The name docker prints when it looks for an image: busybox → busybox:latest.
+    (berth.common.reference loads `re`: only the paths that name an image pay for it.)"""
+    from berth.common import reference
+
+    try:
+        return reference.normalize(ref)
+    except reference.ReferenceError:
         return ref
-    return f"{name}:{tag or 'latest'}"
 
 
 def cmd_images(ctx: Context, parsed: Parsed) -> int:
@@ -76,7 +69,9 @@ def cmd_import(ctx: Context, parsed: Parsed) -> int:
     if "://" in src:
         ctx.err("importing from a URL is not supported by berth yet; download the file and import it\n")
         return 1
-    repo, tag = split_reference(parsed.args[1]) if len(parsed.args) > 1 else ("", "")
+    from berth.common.reference import split_tag
+
+    repo, tag = split_tag(parsed.args[1]) if len(parsed.args) > 1 else ("", "")
     try:
         body, headers = _source(src)
     except OSError as e:

@@ -91,9 +91,10 @@ def container_config(parsed: Parsed, attach: bool) -> dict:
 
 def _pull(ctx: Context, client: Client, image: str) -> None:
     """Fetch a missing image; with no registry behind berthd yet this is where it says so."""
-    from berth.client.images import familiar, split_reference
+    from berth.client.images import familiar
+    from berth.common.reference import split_tag
 
-    name, tag = split_reference(image)
+    name, tag = split_tag(image) if "@" not in image else (image, "")
     try:
         stream = client.stream("POST", "/images/create", {"fromImage": name, "tag": tag or "latest"})
     except DaemonError as e:
