@@ -30,12 +30,10 @@ _PR_SET_CHILD_SUBREAPER = 36
 
 
 def _set_subreaper() -> None:
-    """Become the reaper of the container's init (whose parent, the runtime, exits), and be named so."""
+    """Become the reaper of the container's init, whose parent (the runtime) exits."""
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
-    # Forked from a warm process, the shim would show up in ps as its caller.
-    libc.prctl(15, b"berth-shim", 0, 0, 0)  # PR_SET_NAME
 
 
 class Shim:
