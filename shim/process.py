@@ -30,7 +30,7 @@ class Proc:
     exit_status: int | None = None  # set when reaped
     exited_at: str = ""
     finished: bool = False  # exit recorded and output drained: waiters may be answered
-    waiters: list[Any] = field(default_factory=list)  # service.Conn awaiting the exit
+    waiters: list[Any] = field(default_factory=list)  # server.Conn awaiting the exit
 
 
 def exit_code(wait_status: int) -> int:

@@ -12,6 +12,7 @@ import json
 import os
 import signal
 
+from berth.shim import proctitle
 from berth.shim.options import ShimError, ShimOptions, ShimProcess
 
 
@@ -88,6 +89,9 @@ def _become_shim(options: ShimOptions, ready_fd: int) -> None:
     shim = None
     try:
         _detach_from_caller(ready_fd)
+        # Forked from a warm process, the shim would show up in ps as its caller
+        # (berth-containerd's fork server, or the berth-shim command's interpreter).
+        proctitle.set_title([proctitle.program("berth-shim"), *options.argv()], "berth-shim")
         from berth.shim.service import Shim
 
         shim = Shim(options)

@@ -5,9 +5,10 @@ write end; the shim opens the read end and copies whatever arrives into the
 container's stdin (the write end of a pipe, or the pty master).  EOF on the FIFO
 (the caller closed it: StdinOnce) closes the container's stdin.
 
-The shim is a single-threaded select loop, so nothing here may block: the FIFO is
-read only while nothing is waiting to be written, and a container that does not
-read its stdin makes the copy wait for EVENT_WRITE instead of stalling the shim.
+The shim is a single-threaded select loop (each fd registered with its callback as
+selector data), so nothing here may block: the FIFO is read only while nothing is
+waiting to be written, and a container that does not read its stdin makes the copy
+wait for EVENT_WRITE instead of stalling the shim.
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ import selectors
 from dataclasses import dataclass, field
 
 _READ_SIZE = 65536
-READ = "stdin-read"  # selector data of the FIFO
-WRITE = "stdin-write"  # selector data of the container's stdin, while a write is pending
 
 
 def open_fifo(path: str) -> int:
@@ -39,7 +38,7 @@ class StdinCopy:
 
     def __post_init__(self) -> None:
         os.set_blocking(self.target, False)
-        self.sel.register(self.fifo, selectors.EVENT_READ, READ)
+        self.sel.register(self.fifo, selectors.EVENT_READ, self.on_readable)
 
     def on_readable(self) -> None:
         """The FIFO has data (or its writer went away)."""
@@ -75,21 +74,21 @@ class StdinCopy:
             self.close()
             return
         if self.pending:
-            self._wait_for(WRITE)
+            self._wait_for(writable=True)
         elif self.eof:
             self.close()
         else:
-            self._wait_for(READ)
+            self._wait_for(writable=False)
 
-    def _wait_for(self, what: str) -> None:
+    def _wait_for(self, writable: bool) -> None:
         """Read the FIFO or wait to write the container's stdin, never both."""
         if self.fifo >= 0:
             self._unregister(self.fifo)
         self._unregister(self.target)
-        if what == WRITE:
-            self.sel.register(self.target, selectors.EVENT_WRITE, WRITE)
+        if writable:
+            self.sel.register(self.target, selectors.EVENT_WRITE, self.on_writable)
         elif self.fifo >= 0:
-            self.sel.register(self.fifo, selectors.EVENT_READ, READ)
+            self.sel.register(self.fifo, selectors.EVENT_READ, self.on_readable)
 
     def _unregister(self, fd: int) -> None:
         try:

@@ -5,8 +5,15 @@ inherit held), and exec'ing `berth-shim` costs a fresh interpreter per task. So
 before any thread exists, main() forks this helper, which imports berth.shim and
 berth.runc once and then serves spawn requests over a SOCK_SEQPACKET socketpair:
 each request is one JSON message (a sequence number and the ShimOptions fields),
-each answer one JSON message; each request runs in a worker forked for it. The shim detaches itself in berth.shim.spawn, so it is never a child of
-berth-containerd.
+each answer one JSON message; each request runs in a worker forked for it. The shim
+detaches itself in berth.shim.spawn, so it is never a child of berth-containerd.
+
+Forks keep their parent's command line, so the helper names itself in ps
+(`berth-containerd fork-server ARGS`, comm berth-forksrv) and each shim names
+itself `berth-shim --id ID ...` (berth.shim.proctitle): stopping berth-containerd
+by the pids ps lists for it must not stop the containers.  The helper ignores
+SIGCHLD, so the kernel reaps its finished workers at once: nothing under it is
+left defunct between requests.
 
 If the helper or berth.shim.spawn is unavailable, `spawn_command` runs the
 `berth-shim` command with the same arguments instead.
@@ -23,15 +30,19 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
+from berth.shim import proctitle
 from berth.shim.options import ShimOptions, ShimProcess
 
 from ..errors import FailedPrecondition, Internal
 
 _PR_SET_PDEATHSIG = 1
 _MAX_MSG = 1 << 16
+SUBCOMMAND = "fork-server"  # ps: berth-containerd fork-server ARGS
+COMM = "berth-forksrv"
 
 
 class ForkServer:
@@ -106,23 +117,28 @@ class _Pending:
     answer: dict[str, Any] | None = None
 
 
-def start() -> ForkServer | None:
-    """Fork the helper; call only while this process has a single thread."""
+def start(args: Sequence[str] | None = None) -> ForkServer | None:
+    """Fork the helper; call only while this process has a single thread.
+
+    The helper's command line is `berth-containerd fork-server ARGS`, `args` being
+    (by default) this process's own, so ps tells which berth-containerd it belongs to.
+    """
     assert threading.active_count() == 1, "fork server must be started before any thread"
+    title = [proctitle.program("berth-containerd"), SUBCOMMAND, *(sys.argv[1:] if args is None else args)]
     parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     pid = os.fork()
     if pid == 0:
         parent.close()
         code = 1
         try:
-            code = _serve(child)
+            code = _serve(child, title)
         finally:
             os._exit(code)
     child.close()
     return ForkServer(parent, pid)
 
 
-def _serve(sock: socket.socket) -> int:
+def _serve(sock: socket.socket, title: list[str]) -> int:
     """The helper's loop: one worker fork per request, so requests run side by side.
 
     It ends when berth-containerd closes its end (or dies: PDEATHSIG). Each worker
@@ -130,19 +146,24 @@ def _serve(sock: socket.socket) -> int:
     """
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    proctitle.set_title(title, COMM)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # Workers are reaped by the kernel the moment they exit (no zombie waits for
+    # the next request); the helper never waits for one.
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     spawn = _load_spawn()
     while True:
         try:
             raw = sock.recv(_MAX_MSG)
         except InterruptedError:
             continue
-        _reap()
         if not raw:
             return 0
         msg = json.loads(raw)
         if os.fork() == 0:
+            # spawn waits for its own intermediate child: that needs SIGCHLD's default back
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             code = 1
             try:
                 answer = _handle(spawn, msg["options"])
@@ -180,17 +201,6 @@ def _load_spawn() -> Callable[..., Any] | None:
         logging.getLogger("berth.containerd.forkserver").exception("fork server: berth.shim unavailable")
         return None
     return shim.spawn
-
-
-def _reap() -> None:
-    """Collect finished workers."""
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
 
 
 def shim_command() -> list[str]:

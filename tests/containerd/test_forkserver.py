@@ -1,9 +1,15 @@
-"""Starting shims: the fork server, and the `berth-shim` command it falls back to."""
+"""Starting shims: the fork server, and the `berth-shim` command it falls back to.
+
+Through a private berth-containerd, what ps shows: each shim as `berth-shim --id ID
+...`, the fork server as `berth-containerd fork-server ...`, and nothing defunct
+under the fork server once its shims are started.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 import uuid
 
@@ -12,9 +18,18 @@ import pytest
 import rootfs
 from berth.containerd.errors import FailedPrecondition
 from berth.containerd.runtime.forkserver import spawn_command
-from berth.shim.options import ShimOptions
+from berth.proto import containerd_pb2 as pb
 from berth.shim import client as shim_client
-from tests.host import alive
+from berth.shim.main import parse_args
+from berth.shim.options import ShimOptions
+from tests.containerd.conftest import wait_until
+from tests.containerd.helpers import RUNTIMES, ensure_busybox, new_container, run_task, shim_pid
+from tests.host import alive, children_of
+
+
+@pytest.fixture(scope="module")
+def busybox(client, busybox_tar):
+    return ensure_busybox(client, busybox_tar)
 
 
 @pytest.fixture
@@ -42,3 +57,96 @@ def test_the_berth_shim_command_reports_the_runtimes_error(scratch):
         spawn_command(req)
     assert 'exec: "no-such-command": executable file not found in $PATH' in str(e.value)
     assert os.listdir(os.path.join(scratch, "rt")) == []
+
+
+def cmdline(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        return f.read().decode().split("\0")[:-1]
+
+
+def ps(pid: int, column: str) -> str:
+    return subprocess.run(["ps", "-ww", "-o", f"{column}=", "-p", str(pid)],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+def born_with(pid: int, length: int) -> bytes:
+    """The last `length` bytes of the argv area the process was exec'd with.
+
+    execve lays out the argv strings right below the environment's, and a fork
+    keeps that memory: only the kernel's pointers moved when the title was set.
+    """
+    with open(f"/proc/{pid}/stat") as f:
+        env_start = int(f.read().rsplit(")", 1)[1].split()[50 - 3])
+    with open(f"/proc/{pid}/mem", "rb") as f:
+        f.seek(env_start - length)
+        return f.read(length)
+
+
+def fork_server(daemon) -> int:  # type: ignore[no-untyped-def]
+    """berth-containerd's one long-lived child (shims are detached, workers are its children)."""
+    helpers = [p for p in children_of(daemon.proc.pid) if alive(p)]
+    assert len(helpers) == 1, helpers
+    return helpers[0]
+
+
+def finish(client, cid: str) -> None:  # type: ignore[no-untyped-def]
+    client.tasks.Delete(pb.DeleteTaskRequest(id=cid, force=True))
+    client.containers.Delete(pb.DeleteContainerRequest(id=cid))
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES, ids=["runc", "default"])
+def test_each_shim_reads_berth_shim_with_its_arguments_in_ps(client, daemon, busybox, runtime):
+    cid, _ = new_container(client, busybox, ["sleep", "1000"], runtime)
+    run_task(client, cid)
+    shim = shim_pid(daemon, cid)
+    try:
+        argv = cmdline(shim)
+        assert os.path.basename(argv[0]) == "berth-shim" and argv[1:3] == ["--id", cid]
+        # the arguments the berth-shim command takes for this very shim
+        options = parse_args(argv[1:])
+        assert (options.id, options.bundle) == (cid, os.path.join(daemon.state, "tasks", cid))
+        assert ps(shim, "args").split()[1:3] == ["--id", cid]
+        assert os.path.basename(ps(shim, "args").split()[0]) == "berth-shim"
+        assert ps(shim, "comm") == "berth-shim"
+        # still a fork of the warm berth-containerd, not a new `berth-shim` process
+        with open(f"/proc/{daemon.proc.pid}/cmdline", "rb") as f:
+            service_argv = f.read()
+        assert born_with(shim, len(service_argv)) == service_argv
+    finally:
+        finish(client, cid)
+
+
+def test_the_fork_server_reads_apart_from_the_grpc_server(daemon):
+    helper = fork_server(daemon)
+    service, argv = cmdline(daemon.proc.pid), cmdline(helper)
+    assert os.path.basename(argv[0]) == "berth-containerd" and argv[1] == "fork-server"
+    assert argv[2:] == service[2:]  # [python3, .../berth-containerd, --address, ...]
+    assert ps(helper, "comm") == "berth-forksrv"
+    assert ps(helper, "args").split()[1:3] == ["fork-server", "--address"]
+    assert ps(helper, "args") != ps(daemon.proc.pid, "args")
+
+
+def test_ps_lists_no_shim_as_berth_containerd(client, daemon, busybox):
+    """Whoever stops "berth-containerd" by the pids ps lists must not stop its containers."""
+    cid, _ = new_container(client, busybox, ["sleep", "1000"])
+    run_task(client, cid)
+    try:
+        listed = subprocess.run(["ps", "-eww", "-o", "pid=,args="], capture_output=True, text=True, check=True).stdout
+        ours = {int(line.split()[0]) for line in listed.splitlines()
+                if "berth-containerd" in line and daemon.address in line}
+        assert ours == {daemon.proc.pid, fork_server(daemon)}
+        assert shim_pid(daemon, cid) not in ours
+    finally:
+        finish(client, cid)
+
+
+def test_nothing_is_left_defunct_under_the_fork_server(client, daemon, busybox):
+    helper = fork_server(daemon)
+    for runtime in RUNTIMES:
+        cid, _ = new_container(client, busybox, ["true"], runtime)
+        run_task(client, cid)
+        assert client.tasks.Wait(pb.TaskRequest(id=cid), timeout=60).exit_status == 0
+        finish(client, cid)
+    # each start had a worker of its own; once they have all ended, none is a zombie
+    wait_until(lambda: not any(alive(p) for p in children_of(helper)), "the fork server's workers end")
+    assert children_of(helper) == set()

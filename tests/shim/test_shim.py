@@ -17,6 +17,7 @@ from berth.common.files import read_json
 from berth.common.timefmt import parse_rfc3339_nano
 from berth.shim import ShimError, spawn
 from berth.shim.client import ShimGone, ShimRequestError, call
+from berth.shim.main import parse_args
 
 pytestmark = pytest.mark.timeout(60)  # a hung shim fails its test instead of the session
 
@@ -265,6 +266,36 @@ def test_the_berth_shim_command_prints_its_answer(workspace: Workspace) -> None:
     task = workspace.adopt(options, ShimProcess(answer["pid"], answer["socket"], answer["container_pid"]))
     task.call("start")
     assert task.call("wait")["exit_status"] == 0
+
+
+def shim_argv(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        return f.read().decode().split("\0")[:-1]
+
+
+def test_the_shim_shows_in_ps_as_the_berth_shim_command_for_its_task(spawn_task) -> None:
+    # spawned from this (pytest) process: a fork that would otherwise show as pytest
+    task = spawn_task(["sleep", "100"], terminal=True)
+    argv = shim_argv(task.shim.pid)
+    assert os.path.basename(argv[0]) == "berth-shim" and argv[1:3] == ["--id", task.options.id]
+    assert parse_args(argv[1:]) == task.options  # what the berth-shim command would take
+    with open(f"/proc/{task.shim.pid}/comm") as f:
+        assert f.read() == "berth-shim\n"
+    task.call("start")  # it serves as before
+    assert task.call("state")["status"] == "running"
+
+
+def test_the_berth_shim_command_leaves_a_shim_named_alike(workspace: Workspace) -> None:
+    options = workspace.options(["true"])
+    out = subprocess.run([os.path.join(os.path.dirname(sys.executable), "berth-shim"), *options.argv()],
+                         capture_output=True, text=True, check=True)
+    from berth.shim import ShimProcess
+
+    answer = json.loads(out.stdout)
+    workspace.adopt(options, ShimProcess(answer["pid"], answer["socket"], answer["container_pid"]))
+    # not `python3 .../berth-shim ...`, the interpreter the command ran in
+    assert shim_argv(answer["pid"]) == [os.path.join(os.path.dirname(sys.executable), "berth-shim"),
+                                        *options.argv()]
 
 
 def test_the_command_reports_errors_on_stderr(workspace: Workspace) -> None:

@@ -1,0 +1,174 @@
+"""The ops of the shim's protocol: one function per op, each given the shim and the request.
+
+Each answers a dict, raises protocol.RequestError (its code tells the caller why),
+or returns None when the answer comes later (wait) or was already sent (delete).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import struct
+import termios
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from berth.common.timefmt import rfc3339_nano
+from berth.shim import runtime
+from berth.shim.process import Proc, start_process
+from berth.shim.protocol import Answer, Request, RequestError
+from berth.shim.runtime import RuntimeFailure
+from berth.shim.server import Conn
+
+if TYPE_CHECKING:
+    from berth.shim.service import Shim
+
+Handler = Callable[["Shim", Conn, Request], "Answer | None"]
+
+
+def handle(shim: Shim, conn: Conn, req: Request) -> Answer | None:
+    op = req.get("op")
+    handler = HANDLERS.get(op) if isinstance(op, str) else None
+    if handler is None:
+        raise RequestError(f"unknown op {op!r}", "invalid")
+    return handler(shim, conn, req)
+
+
+def _target(shim: Shim, req: Request) -> Proc:
+    """The process a request addresses: an exec by its exec_id, else the container's init."""
+    exec_id = req.get("exec_id")
+    if exec_id:
+        if exec_id not in shim.execs:
+            raise RequestError(f"exec {exec_id} not found", "not_found")
+        return shim.execs[exec_id]
+    assert shim.init is not None
+    return shim.init
+
+
+def op_state(shim: Shim, conn: Conn, req: Request) -> Answer:
+    return shim.proc_state(_target(shim, req))
+
+
+def op_start(shim: Shim, conn: Conn, req: Request) -> Answer:
+    status = shim.status()
+    if status != "created":
+        raise RequestError(f"cannot start a container that is {status}", "failed_precondition")
+    try:
+        runtime.start(shim.rt, shim.options.id)
+    except RuntimeFailure as e:
+        raise RequestError(str(e), "internal") from None
+    shim.started_at = rfc3339_nano()
+    return shim.state()
+
+
+def op_kill(shim: Shim, conn: Conn, req: Request) -> Answer:
+    sig = req.get("signal", signal.SIGTERM)
+    if not isinstance(sig, int) or not 0 < sig < 65:
+        raise RequestError(f"invalid signal {sig!r}", "invalid")
+    proc = _target(shim, req)
+    if proc.exit_status is not None:
+        raise RequestError("process already finished", "not_found")
+    if proc is not shim.init:
+        os.kill(proc.pid, sig)  # our own child: its pid cannot have been reused yet
+        return {}
+    try:
+        runtime.kill(shim.rt, shim.options.id, sig, all=bool(req.get("all", False)))
+    except RuntimeFailure as e:
+        shim.reaper.reap()
+        if proc.exit_status is not None:
+            raise RequestError("process already finished", "not_found") from None
+        raise RequestError(str(e), "internal") from None
+    return {}
+
+
+def op_wait(shim: Shim, conn: Conn, req: Request) -> Answer | None:
+    proc = _target(shim, req)
+    if proc.finished:
+        return shim.proc_state(proc)
+    conn.busy = True  # answered by Shim's exit callback, through Server.resume
+    proc.waiters.append(conn)
+    return None
+
+
+def op_pids(shim: Shim, conn: Conn, req: Request) -> Answer:
+    if shim.status() == "stopped":
+        return {"pids": []}
+    try:
+        return {"pids": runtime.ps(shim.rt, shim.options.id)}
+    except RuntimeFailure as e:
+        raise RequestError(str(e), "internal") from None
+
+
+def op_exec(shim: Shim, conn: Conn, req: Request) -> Answer:
+    exec_id, process = req.get("exec_id"), req.get("process")
+    if not isinstance(exec_id, str) or not exec_id or not isinstance(process, dict):
+        raise RequestError("exec needs an exec_id and a process object", "invalid")
+    if exec_id in shim.execs:
+        raise RequestError(f"exec {exec_id} already exists", "failed_precondition")
+    if shim.status() != "running":
+        raise RequestError(f"cannot exec in a container that is {shim.status()}", "failed_precondition")
+    log_path = req.get("log_path") or ""
+    pid_file = os.path.join(shim.options.bundle, f"exec-{exec_id}.pid")
+    process_file = os.path.join(shim.options.bundle, f"exec-{exec_id}.json")
+
+    def launch(stdio: runtime.Stdio, console: str | None) -> int:
+        return runtime.exec_process(shim.rt, shim.options.id, process, stdio, console, pid_file, process_file)
+
+    try:
+        proc = start_process(bool(process.get("terminal")), False, log_path, launch)
+    except RuntimeFailure as e:
+        raise RequestError(str(e), "internal") from None
+    finally:
+        if os.path.exists(pid_file):
+            os.unlink(pid_file)
+    shim.execs[exec_id] = proc
+    shim.reaper.track(proc)
+    shim.reaper.reap()  # it may have ended already; its SIGCHLD wakeup is pending too
+    return {"pid": proc.pid}
+
+
+def op_delete(shim: Shim, conn: Conn, req: Request) -> None:
+    """Delete the container, answer the final state, and end the loop (the shim exits)."""
+    assert shim.init is not None
+    force = bool(req.get("force", False))
+    if shim.status() == "running" and not force:
+        raise RequestError(f"cannot delete running task {shim.options.id}", "failed_precondition")
+    try:
+        runtime.delete(shim.rt, shim.options.id, force=shim.status() != "stopped")
+    except RuntimeFailure as e:
+        if "not exist" not in str(e):
+            raise RequestError(str(e), "internal") from None
+    shim.reaper.reap()
+    shim.reaper.wait_for(shim.init)
+    shim.reaper.finish_all()
+    shim.remove_files()  # before answering: whoever hears "deleted" finds them gone
+    shim.server.send(conn, shim.state())
+    shim.deleted = True
+
+
+def op_resize(shim: Shim, conn: Conn, req: Request) -> Answer:
+    """TIOCSWINSZ on the pty master; the kernel sends SIGWINCH to the foreground group.
+
+    A process without a terminal (or whose terminal is gone) ignores it, as
+    containerd's shim does, so a racing resize after exit is no error.
+    """
+    width, height = req.get("width"), req.get("height")
+    if not all(isinstance(v, int) and 0 <= v < 65536 for v in (width, height)):
+        raise RequestError("resize needs integer width and height", "invalid")
+    proc = _target(shim, req)
+    if proc.console_fd >= 0 and proc.console_fd in proc.outputs:
+        fcntl.ioctl(proc.console_fd, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
+    return {}
+
+
+HANDLERS: dict[str, Handler] = {
+    "state": op_state,
+    "start": op_start,
+    "kill": op_kill,
+    "wait": op_wait,
+    "pids": op_pids,
+    "exec": op_exec,
+    "delete": op_delete,
+    "resize": op_resize,
+}

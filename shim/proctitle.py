@@ -1,0 +1,103 @@
+"""Name this process as ps shows it: its command line and its comm.
+
+A shim is a fork of berth-containerd's fork server, so it would show the service's
+command line (`python3 .../berth-containerd --address ...`), and whoever stops
+"berth-containerd" by the pids ps lists would kill every container's shim.
+
+Python cannot set argv: the kernel's /proc/PID/cmdline is the memory between
+mm->arg_start and mm->arg_end, and the original argv area is too short for a
+shim's arguments.  So the bounds are pointed at a new buffer, an anonymous mapping
+kept for the rest of the process's life.  prctl(PR_SET_MM_ARG_START/ARG_END) would
+need CAP_SYS_RESOURCE, which root in a container may lack (as on the test
+machines); prctl(PR_SET_MM_MAP) needs no capability when it leaves the exe link alone
+(CONFIG_CHECKPOINT_RESTORE, which Debian's kernels have).  It sets every bound of
+the mm at once, so the others are given back as they are: from /proc/self/stat,
+and brk from sbrk(0).  comm (ps -o comm, top) is separate: PR_SET_NAME, 15 bytes.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import mmap
+import os
+import sys
+
+_PR_SET_NAME = 15
+_PR_SET_MM = 35
+_PR_SET_MM_MAP = 14
+_COMM_MAX = 15  # TASK_COMM_LEN less its NUL
+
+# What mm->arg_start..arg_end point into: unmapping it would leave /proc/PID/cmdline
+# reading nothing, so it lives as long as the process.
+_buffers: list[tuple[mmap.mmap, ctypes.c_char]] = []
+
+
+class _MmMap(ctypes.Structure):
+    """struct prctl_mm_map (linux/prctl.h)."""
+
+    _fields_ = [(name, ctypes.c_uint64) for name in (
+        "start_code", "end_code", "start_data", "end_data", "start_brk", "brk",
+        "start_stack", "arg_start", "arg_end", "env_start", "env_end", "auxv")] + [
+        ("auxv_size", ctypes.c_uint32), ("exe_fd", ctypes.c_uint32)]
+
+
+# Fields of /proc/self/stat (1-based, as proc(5) numbers them) that prctl_mm_map holds.
+_STAT_FIELDS = {"start_code": 26, "end_code": 27, "start_stack": 28, "start_data": 45, "end_data": 46,
+                "start_brk": 47, "arg_start": 48, "arg_end": 49, "env_start": 50, "env_end": 51}
+
+
+def program(name: str) -> str:
+    """argv[0] for berth's `name` command: its path beside this interpreter, as an exec
+    of it would show (and as an install's checks look for it), else the bare name."""
+    exe = os.path.join(os.path.dirname(sys.executable), name)
+    return exe if os.access(exe, os.X_OK) else name
+
+
+def set_title(argv: list[str], comm: str) -> bool:
+    """Show `argv` as this process's command line and `comm` as its name.
+
+    False if the kernel refused the command line: the process works as well
+    without, it is only harder to tell apart.
+    """
+    set_comm(comm)
+    return set_cmdline(argv)
+
+
+def set_comm(comm: str) -> None:
+    _libc().prctl(ctypes.c_int(_PR_SET_NAME), ctypes.c_char_p(comm.encode()[:_COMM_MAX]),
+                  ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0))
+
+
+def set_cmdline(argv: list[str]) -> bool:
+    """Point mm->arg_start..arg_end at a new buffer holding `argv`, NUL-separated and ended."""
+    data = b"".join(arg.encode() + b"\0" for arg in argv)
+    buf = mmap.mmap(-1, len(data), flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    buf.write(data)
+    anchor = ctypes.c_char.from_buffer(buf)  # pins the mapping: it cannot be closed while this lives
+    libc = _libc()
+    libc.sbrk.restype = ctypes.c_void_p
+    mm = _MmMap(**_stat_bounds())
+    mm.arg_start = ctypes.addressof(anchor)
+    mm.arg_end = mm.arg_start + len(data)
+    mm.auxv, mm.auxv_size = 0, 0  # keep the auxv
+    mm.exe_fd = 0xFFFFFFFF  # -1: keep /proc/PID/exe (changing it would need CAP_CHECKPOINT_RESTORE)
+    # Last, so nothing can move the break between reading it and the call.
+    mm.brk = libc.sbrk(ctypes.c_long(0)) or 0
+    if libc.prctl(ctypes.c_int(_PR_SET_MM), ctypes.c_ulong(_PR_SET_MM_MAP), ctypes.byref(mm),
+                  ctypes.c_ulong(ctypes.sizeof(mm)), ctypes.c_ulong(0)) != 0:
+        del anchor
+        buf.close()
+        return False
+    _buffers.append((buf, anchor))
+    return True
+
+
+def _stat_bounds() -> dict[str, int]:
+    with open("/proc/self/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()  # fields[0] is field 3, the state
+    return {name: int(fields[n - 3]) for name, n in _STAT_FIELDS.items()}
+
+
+def _libc() -> ctypes.CDLL:
+    # A CDLL of our own: restype set here does not leak into others' libc.
+    return ctypes.CDLL(None, use_errno=True)
