@@ -106,11 +106,3 @@ def normalize(text: str) -> str:
     """The familiar name with the default tag: busybox → busybox:latest (docker's
     wording in "No such image" and "Unable to find image"). Raises ReferenceError."""
     return parse(text).with_default_tag().familiar()
-
-
-def split_tag(text: str) -> tuple[str, str]:
-    """("repo", "tag") of `repo[:tag]` without validating: a tag is a `:` after the last `/`."""
-    name, colon, tag = text.rpartition(":")
-    if not colon or "/" in tag:
-        return text, ""
-    return name, tag
