@@ -15,9 +15,9 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from berth.client import wire
+from berth.common import DEFAULT_HOST
 
 API_VERSION = "1.41"
-DEFAULT_HOST = "unix:///run/berth/berth.sock"
 _STATUS_TEXT = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
                 405: "Method Not Allowed", 409: "Conflict", 500: "Internal Server Error",
                 501: "Not Implemented", 503: "Service Unavailable"}

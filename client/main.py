@@ -11,11 +11,10 @@ from typing import TYPE_CHECKING
 
 from berth.client import flags
 from berth.client.commands import group_help, lookup
+from berth.common import VERSION as CLIENT_VERSION
 
 if TYPE_CHECKING:
     from berth.client.api import Client
-
-CLIENT_VERSION = "0.1.0"
 
 
 class Context:
