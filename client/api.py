@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 from berth.client import jsontext, wire
+from berth.common import DEFAULT_HOST
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -17,7 +18,6 @@ if TYPE_CHECKING:
     from typing import Any
 
 API_VERSION = "1.41"
-DEFAULT_HOST = "unix:///run/berth/berth.sock"
 _STATUS_TEXT = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
                 405: "Method Not Allowed", 409: "Conflict", 500: "Internal Server Error",
                 501: "Not Implemented", 503: "Service Unavailable"}

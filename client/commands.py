@@ -7,6 +7,7 @@ cost only this table; handlers live in modules imported on first use.
 from __future__ import annotations
 
 from berth.client.flags import Command, Flag
+from berth.common import DEFAULT_HOST
 
 _RUN_FLAGS = (
     Flag("detach", "d", "bool", "Run container in background and print container ID"),
@@ -168,7 +169,7 @@ def group_help(group: str) -> str:
             lines.append(f"  {name:<11} {spec.summary}")
         lines += ["", "Global Options:",
                   "  -H, --host string   Daemon socket to connect to (default $BERTH_HOST or",
-                  "                      unix:///run/berth/berth.sock)",
+                  f"                      {DEFAULT_HOST})",
                   "  -v, --version       Print version information and quit",
                   "", "Run 'berth COMMAND --help' for more information on a command."]
         return "\n".join(lines) + "\n"

@@ -11,12 +11,11 @@ import sys
 
 from berth.client import flags
 from berth.client.commands import group_help, lookup
+from berth.common import VERSION as CLIENT_VERSION
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers take either)
 if TYPE_CHECKING:
     from berth.client.api import Client
-
-CLIENT_VERSION = "0.1.0"
 
 
 class Context:

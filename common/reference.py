@@ -109,7 +109,8 @@ def normalize(text: str) -> str:
 
 
 def split_tag(text: str) -> tuple[str, str]:
-    """("repo", "tag") of `repo[:tag]` without validating: a tag is a `:` after the last `/`."""
+    """("repo", "tag") of `repo[:tag]` without validating (the daemon validates): a tag
+    is a `:` after the last `/`, so a registry's port is not one."""
     name, colon, tag = text.rpartition(":")
     if not colon or "/" in tag:
         return text, ""

@@ -13,16 +13,14 @@ import signal
 import sys
 import threading
 
-DEFAULT_ADDRESS = "/run/berth/containerd.sock"
-DEFAULT_ROOT = "/var/lib/berth/containerd"
-DEFAULT_STATE = "/run/berth/containerd"
+from berth.common import CONTAINERD_ADDRESS, CONTAINERD_ROOT, CONTAINERD_STATE
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="berth-containerd", description="berth's lifecycle service (gRPC)")
-    p.add_argument("-a", "--address", default=DEFAULT_ADDRESS, help="unix socket to serve gRPC on")
-    p.add_argument("--root", default=DEFAULT_ROOT, help="persistent data: content, snapshots, metadata")
-    p.add_argument("--state", default=DEFAULT_STATE, help="volatile data: task bundles, shim sockets, runtime root")
+    p.add_argument("-a", "--address", default=CONTAINERD_ADDRESS, help="unix socket to serve gRPC on")
+    p.add_argument("--root", default=CONTAINERD_ROOT, help="persistent data: content, snapshots, metadata")
+    p.add_argument("--state", default=CONTAINERD_STATE, help="volatile data: task bundles, shim sockets, runtime root")
     p.add_argument("-l", "--log-level", default="info", choices=["trace", "debug", "info", "warn", "warning", "error", "fatal", "panic"])
     return p.parse_args(argv)
 

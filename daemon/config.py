@@ -6,7 +6,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 
-from berth.common import VERSION
+from berth.common import DATA_ROOT, DEFAULT_HOST, EXEC_ROOT, RUNTIME_LIBRARY, VERSION
 
 API_VERSION = "1.45"
 MIN_API_VERSION = "1.24"
@@ -15,14 +15,14 @@ ENGINE_VERSION = VERSION
 
 @dataclass
 class Config:
-    host: str = "unix:///run/berth/berth.sock"
-    data_root: str = "/var/lib/berth"
-    exec_root: str = "/run/berth"
+    host: str = DEFAULT_HOST
+    data_root: str = DATA_ROOT
+    exec_root: str = EXEC_ROOT
     group: str = "berth"
     pidfile: str | None = None
     containerd: str | None = None  # None: berthd starts and supervises its own
     cgroup_parent: str = "berth"
-    default_runtime: str = "berth"
+    default_runtime: str = RUNTIME_LIBRARY
     runtimes: dict[str, str] = field(default_factory=dict)  # name -> runc-compatible binary
     log_level: str = "info"
 
@@ -38,12 +38,21 @@ class Config:
     def containerd_address(self) -> str:
         return self.containerd or os.path.join(self.exec_root, "containerd.sock")
 
+    # The berth-containerd berthd starts keeps its data under berthd's roots.
+    @property
+    def containerd_root(self) -> str:
+        return os.path.join(self.data_root, "containerd")
+
+    @property
+    def containerd_state(self) -> str:
+        return os.path.join(self.exec_root, "containerd")
+
     def runtime_binary(self, name: str) -> str:
         """'' means berth-runc through its library fast path (proto: Container.runtime).
 
         "runc" is there without --add-runtime whenever runc is installed, as in dockerd.
         """
-        if name in ("", "berth", "berth-runc"):
+        if name in ("", RUNTIME_LIBRARY, "berth-runc"):
             return ""
         if name == "runc" and name not in self.runtimes:
             path = shutil.which("runc")
@@ -53,4 +62,4 @@ class Config:
         return self.runtimes[name]
 
     def runtime_names(self) -> list[str]:
-        return sorted({"berth", *self.runtimes, *(["runc"] if shutil.which("runc") else [])})
+        return sorted({RUNTIME_LIBRARY, *self.runtimes, *(["runc"] if shutil.which("runc") else [])})

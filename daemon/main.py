@@ -12,19 +12,19 @@ from .config import Config
 
 
 def parse_args(argv: list[str] | None = None) -> Config:
+    d = Config()  # the defaults live there
     p = argparse.ArgumentParser(prog="berthd", description="berth's Docker Engine API daemon")
-    p.add_argument("-H", "--host", default="unix:///run/berth/berth.sock",
-                   help="daemon socket to listen on (unix://PATH)")
-    p.add_argument("--data-root", default="/var/lib/berth")
-    p.add_argument("--exec-root", default="/run/berth")
-    p.add_argument("-G", "--group", default="berth", help="group that may use the API socket")
+    p.add_argument("-H", "--host", default=d.host, help="daemon socket to listen on (unix://PATH)")
+    p.add_argument("--data-root", default=d.data_root)
+    p.add_argument("--exec-root", default=d.exec_root)
+    p.add_argument("-G", "--group", default=d.group, help="group that may use the API socket")
     p.add_argument("-p", "--pidfile", default=None)
     p.add_argument("--containerd", default=None,
                    help="address of a berth-containerd to use instead of starting one")
-    p.add_argument("--cgroup-parent", default="berth")
-    p.add_argument("--default-runtime", default="berth")
+    p.add_argument("--cgroup-parent", default=d.cgroup_parent)
+    p.add_argument("--default-runtime", default=d.default_runtime)
     p.add_argument("--add-runtime", action="append", default=[], metavar="NAME=PATH")
-    p.add_argument("-l", "--log-level", default="info",
+    p.add_argument("-l", "--log-level", default=d.log_level,
                    choices=["debug", "info", "warn", "warning", "error", "fatal"])
     a = p.parse_args(argv)
     if not a.host.startswith("unix://"):

@@ -15,9 +15,6 @@ TYPE_CHECKING = False  # typing itself costs ~2 ms (and re, collections) before 
 if TYPE_CHECKING:
     from typing import Any, Callable
 
-DEFAULT_ROOT = "/run/berth-runc"
-
-
 class _Log:
     """runc's logrus output: `time=... level=error msg="..."` (or JSON), to --log or stderr."""
 

@@ -12,7 +12,7 @@ import argparse
 import json
 import sys
 
-from berth.shim.options import ShimError, ShimOptions
+from berth.shim.options import RUNTIME_LIBRARY, ShimError, ShimOptions
 from berth.shim.spawn import spawn
 
 
@@ -20,7 +20,7 @@ def parse_args(argv: list[str]) -> ShimOptions:
     parser = argparse.ArgumentParser(prog="berth-shim", description="Run one container and hold it.")
     parser.add_argument("--id", required=True)
     parser.add_argument("--bundle", required=True)
-    parser.add_argument("--runtime", default="berth")
+    parser.add_argument("--runtime", default=RUNTIME_LIBRARY)
     parser.add_argument("--runtime-root", required=True)
     parser.add_argument("--log-path", default="")
     parser.add_argument("--terminal", action="store_true")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-RUNTIME_LIBRARY = "berth"  # --runtime berth: berth.runc in-process, no new interpreter
+from berth.common import RUNTIME_LIBRARY  # noqa: F401 — shim's name for it (--runtime berth)
 
 
 class ShimError(Exception):

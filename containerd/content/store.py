@@ -104,14 +104,6 @@ class ContentStore:
     def exists(self, digest: str) -> bool:
         return os.path.exists(self.path(digest))
 
-    def verify(self, digest: str) -> bool:
-        """Re-hash a stored blob: true when its bytes still match its name."""
-        h = hashlib.sha256()
-        with open(self.path(digest), "rb") as f:
-            while chunk := f.read(1 << 20):
-                h.update(chunk)
-        return "sha256:" + h.hexdigest() == digest
-
     def delete(self, digest: str) -> None:
         try:
             os.unlink(self.path(digest))

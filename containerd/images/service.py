@@ -221,14 +221,6 @@ class ImageService:
         self._remove(img)
         return DeleteResult(untagged, [image_id])
 
-    def remove_if_dangling(self, image_id: str) -> bool:
-        """Drop an image left without names and without containers (after a re-tag)."""
-        img = self.meta.image(image_id)
-        if img is None or img.names or self.meta.containers_using(image_id):
-            return False
-        self._remove(img)
-        return True
-
     def _remove(self, img: ImageRecord) -> None:
         self.meta.delete_image(img.id)
         self.snapshots.remove_unused_chain(img.chain_id)

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from berth.common import RUNTIME_LIBRARY
 from berth.common.files import write_atomic
 from berth.shim import client as shim_client
 
@@ -37,7 +38,6 @@ from ..snapshots import Snapshotter
 
 log = logging.getLogger("berth.containerd.tasks")
 
-RUNTIME_LIBRARY = "berth"
 _SHIM_CODES: dict[str, type[BerthError]] = {
     "not_found": NotFound, "failed_precondition": FailedPrecondition,
     "invalid": InvalidArgument, "internal": Internal,

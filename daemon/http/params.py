@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from typing import Mapping
 
 from .errors import bad_request
 
@@ -45,9 +45,3 @@ def qfilters(q: Mapping[str, str]) -> dict[str, list[str]]:
         else:
             raise bad_request(f"invalid filter {key!r}: values must be a list of strings")
     return out
-
-
-def as_object(value: Any, what: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise bad_request(f"{what}: expected a JSON object")
-    return value

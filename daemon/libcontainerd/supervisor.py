@@ -73,8 +73,7 @@ class ManagedContainerd:
         os.makedirs(c.exec_root, exist_ok=True)
         logf = open(os.path.join(c.exec_root, "berth-containerd.log"), "ab")
         args = [*_executable(), "--address", self.address,
-                "--root", os.path.join(c.data_root, "containerd"),
-                "--state", os.path.join(c.exec_root, "containerd")]
+                "--root", c.containerd_root, "--state", c.containerd_state]
         # Its own session: a signal for berthd's process group must not reach it.
         self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
                                       start_new_session=True, close_fds=True)

@@ -160,7 +160,7 @@ async def container_logs(ref: str, request: Request) -> StreamingResponse:
 
 def attach_stream(engine: Engine, c: Container, q: Mapping[str, str]) -> AsyncIterator[bytes]:
     """The output, until the container exits; with logs=1 what it wrote before too.
-    (Stdin needs the hijacked connection: see daemon/attach.py.)"""
+    (Stdin needs the hijacked connection: see daemon/streams/attach.py.)"""
     opts = log_options(q, c)
     opts.follow = qbool(q, "stream")
 

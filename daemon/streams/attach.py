@@ -2,7 +2,7 @@
 client's bytes to the container's stdin (docker's `attach`, `run -i`).
 
 Output comes from the json-file log the shim writes (raw with a tty, stdcopy frames
-without).  Input goes through the container's stdin FIFO (daemon/stdin.py) in the
+without).  Input goes through the container's stdin FIFO (daemon/streams/stdin.py) in the
 order it arrived; when the client half-closes, a StdinOnce container's stdin is
 closed, as dockerd does, so `echo hi | docker run -i busybox cat` ends.
 """

@@ -65,10 +65,6 @@ class StdinFifos:
         except FileNotFoundError:
             pass
 
-    def close_all(self) -> None:
-        for cid in list(self._fds):
-            self.close(cid)
-
     async def wait_open(self, cid: str, may_open: Callable[[], bool]) -> bool:
         """True once the FIFO exists; False when it never will (`may_open` says no)."""
         while cid not in self._ready:

@@ -18,7 +18,7 @@ import select
 import signal as _signal
 
 from berth.runc.cgroups import _stats
-from berth.runc.cgroups._fs import (CgroupError, all_procs, read, read_keyed, read_or, read_uint, remove_tree,
+from berth.runc.cgroups._fs import (CgroupError, all_procs, read_keyed, read_or, read_uint, remove_tree,
                                     signal_all, write)
 from berth.runc.cgroups._proc import DEFAULT_ROOT, UNIFIED
 
@@ -329,8 +329,3 @@ def _enable_controllers(directory: str) -> None:
                 write(directory, "cgroup.subtree_control", "+" + controller)
             except CgroupError:
                 pass
-
-
-def read_controllers(path: str) -> list[str]:
-    """The controllers a v2 cgroup has (its cgroup.controllers)."""
-    return read(path, "cgroup.controllers").split()

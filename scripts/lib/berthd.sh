@@ -3,7 +3,7 @@
 # other engines on the machine (the tests' private ones) are never touched.
 
 BERTHD_PIDFILE=/run/berth/berthd.pid
-# Written by berthd's managed berth-containerd (daemon/managed.py), in berthd's exec-root.
+# Written by berthd's managed berth-containerd (daemon/libcontainerd/supervisor.py), in berthd's exec-root.
 CONTAINERD_PIDFILE=/run/berth/berth-containerd.pid
 CONTAINERD_ADDRESS=/run/berth/containerd.sock
 

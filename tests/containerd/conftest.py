@@ -148,13 +148,6 @@ def _unmount_under(path: str) -> None:
         subprocess.run(["umount", "-l", target], check=False)
 
 
-def kill_pid(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
 def wait_until(pred, what: str, limit: float = 20.0) -> None:
     """Poll for an outcome that another process produces; bounded, not a timing assertion."""
     deadline = time.monotonic() + limit

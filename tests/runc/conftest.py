@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from rootfs import make_bundle, make_rootfs, runc_spec
+from rootfs import make_bundle, make_rootfs
 
 RUNC = "/usr/sbin/runc"
 BERTH_RUNC = os.path.join(os.path.dirname(sys.executable), "berth-runc")
@@ -116,11 +116,6 @@ def _session_bundles(_runc_base: str) -> BundleFactory:
 def bundle(_session_bundles: BundleFactory) -> BundleFactory:
     """Factory: bundle(["sh", "-c", "..."], edit=fn, **top_level_overrides) -> bundle dir."""
     return _session_bundles
-
-
-@pytest.fixture(scope="session")
-def default_spec() -> dict:
-    return runc_spec()
 
 
 def _make_runtime(name: str, base: str) -> Runtime:

@@ -25,8 +25,8 @@ def _read_until_eof(fd: int) -> bytes:
     return out
 
 
-def _run_on_tty(runtime, bundle_dir: str, tmp_path, *exec_args: str) -> tuple[bytes, str]:
-    """create (or exec) with a console socket; returns what the terminal showed and the pty name."""
+def _run_on_tty(runtime, bundle_dir: str, tmp_path) -> tuple[bytes, str]:
+    """create with a console socket; returns what the terminal showed and the pty name."""
     sock_path = str(tmp_path / f"console-{uuid.uuid4().hex[:6]}.sock")
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(sock_path)
