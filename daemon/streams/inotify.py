@@ -48,7 +48,7 @@ def _check(result: int, what: str) -> int:
 
 def _events(fd: int) -> list[tuple[int, int]]:
     """(wd, mask) of every event queued on the instance, until it would block."""
-    out = []
+    out: list[tuple[int, int]] = []
     while True:
         try:
             buf = os.read(fd, 64 * 1024)

@@ -122,6 +122,43 @@ def _remove(berthd: Berthd, name: str) -> None:
     berthd.docker("rm", "-f", name)
 
 
+def _hijacked_attach(berthd: Berthd, name: str) -> tuple[socket.socket, bytes]:
+    """docker's attach protocol by hand: the request, then the 101 and its headers;
+    returns the socket and what came after them."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(60)
+    s.connect(berthd.sock)
+    s.sendall(f"POST /v1.45/containers/{name}/attach?stream=1&stdout=1&stderr=1&logs=1 HTTP/1.1\r\n"
+              "Host: berth\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n".encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        data = s.recv(4096)
+        assert data, head
+        head += data
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return s, head.split(b"\r\n\r\n", 1)[1]
+
+
+def _read_until(s: socket.socket, buf: bytes, wanted: bytes | None) -> bytes:
+    """More of a raw HTTP answer: until `wanted` is in it, or (None) until EOF."""
+    while wanted is None or wanted not in buf:
+        data = s.recv(65536)
+        if not data:
+            assert wanted is None, buf[-200:]
+            return buf
+        buf += data
+    return buf
+
+
+def _queued(fifo: str) -> int:
+    """Bytes waiting in a FIFO (FIONREAD on a reader of our own, which reads nothing)."""
+    fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0" * 4))[0]
+    finally:
+        os.close(fd)
+
+
 def test_a_line_after_a_long_idle_reaches_the_follower_and_the_attached_client(berthd: Berthd) -> None:
     name = "streams-idle"
     berthd.docker("run", "-d", "--name", name, "busybox", "sh", "-c", _WAITER, check=True)
@@ -194,21 +231,6 @@ def test_a_burst_right_before_the_exit_is_all_delivered_and_ends_the_stream(bert
         _remove(berthd, name)
 
 
-def _hijacked_attach(berthd: Berthd, name: str) -> socket.socket:
-    """docker's attach protocol by hand: the request, then the 101 and its headers."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.connect(berthd.sock)
-    s.sendall(f"POST /v1.45/containers/{name}/attach?stream=1&stdout=1&stderr=1&logs=1 HTTP/1.1\r\n"
-              "Host: berth\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n".encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        data = s.recv(4096)
-        assert data, head
-        head += data
-    assert head.startswith(b"HTTP/1.1 101"), head
-    return s
-
-
 def test_a_client_going_away_frees_the_inotify_fd_and_the_log(berthd: Berthd, api: httpx.Client) -> None:
     name = "streams-leak"
     berthd.docker("run", "-d", "--name", name, "busybox", "sh", "-c", _WAITER, check=True)
@@ -220,12 +242,15 @@ def test_a_client_going_away_frees_the_inotify_fd_and_the_log(berthd: Berthd, ap
     try:
         _quiet(berthd, name)
         clients = [_Lines(["docker", "logs", "-f", name], berthd.env) for _ in range(2)]
-        sock = _hijacked_attach(berthd, name)
+        sock, early = _hijacked_attach(berthd, name)
+        # All read: a clean close (EOF and hangup), not a reset that unread data would cause.
+        _read_until(sock, early, b"quiet\n")
         assert all(c.until("quiet") for c in clients)
-        assert wait_until(lambda: list(_fds(pid).values()).count(log_path) == 3)
+        attached = _Lines(["docker", "attach", "--no-stdin", name], berthd.env)
+        assert wait_until(lambda: list(_fds(pid).values()).count(log_path) == 4)
         # One inotify instance serves every follower (the per-user limit is 128 instances).
         assert _inotify_fds(pid) == 1
-        for c in clients:
+        for c in [*clients, attached]:
             c.kill()
         sock.close()
         assert wait_until(lambda: len(_fds(pid)) == len(before)), set(_fds(pid).values()) - set(before.values())
@@ -262,24 +287,15 @@ def test_a_log_moved_or_deleted_under_a_follower_crashes_nothing(berthd: Berthd,
         _remove(berthd, name)
 
 
-def _queued(fifo: str) -> int:
-    """Bytes waiting in a FIFO (FIONREAD on a reader of our own, which reads nothing)."""
-    fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
-    try:
-        return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0" * 4))[0]
-    finally:
-        os.close(fd)
-
-
 def test_stdin_the_container_reads_late_waits_for_room_and_arrives_whole(berthd: Berthd) -> None:
     name = "streams-stdin"
     data = os.urandom(1 << 20)
     proc = subprocess.Popen(["docker", "run", "-i", "--name", name, "busybox", "sh", "-c",
                              "mkfifo /tmp/go; read x < /tmp/go; md5sum"],
                             env=berthd.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    assert proc.stdin is not None and proc.stdout is not None
-    feeder = threading.Thread(target=lambda: (proc.stdin.write(data), proc.stdin.close()), daemon=True)
-    feeder.start()
+    stdin, stdout = proc.stdin, proc.stdout
+    assert stdin is not None and stdout is not None
+    threading.Thread(target=lambda: (stdin.write(data), stdin.close()), daemon=True).start()
     try:
         with berthd.client() as c:
             cid = wait_until(lambda: c.get(f"/containers/{name}/json").json().get("Id"))
@@ -288,10 +304,60 @@ def test_stdin_the_container_reads_late_waits_for_room_and_arrives_whole(berthd:
         assert wait_until(lambda: os.path.exists(fifo) and _queued(fifo) >= 65536)
         _say(berthd, name, "go")
         assert proc.wait(60) == 0  # md5sum's one line fits in the pipe: wait, then read
-        out = proc.stdout.read().decode()
+        out = stdout.read().decode()
         assert out.split()[0] == hashlib.md5(data).hexdigest()
     finally:
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+        _remove(berthd, name)
+
+
+def test_more_followers_than_inotify_instances_each_get_every_line(berthd: Berthd) -> None:
+    """150 followers: more than fs.inotify.max_user_instances (128) allows a user to have."""
+    name = "streams-many"
+    berthd.docker("run", "-d", "--name", name, "busybox", "sh", "-c", _WAITER, check=True)
+    assert berthd.proc is not None
+    pid = berthd.proc.pid
+    socks: list[socket.socket] = []
+    try:
+        _quiet(berthd, name)
+        bufs = []
+        for _ in range(150):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(60)
+            s.connect(berthd.sock)
+            s.sendall(f"GET /v1.45/containers/{name}/logs?follow=1&stdout=1 HTTP/1.1\r\n"
+                      "Host: berth\r\nConnection: close\r\n\r\n".encode())
+            socks.append(s)
+        bufs = [_read_until(s, b"", b"quiet\n") for s in socks]
+        assert all(b.startswith(b"HTTP/1.1 200") for b in bufs)
+        assert _inotify_fds(pid) == 1
+        _say(berthd, name, "ping")
+        bufs = [_read_until(s, b, None) for s, b in zip(socks, bufs)]
+        for b in bufs:  # the line, then the chunked body's end: the exit ended every stream
+            assert b"after ping\n" in b and b.endswith(b"0\r\n\r\n"), b[-100:]
+        assert wait_until(lambda: _inotify_fds(pid) == 0)
+    finally:
+        for s in socks:
+            s.close()
+        _remove(berthd, name)
+
+
+def test_an_attached_client_that_half_closed_still_gets_the_output(berthd: Berthd) -> None:
+    """Half-closing is how a client says its stdin ended (the docker CLI does it at EOF);
+    unlike a close, it must not end the session."""
+    name = "streams-half"
+    berthd.docker("run", "-d", "--name", name, "busybox", "sh", "-c", _WAITER, check=True)
+    try:
+        _quiet(berthd, name)
+        sock, early = _hijacked_attach(berthd, name)
+        buf = _read_until(sock, early, b"quiet\n")
+        sock.shutdown(socket.SHUT_WR)
+        time.sleep(1)  # what a hangup would have ended is given the time to end
+        _say(berthd, name, "ping")
+        buf = _read_until(sock, buf, None)
+        assert buf.endswith(b"\x01\x00\x00\x00\x00\x00\x00\x0bafter ping\n"), buf[-40:]
+        sock.close()
+    finally:
         _remove(berthd, name)
