@@ -6,6 +6,7 @@ attach: the container's output out, the client's stdin in, a half-close for EOF)
 from __future__ import annotations
 
 import asyncio
+import select
 import socket
 from typing import Any, Awaitable, Callable, Optional, Protocol
 
@@ -36,6 +37,7 @@ def make_protocol(base: type, hijack: Hijacker | None) -> type:
         _hijacked: asyncio.Task | None = None
         _session: Hijacked | None = None
         _pending: Hijacked | None = None
+        _hangup: select.epoll | None = None
 
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
@@ -84,10 +86,27 @@ def make_protocol(base: type, hijack: Hijacker | None) -> type:
         def eof_received(self) -> bool | None:
             if self._session is not None:
                 self._session.feed_eof()  # the client's stdin ended; the output goes on
+                self._watch_hangup()
                 return True
             return super().eof_received()
 
+        def _watch_hangup(self) -> None:
+            """A client that half-closed still reads the output; one that closed altogether
+            must end its session now, not at the next output, which an idle container may
+            never write. On a unix socket only the latter raises POLLHUP, and epoll reports
+            it even for a registration that asks for nothing else."""
+            sock = self.transport.get_extra_info("socket")
+            if sock is None or self._hangup is not None or sock.family != socket.AF_UNIX:
+                return
+            self._hangup = select.epoll()
+            self._hangup.register(sock.fileno(), 0)
+            asyncio.get_running_loop().add_reader(self._hangup.fileno(), self.transport.abort)
+
         def connection_lost(self, exc: Exception | None) -> None:
+            if self._hangup is not None:
+                asyncio.get_running_loop().remove_reader(self._hangup.fileno())
+                self._hangup.close()
+                self._hangup = None
             if self._hijacked is not None:
                 self._hijacked.cancel()
                 self.connections.discard(self)

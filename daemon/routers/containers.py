@@ -154,7 +154,7 @@ async def container_logs(ref: str, request: Request) -> StreamingResponse:
         raise bad_request("Bad parameters: you must choose at least one stream")
     media = logs.RAW if opts.tty else logs.MULTIPLEXED
     return StreamingResponse(logs.stream(logs.open_log(engine.store.log_path(c.id)), opts,
-                                         lambda: c.state.running),
+                                         lambda: c.state.running, exited=engine.waiters(c.id).exited),
                              media_type=media)
 
 
@@ -168,7 +168,7 @@ def attach_stream(engine: Engine, c: Container, q: Mapping[str, str]) -> AsyncIt
         return c.state.running or (c.state.status == "created" and c.id in engine.store.by_id)
 
     return logs.stream(logs.open_log(engine.store.log_path(c.id)), opts, running,
-                       from_end=not qbool(q, "logs"))
+                       exited=engine.waiters(c.id).exited, from_end=not qbool(q, "logs"))
 
 
 @router.post("/containers/{ref}/attach")

@@ -11,6 +11,8 @@ from typing import AsyncIterator, BinaryIO, Callable
 
 from berth.common.timefmt import parse_rfc3339_nano
 
+from . import inotify
+
 STREAM_IDS = {"stdin": 0, "stdout": 1, "stderr": 2}
 MULTIPLEXED = "application/vnd.docker.multiplexed-stream"
 RAW = "application/vnd.docker.raw-stream"
@@ -86,13 +88,30 @@ def _tail(f: BinaryIO, n: int) -> tuple[list[bytes], int]:
     return (lines[-n:] if n > 0 else []), end
 
 
-async def stream(f: BinaryIO | None, opts: LogOptions, running: Callable[[], bool],
-                 from_end: bool = False) -> AsyncIterator[bytes]:
+async def _wake_at(exited: asyncio.Event, watch: inotify.Watch) -> None:
+    await exited.wait()
+    watch.changed.set()
+
+
+async def stream(f: BinaryIO | None, opts: LogOptions, running: Callable[[], bool], *,
+                 exited: asyncio.Event, from_end: bool = False) -> AsyncIterator[bytes]:
     """Frames for what is in the log, then (follow) for what arrives until the container
-    stops; a partial last line waits for its newline."""
+    stops; a partial last line waits for its newline.
+
+    Following sleeps until the kernel says the file changed or `exited` (the container's
+    next exit, taken before this stream began) is set: no timer, no wakeup while the
+    container is quiet. Each wakeup reads to EOF. The watch exists before the first read,
+    so a write after any read wakes the loop; and `running` is looked at before each
+    read, so once it said no, that read got everything the container wrote.
+    """
     if f is None:
         return
+    watch: inotify.Watch | None = None
+    relay: asyncio.Task | None = None
     try:
+        if opts.follow:
+            watch = inotify.watch(f.fileno())
+            relay = asyncio.get_running_loop().create_task(_wake_at(exited, watch))
         if from_end:
             f.seek(0, os.SEEK_END)
         elif opts.tail is not None:
@@ -104,17 +123,21 @@ async def stream(f: BinaryIO | None, opts: LogOptions, running: Callable[[], boo
                     yield out
         pending = b""
         while True:
-            was_running = running()
-            chunk = f.read()
-            pending += chunk
+            was_running = not exited.is_set() and running()  # ends at that exit, as docker's follow
+            if watch is not None:
+                watch.changed.clear()
+            pending += f.read()
             *lines, pending = pending.split(b"\n")
             for line in lines:
                 out = _entry(line, opts)
                 if out:
                     yield out
-            if not opts.follow or (not was_running and not chunk):
+            if watch is None or not was_running:
                 return
-            if not chunk:
-                await asyncio.sleep(0.05)
+            await watch.changed.wait()
     finally:
+        if relay is not None:
+            relay.cancel()
+        if watch is not None:
+            watch.close()
         f.close()

@@ -9,6 +9,10 @@ sees an early EOF); closing it is what closes the container's stdin (StdinOnce).
 Attach clients may send stdin before the container is started (docker's order is
 create, attach, start), so a write waits until the FIFO is `ready`: the task exists,
 so the shim has opened it. Before that, closing it would unlink it under the shim.
+
+Nothing here polls: a writer waiting for the FIFO sleeps until one is made ready or
+closed (the only moments its answer can change), and a writer facing a full FIFO (the
+container is not reading) sleeps until the kernel says there is room again.
 """
 
 from __future__ import annotations
@@ -16,8 +20,6 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable
-
-_POLL = 0.02  # seconds between looks while the FIFO is not there yet, or full
 
 
 class StdinFifos:
@@ -27,6 +29,8 @@ class StdinFifos:
         self.root = root
         self._fds: dict[str, int] = {}
         self._ready: set[str] = set()  # the shim has opened the FIFO (the task was created)
+        self._changed = asyncio.Event()  # set (then replaced) when a FIFO is made ready or closed
+        self._room: dict[str, asyncio.Future[None]] = {}  # full FIFOs: resolved when there is room
 
     def path(self, cid: str) -> str:
         return os.path.join(self.root, f"{cid}-stdin")
@@ -49,28 +53,53 @@ class StdinFifos:
         except FileNotFoundError:
             return
         self._ready.add(cid)
+        self._notify()
 
     def mark_ready(self, cid: str) -> None:
         if cid in self._fds:
             self._ready.add(cid)
+            self._notify()
 
     def close(self, cid: str) -> None:
         """EOF for the shim's reader (the container's stdin closes); the FIFO file goes too."""
         self._ready.discard(cid)
         fd = self._fds.pop(cid, None)
         if fd is not None:
+            self._has_room(cid, fd)  # a blocked writer wakes (and finds it closed)
             os.close(fd)
+        self._notify()
         try:
             os.unlink(self.path(cid))
         except FileNotFoundError:
             pass
+
+    def _notify(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    def _has_room(self, cid: str, fd: int) -> None:
+        room = self._room.pop(cid, None)
+        if room is not None:
+            asyncio.get_running_loop().remove_writer(fd)
+            if not room.done():
+                room.set_result(None)
+
+    async def _until_room(self, cid: str, fd: int) -> None:
+        """Until the container read from its full FIFO (or it was closed). Writers of one
+        container share one registration; a writer that gives up leaves it to the others."""
+        room = self._room.get(cid)
+        if room is None:
+            loop = asyncio.get_running_loop()
+            room = self._room[cid] = loop.create_future()
+            loop.add_writer(fd, self._has_room, cid, fd)
+        await asyncio.shield(room)
 
     async def wait_open(self, cid: str, may_open: Callable[[], bool]) -> bool:
         """True once the FIFO exists; False when it never will (`may_open` says no)."""
         while cid not in self._ready:
             if not may_open():
                 return False
-            await asyncio.sleep(_POLL)
+            await self._changed.wait()  # the answer changes only when a FIFO is made ready or closed
         return True
 
     async def write(self, cid: str, data: bytes, may_open: Callable[[], bool]) -> bool:
@@ -79,10 +108,13 @@ class StdinFifos:
         while view:
             if not await self.wait_open(cid, may_open):
                 return False
+            fd = self._fds.get(cid)
+            if fd is None:
+                return False
             try:
-                view = view[os.write(self._fds[cid], view):]
+                view = view[os.write(fd, view):]
             except BlockingIOError:
-                await asyncio.sleep(_POLL)  # the container is not reading: the FIFO is full
-            except (KeyError, OSError):
+                await self._until_room(cid, fd)  # the container is not reading: the FIFO is full
+            except OSError:
                 return False
         return True
