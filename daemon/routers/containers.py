@@ -102,8 +102,8 @@ async def stop(ref: str, request: Request) -> Response:
 @router.post("/containers/{ref}/kill", status_code=204)
 async def kill(ref: str, request: Request) -> Response:
     engine = _engine(request)
-    c = engine.store.get(ref)
-    await engine.kill(c, parse_signal(request.query_params.get("signal")))
+    sig = parse_signal(request.query_params.get("signal"))  # refused before the lookup, as dockerd does
+    await engine.kill_and_wait(engine.store.get(ref), sig)
     return Response(status_code=204)
 
 
