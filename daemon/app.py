@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .config import API_VERSION
 from .containers.service import Engine
 from .http.errors import ApiError
+from .http.requestlog import CatchUnexpected
 from .images import builtin
 from .libcontainerd.supervisor import ManagedContainerd
 from .routers import containers, images, system
@@ -49,9 +50,12 @@ def build(engine: Engine, managed: ManagedContainerd | None) -> FastAPI:
     app.state.engine = engine
     for module in (system, images, containers):
         app.include_router(module.router)
+    app.add_middleware(CatchUnexpected)
 
     @app.exception_handler(ApiError)
-    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        if exc.status >= 500:
+            log.error("%s %s: %s", request.method, request.url.path, exc.message, exc_info=exc)
         return JSONResponse({"message": exc.message}, status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)
@@ -62,10 +66,5 @@ def build(engine: Engine, managed: ManagedContainerd | None) -> FastAPI:
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = "page not found" if exc.status_code in (404, 405) else str(exc.detail)
         return JSONResponse({"message": message}, status_code=exc.status_code)
-
-    @app.exception_handler(Exception)
-    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error")
-        return JSONResponse({"message": f"internal error: {exc}"}, status_code=500)
 
     return app

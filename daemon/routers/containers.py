@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import subprocess
 from typing import AsyncIterator, Callable, Mapping
@@ -23,6 +24,7 @@ from ..streams.attach import AttachSession
 from .models import ContainerCreate, CreateResponse, WaitResponse
 
 router = APIRouter(tags=["Container"])
+log = logging.getLogger("berthd.api")
 
 
 def _engine(request: Request) -> Engine:
@@ -197,6 +199,7 @@ def hijacker(engine: Engine, gid: int) -> Hijacker:
             c = engine.store.get(unquote(m.group(1)))
         except ApiError:
             return None
+        log.debug("Calling %s %s%s: 101 (connection hijacked)", method, path, "?" + query if query else "")
         q = dict(parse_qsl(query, keep_blank_values=True))
         return AttachSession(engine, c, q, attach_stream, write)
 
