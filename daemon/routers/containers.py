@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 import re
-import subprocess
 from typing import AsyncIterator, Callable, Mapping
 from urllib.parse import parse_qsl, unquote
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from ..containers import top as ps
 from ..containers import views
 from ..containers.service import Engine, parse_signal
 from ..containers.store import Container
@@ -221,23 +221,13 @@ async def resize(ref: str, request: Request) -> Response:
 @router.get("/containers/{ref}/top")
 async def top(ref: str, request: Request) -> JSONResponse:
     engine = _engine(request)
+    ps_args = request.query_params.get("ps_args", "")
+    ps.validate(ps_args)
     c = engine.store.get(ref)
     if not c.state.running:
         raise ApiError(409, f"Container {c.id} is not running")
-    pids = set(await engine.pids(c))
-    ps_args = request.query_params.get("ps_args") or "-ef"
-    out = subprocess.run(["ps", *ps_args.split()], capture_output=True, text=True)
-    if out.returncode != 0:
-        raise ApiError(500, f"Error running ps: {out.stderr.strip()}")
-    header, *lines = out.stdout.splitlines()
-    titles = header.split()
-    pid_col = titles.index("PID")
-    procs = []
-    for line in lines:
-        fields = line.split(None, len(titles) - 1)
-        if len(fields) > pid_col and fields[pid_col].isdigit() and int(fields[pid_col]) in pids:
-            procs.append(fields)
-    return JSONResponse({"Titles": titles, "Processes": procs})
+    found = await ps.top(ps_args, await engine.pids(c))
+    return JSONResponse({"Titles": found.titles, "Processes": found.processes})
 
 
 @router.delete("/containers/{ref}", status_code=204)
