@@ -106,3 +106,13 @@ def test_an_unexpected_failure_is_logged_once_and_says_what_failed(caplog: pytes
     assert len(records) == 1 and records[0].exc_info is not None
     assert "GET /containers/abc/broken" in records[0].getMessage()
 
+
+def test_a_refused_value_names_the_parameter(api: httpx.Client) -> None:
+    cid = api.post("/containers/create", json={"Image": "busybox", "Cmd": ["true"]}).json()["Id"]
+    try:
+        r = api.get(f"/containers/{cid}/logs", params={"stdout": 1, "since": "soon"})
+        assert r.status_code == 400 and r.json()["message"].startswith("invalid value for since: 'soon': ")
+        r = api.post(f"/containers/{cid}/stop", params={"t": "later"})
+        assert (r.status_code, r.json()) == (400, {"message": "invalid value for t: 'later': not an integer"})
+    finally:
+        api.delete(f"/containers/{cid}")
