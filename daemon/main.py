@@ -10,6 +10,10 @@ import sys
 
 from .config import Config
 
+# dockerd's levels (its log.SetLevel's) as Python's; trace is as far as debug goes here.
+_LEVELS = {"trace": "debug", "debug": "debug", "info": "info", "warn": "warning", "warning": "warning",
+           "error": "error", "fatal": "critical", "panic": "critical"}
+
 
 def parse_args(argv: list[str] | None = None) -> Config:
     d = Config()  # the defaults live there
@@ -24,9 +28,13 @@ def parse_args(argv: list[str] | None = None) -> Config:
     p.add_argument("--cgroup-parent", default=d.cgroup_parent)
     p.add_argument("--default-runtime", default=d.default_runtime)
     p.add_argument("--add-runtime", action="append", default=[], metavar="NAME=PATH")
+    p.add_argument("-D", "--debug", action="store_true", help="Enable debug mode")
     p.add_argument("-l", "--log-level", default=d.log_level,
-                   choices=["debug", "info", "warn", "warning", "error", "fatal"])
+                   help='Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "info")')
     a = p.parse_args(argv)
+    log_level = "debug" if a.debug else _LEVELS.get(a.log_level.lower())
+    if log_level is None:
+        p.error(f"invalid logging level: {a.log_level}")
     if not a.host.startswith("unix://"):
         p.error(f"only unix:// hosts are supported: {a.host}")
     runtimes: dict[str, str] = {}
@@ -39,7 +47,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
                  exec_root=os.path.abspath(a.exec_root), group=a.group, pidfile=a.pidfile,
                  containerd=a.containerd, cgroup_parent=a.cgroup_parent,
                  default_runtime=a.default_runtime, runtimes=runtimes,
-                 log_level={"warn": "warning", "fatal": "critical"}.get(a.log_level, a.log_level))
+                 log_level=log_level)
     if cfg.default_runtime not in cfg.runtime_names():
         p.error(f"--default-runtime {cfg.default_runtime}: no such runtime (add it with --add-runtime)")
     return cfg
@@ -51,7 +59,7 @@ async def _serve(cfg: Config) -> None:
 
     from . import app as app_module
     from .containers.service import Engine
-    from .http import access, protocol, versioning
+    from .http import access, protocol, requestlog, versioning
     from .libcontainerd import Containerd
     from .libcontainerd.supervisor import ManagedContainerd
     from .routers import containers as containers_router
@@ -64,11 +72,13 @@ async def _serve(cfg: Config) -> None:
         managed.supervise()
     engine = Engine(cfg, Containerd(cfg.containerd_address))
     fastapi_app = app_module.build(engine, managed)
-    asgi = access.guard(versioning.strip_version(fastapi_app), cfg.group, gid)
+    asgi = requestlog.log_requests(access.guard(versioning.strip_version(fastapi_app), cfg.group, gid))
     sock = access.listen_unix(cfg.socket_path, gid)
     server = uvicorn.Server(uvicorn.Config(
         asgi, http=protocol.make_protocol(H11Protocol, containers_router.hijacker(engine, gid)), lifespan="on",
-        log_level=cfg.log_level, access_log=cfg.log_level == "debug", timeout_graceful_shutdown=5))
+        # uvicorn logs through berthd's handler (log_config=None); requests are logged
+        # by requestlog, once each, instead of by uvicorn's access log.
+        log_level=cfg.log_level, log_config=None, access_log=False, timeout_graceful_shutdown=5))
     ours = os.stat(cfg.socket_path).st_ino
     try:
         await server.serve(sockets=[sock])
@@ -87,6 +97,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit("berthd needs to be started as root")
     logging.basicConfig(level=cfg.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for chatty in ("asyncio", "grpc"):  # their debug is a line per call (grpc: "Loaded running loop")
+        logging.getLogger(chatty).setLevel(max(logging.INFO, logging.getLogger().level))
     for d in (cfg.data_root, cfg.exec_root):
         os.makedirs(d, mode=0o711, exist_ok=True)
     if cfg.pidfile:

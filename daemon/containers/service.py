@@ -71,6 +71,17 @@ def _start_error(message: str, argv0: str) -> tuple[int, int]:
     return 500, 128
 
 
+_KILL_WAIT, _KILL_LAST_WAIT = 10.0, 2.0  # dockerd's, seconds
+
+
+async def _within(event: asyncio.Event, timeout: float) -> bool:
+    try:
+        await asyncio.wait_for(event.wait(), timeout)
+        return True
+    except asyncio.TimeoutError:
+        return False
+
+
 @dataclass
 class _Waiters:
     """`exited` is set at the next exit and then replaced: a waiter that took it
@@ -195,6 +206,30 @@ class Engine:
             if e.not_found:
                 return
             raise ApiError(e.status, f"Cannot kill container: {c.id}: {e.message}")
+
+    async def kill_and_wait(self, c: Container, sig: int) -> None:
+        """The API's kill (moby's ContainerKill): after SIGKILL it answers once the container
+        has stopped, so that `docker kill X && docker rm X` works; other signals are only
+        sent. Like dockerd: if no exit is seen in 10 s, SIGKILL the init process directly,
+        and fail if that is not seen to end it within 2 s more."""
+        if sig != _signal.SIGKILL:
+            await self.kill(c, sig)
+            return
+        exited = self.waiters(c.id).exited  # taken before the signal: this exit, not a later one
+        pid = c.state.pid
+        await self.kill(c, sig)
+        if await _within(exited, _KILL_WAIT) or not c.state.running:
+            return
+        log.warning("container %s did not exit within %ss of SIGKILL: killing pid %d directly",
+                    c.id, _KILL_WAIT, pid)
+        try:
+            if pid > 0:
+                os.kill(pid, _signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        if not await _within(exited, _KILL_LAST_WAIT) and c.state.running:
+            raise ApiError(500, f"Cannot kill container: {c.id}: tried to kill container, "
+                                "but did not receive an exit event")
 
     async def stop(self, c: Container, timeout: int | None, sig: int | None = None) -> bool:
         """SIGTERM (or the StopSignal), then SIGKILL after the timeout; False if not running."""

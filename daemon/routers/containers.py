@@ -1,40 +1,52 @@
-"""/containers/...: create, list, inspect, start, stop, kill, wait, logs, attach, resize, top, delete."""
+"""/containers/...: create, list, inspect, start, stop, kill, wait, resize, top, delete.
+(logs and attach: container_streams.py.)
+
+Every query parameter is declared (names, types and codes from Docker's swagger, API
+v1.45), so /openapi.json describes the API; the few docker declares that berth does not
+use (size, v, link, detachKeys, platform) are accepted and ignored, as they change
+nothing berth can do.
+"""
 
 from __future__ import annotations
 
 import re
-import subprocess
-from typing import AsyncIterator, Callable, Mapping
-from urllib.parse import parse_qsl, unquote
+from typing import Annotated, AsyncIterator
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from ..containers import top as ps
 from ..containers import views
 from ..containers.service import Engine, parse_signal
 from ..containers.store import Container
-from ..http import access
-from ..http.access import Peer
 from ..http.errors import ApiError, bad_request
-from ..http.params import qbool, qfilters, qint
-from ..http.protocol import Hijacker
-from ..streams import logs
-from ..streams.attach import AttachSession
-from .models import ContainerCreate, CreateResponse, WaitResponse
+from ..http.params import Bool, Int, parse_filters
+from .container_streams import hijacker  # noqa: F401 - main.py takes it from here
+from .models import ContainerCreate, CreateResponse, WaitResponse, errors
 
 router = APIRouter(tags=["Container"])
+
+ContainerId = Annotated[str, Path(alias="id", description="ID or name of the container")]
+_IGNORED = "Accepted for compatibility; berth does not use it."
+_WAIT_CONDITIONS = ["not-running", "next-exit", "removed"]
 
 
 def _engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
-@router.post("/containers/create", status_code=201, response_model=CreateResponse)
-async def create(body: ContainerCreate, request: Request) -> JSONResponse:
+@router.post("/containers/create", status_code=201, response_model=CreateResponse,
+             responses=errors({400: "bad parameter", 404: "no such image", 409: "conflict",
+                               500: "server error"}))
+async def create(body: ContainerCreate, request: Request,
+                 name: Annotated[str, Query(
+                     description="Assign the specified name to the container. "
+                                 "Must match `/?[a-zA-Z0-9][a-zA-Z0-9_.-]+`.")] = "",
+                 platform: Annotated[str, Query(description=_IGNORED)] = "") -> JSONResponse:
     engine = _engine(request)
     raw = body.model_dump()
     raw["HostConfig"] = body.HostConfig.model_dump() if body.HostConfig else {}
-    c = await engine.create(request.query_params.get("name") or None, raw)
+    c = await engine.create(name or None, raw)
     return JSONResponse({"Id": c.id, "Warnings": []}, status_code=201)
 
 
@@ -59,62 +71,94 @@ def _matches(c: Container, filters: dict[str, list[str]]) -> bool:
     return True
 
 
-@router.get("/containers/json")
-async def list_containers(request: Request) -> JSONResponse:
+@router.get("/containers/json", responses=errors({400: "bad parameter", 500: "server error"}))
+async def list_containers(
+        request: Request,
+        all: Annotated[Bool, Query(description="Return all containers. By default, only running "
+                                               "containers are shown.")] = False,
+        limit: Annotated[Int, Query(description="Return this number of most recently created "
+                                                "containers, including non-running ones.")] = None,
+        size: Annotated[Bool, Query(description=_IGNORED)] = False,
+        filters: Annotated[str, Query(
+            description='Filters, encoded as JSON (a `map[string][]string`), e.g. '
+                        '`{"status": ["exited"]}`: ancestor, exited, id, label, name, status.')] = "",
+) -> JSONResponse:
     engine = _engine(request)
-    filters = qfilters(request.query_params)
-    limit = qint(request.query_params, "limit", -1) or -1
-    show_all = qbool(request.query_params, "all") or limit > 0 or "status" in filters or "exited" in filters
+    wanted = parse_filters(filters)
+    limit = limit or -1
+    show_all = all or limit > 0 or "status" in wanted or "exited" in wanted
     out = []
     for c in engine.store.all():
         if not show_all and not c.state.running:
             continue
-        if _matches(c, filters):
+        if _matches(c, wanted):
             out.append(views.summary(c))
         if 0 < limit <= len(out):
             break
     return JSONResponse(out)
 
 
-@router.get("/containers/{ref}/json")
-async def inspect(ref: str, request: Request) -> JSONResponse:
+@router.get("/containers/{id}/json", responses=errors({404: "no such container", 500: "server error"}))
+async def inspect(ref: ContainerId, request: Request,
+                  size: Annotated[Bool, Query(description=_IGNORED)] = False) -> JSONResponse:
     engine = _engine(request)
     c = engine.store.get(ref)
     return JSONResponse(views.inspect(c, engine.store, c.config.get("Image", "")))
 
 
-@router.post("/containers/{ref}/start", status_code=204)
-async def start(ref: str, request: Request) -> Response:
+@router.post("/containers/{id}/start", status_code=204,
+             responses={304: {"description": "container already started"},
+                        **errors({400: "the command cannot be run", 404: "no such container",
+                                  409: "container is marked for removal", 500: "server error"})})
+async def start(ref: ContainerId, request: Request,
+                detachKeys: Annotated[str, Query(description=_IGNORED)] = "") -> Response:
     engine = _engine(request)
     started = await engine.start(engine.store.get(ref))
     return Response(status_code=204 if started else 304)
 
 
-@router.post("/containers/{ref}/stop", status_code=204)
-async def stop(ref: str, request: Request) -> Response:
+@router.post("/containers/{id}/stop", status_code=204,
+             responses={304: {"description": "container already stopped"},
+                        **errors({400: "bad parameter", 404: "no such container", 500: "server error"})})
+async def stop(ref: ContainerId, request: Request,
+               signal: Annotated[str, Query(
+                   description="Signal to send to the container as an integer or string "
+                               "(e.g. `SIGINT`); the container's StopSignal by default.")] = "",
+               t: Annotated[Int, Query(description="Number of seconds to wait before killing "
+                                                   "the container")] = None) -> Response:
     engine = _engine(request)
     c = engine.store.get(ref)
-    sig = request.query_params.get("signal")
-    stopped = await engine.stop(c, qint(request.query_params, "t"), parse_signal(sig) if sig else None)
+    stopped = await engine.stop(c, t, parse_signal(signal) if signal else None)
     return Response(status_code=204 if stopped else 304)
 
 
-@router.post("/containers/{ref}/kill", status_code=204)
-async def kill(ref: str, request: Request) -> Response:
+@router.post("/containers/{id}/kill", status_code=204,
+             responses=errors({400: "bad parameter", 404: "no such container",
+                               409: "container is not running", 500: "server error"}))
+async def kill(ref: ContainerId, request: Request,
+               signal: Annotated[str, Query(
+                   description="Signal to send to the container as an integer or string (e.g. "
+                               "`SIGINT`). With SIGKILL the answer comes once the container "
+                               "has stopped.")] = "SIGKILL") -> Response:
     engine = _engine(request)
-    c = engine.store.get(ref)
-    await engine.kill(c, parse_signal(request.query_params.get("signal")))
+    sig = parse_signal(signal)  # refused before the container is looked up, as dockerd does
+    await engine.kill_and_wait(engine.store.get(ref), sig)
     return Response(status_code=204)
 
 
-@router.post("/containers/{ref}/wait", response_model=WaitResponse)
-async def wait(ref: str, request: Request) -> StreamingResponse:
+@router.post("/containers/{id}/wait", response_model=WaitResponse,
+             responses=errors({400: "bad parameter", 404: "no such container", 500: "server error"}))
+async def wait(ref: ContainerId, request: Request,
+               condition: Annotated[str, Query(
+                   description="Wait until a container state reaches the given condition. "
+                               "Defaults to `not-running` if omitted or empty.",
+                   json_schema_extra={"enum": _WAIT_CONDITIONS})] = "not-running") -> StreamingResponse:
     """Headers go out at once (the CLI starts the container after they arrive), the
     body when the condition is met, as docker does."""
     engine = _engine(request)
     c = engine.store.get(ref)
-    condition = request.query_params.get("condition") or "not-running"
-    if condition not in ("not-running", "next-exit", "removed"):
+    condition = condition or "not-running"
+    if condition not in _WAIT_CONDITIONS:
         raise bad_request(f"invalid condition: {condition!r}")
     waiting = engine.wait(c, condition)
 
@@ -125,121 +169,48 @@ async def wait(ref: str, request: Request) -> StreamingResponse:
     return StreamingResponse(body(), media_type="application/json")
 
 
-def log_options(q: Mapping[str, str], c: Container, follow_default: bool = False) -> logs.LogOptions:
-    tail = q.get("tail", "all")
-    if tail in ("", "all"):
-        tail_n = None
-    else:
-        try:
-            tail_n = max(int(tail), 0)
-        except ValueError:
-            tail_n = None  # docker treats an unparsable tail as "all"
-    try:
-        since = logs.parse_time(q.get("since", ""))
-        until = logs.parse_time(q.get("until", ""))
-    except ValueError as e:
-        raise bad_request(f"invalid time value: {e}")
-    return logs.LogOptions(stdout=qbool(q, "stdout"), stderr=qbool(q, "stderr"),
-                           timestamps=qbool(q, "timestamps"), tail=tail_n, since_ns=since,
-                           until_ns=until, follow=qbool(q, "follow", follow_default),
-                           tty=bool(c.config.get("Tty")))
-
-
-@router.get("/containers/{ref}/logs")
-async def container_logs(ref: str, request: Request) -> StreamingResponse:
-    engine = _engine(request)
-    c = engine.store.get(ref)
-    opts = log_options(request.query_params, c)
-    if not opts.stdout and not opts.stderr:
-        raise bad_request("Bad parameters: you must choose at least one stream")
-    media = logs.RAW if opts.tty else logs.MULTIPLEXED
-    return StreamingResponse(logs.stream(logs.open_log(engine.store.log_path(c.id)), opts,
-                                         lambda: c.state.running, exited=engine.waiters(c.id).exited),
-                             media_type=media)
-
-
-def attach_stream(engine: Engine, c: Container, q: Mapping[str, str]) -> AsyncIterator[bytes]:
-    """The output, until the container exits; with logs=1 what it wrote before too.
-    (Stdin needs the hijacked connection: see daemon/streams/attach.py.)"""
-    opts = log_options(q, c)
-    opts.follow = qbool(q, "stream")
-
-    def running() -> bool:
-        return c.state.running or (c.state.status == "created" and c.id in engine.store.by_id)
-
-    return logs.stream(logs.open_log(engine.store.log_path(c.id)), opts, running,
-                       exited=engine.waiters(c.id).exited, from_end=not qbool(q, "logs"))
-
-
-@router.post("/containers/{ref}/attach")
-async def attach(ref: str, request: Request) -> StreamingResponse:
-    """Without `Upgrade: tcp` (which protocol.py hijacks): a plain streamed body."""
-    engine = _engine(request)
-    c = engine.store.get(ref)
-    media = logs.RAW if c.config.get("Tty") else logs.MULTIPLEXED
-    return StreamingResponse(attach_stream(engine, c, request.query_params), media_type=media)
-
-
-_ATTACH = re.compile(r"^(?:/v\d+\.\d+)?/containers/([^/]+)/attach$")
-
-
-def hijacker(engine: Engine, gid: int) -> Hijacker:
-    """Serves `docker attach` / `docker run` (foreground) on a hijacked connection;
-    anything it declines (wrong path, no such container, not allowed) takes the normal
-    HTTP path and gets its normal error answer."""
-
-    def hijack(peer: Peer | None, method: str, path: str, query: str,
-               write: Callable[[bytes], None]) -> AttachSession | None:
-        m = _ATTACH.match(path)
-        if method != "POST" or m is None or (peer is not None and not access.allowed(peer, gid)):
-            return None
-        try:
-            c = engine.store.get(unquote(m.group(1)))
-        except ApiError:
-            return None
-        q = dict(parse_qsl(query, keep_blank_values=True))
-        return AttachSession(engine, c, q, attach_stream, write)
-
-    return hijack
-
-
-@router.post("/containers/{ref}/resize")
-async def resize(ref: str, request: Request) -> Response:
+@router.post("/containers/{id}/resize",
+             responses={200: {"description": "no error"},
+                        **errors({400: "bad parameter", 404: "no such container",
+                                  409: "container is not running", 500: "cannot resize container"})})
+async def resize(ref: ContainerId, request: Request,
+                 h: Annotated[Int, Query(description="Height of the TTY session in characters")] = None,
+                 w: Annotated[Int, Query(description="Width of the TTY session in characters")] = None,
+                 ) -> Response:
     """The tty's size, as the CLI sends it at start and on SIGWINCH."""
     engine = _engine(request)
     c = engine.store.get(ref)
-    height, width = qint(request.query_params, "h", 0), qint(request.query_params, "w", 0)
-    if height is None or width is None or not (0 <= height < 65536 and 0 <= width < 65536):
+    height, width = h or 0, w or 0
+    if not (0 <= height < 65536 and 0 <= width < 65536):
         raise bad_request("invalid resize: h and w must be integers from 0 to 65535")
     await engine.resize(c, height, width)
     return Response(status_code=200)
 
 
-@router.get("/containers/{ref}/top")
-async def top(ref: str, request: Request) -> JSONResponse:
+@router.get("/containers/{id}/top",
+            responses=errors({404: "no such container", 409: "container is not running",
+                              500: "ps failed, or its output has no PID column"}))
+async def top(ref: ContainerId, request: Request,
+              ps_args: Annotated[str, Query(description="The arguments to pass to `ps`. "
+                                                        "For example, `aux`")] = ps.DEFAULT_ARGS,
+              ) -> JSONResponse:
     engine = _engine(request)
+    ps.validate(ps_args)
     c = engine.store.get(ref)
     if not c.state.running:
         raise ApiError(409, f"Container {c.id} is not running")
-    pids = set(await engine.pids(c))
-    ps_args = request.query_params.get("ps_args") or "-ef"
-    out = subprocess.run(["ps", *ps_args.split()], capture_output=True, text=True)
-    if out.returncode != 0:
-        raise ApiError(500, f"Error running ps: {out.stderr.strip()}")
-    header, *lines = out.stdout.splitlines()
-    titles = header.split()
-    pid_col = titles.index("PID")
-    procs = []
-    for line in lines:
-        fields = line.split(None, len(titles) - 1)
-        if len(fields) > pid_col and fields[pid_col].isdigit() and int(fields[pid_col]) in pids:
-            procs.append(fields)
-    return JSONResponse({"Titles": titles, "Processes": procs})
+    found = await ps.top(ps_args, await engine.pids(c))
+    return JSONResponse({"Titles": found.titles, "Processes": found.processes})
 
 
-@router.delete("/containers/{ref}", status_code=204)
-async def remove(ref: str, request: Request) -> Response:
+@router.delete("/containers/{id}", status_code=204,
+               responses=errors({400: "bad parameter", 404: "no such container", 409: "conflict",
+                                 500: "server error"}))
+async def remove(ref: ContainerId, request: Request,
+                 v: Annotated[Bool, Query(description=_IGNORED + " (berth makes no volumes)")] = False,
+                 force: Annotated[Bool, Query(description="If the container is running, kill it "
+                                                          "before removing it.")] = False,
+                 link: Annotated[Bool, Query(description=_IGNORED)] = False) -> Response:
     engine = _engine(request)
-    await engine.remove(engine.store.get(ref), qbool(request.query_params, "force"))
+    await engine.remove(engine.store.get(ref), force)
     return Response(status_code=204)
-

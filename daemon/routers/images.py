@@ -3,45 +3,79 @@
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from berth.common import reference
 
 from ..http.errors import ApiError, bad_request
-from ..images import changes, service, views
+from ..http.params import Bool, parse_filters
+from ..images import changes as dockerfile_changes
+from ..images import service, views
+from .models import errors
 
 router = APIRouter(tags=["Image"])
+_IGNORED = "Accepted for compatibility; berth does not use it."
+_TAR_BODY = {"requestBody": {"required": False, "description": "With fromSrc=-: the image's root "
+                             "filesystem as a tar archive", "content": {"application/x-tar": {
+                                 "schema": {"type": "string", "format": "binary"}}}}}
 
 
-@router.post("/images/create")
-async def create_image(request: Request) -> Response:
+@router.post("/images/create", openapi_extra=_TAR_BODY,
+             responses=errors({400: "bad parameter", 404: "repository does not exist or no read access",
+                               500: "server error"}))
+async def create_image(
+        request: Request,
+        fromImage: Annotated[str, Query(description="Name of the image to pull (berth has no "
+                                                           "registry support yet: a 404).")] = "",
+        fromSrc: Annotated[str, Query(description="Source to import: `-` reads the image "
+                                                         "from the request body.")] = "",
+        repo: Annotated[str, Query(description="Repository name given to an image when it is "
+                                               "imported. The repo may include a tag.")] = "",
+        tag: Annotated[str, Query(description="Tag or digest.")] = "",
+        message: Annotated[str, Query(description="Set commit message for imported image.")] = "",
+        changes: Annotated[list[str], Query(
+            description="Apply `Dockerfile` instructions to the image that is created, for "
+                        "example: `changes=ENV DEBUG=true`.")] = [],
+        platform: Annotated[str, Query(description=_IGNORED)] = "",
+        x_registry_auth: Annotated[str, Header(alias="X-Registry-Auth",
+                                                      description=_IGNORED)] = "",
+) -> Response:
     engine = request.app.state.engine
-    q = request.query_params
-    if q.get("fromImage"):
-        text = q["fromImage"] + (":" + q["tag"] if q.get("tag") else "")
+    if fromImage:
+        text = fromImage + (":" + tag if tag else "")
         try:
             text = reference.normalize(text)
         except reference.ReferenceError as e:
             raise bad_request(str(e))
         raise ApiError(404, f"pull access denied for {text}: berth has no registry support yet; "
                             "use `docker import` (POST /images/create?fromSrc=-) to add images")
-    src = q.get("fromSrc")
-    if src != "-":
+    if fromSrc != "-":
         raise bad_request("fromSrc must be \"-\" (the request body): importing from a URL is not supported"
-                          if src else "either fromSrc or fromImage is required")
-    name = changes.import_name(q.get("repo", ""), q.get("tag", ""))
-    config = changes.apply_changes(q.getlist("changes"))
-    if q.get("message"):
-        config["Comment"] = q["message"]
+                          if fromSrc else "either fromSrc or fromImage is required")
+    name = dockerfile_changes.import_name(repo, tag)
+    config = dockerfile_changes.apply_changes(changes)
+    if message:
+        config["Comment"] = message
     image = await service.import_tar(engine.ctrd, name, config, request.stream())
     return Response(json.dumps({"status": image.id}) + "\r\n", media_type="application/json")
 
 
-@router.get("/images/json")
-async def list_images(request: Request) -> JSONResponse:
+@router.get("/images/json", responses=errors({400: "bad parameter", 500: "server error"}))
+async def list_images(
+        request: Request,
+        all: Annotated[Bool, Query(description="Show all images (berth has no intermediate "
+                                               "images: the same list).")] = False,
+        filters: Annotated[str, Query(description="Filters, encoded as JSON (a "
+                                                         "`map[string][]string`); berth checks "
+                                                         "them but does not apply them yet.")] = "",
+        shared_size: Annotated[Bool, Query(alias="shared-size", description=_IGNORED)] = False,
+        digests: Annotated[Bool, Query(description=_IGNORED)] = False,
+) -> JSONResponse:
     engine = request.app.state.engine
+    parse_filters(filters)
     out = [views.summary_json(i) for i in await service.list_images(engine.ctrd)]
     used: dict[str, int] = {}
     for c in engine.store.by_id.values():
@@ -51,6 +85,7 @@ async def list_images(request: Request) -> JSONResponse:
     return JSONResponse(sorted(out, key=lambda i: i["Created"], reverse=True))
 
 
-@router.get("/images/{name:path}/json")
-async def inspect_image(name: str, request: Request) -> dict:
+@router.get("/images/{name:path}/json", responses=errors({404: "No such image", 500: "Server error"}))
+async def inspect_image(name: Annotated[str, Path(description="Image name or id")],
+                        request: Request) -> dict:
     return views.inspect_json(await service.resolve(request.app.state.engine.ctrd, name))

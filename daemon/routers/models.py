@@ -1,19 +1,30 @@
-"""Request bodies as pydantic models: they type-check what berthd uses (a wrong type is
-a 400, not a crash), let through every other field docker clients send, and document
+"""Request and response bodies as pydantic models: they type-check what berthd uses (a
+wrong type is a 400, not a crash), let through every other field docker clients send,
+match field names without regard to case as dockerd does (fieldnames.py), and document
 the API in /openapi.json."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr, model_validator
+
+from .fieldnames import CONTAINER_CREATE, HOST_CONFIG, Shape, fold_keys
 
 
 class _Open(BaseModel):
     model_config = ConfigDict(extra="allow")
+    _shape: ClassVar[Shape | None] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _docker_names(cls, data: Any) -> Any:
+        """Keys as Docker spells them, before pydantic matches them to fields (exactly)."""
+        return fold_keys(data, cls._shape) if cls._shape is not None else data
 
 
 class HostConfigBody(_Open):
+    _shape = HOST_CONFIG
     AutoRemove: StrictBool | None = None
     Privileged: StrictBool | None = None
     ReadonlyRootfs: StrictBool | None = None
@@ -33,6 +44,7 @@ class HostConfigBody(_Open):
 
 
 class ContainerCreate(_Open):
+    _shape = CONTAINER_CREATE
     Image: StrictStr | None = None
     Hostname: StrictStr | None = None
     User: StrictStr | None = None
@@ -59,3 +71,13 @@ class CreateResponse(BaseModel):
 
 class WaitResponse(BaseModel):
     StatusCode: int
+
+
+class ErrorResponse(BaseModel):
+    """Every error's body, as docker's: {"message": "..."}."""
+    message: str
+
+
+def errors(codes: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """A route's error answers for `responses=`: status -> what it means, docker's body."""
+    return {code: {"model": ErrorResponse, "description": text} for code, text in codes.items()}

@@ -9,19 +9,27 @@ from fastapi import APIRouter, Request, Response
 
 from ..config import API_VERSION, ENGINE_VERSION, MIN_API_VERSION
 from ..images import service as images
+from .models import errors
 
 router = APIRouter(tags=["System"])
+_SERVER_ERROR = errors({500: "server error"})
 
 _PING_HEADERS = {"API-Version": API_VERSION, "OSType": "linux", "Docker-Experimental": "false",
                  "Cache-Control": "no-cache, no-store, must-revalidate", "Pragma": "no-cache"}
+_PING_RESPONSES = {
+    200: {"description": "no error",
+          "content": {"text/plain": {"schema": {"type": "string", "example": "OK"}}},
+          "headers": {name: {"schema": {"type": "string"}} for name in _PING_HEADERS}},
+    **_SERVER_ERROR,
+}
 
 
-@router.get("/_ping")
+@router.get("/_ping", responses=_PING_RESPONSES)
 async def ping() -> Response:
     return Response("OK", media_type="text/plain; charset=utf-8", headers=_PING_HEADERS)
 
 
-@router.head("/_ping")
+@router.head("/_ping", responses=_PING_RESPONSES)
 async def ping_head() -> Response:
     return Response(b"", media_type="text/plain; charset=utf-8", headers=_PING_HEADERS)
 
@@ -30,7 +38,7 @@ def _arch() -> str:
     return {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
 
 
-@router.get("/version")
+@router.get("/version", responses=_SERVER_ERROR)
 async def version() -> dict:
     details = {"ApiVersion": API_VERSION, "Arch": _arch(), "BuildTime": "", "Experimental": "false",
                "GitCommit": "", "GoVersion": "python" + platform.python_version(),
@@ -63,7 +71,7 @@ def _mem_total() -> int:
     return 0
 
 
-@router.get("/info")
+@router.get("/info", responses=_SERVER_ERROR)
 async def info(request: Request) -> dict:
     engine = request.app.state.engine
     cfg = engine.config
