@@ -20,45 +20,10 @@ from ..images import service as images
 from ..libcontainerd import Containerd, ContainerdError, Task
 from ..streams.stdin import StdinFifos
 from . import names, spec
+from .process import command, parse_signal
 from .store import Container, State, Store
 
 log = logging.getLogger("berthd.engine")
-
-
-def parse_signal(value: str | int | None, default: int = _signal.SIGKILL) -> int:
-    if value in (None, ""):
-        return default
-    text = str(value).upper()
-    if text.isdigit():
-        num = int(text)
-        if 0 < num < 65:
-            return num
-    else:
-        try:
-            return int(_signal.Signals[text if text.startswith("SIG") else "SIG" + text])
-        except KeyError:
-            pass
-    raise bad_request(f"Invalid signal: {value}")
-
-
-def _command(config: dict[str, Any], image_cfg: dict[str, Any]) -> tuple[str, list[str]]:
-    """docker's merge: the image's Cmd is used only when neither Entrypoint nor Cmd is given."""
-    entry = config.get("Entrypoint")
-    cmd = config.get("Cmd")
-    if isinstance(entry, str):
-        entry = [entry]
-    if isinstance(cmd, str):
-        cmd = ["/bin/sh", "-c", cmd]
-    if not entry:
-        if not cmd:
-            cmd = image_cfg.get("Cmd")
-        if entry is None:
-            entry = image_cfg.get("Entrypoint")
-    argv = [a for a in (entry or []) if a != ""] + list(cmd or [])
-    config["Entrypoint"], config["Cmd"] = entry or None, cmd or None
-    if not argv:
-        raise bad_request("no command specified")
-    return argv[0], argv[1:]
 
 
 def _start_error(message: str, argv0: str) -> tuple[int, int]:
@@ -133,7 +98,7 @@ class Engine:
             config["Labels"] = {**image_cfg["Labels"], **(config.get("Labels") or {})}
         config.setdefault("StopSignal", image_cfg.get("StopSignal"))
         parse_signal(config["StopSignal"])  # refused now, or the container could never be stopped
-        path, args = _command(config, image_cfg)
+        path, args = command(config, image_cfg)
         host.setdefault("NetworkMode", "none")
         host.setdefault("LogConfig", {"Type": "json-file", "Config": {}})
         host["Runtime"] = runtime_name

@@ -17,7 +17,8 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from ..containers import top as ps
 from ..containers import views
-from ..containers.service import Engine, parse_signal
+from ..containers.process import parse_signal
+from ..containers.service import Engine
 from ..containers.store import Container
 from ..http.errors import ApiError, bad_request
 from ..http.params import Bool, Int, parse_filters
