@@ -23,6 +23,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("-a", "--address", default=DEFAULT_ADDRESS, help="unix socket to serve gRPC on")
     p.add_argument("--root", default=DEFAULT_ROOT, help="persistent data: content, snapshots, metadata")
     p.add_argument("--state", default=DEFAULT_STATE, help="volatile data: task bundles, shim sockets, runtime root")
+    p.add_argument("--certs-dir", default="/etc/berth/certs.d",
+                   help="per-registry TLS files: DIR/HOST[:PORT]/*.crt (CAs), *.cert and *.key (client)")
     p.add_argument("-l", "--log-level", default="info", choices=["trace", "debug", "info", "warn", "warning", "error", "fatal", "panic"])
     return p.parse_args(argv)
 
@@ -49,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     from .content import ContentStore
     from .events import EventBus
     from .images import ImageService
+    from .images.pull import Puller
     from .metadata import Metadata
     from .server import serve
     from .snapshots import Snapshotter
@@ -63,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     events = EventBus()
     tasks = TaskService(state, containers, snapshots, events, fork)
     tasks.recover()
-    server = serve(os.path.abspath(args.address), images, containers, tasks, events)
+    server = serve(os.path.abspath(args.address), images, containers, tasks, events, Puller(images),
+                   args.certs_dir)
     logging.info("serving on %s (root %s, state %s)", args.address, root, state)
 
     stop = threading.Event()

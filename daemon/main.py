@@ -24,6 +24,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
     p.add_argument("--cgroup-parent", default="berth")
     p.add_argument("--default-runtime", default="berth")
     p.add_argument("--add-runtime", action="append", default=[], metavar="NAME=PATH")
+    p.add_argument("--insecure-registry", action="append", default=[], metavar="HOST[:PORT]|CIDR",
+                   help="a registry to reach over plain HTTP or unverified HTTPS (loopback always is)")
     p.add_argument("-l", "--log-level", default="info",
                    choices=["debug", "info", "warn", "warning", "error", "fatal"])
     a = p.parse_args(argv)
@@ -39,6 +41,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
                  exec_root=os.path.abspath(a.exec_root), group=a.group, pidfile=a.pidfile,
                  containerd=a.containerd, cgroup_parent=a.cgroup_parent,
                  default_runtime=a.default_runtime, runtimes=runtimes,
+                 insecure_registries=list(a.insecure_registry),
                  log_level={"warn": "warning", "fatal": "critical"}.get(a.log_level, a.log_level))
     if cfg.default_runtime not in cfg.runtime_names():
         p.error(f"--default-runtime {cfg.default_runtime}: no such runtime (add it with --add-runtime)")

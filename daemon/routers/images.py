@@ -7,10 +7,8 @@ import json
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from berth.common import reference
-
-from ..http.errors import ApiError, bad_request
-from ..images import changes, service, views
+from ..http.errors import bad_request
+from ..images import changes, pull, service, views
 
 router = APIRouter(tags=["Image"])
 
@@ -20,13 +18,7 @@ async def create_image(request: Request) -> Response:
     engine = request.app.state.engine
     q = request.query_params
     if q.get("fromImage"):
-        text = q["fromImage"] + (":" + q["tag"] if q.get("tag") else "")
-        try:
-            text = reference.normalize(text)
-        except reference.ReferenceError as e:
-            raise bad_request(str(e))
-        raise ApiError(404, f"pull access denied for {text}: berth has no registry support yet; "
-                            "use `docker import` (POST /images/create?fromSrc=-) to add images")
+        return await pull.create_from_image(engine, q, request.headers)
     src = q.get("fromSrc")
     if src != "-":
         raise bad_request("fromSrc must be \"-\" (the request body): importing from a URL is not supported"
