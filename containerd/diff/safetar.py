@@ -70,7 +70,12 @@ class Extractor:
         try:
             with tarfile.open(fileobj=stream, mode="r|", bufsize=_COPY) as tar:
                 for info in tar:
-                    self._entry(tar, info)
+                    try:
+                        self._entry(tar, info)
+                    except OSError as e:
+                        if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO):
+                            raise
+                        raise LayerError(f"unpack layer: entry {info.name!r}: {e.strerror or e}") from None
             for rel, atime, mtime in reversed(self._dir_times):  # deepest last-made first
                 fd = self.root.open_dir(rel)
                 try:
