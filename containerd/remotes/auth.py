@@ -114,7 +114,7 @@ class Authorizer:
         except httpx.HTTPError as e:
             raise AuthError(f"fetching an auth token from {params['realm']}: {e}") from None
         if resp.status_code in (401, 403):
-            raise AuthError("unauthorized: incorrect username or password")
+            raise AuthError("incorrect username or password")
         if resp.status_code != 200:
             raise AuthError(f"unexpected status from the token service {params['realm']}: {resp.status_code}")
         try:

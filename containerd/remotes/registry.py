@@ -81,6 +81,8 @@ class Repository:
                     raise RegistryError(401, "UNAUTHORIZED", str(e)) from None
                 if again:
                     continue
+                if not sent and resp.headers.get("WWW-Authenticate", "").lower().startswith("basic"):
+                    raise RegistryError(401, "", f'{method.title()} "{url}": no basic auth credentials')
                 raise _error(resp, method, url)
             hops = 0
             while resp.is_redirect and hops < 5:

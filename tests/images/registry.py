@@ -3,7 +3,9 @@ blob downloads and can break them (a wrong byte, a cut-off body, a stall)."""
 
 from __future__ import annotations
 
+import base64
 import http.server
+import json
 import os
 import shutil
 import signal
@@ -12,6 +14,8 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.parse
+import uuid
 from dataclasses import dataclass, field
 
 import httpx
@@ -49,9 +53,9 @@ class Registry:
         with open(config, "w") as f:
             f.write(f"version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {self.root}/data\n"
                     f"  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{self.port}\n{auth}")
-        log = open(os.path.join(self.root, "registry.log"), "ab")
-        self.proc = subprocess.Popen([REGISTRY, "serve", config], stdout=log, stderr=log, stdin=subprocess.DEVNULL)
-        log.close()
+        with open(os.path.join(self.root, "registry.log"), "ab") as log:
+            self.proc = subprocess.Popen([REGISTRY, "serve", config], stdout=log, stderr=log,
+                                         stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, "docker-registry exited:\n" + self.log()
@@ -88,6 +92,12 @@ class Proxy:
     truncate: set[str] = field(default_factory=set)    # send half, then close
     stall: dict[str, threading.Event] = field(default_factory=dict)  # send half, then wait for the event
     stalled: threading.Event = field(default_factory=threading.Event)  # set once a stall began
+    # a token service of our own in front of the open registry: the bearer flow end to end
+    bearer: bool = False
+    users: dict[str, str] = field(default_factory=dict)     # user -> password the token service wants
+    refresh_tokens: set[str] = field(default_factory=set)   # identity tokens it takes (grant_type=refresh_token)
+    token_requests: list[dict] = field(default_factory=list)
+    _tokens: set[str] = field(default_factory=set)
     _server: http.server.ThreadingHTTPServer | None = None
 
     @property
@@ -107,9 +117,54 @@ class Proxy:
                 self._forward("HEAD")
 
             def do_GET(self) -> None:
+                if self.path.startswith("/token"):
+                    self._token(dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query)))
+                    return
                 self._forward("GET")
 
+            def do_POST(self) -> None:
+                size = int(self.headers.get("Content-Length") or 0)
+                self._token(dict(urllib.parse.parse_qsl(self.rfile.read(size).decode())))
+
+            def _answer(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+                self.send_response(status)
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _token(self, form: dict[str, str]) -> None:
+                proxy.token_requests.append({**form, "authorization": self.headers.get("Authorization", "")})
+                ok = not proxy.users and not proxy.refresh_tokens
+                auth = self.headers.get("Authorization", "")
+                if auth.startswith("Basic "):
+                    user, _, password = base64.b64decode(auth[6:]).decode().partition(":")
+                    ok = proxy.users.get(user) == password
+                if form.get("grant_type") == "refresh_token":
+                    ok = form.get("refresh_token") in proxy.refresh_tokens
+                if not ok:
+                    self._answer(401, b'{"details":"incorrect username or password"}')
+                    return
+                token = uuid.uuid4().hex
+                proxy._tokens.add(token)
+                self._answer(200, json.dumps({"token": token}).encode(), {"Content-Type": "application/json"})
+
+            def _challenged(self) -> bool:
+                if not proxy.bearer or not self.path.startswith("/v2/"):
+                    return False
+                auth = self.headers.get("Authorization", "")
+                if auth.startswith("Bearer ") and auth[7:] in proxy._tokens:
+                    return False
+                repo = self.path[4:].split("/manifests/")[0].split("/blobs/")[0]
+                realm = f'Bearer realm="http://{proxy.host}/token",service="berth-test",scope="repository:{repo}:pull"'
+                body = b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}'
+                self._answer(401, body, {"WWW-Authenticate": realm, "Content-Type": "application/json"})
+                return True
+
             def _forward(self, method: str) -> None:
+                if self._challenged():
+                    return
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
                 with httpx.stream(method, f"http://{proxy.upstream}{self.path}", headers=headers,
                                   timeout=60) as resp:
