@@ -83,14 +83,20 @@ def pull(client: Client, image: str, platform: str | None, write: Callable[[str]
     """Pull `image`, showing the progress (unless quiet); returns its qualified name."""
     query, full = query_for(image, platform)
     stream = client.stream("POST", "/images/create", query, headers=_auth_header(full))
+    finished = []
+
+    def watched() -> Iterable[dict]:
+        for msg in stream.json_messages():
+            if str(msg.get("status", "")).startswith("Status: "):
+                finished.append(msg)
+            yield msg
+
     try:
-        messages = stream.json_messages()
-        if quiet:
-            display(messages, lambda _text: None, False)
-        else:
-            display(messages, write, tty)
+        display(watched(), (lambda _text: None) if quiet else write, tty and not quiet)
     finally:
         stream.close()
+    if not finished:  # the daemon went away in the middle (docker's decoder says the same)
+        raise PullError("unexpected EOF")
     return full
 
 

@@ -60,7 +60,7 @@ def busybox_entries(message: str) -> list[tuple]:
 
 def compress(data: bytes, how: str) -> bytes:
     if how == "gzip":
-        return gzip.compress(data, compresslevel=1)
+        return gzip.compress(data, compresslevel=1, mtime=0)  # same bytes every time
     if how == "zstd":
         return zstandard.ZstdCompressor(level=1).compress(data)
     return data

@@ -90,8 +90,8 @@ class Proxy:
     blob_gets: dict[str, int] = field(default_factory=dict)
     corrupt: set[str] = field(default_factory=set)     # flip a byte of these blobs
     truncate: set[str] = field(default_factory=set)    # send half, then close
-    stall: dict[str, threading.Event] = field(default_factory=dict)  # send half, then wait for the event
-    stalled: threading.Event = field(default_factory=threading.Event)  # set once a stall began
+    hold: dict[str, threading.Event] = field(default_factory=dict)  # first GET: half, wait for the event, the rest
+    held: threading.Event = field(default_factory=threading.Event)  # set once a hold began
     # a token service of our own in front of the open registry: the bearer flow end to end
     bearer: bool = False
     users: dict[str, str] = field(default_factory=dict)     # user -> password the token service wants
@@ -182,13 +182,20 @@ class Proxy:
                 self.end_headers()
                 if method == "HEAD":
                     return
-                if digest in proxy.truncate or digest in proxy.stall:
+                if digest in proxy.truncate:
+                    self.wfile.write(body[:len(body) // 2])
+                    self.close_connection = True
+                    return
+                release = proxy.hold.pop(digest, None) if method == "GET" else None
+                if release is not None:
                     self.wfile.write(body[:len(body) // 2])
                     self.wfile.flush()
-                    if digest in proxy.stall:
-                        proxy.stalled.set()
-                        proxy.stall[digest].wait(120)
-                    self.close_connection = True
+                    proxy.held.set()
+                    release.wait(120)
+                    try:
+                        self.wfile.write(body[len(body) // 2:])
+                    except OSError:
+                        self.close_connection = True  # the puller is gone (killed)
                     return
                 self.wfile.write(body)
 
@@ -198,7 +205,7 @@ class Proxy:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
-        for ev in self.stall.values():
+        for ev in self.hold.values():
             ev.set()
         if self._server is not None:
             self._server.shutdown()
