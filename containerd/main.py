@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=_level(args.log_level), stream=sys.stderr,
                         format="time=%(asctime)s level=%(levelname)s msg=%(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per registry request otherwise
     root, state = os.path.abspath(args.root), os.path.abspath(args.state)
     for d in (root, state):
         os.makedirs(d, mode=0o711, exist_ok=True)
