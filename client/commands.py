@@ -18,6 +18,7 @@ _RUN_FLAGS = (
     Flag("label", "l", "list", "Set meta data on a container"),
     Flag("name", "", "string", "Assign a name to the container"),
     Flag("network", "", "string", "Connect a container to a network", metavar="network"),
+    Flag("platform", "", "string", "Set platform if server is multi-platform capable"),
     Flag("runtime", "", "string", "Runtime to use for this container"),
     Flag("rm", "", "bool", "Automatically remove the container and its associated anonymous "
                            "volumes when it exits"),
@@ -84,6 +85,12 @@ _IMAGE = {
                ), 1, None, True, "images:cmd_import"),
     "inspect": ("Display detailed information on one or more images", "[OPTIONS] IMAGE [IMAGE...]",
                 _INSPECT_FLAGS, 1, None, True, "images:cmd_image_inspect"),
+    "pull": ("Download an image from a registry", "[OPTIONS] NAME[:TAG|@DIGEST]", (
+        Flag("all-tags", "a", "bool", "Download all tagged images in the repository"),
+        Flag("disable-content-trust", "", "bool", "Skip image verification (default true)"),
+        Flag("platform", "", "string", "Set platform if server is multi-platform capable"),
+        Flag("quiet", "q", "bool", "Suppress verbose output"),
+    ), 1, 1, True, "pull:cmd_pull"),
 }
 
 _SYSTEM = {
@@ -139,8 +146,8 @@ def lookup(words: list[str]) -> tuple[Command, str, int] | tuple[None, str, int]
     if first == "images":
         spec, handler = _spec("images", _IMAGE["ls"], ("image ls", "image list", "images"))
         return spec, handler, 1
-    if first == "import":
-        spec, handler = _spec("import", _IMAGE["import"], ("image import", "import"))
+    if first in ("import", "pull"):
+        spec, handler = _spec(first, _IMAGE[first], (f"image {first}", first))
         return spec, handler, 1
     if first in _SYSTEM:
         spec, handler = _spec(first, _SYSTEM[first], ())
@@ -157,7 +164,7 @@ def group_help(group: str) -> str:
     else:
         lines = ["Usage:  berth [OPTIONS] COMMAND", "", "A container engine that speaks Docker's API", "",
                  "Common Commands:"]
-        for name in ("run", "ps", "images", "logs", "stop", "rm", "version", "info"):
+        for name in ("run", "ps", "images", "pull", "logs", "stop", "rm", "version", "info"):
             spec, _, _ = lookup([name])
             assert spec is not None
             lines.append(f"  {name:<11} {spec.summary}")

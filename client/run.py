@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 
 # The signals docker's sig-proxy forwards, by number, with the name the kill request takes.
 _PROXIED = {getattr(_signal, f"SIG{name}"): name for name in ("INT", "TERM", "HUP", "QUIT", "USR1", "USR2")}
-_GENERIC = {"Not Found", "Method Not Allowed", "Not Implemented", "Internal Server Error"}
 
 
 def status_for(message: str) -> int:
@@ -89,30 +88,6 @@ def container_config(parsed: Parsed, attach: bool) -> dict:
     return {k: v for k, v in config.items() if v is not None}
 
 
-def _pull(ctx: Context, client: Client, image: str) -> None:
-    """Fetch a missing image; with no registry behind berthd yet this is where it says so."""
-    from berth.client.images import familiar
-    from berth.common.reference import split_tag
-
-    name, tag = split_tag(image) if "@" not in image else (image, "")
-    try:
-        stream = client.stream("POST", "/images/create", {"fromImage": name, "tag": tag or "latest"})
-    except DaemonError as e:
-        if e.message in _GENERIC or e.status in (405, 501):
-            raise DaemonError(e.status, f"pull access denied for {name}: image {familiar(image)} is not "
-                                        f"in the image store and berth cannot pull from a registry yet "
-                                        f"(use 'berth image import')") from None
-        raise
-    try:
-        for msg in stream.json_messages():
-            if msg.get("error"):
-                raise DaemonError(500, msg["error"])
-            if msg.get("status") and not msg.get("progressDetail"):
-                ctx.err(f"{msg.get('id') + ': ' if msg.get('id') else ''}{msg['status']}\n")
-    finally:
-        stream.close()
-
-
 def create(ctx: Context, client: Client, parsed: Parsed, attach: bool) -> str:
     """POST /containers/create, pulling the image first when the daemon does not have it."""
     body = container_config(parsed, attach)
@@ -125,7 +100,9 @@ def create(ctx: Context, client: Client, parsed: Parsed, attach: bool) -> str:
         from berth.client.images import familiar  # a missing image only: run skips images.py
 
         ctx.err(f"Unable to find image '{familiar(parsed.args[0])}' locally\n")
-        _pull(ctx, client, parsed.args[0])
+        from berth.client.pull import pull_for_run
+
+        pull_for_run(ctx, client, parsed.args[0], parsed.opts.get("platform") or None)
         result = client.post("/containers/create", query, body)
     for warning in result.get("Warnings") or []:
         ctx.err(f"WARNING: {warning}\n")

@@ -21,6 +21,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("-a", "--address", default=CONTAINERD_ADDRESS, help="unix socket to serve gRPC on")
     p.add_argument("--root", default=CONTAINERD_ROOT, help="persistent data: content, snapshots, metadata")
     p.add_argument("--state", default=CONTAINERD_STATE, help="volatile data: task bundles, shim sockets, runtime root")
+    p.add_argument("--certs-dir", default="/etc/berth/certs.d",
+                   help="per-registry TLS files: DIR/HOST[:PORT]/*.crt (CAs), *.cert and *.key (client)")
     p.add_argument("-l", "--log-level", default="info", choices=["trace", "debug", "info", "warn", "warning", "error", "fatal", "panic"])
     return p.parse_args(argv)
 
@@ -34,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=_level(args.log_level), stream=sys.stderr,
                         format="time=%(asctime)s level=%(levelname)s msg=%(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per registry request otherwise
     root, state = os.path.abspath(args.root), os.path.abspath(args.state)
     for d in (root, state):
         os.makedirs(d, mode=0o711, exist_ok=True)
@@ -47,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     from .content import ContentStore
     from .events import EventBus
     from .images import ImageService
+    from .images.pull import Puller
     from .metadata import Metadata
     from .server import serve
     from .snapshots import Snapshotter
@@ -61,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     events = EventBus()
     tasks = TaskService(state, containers, snapshots, events, fork)
     tasks.recover()
-    server = serve(os.path.abspath(args.address), images, containers, tasks, events)
+    server = serve(os.path.abspath(args.address), images, containers, tasks, events, Puller(images),
+                   args.certs_dir)
     logging.info("serving on %s (root %s, state %s)", args.address, root, state)
 
     stop = threading.Event()

@@ -25,6 +25,7 @@ class Config:
     default_runtime: str = RUNTIME_LIBRARY
     runtimes: dict[str, str] = field(default_factory=dict)  # name -> runc-compatible binary
     log_level: str = "info"
+    insecure_registries: list[str] = field(default_factory=list)  # host[:port] or CIDR (--insecure-registry)
 
     @property
     def socket_path(self) -> str:

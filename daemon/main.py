@@ -28,6 +28,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
     p.add_argument("--cgroup-parent", default=d.cgroup_parent)
     p.add_argument("--default-runtime", default=d.default_runtime)
     p.add_argument("--add-runtime", action="append", default=[], metavar="NAME=PATH")
+    p.add_argument("--insecure-registry", action="append", default=[], metavar="HOST[:PORT]|CIDR",
+                   help="a registry to reach over plain HTTP or unverified HTTPS (loopback always is)")
     p.add_argument("-D", "--debug", action="store_true", help="Enable debug mode")
     p.add_argument("-l", "--log-level", default=d.log_level,
                    help='Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "info")')
@@ -47,6 +49,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
                  exec_root=os.path.abspath(a.exec_root), group=a.group, pidfile=a.pidfile,
                  containerd=a.containerd, cgroup_parent=a.cgroup_parent,
                  default_runtime=a.default_runtime, runtimes=runtimes,
+                 insecure_registries=list(a.insecure_registry),
                  log_level=log_level)
     if cfg.default_runtime not in cfg.runtime_names():
         p.error(f"--default-runtime {cfg.default_runtime}: no such runtime (add it with --add-runtime)")

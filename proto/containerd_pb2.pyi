@@ -88,6 +88,50 @@ class DeleteImageResponse(_message.Message):
     deleted: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, untagged: _Optional[_Iterable[str]] = ..., deleted: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class RegistryAuth(_message.Message):
+    __slots__ = ("username", "password", "identity_token", "registry_token")
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    REGISTRY_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    username: str
+    password: str
+    identity_token: str
+    registry_token: str
+    def __init__(self, username: _Optional[str] = ..., password: _Optional[str] = ..., identity_token: _Optional[str] = ..., registry_token: _Optional[str] = ...) -> None: ...
+
+class PullRequest(_message.Message):
+    __slots__ = ("ref", "platform", "auth", "insecure_registries")
+    REF_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_FIELD_NUMBER: _ClassVar[int]
+    AUTH_FIELD_NUMBER: _ClassVar[int]
+    INSECURE_REGISTRIES_FIELD_NUMBER: _ClassVar[int]
+    ref: str
+    platform: str
+    auth: RegistryAuth
+    insecure_registries: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, ref: _Optional[str] = ..., platform: _Optional[str] = ..., auth: _Optional[_Union[RegistryAuth, _Mapping]] = ..., insecure_registries: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class PullProgress(_message.Message):
+    __slots__ = ("id", "status", "current", "total", "layer", "image", "digest", "updated")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    LAYER_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    status: str
+    current: int
+    total: int
+    layer: bool
+    image: Image
+    digest: str
+    updated: bool
+    def __init__(self, id: _Optional[str] = ..., status: _Optional[str] = ..., current: _Optional[int] = ..., total: _Optional[int] = ..., layer: _Optional[bool] = ..., image: _Optional[_Union[Image, _Mapping]] = ..., digest: _Optional[str] = ..., updated: _Optional[bool] = ...) -> None: ...
+
 class Container(_message.Message):
     __slots__ = ("id", "image", "spec", "runtime", "labels", "created", "user")
     class LabelsEntry(_message.Message):

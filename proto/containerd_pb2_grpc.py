@@ -63,6 +63,11 @@ class ImagesStub:
                 request_serializer=containerd__pb2.DeleteImageRequest.SerializeToString,
                 response_deserializer=containerd__pb2.DeleteImageResponse.FromString,
                 _registered_method=True)
+        self.Pull = channel.unary_stream(
+                '/berth.containerd.v1.Images/Pull',
+                request_serializer=containerd__pb2.PullRequest.SerializeToString,
+                response_deserializer=containerd__pb2.PullProgress.FromString,
+                _registered_method=True)
 
 
 class ImagesServicer:
@@ -106,6 +111,16 @@ class ImagesServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Pull(self, request, context):
+        """docker pull: resolves `ref` on its registry, fetches (verified) and unpacks what is
+        not here yet, and names the image. Streams docker's progress statuses; the last
+        message carries the image. Fails before the first message for an unknown image,
+        a refused login or an unreachable registry (NOT_FOUND for docker's "not found").
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ImagesServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -133,6 +148,11 @@ def add_ImagesServicer_to_server(servicer, server):
                     servicer.Delete,
                     request_deserializer=containerd__pb2.DeleteImageRequest.FromString,
                     response_serializer=containerd__pb2.DeleteImageResponse.SerializeToString,
+            ),
+            'Pull': grpc.unary_stream_rpc_method_handler(
+                    servicer.Pull,
+                    request_deserializer=containerd__pb2.PullRequest.FromString,
+                    response_serializer=containerd__pb2.PullProgress.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -274,6 +294,33 @@ class Images:
             '/berth.containerd.v1.Images/Delete',
             containerd__pb2.DeleteImageRequest.SerializeToString,
             containerd__pb2.DeleteImageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Pull(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/berth.containerd.v1.Images/Pull',
+            containerd__pb2.PullRequest.SerializeToString,
+            containerd__pb2.PullProgress.FromString,
             options,
             channel_credentials,
             insecure,

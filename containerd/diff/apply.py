@@ -1,56 +1,51 @@
-"""Applying a layer: a tar (plain or gzip) unpacked into a snapshot's tree, with OCI
-whiteouts turned into overlayfs ones (or dropped, for a base layer)."""
+"""Applying a layer: the blob (gzip, zstd or plain tar) unpacked into a snapshot's
+tree by our own extractor (safetar.py), hashing the uncompressed stream on the way
+so that its diff id is checked against the image config without a second read."""
 
 from __future__ import annotations
 
-import os
-import stat
-import subprocess
+import hashlib
+from typing import IO
 
 from ..errors import InvalidArgument
-
-_WHITEOUT = ".wh."
-_OPAQUE = ".wh..wh..opq"
-
-
-def apply_layer(blob_path: str, dest: str, has_parent: bool) -> None:
-    """Unpack a layer blob into the empty directory `dest`."""
-    _extract(blob_path, dest)
-    if has_parent:
-        _convert_whiteouts(dest)
-    else:
-        _drop_whiteouts(dest)
+from .compression import decompressed
+from .safetar import Extractor, LayerError
 
 
-def _extract(blob_path: str, dest: str) -> None:
-    # GNU tar: keeps owners, modes (setuid, sticky), device nodes, hard links and
-    # xattrs, detects gzip itself, and defers symlinks so that no member can be
-    # written through a link pointing outside `dest`.
-    proc = subprocess.run(
-        ["tar", "-x", "-f", blob_path, "-C", dest, "--numeric-owner", "--same-permissions",
-         "--xattrs", "--xattrs-include=*", "--no-overwrite-dir"],
-        capture_output=True, text=True,
-    )
-    if proc.returncode != 0:
-        msg = proc.stderr.strip().splitlines()
-        raise InvalidArgument(f"unpack layer: {msg[0] if msg else 'tar failed'}")
+class _Hashing:
+    """A reader that hashes what passes through it (tarfile reads the layer through this)."""
+
+    def __init__(self, inner: IO[bytes]) -> None:
+        self.inner = inner
+        self.hash = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.inner.read(size)
+        self.hash.update(data)
+        return data
+
+    def drain(self) -> None:
+        """The tar's end-of-archive padding counts for the diff id too."""
+        while self.read(1 << 20):
+            pass
 
 
-def _drop_whiteouts(fs: str) -> None:
-    """A base layer has nothing below it to hide: whiteout files just go."""
-    for dirpath, _dirs, files in os.walk(fs):
-        for name in files:
-            if name.startswith(_WHITEOUT):
-                os.unlink(os.path.join(dirpath, name))
+def apply_layer(blob_path: str, dest: str, has_parent: bool, allow_devices: bool = True) -> str:
+    """Unpack a layer blob into the empty directory `dest`; returns its diff id."""
+    with open(blob_path, "rb") as raw:
+        try:
+            stream = _Hashing(decompressed(raw))
+            Extractor(dest, has_parent, allow_devices).run(stream)  # type: ignore[arg-type]
+            stream.drain()
+        except LayerError:
+            raise
+        except (OSError, EOFError) as e:  # a corrupt or truncated compressed stream
+            raise InvalidArgument(f"unpack layer: {e}") from None
+        except Exception as e:  # noqa: BLE001 - zstandard.ZstdError and kin: the layer is bad
+            if type(e).__module__.startswith("zstandard"):
+                raise InvalidArgument(f"unpack layer: bad zstd stream: {e}") from None
+            raise
+    return "sha256:" + stream.hash.hexdigest()
 
 
-def _convert_whiteouts(fs: str) -> None:
-    """OCI whiteouts (.wh.NAME, .wh..wh..opq) to overlayfs ones (0/0 char device, opaque xattr)."""
-    for dirpath, _dirs, files in os.walk(fs):
-        for name in files:
-            if name == _OPAQUE:
-                os.unlink(os.path.join(dirpath, name))
-                os.setxattr(dirpath, "trusted.overlay.opaque", b"y")
-            elif name.startswith(_WHITEOUT):
-                os.unlink(os.path.join(dirpath, name))
-                os.mknod(os.path.join(dirpath, name[len(_WHITEOUT):]), stat.S_IFCHR | 0o000, os.makedev(0, 0))
+__all__ = ["apply_layer", "LayerError"]

@@ -233,6 +233,23 @@ class ImageService:
     def _blob_in_use(self, digest: str) -> bool:
         return any(digest in img.layer_blobs for img in self.meta.images())
 
+    # ------------------------------------------------------------------ pull
+    def blob_in_use(self, digest: str) -> bool:
+        """Some image's layer: a failed pull must not delete it."""
+        return self._blob_in_use(digest)
+
+    def layer_size(self, key: str) -> int:
+        return _tree_size(self.snapshots.layer_path(key))
+
+    def record_pulled(self, record: ImageRecord, name: str) -> bool:
+        """Record a pulled image and point `name` at it; True if the name moved (docker's
+        "Downloaded newer image" rather than "Image is up to date")."""
+        with self.meta.tx():
+            before = self.meta.image_for_name(name)
+            self.meta.put_image(record)
+            self.meta.set_name(name, record.id)
+        return before != record.id  # an image the name left stays, nameless, as docker's <none>
+
 
 def _parse_changes(raw: bytes) -> dict:
     if not raw:

@@ -14,6 +14,7 @@ from berth.proto import containerd_pb2_grpc as rpc
 from ..containers import ContainerService
 from ..events import EventBus
 from ..images import ImageService
+from ..images.pull import Puller
 from ..runtime.tasks import TaskService
 from .containers import Containers
 from .events import Events
@@ -22,7 +23,7 @@ from .tasks import Tasks
 
 
 def serve(address: str, images: ImageService, containers: ContainerService, tasks: TaskService,
-          events: EventBus, workers: int = 1024) -> grpc.Server:
+          events: EventBus, puller: Puller, certs_dir: str, workers: int = 1024) -> grpc.Server:
     """Bind the unix socket with mode 0600 and start serving.
 
     Wait and Subscribe hold a worker each for as long as they block, and a daemon
@@ -30,7 +31,7 @@ def serve(address: str, images: ImageService, containers: ContainerService, task
     """
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc"),
                          options=[("grpc.max_receive_message_length", 64 << 20)])
-    rpc.add_ImagesServicer_to_server(Images(images, events), server)
+    rpc.add_ImagesServicer_to_server(Images(images, events, puller, certs_dir), server)
     rpc.add_ContainersServicer_to_server(Containers(containers, tasks, events), server)
     rpc.add_TasksServicer_to_server(Tasks(tasks), server)
     rpc.add_EventsServicer_to_server(Events(events), server)

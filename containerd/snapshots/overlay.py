@@ -39,6 +39,7 @@ class Snapshotter:
         os.makedirs(self.tmp, exist_ok=True)
         self._meta = meta
         self._lock = threading.Lock()
+        self._unpacking: dict[str, threading.Event] = {}
 
     def _committed_dir(self, key: str) -> str:
         return os.path.join(self.committed, key.split(":", 1)[1])
@@ -53,24 +54,47 @@ class Snapshotter:
     def has(self, key: str) -> bool:
         return self._meta.snapshot(key) is not None
 
-    def unpack(self, key: str, parent: str, blob_path: str) -> bool:
-        """Unpack a layer tar into the committed snapshot `key` unless it exists; True if it unpacked."""
-        with self._lock:
-            if self._meta.snapshot(key) is not None and os.path.isdir(self._committed_dir(key)):
-                return False
+    def unpack(self, key: str, parent: str, blob_path: str, diff_id: str = "", allow_devices: bool = True) -> bool:
+        """Unpack a layer blob into the committed snapshot `key` unless it exists; True if it unpacked.
+
+        Layers of one image unpack at the same time (each into its own tree, none reads
+        its parent); the same key asked twice at once unpacks once, the second caller
+        waiting for the first. A `diff_id` that the uncompressed stream does not hash
+        to fails the unpack and leaves nothing behind.
+        """
+        while True:
+            with self._lock:
+                if self._meta.snapshot(key) is not None and os.path.isdir(self._committed_dir(key)):
+                    return False
+                running = self._unpacking.get(key)
+                if running is None:
+                    done = self._unpacking[key] = threading.Event()
+                    break
+            running.wait()
+        try:
             work = os.path.join(self.tmp, uuid.uuid4().hex)
             fs = os.path.join(work, "fs")
             os.makedirs(fs)
             try:
-                apply_layer(blob_path, fs, has_parent=bool(parent))
+                got = apply_layer(blob_path, fs, has_parent=bool(parent), allow_devices=allow_devices)
+                if diff_id and got != diff_id:
+                    raise InvalidArgument(f"unpack layer: diff id mismatch: the layer's tar is {got}, "
+                                          f"the image config says {diff_id}")
                 os.chmod(work, 0o700)
                 # the rename is the commit: a committed dir is always complete
-                os.rename(work, self._committed_dir(key))
+                target = self._committed_dir(key)
+                if os.path.isdir(target):
+                    shutil.rmtree(target)  # a leftover whose record a crash lost
+                os.rename(work, target)
             except BaseException:
                 shutil.rmtree(work, ignore_errors=True)
                 raise
             self._meta.put_snapshot(SnapshotRecord(key, "committed", parent))
             return True
+        finally:
+            with self._lock:
+                del self._unpacking[key]
+            done.set()
 
     def prepare(self, key: str, parent: str) -> None:
         """An active snapshot over committed `parent`: fresh upper and work dirs."""

@@ -9,6 +9,15 @@ from berth.common.timefmt import ZERO_TIME, parse_rfc3339_nano
 from ..libcontainerd import Image
 
 
+def repo_tags(image: Image) -> list[str]:
+    return [n for n in image.names if "@" not in n]
+
+
+def repo_digests(image: Image) -> list[str]:
+    """Names that pin a digest (an image pulled by digest) are docker's RepoDigests."""
+    return [n for n in image.names if "@" in n]
+
+
 def _container_config(cfg: dict[str, Any]) -> dict[str, Any]:
     c = cfg.get("config") or {}
     return {
@@ -25,8 +34,8 @@ def inspect_json(image: Image) -> dict[str, Any]:
     cfg = image.config
     return {
         "Id": image.id,
-        "RepoTags": list(image.names),
-        "RepoDigests": [],
+        "RepoTags": repo_tags(image),
+        "RepoDigests": repo_digests(image),
         "Parent": "",
         "Comment": cfg.get("comment", ""),
         "Created": image.created or cfg.get("created") or ZERO_TIME,
@@ -55,8 +64,8 @@ def summary_json(image: Image) -> dict[str, Any]:
         "Id": image.id,
         "Labels": (cfg.get("config") or {}).get("Labels") or {},
         "ParentId": "",
-        "RepoDigests": [],
-        "RepoTags": list(image.names),
+        "RepoDigests": repo_digests(image),
+        "RepoTags": repo_tags(image),
         "SharedSize": -1,
         "Size": image.size,
     }

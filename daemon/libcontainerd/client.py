@@ -57,6 +57,30 @@ class Image:
 
 
 @dataclass
+class RegistryAuth:
+    """Credentials for the registry of one pull (docker's X-Registry-Auth, decoded)."""
+
+    username: str = ""
+    password: str = ""
+    identity_token: str = ""
+    registry_token: str = ""
+
+
+@dataclass
+class PullProgress:
+    """One status of a pull; the last one has `image` set."""
+
+    id: str = ""
+    status: str = ""
+    current: int = 0
+    total: int = 0
+    layer: bool = False
+    image: Image | None = None
+    digest: str = ""
+    updated: bool = False
+
+
+@dataclass
 class Task:
     id: str
     pid: int
@@ -161,6 +185,26 @@ class Containerd:
 
         return _image(await self._call("import image", self._images.Import(
             requests(), wait_for_ready=True, timeout=None)))
+
+    async def pull(self, ref: str, platform: str, auth: RegistryAuth,
+                   insecure: list[str]) -> AsyncIterator[PullProgress]:
+        """docker pull, as berth-containerd streams it; an error before the first status
+        is raised by the first step of the iteration (the caller can still answer 4xx)."""
+        call = self._images.Pull(pb.PullRequest(
+            ref=ref, platform=platform, insecure_registries=insecure,
+            auth=pb.RegistryAuth(username=auth.username, password=auth.password,
+                                 identity_token=auth.identity_token, registry_token=auth.registry_token)),
+            wait_for_ready=True)
+        try:
+            async for m in call:
+                if m.HasField("image"):
+                    yield PullProgress(image=_image(m.image), digest=m.digest, updated=m.updated)
+                else:
+                    yield PullProgress(id=m.id, status=m.status, current=m.current, total=m.total, layer=m.layer)
+        except grpc.aio.AioRpcError as e:
+            raise _error(e, f"pull {ref}") from None
+        finally:
+            call.cancel()
 
     # -------------------------------------------------------------- containers
     async def create_container(self, cid: str, image: str, spec: dict[str, Any], runtime: str,

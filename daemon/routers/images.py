@@ -8,12 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from berth.common import reference
-
-from ..http.errors import ApiError, bad_request
+from ..http.errors import bad_request
 from ..http.params import Bool, parse_filters
 from ..images import changes as dockerfile_changes
-from ..images import service, views
+from ..images import pull, service, views
 from .models import errors
 
 router = APIRouter(tags=["Image"])
@@ -28,8 +26,8 @@ _TAR_BODY = {"requestBody": {"required": False, "description": "With fromSrc=-: 
                                500: "server error"}))
 async def create_image(
         request: Request,
-        fromImage: Annotated[str, Query(description="Name of the image to pull (berth has no "
-                                                           "registry support yet: a 404).")] = "",
+        fromImage: Annotated[str, Query(description="Name of the image to pull. The name may include a "
+                                                    "tag or digest.")] = "",
         fromSrc: Annotated[str, Query(description="Source to import: `-` reads the image "
                                                          "from the request body.")] = "",
         repo: Annotated[str, Query(description="Repository name given to an image when it is "
@@ -39,19 +37,14 @@ async def create_image(
         changes: Annotated[list[str], Query(
             description="Apply `Dockerfile` instructions to the image that is created, for "
                         "example: `changes=ENV DEBUG=true`.")] = [],
-        platform: Annotated[str, Query(description=_IGNORED)] = "",
+        platform: Annotated[str, Query(description="Platform in the format os[/arch[/variant]], "
+                                                   "for a pull from an index")] = "",
         x_registry_auth: Annotated[str, Header(alias="X-Registry-Auth",
-                                                      description=_IGNORED)] = "",
+                                               description="A base64url-encoded auth configuration")] = "",
 ) -> Response:
     engine = request.app.state.engine
     if fromImage:
-        text = fromImage + (":" + tag if tag else "")
-        try:
-            text = reference.normalize(text)
-        except reference.ReferenceError as e:
-            raise bad_request(str(e))
-        raise ApiError(404, f"pull access denied for {text}: berth has no registry support yet; "
-                            "use `docker import` (POST /images/create?fromSrc=-) to add images")
+        return await pull.create_from_image(engine, request.query_params, request.headers)
     if fromSrc != "-":
         raise bad_request("fromSrc must be \"-\" (the request body): importing from a URL is not supported"
                           if fromSrc else "either fromSrc or fromImage is required")

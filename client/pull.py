@@ -1,0 +1,163 @@
+"""`pull` / `image pull`, and the pull that `run` and `create` make for a missing image.
+
+The progress is docker's (pkg/jsonmessage): on a terminal, one line per layer,
+rewritten in place with ANSI cursor moves as its status changes; otherwise plain
+lines, with the progress bars left out. The daemon's messages are shown as they
+arrive; an error inside the stream ends the pull with that error.
+"""
+
+from __future__ import annotations
+
+import os
+
+from berth.client.api import Client, DaemonError
+from berth.client.flags import Parsed
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from berth.client.main import Context
+
+
+class PullError(Exception):
+    """An error the daemon reported inside the progress stream (after the pull began)."""
+
+
+def query_for(image: str, platform: str | None) -> tuple[dict, str]:
+    """docker's ImagePull query (fromImage = familiar name, tag = tag or digest) and the
+    fully qualified reference docker prints at the end."""
+    from berth.common import reference
+
+    ref = reference.parse(image).with_default_tag()
+    query = {"fromImage": ref.familiar_name, "tag": ref.digest or ref.tag, "platform": platform or None}
+    return query, str(ref)
+
+
+def _progress_text(msg: dict) -> str:
+    """jsonmessage's JSONProgress.String() is the daemon's "progress" field, as sent."""
+    return msg.get("progress") or ""
+
+
+def display(messages: Iterable[dict], write: Callable[[str], None], tty: bool) -> None:
+    """DisplayJSONMessagesStream: a line per id that has progress, updated in place on a tty."""
+    ids: dict[str, int] = {}
+    for msg in messages:
+        if msg.get("error") or msg.get("errorDetail"):
+            raise PullError(msg.get("error") or (msg.get("errorDetail") or {}).get("message") or "pull failed")
+        has_progress = "progressDetail" in msg or "progress" in msg
+        ident = msg.get("id") or ""
+        diff = 0
+        if ident and has_progress:
+            if ident not in ids:
+                ids[ident] = len(ids)
+                if tty:
+                    write("\n")
+            diff = len(ids) - ids[ident]
+            if tty:
+                write(f"\x1b[{diff}A")
+        else:
+            ids = {}  # anything else starts a new block: old lines are not updated any more
+        _line(msg, write, tty, has_progress)
+        if ident and tty and diff:
+            write(f"\x1b[{diff}B")
+
+
+def _line(msg: dict, write: Callable[[str], None], tty: bool, has_progress: bool) -> None:
+    endl = ""
+    if tty and has_progress:
+        write("\x1b[2K\r")
+        endl = "\r"
+    elif has_progress and _progress_text(msg):
+        return  # a bar means nothing without a terminal
+    text = f"{msg['id']}: " if msg.get("id") else ""
+    status = msg.get("status") or ""
+    if has_progress and tty:
+        write(f"{text}{status} {_progress_text(msg)}{endl}")
+    else:
+        write(f"{text}{status}{endl}\n")
+
+
+def pull(client: Client, image: str, platform: str | None, write: Callable[[str], None], tty: bool,
+         quiet: bool = False) -> str:
+    """Pull `image`, showing the progress (unless quiet); returns its qualified name."""
+    query, full = query_for(image, platform)
+    stream = client.stream("POST", "/images/create", query, headers=_auth_header(full))
+    finished = []
+
+    def watched() -> Iterable[dict]:
+        for msg in stream.json_messages():
+            if str(msg.get("status", "")).startswith("Status: "):
+                finished.append(msg)
+            yield msg
+
+    try:
+        display(watched(), (lambda _text: None) if quiet else write, tty and not quiet)
+    finally:
+        stream.close()
+    if not finished:  # the daemon went away in the middle (docker's decoder says the same)
+        raise PullError("unexpected EOF")
+    return full
+
+
+def _auth_header(full: str) -> dict[str, str]:
+    """X-Registry-Auth from a docker-compatible config.json ($BERTH_CONFIG, else ~/.berth),
+    for the registry of `full`; none when there are no credentials for it."""
+    import base64
+    import json
+
+    directory = os.environ.get("BERTH_CONFIG") or os.path.join(os.path.expanduser("~"), ".berth")
+    try:
+        with open(os.path.join(directory, "config.json")) as f:
+            auths = json.load(f).get("auths") or {}
+    except (OSError, ValueError, AttributeError):
+        return {}
+    host = full.split("/", 1)[0]
+    entry = auths.get(host) or (auths.get("https://index.docker.io/v1/") if host == "docker.io" else None)
+    if not isinstance(entry, dict) or not entry.get("auth"):
+        return {}
+    try:
+        user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    body = json.dumps({"username": user, "password": password, "serveraddress": host}).encode()
+    return {"X-Registry-Auth": base64.urlsafe_b64encode(body).decode()}
+
+
+def _isatty(fd: int) -> bool:
+    try:
+        return os.isatty(fd)
+    except OSError:
+        return False
+
+
+def cmd_pull(ctx: Context, parsed: Parsed) -> int:
+    image = parsed.args[0]
+    from berth.common import reference
+
+    try:
+        ref = reference.parse(image)
+    except reference.ReferenceError as e:
+        ctx.err(f"invalid reference format: {e}\n" if "invalid reference format" not in str(e) else f"{e}\n")
+        return 1
+    if parsed.opts["all_tags"]:
+        ctx.err("berth: --all-tags is not supported yet\n")
+        return 1
+    quiet = bool(parsed.opts["quiet"])
+    if not ref.tag and not ref.digest and not quiet:
+        ctx.out("Using default tag: latest\n")
+    try:
+        full = pull(ctx.client(), image, parsed.opts["platform"], ctx.out, _isatty(1), quiet)
+    except PullError as e:
+        ctx.err(f"{e}\n")
+        return 1
+    ctx.out(f"{full}\n")
+    return 0
+
+
+def pull_for_run(ctx: Context, client: Client, image: str, platform: str | None = None) -> None:
+    """run/create: the progress goes to stderr, as docker's does; a stream error is a DaemonError."""
+    try:
+        pull(client, image, platform, ctx.err, _isatty(2))
+    except PullError as e:
+        raise DaemonError(500, str(e)) from None

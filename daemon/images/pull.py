@@ -1,0 +1,90 @@
+"""POST /images/create?fromImage=: docker pull, streamed as docker's JSON progress.
+
+berth-containerd does the pull; this turns the query and the X-Registry-Auth header
+into its request, and its statuses into docker's messages. The HTTP status is chosen
+once the first status arrives: an unknown image, a refused login or an unreachable
+registry fail before it, so they get docker's 404/500 with {"message"}; anything
+after it is reported inside the 200 stream as docker's errorDetail.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import AsyncIterator, Mapping
+
+from fastapi.responses import StreamingResponse
+
+from berth.common import reference
+
+from ..containers.service import Engine
+from ..http.errors import bad_request
+from ..libcontainerd import ContainerdError, PullProgress, RegistryAuth
+from . import progress
+
+
+def pull_reference(from_image: str, tag: str) -> str:
+    """dockerd's rule: `tag` is a tag, or a digest when it parses as one; it replaces
+    what fromImage had. An empty tag is `latest` (berth pulls no --all-tags yet)."""
+    try:
+        ref = reference.parse(from_image)
+    except reference.ReferenceError as e:
+        raise bad_request(str(e)) from None
+    if tag:
+        if tag.startswith("sha256:"):
+            ref = reference.Reference(ref.domain, ref.path, "", tag)
+        else:
+            ref = reference.Reference(ref.domain, ref.path, tag, "")
+    try:
+        return str(reference.parse(str(ref)).with_default_tag())  # revalidates the tag or digest
+    except reference.ReferenceError as e:
+        raise bad_request(str(e)) from None
+
+
+def registry_auth(header: str) -> RegistryAuth:
+    """X-Registry-Auth: base64url JSON of docker's AuthConfig. As in dockerd, a header
+    that does not decode is no credentials at all (a pull may be anonymous)."""
+    if not header:
+        return RegistryAuth()
+    raw = header.strip()
+    try:
+        data = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+        cfg = json.loads(data)
+    except (binascii.Error, ValueError):
+        try:
+            cfg = json.loads(base64.b64decode(raw + "=" * (-len(raw) % 4)))
+        except (binascii.Error, ValueError):
+            return RegistryAuth()
+    if not isinstance(cfg, dict):
+        return RegistryAuth()
+    username, password = str(cfg.get("username") or ""), str(cfg.get("password") or "")
+    if not username and cfg.get("auth"):
+        try:
+            username, _, password = base64.b64decode(str(cfg["auth"])).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            pass
+    return RegistryAuth(username=username, password=password,
+                        identity_token=str(cfg.get("identitytoken") or ""),
+                        registry_token=str(cfg.get("registrytoken") or ""))
+
+
+async def create_from_image(engine: Engine, query: Mapping[str, str], headers: Mapping[str, str]) -> StreamingResponse:
+    ref = pull_reference(query.get("fromImage", ""), query.get("tag", ""))
+    auth = registry_auth(headers.get("x-registry-auth", ""))
+    stream = engine.ctrd.pull(ref, query.get("platform", ""), auth, list(engine.config.insecure_registries))
+    first = await stream.__anext__()  # raises ContainerdError: an HTTP error answer
+
+    async def body() -> AsyncIterator[bytes]:
+        item: PullProgress | None = first
+        try:
+            while item is not None:
+                if item.image is None:
+                    yield progress.line(progress.message(item))
+                item = await anext(stream, None)
+        except ContainerdError as e:
+            yield progress.error_line(e.message)
+        finally:
+            await stream.aclose()
+
+    return StreamingResponse(body(), media_type="application/json")
