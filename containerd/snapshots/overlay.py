@@ -15,7 +15,7 @@ import shutil
 import threading
 import uuid
 
-from ..errors import FailedPrecondition, NotFound
+from ..errors import FailedPrecondition, InvalidArgument, NotFound
 from ..diff import apply_layer
 from ..metadata import Metadata, SnapshotRecord
 from .mounts import Mount
