@@ -38,7 +38,7 @@ def main() -> int:
             "docker": ([DOCKER, "run", "--rm", "--network", "none", "bench-busybox", "true"], docker.env()),
         }
         times: dict[str, list[float]] = {name: [] for name in cases}
-        for name, (cmd, env) in cases.items():
+        for cmd, env in cases.values():
             _time(cmd, env)  # warm-up, not counted
         for _ in range(args.runs):  # interleaved so machine noise hits both alike
             for name, (cmd, env) in cases.items():

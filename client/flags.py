@@ -211,7 +211,7 @@ def help_text(cmd: Command) -> str:
             heads.append(head)
         col = max(len(h) for h in heads) + 3
         out += ["", "Options:"]
-        for head, f in zip(heads, cmd.flags):
+        for head, f in zip(heads, cmd.flags, strict=True):
             text = f.help
             if f.default not in (None, False, [], ()) and f.kind != "list":
                 shown = f'"{f.default}"' if f.kind == "string" else str(f.default)

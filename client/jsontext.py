@@ -47,7 +47,7 @@ def loads(raw: bytes | str) -> Any:
             value, end = _scan(text, 0)
             if end == len(text):
                 return value
-        except Exception:  # malformed: json.loads below says how (the scanner cannot word
+        except Exception:  # noqa: BLE001 - malformed: json.loads below says how (the scanner cannot word
             pass           # its own errors while json.decoder is not imported)
     import json
 

@@ -50,7 +50,8 @@ def _global_flags(argv: list[str]) -> tuple[str | None, bool, bool, list[str], s
         arg = argv[i]
         if arg in ("-H", "--host"):
             if i + 1 >= len(argv):
-                return host, version, help_, [], f"flag needs an argument: {'--host' if arg == '--host' else chr(39) + 'H' + chr(39) + ' in -H'}"
+                which = "--host" if arg == "--host" else "'H' in -H"
+                return host, version, help_, [], f"flag needs an argument: {which}"
             host = argv[i + 1]
             i += 2
             continue
@@ -67,7 +68,8 @@ def _global_flags(argv: list[str]) -> tuple[str | None, bool, bool, list[str], s
             break
         else:
             name = arg if arg.startswith("--") else f"'{arg[1]}' in {arg}"
-            return host, version, help_, [], ("unknown flag: " if arg.startswith("--") else "unknown shorthand flag: ") + name.split("=")[0]
+            kind = "unknown flag: " if arg.startswith("--") else "unknown shorthand flag: "
+            return host, version, help_, [], kind + name.split("=")[0]
         i += 1
     return host, version, help_, argv[i:], None
 

@@ -23,7 +23,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--state", default=CONTAINERD_STATE, help="volatile data: task bundles, shim sockets, runtime root")
     p.add_argument("--certs-dir", default="/etc/berth/certs.d",
                    help="per-registry TLS files: DIR/HOST[:PORT]/*.crt (CAs), *.cert and *.key (client)")
-    p.add_argument("-l", "--log-level", default="info", choices=["trace", "debug", "info", "warn", "warning", "error", "fatal", "panic"])
+    p.add_argument("-l", "--log-level", default="info",
+                   choices=["trace", "debug", "info", "warn", "warning", "error", "fatal", "panic"])
     return p.parse_args(argv)
 
 

@@ -239,7 +239,7 @@ def _list(args: Any) -> int:
 def _table(rows: list[list[str]]) -> str:
     """Go's tabwriter with minwidth 12, padding 3, as runc's list uses."""
     widths = [max(12, max(len(r[i]) for r in rows) + 3) for i in range(len(rows[0]) - 1)]
-    return "".join("".join(c.ljust(w) for c, w in zip(r, widths)) + r[-1] + "\n" for r in rows)
+    return "".join("".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + r[-1] + "\n" for r in rows)
 
 
 def _ps(args: Any) -> int:

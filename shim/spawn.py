@@ -97,14 +97,14 @@ def _become_shim(options: ShimOptions, ready_fd: int) -> None:
         shim = Shim(options)
         try:
             container_pid = shim.create()
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - reported to the caller, word for word
             _report(ready_fd, {"error": _one_line(e)})
             return
         _report(ready_fd, {"pid": os.getpid(), "socket": options.socket_path, "container_pid": container_pid})
         ready_fd = -1
         shim.serve()
         code = 0
-    except BaseException as e:
+    except BaseException as e:  # noqa: BLE001 - the caller must hear something
         if ready_fd >= 0:
             _report(ready_fd, {"error": _one_line(e)})
     finally:

@@ -272,6 +272,6 @@ def _tree_size(root: str) -> int:
                 st = os.lstat(os.path.join(dirpath, name))
             except FileNotFoundError:
                 continue
-            if not (st.st_mode & 0o170000 == 0o040000):
+            if st.st_mode & 0o170000 != 0o040000:  # not a directory
                 total += st.st_size
     return total

@@ -168,7 +168,7 @@ def _serve(sock: socket.socket, title: list[str]) -> int:
             try:
                 answer = _handle(spawn, msg["options"])
                 code = 0
-            except BaseException as e:  # the caller must hear something, or it waits forever
+            except BaseException as e:  # noqa: BLE001 - the caller must hear something, or it waits forever
                 answer = {"error": f"spawn shim: {e!r}", "kind": "internal"}
             finally:
                 try:

@@ -71,7 +71,7 @@ async def _ps(args: list[str]) -> tuple[int, bytes, bytes]:
                                                     stdout=asyncio.subprocess.PIPE,
                                                     stderr=asyncio.subprocess.PIPE)
     except FileNotFoundError:
-        raise ApiError(500, 'ps: exec: "ps": executable file not found in $PATH')
+        raise ApiError(500, 'ps: exec: "ps": executable file not found in $PATH') from None
     out, err = await proc.communicate()
     return proc.returncode or 0, out, err
 

@@ -56,7 +56,7 @@ def parse_filters(raw: str | None) -> dict[str, list[str]]:
     try:
         value = json.loads(raw)
     except ValueError as e:
-        raise bad_request(f"invalid filter: {e}")
+        raise bad_request(f"invalid filter: {e}") from None
     if not isinstance(value, dict):
         raise bad_request("invalid filter: not a JSON object")
     out: dict[str, list[str]] = {}

@@ -22,7 +22,7 @@ def import_name(repo: str, tag: str) -> str:
         if tag:
             ref = reference.parse(f"{ref.familiar_name}:{tag}")
     except reference.ReferenceError as e:
-        raise bad_request(str(e))
+        raise bad_request(str(e)) from None
     if ref.digest:
         raise bad_request("invalid reference format: an imported image cannot be named by a digest")
     return ref.with_default_tag().familiar()

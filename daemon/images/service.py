@@ -20,7 +20,7 @@ async def resolve(ctrd: Containerd, ref: str) -> Image:
         candidates.append(reference.normalize(ref))
     except reference.ReferenceError:
         if not candidates:
-            raise no_such_image(ref)
+            raise no_such_image(ref) from None
     for cand in candidates:
         try:
             return await ctrd.get_image(cand)

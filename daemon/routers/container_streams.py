@@ -50,7 +50,7 @@ def _time(name: str, value: str) -> int:
     try:
         return logs.parse_time(value)
     except ValueError as e:
-        raise bad_request(f"invalid value for {name}: {value!r}: {e}")
+        raise bad_request(f"invalid value for {name}: {value!r}: {e}") from None
 
 
 def log_options(q: Mapping[str, str], c: Container) -> logs.LogOptions:

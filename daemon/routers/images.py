@@ -36,7 +36,7 @@ async def create_image(
         message: Annotated[str, Query(description="Set commit message for imported image.")] = "",
         changes: Annotated[list[str], Query(
             description="Apply `Dockerfile` instructions to the image that is created, for "
-                        "example: `changes=ENV DEBUG=true`.")] = [],
+                        "example: `changes=ENV DEBUG=true`.")] = [],  # noqa: B006 - FastAPI copies it
         platform: Annotated[str, Query(description="Platform in the format os[/arch[/variant]], "
                                                    "for a pull from an index")] = "",
         x_registry_auth: Annotated[str, Header(alias="X-Registry-Auth",

@@ -165,7 +165,7 @@ def _cleanup(d: Berthd) -> None:
     for hier in os.listdir("/sys/fs/cgroup"):
         base = os.path.join("/sys/fs/cgroup", hier, d.cgroup_parent)
         if os.path.isdir(base):
-            for sub, dirs, _ in sorted(os.walk(base), key=lambda t: -len(t[0])):
+            for sub, _dirs, _ in sorted(os.walk(base), key=lambda t: -len(t[0])):
                 try:
                     os.rmdir(sub)
                 except OSError:

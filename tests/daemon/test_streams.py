@@ -334,7 +334,7 @@ def test_more_followers_than_inotify_instances_each_get_every_line(berthd: Berth
         assert all(b.startswith(b"HTTP/1.1 200") for b in bufs)
         assert _inotify_fds(pid) == 1
         _say(berthd, name, "ping")
-        bufs = [_read_until(s, b, None) for s, b in zip(socks, bufs)]
+        bufs = [_read_until(s, b, None) for s, b in zip(socks, bufs, strict=True)]
         for b in bufs:  # the line, then the chunked body's end: the exit ended every stream
             assert b"after ping\n" in b and b.endswith(b"0\r\n\r\n"), b[-100:]
         assert wait_until(lambda: _inotify_fds(pid) == 0)

@@ -156,9 +156,8 @@ def _remove_what_the_test_made(found: _Found) -> list[str]:
                     os.rmdir(sub)
                 except OSError:
                     pass
-    if not found.group:
-        if (r := _accounts("groupdel", GROUP)).returncode != 0:
-            problems.append(f"groupdel {GROUP}: {r.stderr}")
+    if not found.group and (r := _accounts("groupdel", GROUP)).returncode != 0:
+        problems.append(f"groupdel {GROUP}: {r.stderr}")
     return problems
 
 

@@ -109,7 +109,7 @@ def test_v2_stats_count_cpu_time_and_reopen_from_paths(real_v2, procs):
 def test_relative_v2_path_goes_under_the_parent_of_the_runtimes_own_cgroup():
     root = tempfile.mkdtemp(prefix="berth-test-cg-")
     try:
-        own = [l.split(":", 2)[2].strip() for l in open("/proc/self/cgroup") if l.startswith("0::")][0]
+        own = [ln.split(":", 2)[2].strip() for ln in open("/proc/self/cgroup") if ln.startswith("0::")][0]
         # A stand-in root is not a cgroup2 mount, so ask for the v2 manager directly.
         m = cgroups._v2_manager("pod/ctr", root)
         assert m.path == os.path.normpath(os.path.join(root, os.path.dirname(own).lstrip("/"), "pod/ctr"))
