@@ -13,6 +13,7 @@ import os
 
 from berth.runc import config, libc, record as st
 from berth.runc.errors import RuncError
+from berth.runc.fds import close_all_but, install_stdio
 from berth.runc.sync import Channel, channel_pair
 
 TYPE_CHECKING = False  # typing costs ~2 ms per CLI start; annotations are strings anyway
@@ -132,10 +133,9 @@ def _child(rec: st.Record, process: dict[str, Any], chan: Channel, stdio: tuple[
            console: Any, seccomp: Any, preserve_fds: int = 0) -> None:
     from berth.runc import process as proc_mod
 
-    if stdio is not None:
-        for i, fd in enumerate(stdio):
-            if fd is not None and fd != i:
-                os.dup2(fd, i)
+    install_stdio(stdio)
+    own = [chan.rfd, chan.wfd] + ([console.fileno()] if console is not None else [])
+    close_all_but(own, preserve_fds)  # before joining: none of the caller's fds enter the container
     if process.get("oomScoreAdj") is not None:
         with open("/proc/self/oom_score_adj", "w") as f:
             f.write(str(process["oomScoreAdj"]))

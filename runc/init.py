@@ -13,6 +13,7 @@ import os
 
 from berth.runc import config, libc, mounts, process
 from berth.runc.errors import RuncError
+from berth.runc.fds import close_all_but, install_stdio
 from berth.runc.sync import Channel
 
 TYPE_CHECKING = False  # typing costs ~2 ms per CLI start; annotations are strings anyway
@@ -70,10 +71,9 @@ def _init(ctx: InitContext, chan: Channel) -> None:
     spec = ctx.spec
     nss = config.namespaces(spec)
     _preload(spec)
-    if ctx.stdio is not None:
-        for i, fd in enumerate(ctx.stdio):
-            if fd is not None and fd != i:
-                os.dup2(fd, i)
+    install_stdio(ctx.stdio)
+    own = [ctx.fifo_fd, chan.rfd, chan.wfd] + ([ctx.console.fileno()] if ctx.console is not None else [])
+    close_all_but(own, ctx.preserve_fds)  # the caller's other fds must not wait in the container
     _write_oom_score(spec["process"])
     _enter_namespaces(ctx, chan, nss)
     _build_container(ctx, chan, nss)
