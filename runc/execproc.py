@@ -13,6 +13,7 @@ import os
 
 from berth.runc import config, libc, record as st
 from berth.runc.errors import RuncError
+from berth.runc.fds import close_all_but, install_stdio
 from berth.runc.sync import Channel, channel_pair
 
 TYPE_CHECKING = False  # typing costs ~2 ms per CLI start; annotations are strings anyway
@@ -59,16 +60,13 @@ def exec_process(root: str, container_id: str, process: dict[str, Any], stdio: t
     if child == 0:  # pragma: no cover - runs in the child
         code = 1
         from berth.runc import console as _con, process as _proc  # noqa: F401 - before setns(mnt)
-        from berth.runc.init import _home_of, error_text  # noqa: F401
+        from berth.runc.init import _home_of, error_text, report_error  # noqa: F401
 
         try:
             parent_chan.close()
             _child(rec, process, child_chan, stdio, console, seccomp, preserve_fds)
         except BaseException as e:  # noqa: BLE001 - report everything, one line
-            try:
-                child_chan.send("error", msg=error_text(e))
-            except OSError:
-                pass
+            report_error(child_chan, error_text(e))
         os._exit(code)
     child_chan.close()
     if console is not None:
@@ -132,10 +130,9 @@ def _child(rec: st.Record, process: dict[str, Any], chan: Channel, stdio: tuple[
            console: Any, seccomp: Any, preserve_fds: int = 0) -> None:
     from berth.runc import process as proc_mod
 
-    if stdio is not None:
-        for i, fd in enumerate(stdio):
-            if fd is not None and fd != i:
-                os.dup2(fd, i)
+    install_stdio(stdio)
+    own = [chan.rfd, chan.wfd] + ([console.fileno()] if console is not None else [])
+    close_all_but(own, preserve_fds)  # before joining: none of the caller's fds enter the container
     if process.get("oomScoreAdj") is not None:
         with open("/proc/self/oom_score_adj", "w") as f:
             f.write(str(process["oomScoreAdj"]))
@@ -170,7 +167,7 @@ def _child(rec: st.Record, process: dict[str, Any], chan: Channel, stdio: tuple[
     if user.get("umask") is not None:
         os.umask(user["umask"])
     env = proc_mod.env_list(process)
-    if "HOME" not in env:
+    if not env.get("HOME"):  # none, or empty: the user's, as runc
         from berth.runc.init import _home_of
 
         env["HOME"] = _home_of(user.get("uid", 0))
@@ -181,7 +178,12 @@ def _child(rec: st.Record, process: dict[str, Any], chan: Channel, stdio: tuple[
     proc_mod.close_extra_fds(preserve_fds)
     if seccomp is not None and process.get("noNewPrivileges"):
         seccomp.load()
-    os.execve(name, process["args"], env)
+    from berth.runc.init import execve
+
+    # As runc's: the exec is started once it is ready to execve; a failing execve is
+    # the process's own error, on its stderr with exit status 1.
+    chan.close()
+    execve(name, process["args"], env)
 
 
 def process_from_args(rec: st.Record, args: Any) -> dict[str, Any]:
@@ -215,9 +217,11 @@ def process_from_args(rec: st.Record, args: Any) -> dict[str, Any]:
     proc["user"] = user
     if args.cap:
         caps = proc.setdefault("capabilities", {})
-        for key in ("bounding", "effective", "permitted", "ambient", "inheritable"):
-            if key != "ambient" or caps.get("ambient") is not None:
-                caps[key] = list(dict.fromkeys((caps.get(key) or []) + args.cap))
+        # runc's --cap (since CVE-2022-29162): never the inheritable set, and the ambient
+        # one only when the process has an inheritable set to go with it
+        keys = ["bounding", "effective", "permitted"] + (["ambient"] if caps.get("inheritable") is not None else [])
+        for key in keys:
+            caps[key] = list(dict.fromkeys((caps.get(key) or []) + args.cap))
     if args.no_new_privs:
         proc["noNewPrivileges"] = True
     return proc

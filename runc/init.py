@@ -13,6 +13,7 @@ import os
 
 from berth.runc import config, libc, mounts, process
 from berth.runc.errors import RuncError
+from berth.runc.fds import close_all_but, install_stdio
 from berth.runc.sync import Channel
 
 TYPE_CHECKING = False  # typing costs ~2 ms per CLI start; annotations are strings anyway
@@ -50,11 +51,31 @@ def child_main(ctx: InitContext, chan: Channel) -> NoReturn:
             import traceback
 
             traceback.print_exc()
+        report_error(chan, error_text(e))
+    os._exit(code)
+
+
+def report_error(chan: Channel, text: str) -> None:
+    """To the runtime while it listens; once the channel is closed (after `start`, or
+    right before an exec's execve) to the process's stderr, as runc's init prints it."""
+    if not chan.closed:
         try:
-            chan.send("error", msg=error_text(e))
+            chan.send("error", msg=text)
+            return
         except OSError:
             pass
-    os._exit(code)
+    try:
+        os.write(2, text.encode(errors="replace") + b"\n")
+    except OSError:
+        pass
+
+
+def execve(name: str, args: list[str], env: dict[str, str]) -> NoReturn:
+    """execve, with runc's words when it fails ("exec /run.sh: no such file or directory")."""
+    try:
+        os.execve(name, args, env)
+    except OSError as e:
+        raise RuncError(f"exec {name}: {(e.strerror or str(e)).lower()}") from None
 
 
 def error_text(e: BaseException) -> str:
@@ -70,10 +91,9 @@ def _init(ctx: InitContext, chan: Channel) -> None:
     spec = ctx.spec
     nss = config.namespaces(spec)
     _preload(spec)
-    if ctx.stdio is not None:
-        for i, fd in enumerate(ctx.stdio):
-            if fd is not None and fd != i:
-                os.dup2(fd, i)
+    install_stdio(ctx.stdio)
+    own = [ctx.fifo_fd, chan.rfd, chan.wfd] + ([ctx.console.fileno()] if ctx.console is not None else [])
+    close_all_but(own, ctx.preserve_fds)  # the caller's other fds must not wait in the container
     _write_oom_score(spec["process"])
     _enter_namespaces(ctx, chan, nss)
     _build_container(ctx, chan, nss)
@@ -125,7 +145,8 @@ def _build_container(ctx: InitContext, chan: Channel, nss: dict[str, str]) -> No
     if hooks.get("prestart") or hooks.get("createRuntime"):
         chan.send("hooks")  # run by the runtime, in its namespaces
         chan.expect("ack")
-    _run_hooks(hooks, "createContainer", ctx.state)  # its error is "during container init", as any before ready
+    # its error is "during container init", as any before ready; runc runs it in the rootfs
+    _run_hooks(hooks, "createContainer", ctx.state, env=process.env_list(spec["process"]), cwd=ctx.rootfs)
     if ctx.no_pivot:
         mounts.move_root(ctx.rootfs)
     else:
@@ -161,7 +182,7 @@ def _become_the_process(ctx: InitContext, chan: Channel) -> None:
     user = proc.get("user") or {}
     os.umask(user["umask"] if user.get("umask") is not None else 0o022)
     env = process.env_list(proc)
-    if "HOME" not in env:
+    if not env.get("HOME"):  # none, or empty: the user's, as runc
         env["HOME"] = _home_of(user.get("uid", 0))
     name = process.look_path(proc["args"][0], env)  # a missing command is a create-time error
     chan.close()
@@ -174,10 +195,10 @@ def _become_the_process(ctx: InitContext, chan: Channel) -> None:
     if ctx.seccomp is not None and proc.get("noNewPrivileges"):
         ctx.seccomp.load()
     hooks = ctx.spec.get("hooks") or {}
-    _run_hooks(hooks, "startContainer", {**ctx.state, "pid": os.getpid(), "status": "created"})
+    _run_hooks(hooks, "startContainer", {**ctx.state, "pid": os.getpid(), "status": "created"}, env=env)
     process.reset_signals()
     process.close_extra_fds(ctx.preserve_fds)
-    os.execve(name, proc["args"], env)
+    execve(name, proc["args"], env)
 
 
 def _preload(spec: dict[str, Any]) -> None:
@@ -274,8 +295,9 @@ def _home_of(uid: int) -> str:
     return "/"
 
 
-def _run_hooks(hooks: dict[str, Any], name: str, state: dict[str, Any]) -> None:
+def _run_hooks(hooks: dict[str, Any], name: str, state: dict[str, Any], *,
+               env: dict[str, str], cwd: str | None = None) -> None:
     if hooks.get(name):
         from berth.runc.hooks import run_hooks
 
-        run_hooks(hooks, name, state)
+        run_hooks(hooks, name, state, env=env, cwd=cwd)

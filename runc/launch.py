@@ -152,7 +152,7 @@ class _Creator:
             # runc 1.1 runs poststart at the end of create, while the container is "created"
             from berth.runc.hooks import run_hooks
 
-            run_hooks(hooks, "poststart", {**base_state, "status": "created"})
+            run_hooks(hooks, "poststart", {**base_state, "status": "created"}, cwd=self.bundle)
         return self.init_pid
 
     def _talk(self, chan: Channel) -> dict[str, Any]:
@@ -188,8 +188,8 @@ class _Creator:
 
                 hooks = self.spec.get("hooks") or {}
                 try:
-                    run_hooks(hooks, "prestart", base)
-                    run_hooks(hooks, "createRuntime", base)
+                    run_hooks(hooks, "prestart", base, cwd=self.bundle)  # runc runs in the bundle
+                    run_hooks(hooks, "createRuntime", base, cwd=self.bundle)
                 except RuncError as e:
                     raise RuncError(f"unable to start container process: error during container init: {e}") from None
                 chan.send("ack")

@@ -101,11 +101,18 @@ def _read_fifo(fd: int, rec: st.Record) -> bytes:
 def kill(root: str, container_id: str, signal: int | str = "SIGTERM", all: bool = False) -> None:
     sig = parse_signal(signal)
     rec = st.load(root, container_id)
-    if st.status(root, rec) == "stopped":
-        raise RuncError("container not running")
+    stopped = st.status(root, rec) == "stopped"
     if all:
-        _signal_all(rec, sig)
+        # As runc: --all is no error on a stopped container; whatever its cgroup still
+        # holds (children that outlived an init without a pid namespace) is signalled.
+        try:
+            _signal_all(rec, sig)
+        except Exception:  # noqa: BLE001 - a stopped container's cgroup may be half gone
+            if not stopped:
+                raise
         return
+    if stopped:
+        raise RuncError("container not running")
     try:
         os.kill(rec.pid, sig)
     except ProcessLookupError:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import stat
 
-from berth.runc import libc
+from berth.runc import libc, mountcheck
 from berth.runc.errors import RuncError
 
 TYPE_CHECKING = False  # typing costs ~2 ms per CLI start; annotations are strings anyway
@@ -136,12 +136,14 @@ def mount_one(rootfs: str, m: dict[str, Any], cgroup_paths: dict[str, str], new_
     options = m.get("options") or []
     flags, prop, data = parse_options(options)
     source = m.get("source") or ""
+    mountcheck.check_kernel_fs(rootfs, m)  # before anything follows the destination
     dest = secure_join(rootfs, m["destination"])
     deferred: list[tuple[str, int]] = []
     if mtype == "bind" or flags & libc.MS_BIND:
         src_is_dir = os.path.isdir(source)
         if not os.path.exists(source):
             raise OSError(2, "No such file or directory", source)
+        mountcheck.check_bind_in_proc(rootfs, dest, m)
         _make_target(dest, src_is_dir)
         libc.mount(source, dest, "bind", libc.MS_BIND | (flags & libc.MS_REC))
         extra = flags & ~(libc.MS_BIND | libc.MS_REC | libc.MS_REMOUNT)

@@ -46,12 +46,19 @@ class Channel:
             raise RuntimeError(f"sync: expected {kind}, got {msg.get('type')}")
         return msg
 
+    @property
+    def closed(self) -> bool:
+        return self.wfd < 0
+
     def close(self) -> None:
+        """Close both ends, once: their numbers are free for reuse afterwards, so forget them."""
         for fd in (self.rfd, self.wfd):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.rfd = self.wfd = -1
 
 
 def channel_pair() -> tuple[Channel, Channel]:

@@ -86,7 +86,7 @@ CASES: dict[str, tuple[Callable[..., None] | None, str]] = {
     "rootfs-propagation": (lambda s: s["linux"].update(rootfsPropagation="private"), MOUNTS),
     "bind-propagation": (lambda s: s["mounts"].append({"destination": "/shared-tmp", "type": "bind", "source": "/tmp",
                                                        "options": ["rbind", "rslave", "nosuid", "nodev"]}),
-                         MOUNTS + " | grep -v ' /shared-tmp/'"),
+                         MOUNTS + " | grep -v '^/shared-tmp/'"),
     "tmpfs-options": (lambda s: s["mounts"].append({"destination": "/scratch", "type": "tmpfs", "source": "tmpfs",
                                                     "options": ["ro", "noexec", "size=512k", "mode=1777"]}),
                       MOUNTS + "; ls -ld /scratch | cut -c1-10"),
