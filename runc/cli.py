@@ -300,7 +300,14 @@ def _update(args: Any) -> int:
     from berth.runc.lifecycle import update
     from berth.runc.resources import from_flags
 
-    update(args.root, args.id, from_flags(args))
+    from berth.runc import record as st
+
+    st.load(args.root, args.id)  # as runc: an unknown container before a bad value
+    resources = from_flags(args)
+    memory = resources.get("memory") or {}
+    if memory.get("kernel") or memory.get("kernelTCP"):
+        _LOG.warning("Kernel memory settings are ignored and will be removed")
+    update(args.root, args.id, resources, warn=_LOG.warning)
     return 0
 
 
