@@ -88,7 +88,12 @@ class _Creator:
         os.mkfifo(fifo, 0o622)
         os.chmod(fifo, 0o622)  # past the umask: a non-root init must be able to open it
         fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
-        self.manager = _cgroups().open_manager(linux.get("cgroupsPath", ""), self.cid)
+        manager = _cgroups().open_manager(linux.get("cgroupsPath", ""), self.cid)
+        if manager.is_frozen():
+            # An init placed there would freeze before it could report; runc refuses, and
+            # leaves the cgroup alone (so it is not yet ours to remove on cleanup).
+            raise RuncError("container's cgroup unexpectedly frozen")
+        self.manager = manager
         self.manager.create()
         seccomp = compile_seccomp(spec)
         console = None
