@@ -49,8 +49,40 @@ _UPDATE_FLAGS = ["blkio-weight", "cpu-period", "cpu-quota", "cpu-share", "cpu-rt
 
 _INT_FLAGS = ("blkio-weight", "pids-limit")  # cli.IntFlag in runc: a bad value is a usage error
 
+# checkpoint and restore: runc's flags, so that their help answers; berth-runc has no CRIU
+_CRIU: list[Flag] = [
+    (("image-path",), "image_path", VALUE, "", "path for saving criu image files"),
+    (("work-path",), "work_path", VALUE, "", "path for saving work files and logs"),
+    (("tcp-established",), "tcp_established", BOOL, False, "allow open tcp connections"),
+    (("ext-unix-sk",), "ext_unix_sk", BOOL, False, "allow external unix sockets"),
+    (("shell-job",), "shell_job", BOOL, False, "allow shell jobs"),
+    (("lazy-pages",), "lazy_pages", BOOL, False, "use userfaultfd to lazily restore memory pages"),
+    (("file-locks",), "file_locks", BOOL, False, "handle file locks, for safety"),
+    (("manage-cgroups-mode",), "manage_cgroups_mode", VALUE, "", "cgroups mode: 'soft' (default), 'full' and 'strict'"),
+    (("empty-ns",), "empty_ns", MULTI, None, "create a namespace, but don't restore its properties"),
+    (("auto-dedup",), "auto_dedup", BOOL, False, "enable auto deduplication of memory images"),
+]
+_CHECKPOINT: list[Flag] = _CRIU + [
+    (("parent-path",), "parent_path", VALUE, "", "path for previous criu image files in pre-dump"),
+    (("leave-running",), "leave_running", BOOL, False, "leave the process running after checkpointing"),
+    (("status-fd",), "status_fd", VALUE, "-1", "criu writes \\0 to this FD once lazy-pages is ready"),
+    (("page-server",), "page_server", VALUE, "", "ADDRESS:PORT of the page server"),
+    (("pre-dump",), "pre_dump", BOOL, False, "dump container's memory information only, leave the container running"),
+]
+_RESTORE: list[Flag] = _CRIU + [
+    (("console-socket",), "console_socket", VALUE, None, "path to an AF_UNIX socket which will receive the pty master"),
+    (("bundle", "b"), "bundle", VALUE, "", "path to the root of the bundle directory"),
+    (("detach", "d"), "detach", BOOL, False, "detach from the container's process"),
+    (("pid-file",), "pid_file", VALUE, None, "specify the file to write the process id to"),
+    (("no-subreaper",), "no_subreaper", BOOL, False, "disable the use of the subreaper used to reap reparented processes"),
+    (("no-pivot",), "no_pivot", BOOL, False, "do not use pivot root to jail process inside rootfs"),
+    (("lsm-profile",), "lsm_profile", VALUE, "", "Specify an LSM profile to be used during restore in the form of TYPE:NAME."),
+    (("lsm-mount-context",), "lsm_mount_context", VALUE, "", "Specify an LSM mount context to be used during restore."),
+]
+
 # command -> (description, flags, positionals); a positional ending in "?" is optional, in "*" takes the rest
 COMMANDS: dict[str, tuple[str, list[Flag], list[str]]] = {
+    "checkpoint": ("checkpoint a running container (not supported by berth-runc)", _CHECKPOINT, ["id"]),
     "spec": ("create a new specification file", [
         (("bundle", "b"), "bundle", VALUE, "", "path to the root of the bundle directory"),
         (("rootless",), "rootless", BOOL, False, "generate a configuration for a rootless container")], []),
@@ -91,6 +123,7 @@ COMMANDS: dict[str, tuple[str, list[Flag], list[str]]] = {
         (("ignore-paused",), "ignore_paused", BOOL, False, "allow exec in a paused container")],
         ["id", "command*"]),
     "pause": ("pause suspends all processes inside the container", [], ["id"]),
+    "restore": ("restore a container from a previous checkpoint (not supported by berth-runc)", _RESTORE, ["id"]),
     "resume": ("resumes all processes that have been previously paused", [], ["id"]),
     "update": ("update container resource constraints", [
         (("resources", "r"), "resources", VALUE, "", "path to the file containing the resources to update or '-'")]

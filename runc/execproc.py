@@ -126,6 +126,9 @@ def _parent(rec: st.Record, chan: Channel, child: int) -> None:
     mgr = _manager(rec)
     if mgr is not None:
         mgr.apply(child)
+    from berth.runc.debug import debug
+
+    debug("exec: process joined the container", pid=child)
     chan.send("go")
     msg = chan.recv()  # EOF: the exec succeeded and closed the channel (CLOEXEC)
     if msg is not None and msg.get("type") == "error":

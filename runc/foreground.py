@@ -205,4 +205,7 @@ def wait_process(pid: int, console: Console | None = None,
         for s, h in old.items():
             signal.signal(getattr(signal, s), h)
     code = os.waitstatus_to_exitcode(status) if status >= 0 else 0
+    from berth.runc.debug import debug
+
+    debug("process exited", pid=pid, status=code)  # runc's words
     return 128 - code if code < 0 else code

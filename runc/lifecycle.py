@@ -8,6 +8,7 @@ import signal as _signal
 import time
 
 from berth.runc import record as st
+from berth.runc.debug import debug
 from berth.runc.errors import RuncError
 
 TYPE_CHECKING = False  # typing costs ~2 ms per CLI start; annotations are strings anyway
@@ -78,6 +79,7 @@ def start(root: str, container_id: str) -> None:
         raise RuncError("cannot start a container that has stopped")
     try:
         os.unlink(fifo)
+        debug("start: exec.fifo read, the init goes on to execve", pid=rec.pid)
     except FileNotFoundError:
         pass
 
@@ -107,6 +109,7 @@ def kill(root: str, container_id: str, signal: int | str = "SIGTERM", all: bool 
         _signal_all(rec, sig)
         return
     try:
+        debug("kill: sending signal", pid=rec.pid, signal=sig)
         os.kill(rec.pid, sig)
     except ProcessLookupError:
         raise RuncError("container not running") from None
@@ -171,6 +174,7 @@ def delete(root: str, container_id: str, force: bool = False) -> None:
         for pid in [rec.pid, *ps_of(rec)]:
             _kill_quiet(pid, _signal.SIGKILL)
         _wait_gone(rec)
+    debug("delete: removing cgroup and state", status=status)
     _destroy(root, rec)
 
 
