@@ -10,57 +10,13 @@ import os
 import sys
 
 from berth.runc.errors import RuncError
+from berth.runc.logfmt import Log
 
 TYPE_CHECKING = False  # typing itself costs ~2 ms (and re, collections) before the first fork
 if TYPE_CHECKING:
     from typing import Any, Callable
 
-class _Log:
-    """runc's logrus output: `time=... level=error msg="..."` (or JSON), to --log or stderr."""
-
-    def __init__(self) -> None:
-        self.path: str | None = None
-        self.fmt = "text"
-
-    def warning(self, msg: str) -> None:
-        self._emit("warning", msg)
-
-    def error(self, msg: str) -> None:
-        if self._emit("error", msg):
-            sys.stderr.write(msg + "\n")  # runc also prints the bare error when logging to a file
-        sys.stderr.flush()
-
-    def _emit(self, level: str, msg: str) -> bool:
-        """Write the log line to --log, or to stderr without one; True when it went to --log."""
-        line = self._format(level, msg)
-        if not self.path:
-            sys.stderr.write(line)
-            return False
-        try:
-            with open(self.path, "a") as f:
-                f.write(line)
-        except OSError:
-            pass
-        return True
-
-    def _format(self, level: str, msg: str) -> str:
-        import json
-        import time
-
-        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        if self.fmt == "json":
-            return json.dumps({"level": level, "msg": msg, "time": now}, separators=(",", ":")) + "\n"
-        return f'time="{now}" level={level} msg={json.dumps(msg)}\n'
-
-
-_LOG = _Log()
-
-
-def _version() -> str:
-    from berth.common import VERSION
-    from berth.runc.record import OCI_VERSION
-
-    return f"berth-runc version {VERSION}\nspec: {OCI_VERSION}\n"
+_LOG = Log()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,13 +56,19 @@ def _main_verb(argv: list[str]) -> int:
     except cliargs.UsageError as e:
         cliargs.print_usage_error(e, _LOG.error)
         return 1
-    _LOG.path, _LOG.fmt = args.log or None, args.log_format
+    _LOG.path, _LOG.fmt, _LOG.debugging = args.log or None, args.log_format, args.debug
+    if args.debug:
+        from berth.runc import debug
+
+        debug.sink = _LOG.debug
     if args.log_format not in ("text", "json"):
         _LOG.fmt = "text"
         _LOG.error(f"invalid log-format: {args.log_format}")
         return 1
     if args.version:
-        sys.stdout.write(_version())
+        from berth.runc.version import version_text
+
+        sys.stdout.write(version_text())
         return 0
     if args.help or not args.verb:
         sys.stdout.write(cliargs.help_text(args.verb))
@@ -297,7 +259,14 @@ def _update(args: Any) -> int:
     from berth.runc.lifecycle import update
     from berth.runc.resources import from_flags
 
-    update(args.root, args.id, from_flags(args))
+    from berth.runc import record as st
+
+    st.load(args.root, args.id)  # as runc: an unknown container before a bad value
+    resources = from_flags(args)
+    memory = resources.get("memory") or {}
+    if memory.get("kernel") or memory.get("kernelTCP"):
+        _LOG.warning("Kernel memory settings are ignored and will be removed")
+    update(args.root, args.id, resources, warn=_LOG.warning)
     return 0
 
 
@@ -325,6 +294,17 @@ def _duration(text: str) -> float:
     return float(text)
 
 
+def _checkpoint(args: Any) -> int:
+    from berth.runc import record as st
+
+    st.load(args.root, args.id)  # as runc: an unknown container first
+    raise RuncError("checkpoint is not supported by berth-runc (it has no CRIU support)")
+
+
+def _restore(args: Any) -> int:
+    raise RuncError("restore is not supported by berth-runc (it has no CRIU support)")
+
+
 def _features(args: Any) -> int:
     import json
 
@@ -337,7 +317,7 @@ def _features(args: Any) -> int:
 _COMMANDS: dict[str, Callable[[Any], int]] = {
     "spec": _spec, "create": _create, "run": _run, "start": _start, "state": _state, "kill": _kill,
     "delete": _delete, "list": _list, "ps": _ps, "exec": _exec, "pause": _pause, "resume": _resume,
-    "update": _update, "events": _events, "features": _features,
+    "update": _update, "events": _events, "features": _features, "checkpoint": _checkpoint, "restore": _restore,
 }
 
 if __name__ == "__main__":

@@ -2,9 +2,11 @@
 
 argparse (with the shutil and gettext it pulls in, and the building of fifteen
 sub-parsers) costs ~6 ms per call, a quarter of runc's whole `run`. The grammar is
-small: global flags, a command, its flags, then positional arguments; flag parsing
-stops at the first positional (so `exec ID sh -c x` keeps `-c`), `--` ends flags,
-`-flag`, `--flag`, `--flag=value` are all accepted as urfave does.
+small: global flags, a command, its flags, then positional arguments. A command's
+flags may also follow its arguments (urfave moves them to the front, see reorder),
+except for exec and ps, where flag parsing stops at the first positional (so
+`exec ID sh -c x` keeps `-c`); `--` ends flags, `-flag`, `--flag`, `--flag=value`
+are all accepted as urfave does.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ TYPE_CHECKING = False  # typing costs ~2 ms per CLI start; annotations are strin
 if TYPE_CHECKING:
     from typing import Any
 
-BOOL, VALUE, MULTI = "bool", "value", "multi"
+BOOL, VALUE, MULTI, INT = "bool", "value", "multi", "int"
 
 # (names, dest, kind, default, help)
 Flag = tuple[tuple[str, ...], str, str, object, str]
@@ -45,8 +47,42 @@ _UPDATE_FLAGS = ["blkio-weight", "cpu-period", "cpu-quota", "cpu-share", "cpu-rt
                  "cpuset-cpus", "cpuset-mems", "memory", "memory-reservation", "memory-swap", "pids-limit",
                  "kernel-memory", "kernel-memory-tcp", "l3-cache-schema", "mem-bw-schema"]
 
+_INT_FLAGS = ("blkio-weight", "pids-limit")  # cli.IntFlag in runc: a bad value is a usage error
+
+# checkpoint and restore: runc's flags, so that their help answers; berth-runc has no CRIU
+_CRIU: list[Flag] = [
+    (("image-path",), "image_path", VALUE, "", "path for saving criu image files"),
+    (("work-path",), "work_path", VALUE, "", "path for saving work files and logs"),
+    (("tcp-established",), "tcp_established", BOOL, False, "allow open tcp connections"),
+    (("ext-unix-sk",), "ext_unix_sk", BOOL, False, "allow external unix sockets"),
+    (("shell-job",), "shell_job", BOOL, False, "allow shell jobs"),
+    (("lazy-pages",), "lazy_pages", BOOL, False, "use userfaultfd to lazily restore memory pages"),
+    (("file-locks",), "file_locks", BOOL, False, "handle file locks, for safety"),
+    (("manage-cgroups-mode",), "manage_cgroups_mode", VALUE, "", "cgroups mode: 'soft' (default), 'full' and 'strict'"),
+    (("empty-ns",), "empty_ns", MULTI, None, "create a namespace, but don't restore its properties"),
+    (("auto-dedup",), "auto_dedup", BOOL, False, "enable auto deduplication of memory images"),
+]
+_CHECKPOINT: list[Flag] = _CRIU + [
+    (("parent-path",), "parent_path", VALUE, "", "path for previous criu image files in pre-dump"),
+    (("leave-running",), "leave_running", BOOL, False, "leave the process running after checkpointing"),
+    (("status-fd",), "status_fd", VALUE, "-1", "criu writes \\0 to this FD once lazy-pages is ready"),
+    (("page-server",), "page_server", VALUE, "", "ADDRESS:PORT of the page server"),
+    (("pre-dump",), "pre_dump", BOOL, False, "dump container's memory information only, leave the container running"),
+]
+_RESTORE: list[Flag] = _CRIU + [
+    (("console-socket",), "console_socket", VALUE, None, "path to an AF_UNIX socket which will receive the pty master"),
+    (("bundle", "b"), "bundle", VALUE, "", "path to the root of the bundle directory"),
+    (("detach", "d"), "detach", BOOL, False, "detach from the container's process"),
+    (("pid-file",), "pid_file", VALUE, None, "specify the file to write the process id to"),
+    (("no-subreaper",), "no_subreaper", BOOL, False, "disable the use of the subreaper used to reap reparented processes"),
+    (("no-pivot",), "no_pivot", BOOL, False, "do not use pivot root to jail process inside rootfs"),
+    (("lsm-profile",), "lsm_profile", VALUE, "", "Specify an LSM profile to be used during restore in the form of TYPE:NAME."),
+    (("lsm-mount-context",), "lsm_mount_context", VALUE, "", "Specify an LSM mount context to be used during restore."),
+]
+
 # command -> (description, flags, positionals); a positional ending in "?" is optional, in "*" takes the rest
 COMMANDS: dict[str, tuple[str, list[Flag], list[str]]] = {
+    "checkpoint": ("checkpoint a running container (not supported by berth-runc)", _CHECKPOINT, ["id"]),
     "spec": ("create a new specification file", [
         (("bundle", "b"), "bundle", VALUE, "", "path to the root of the bundle directory"),
         (("rootless",), "rootless", BOOL, False, "generate a configuration for a rootless container")], []),
@@ -87,10 +123,12 @@ COMMANDS: dict[str, tuple[str, list[Flag], list[str]]] = {
         (("ignore-paused",), "ignore_paused", BOOL, False, "allow exec in a paused container")],
         ["id", "command*"]),
     "pause": ("pause suspends all processes inside the container", [], ["id"]),
+    "restore": ("restore a container from a previous checkpoint (not supported by berth-runc)", _RESTORE, ["id"]),
     "resume": ("resumes all processes that have been previously paused", [], ["id"]),
     "update": ("update container resource constraints", [
         (("resources", "r"), "resources", VALUE, "", "path to the file containing the resources to update or '-'")]
-        + [((name,), name.replace("-", "_"), VALUE, None, name) for name in _UPDATE_FLAGS], ["id"]),
+        + [((name,), name.replace("-", "_"), INT if name in _INT_FLAGS else VALUE, None, name)
+           for name in _UPDATE_FLAGS], ["id"]),
     "events": ("display container events such as OOM notifications, cpu, memory, and IO usage statistics", [
         (("interval",), "interval", VALUE, "5s", "set the stats collection interval"),
         (("stats",), "stats", BOOL, False, "display the container's stats then exit")], ["id"]),
@@ -101,9 +139,10 @@ COMMANDS: dict[str, tuple[str, list[Flag], list[str]]] = {
 class UsageError(Exception):
     """Bad command line; `command` says whose help to print."""
 
-    def __init__(self, message: str, command: str | None = None) -> None:
+    def __init__(self, message: str, command: str | None = None, flag: bool = False) -> None:
         super().__init__(message)
         self.command = command
+        self.flag = flag  # a flag urfave could not parse (vs. runc's own argument count check)
 
 
 class Args:
@@ -126,7 +165,7 @@ def _parse_flags(argv: list[str], i: int, flags: list[Flag], out: dict[str, Any]
         name, eq, value = arg.lstrip("-").partition("=")
         flag = index.get(name)
         if flag is None:
-            raise UsageError(f"flag provided but not defined: -{name}", command)
+            raise UsageError(f"flag provided but not defined: -{name}", command, flag=True)
         _, dest, kind, _, _ = flag
         if kind == BOOL:
             out[dest] = value.lower() not in ("false", "0") if eq else True
@@ -134,18 +173,78 @@ def _parse_flags(argv: list[str], i: int, flags: list[Flag], out: dict[str, Any]
             if not eq:
                 i += 1
                 if i >= len(argv):
-                    raise UsageError(f"flag needs an argument: -{name}", command)
+                    raise UsageError(f"flag needs an argument: -{name}", command, flag=True)
                 value = argv[i]
             if kind == MULTI:
                 out.setdefault(dest, []).append(value)
+            elif kind == INT:
+                out[dest] = _go_int(value, name, command)
             else:
                 out[dest] = value
         i += 1
     return i
 
 
+def _go_int(text: str, name: str, command: str | None) -> int:
+    """Go's flag.Int: strconv.ParseInt(text, 0, 64), so 0x10, 0o17, 017 and 0b1 too."""
+    body = text[1:] if text[:1] in ("+", "-") else text
+    try:
+        if len(body) > 1 and body[0] == "0" and body[1].isdigit():
+            value = int(text, 8)  # Go's base 0 reads a leading 0 as octal
+        else:
+            value = int(text, 0)
+    except ValueError:
+        raise UsageError(f'invalid value "{text}" for flag -{name}: parse error', command, flag=True) from None
+    if not -(1 << 63) <= value < (1 << 63):
+        raise UsageError(f'invalid value "{text}" for flag -{name}: value out of range', command, flag=True)
+    return value
+
+
 def _defaults(flags: list[Flag]) -> dict[str, Any]:
     return {f[1]: ([] if f[2] == MULTI else f[3]) for f in flags}
+
+
+# runc sets SkipArgReorder on these: what follows their id belongs to the process (or ps)
+_KEEP_ORDER = ("exec", "ps")
+
+
+def reorder(args: list[str], flags: list[Flag]) -> list[str]:
+    """urfave/cli's reorderArgs (v1.22.9, Debian's runc): its flags to the front, each with the word after.
+
+    So `update ID --cpu-period 900000` reads as `update --cpu-period 900000 ID`. Only
+    the command's own flags move (an unknown one stays, and so counts as an argument);
+    like urfave, it does not know which of them take a value: the word after a flag
+    moves with it (`--memory -1` keeps its -1; after a boolean, `kill ID --all KILL`
+    becomes `kill --all KILL ID`). A "--" ends the flags, the arguments before and
+    after it stay in order.
+    """
+    known = {name for f in flags for name in f[0]}
+    moved: list[str] = []
+    rest: list[str] = []
+    value_next = False
+    for i, arg in enumerate(args):
+        if value_next and not _is_flag(arg, known):
+            value_next = False
+            moved.append(arg)
+        elif arg == "--":
+            rest = ["--", *rest, *args[i + 1:]]
+            break
+        elif _is_flag(arg, known):
+            moved.append(arg)
+            value_next = "=" not in arg
+        else:
+            rest.append(arg)
+    return moved + rest
+
+
+def _is_flag(arg: str, known: set[str]) -> bool:
+    """urfave's argIsFlag: "-x", "--x" or "--x=v" naming one of the command's flags."""
+    if arg == "-" or not arg.startswith("-"):
+        return False
+    name = arg[2:] if arg.startswith("--") else arg
+    if name.startswith("-"):
+        name = name[1:]
+    return name.split("=", 1)[0] in known
 
 
 def parse(argv: list[str]) -> Args:
@@ -163,7 +262,10 @@ def parse(argv: list[str]) -> Args:
         raise UsageError(f"No help topic for '{verb}'")
     _, flags, positionals = COMMANDS[verb]
     values.update(_defaults(flags))
-    j = _parse_flags(argv, i + 1, flags + [(("help", "h"), "help", BOOL, False, "")], values, verb)
+    flags = flags + [(("help", "h"), "help", BOOL, False, "")]
+    if verb not in _KEEP_ORDER:
+        argv = argv[: i + 1] + reorder(argv[i + 1:], flags)
+    j = _parse_flags(argv, i + 1, flags, values, verb)
     if values["help"]:
         return Args(**values)
     rest = argv[j:]
@@ -211,7 +313,17 @@ def _flag_lines(flags: list[Flag]) -> list[str]:
 
 
 def print_usage_error(err: UsageError, log_error: Any) -> None:
-    """urfave's output: usage on stdout, then the error through the logger."""
+    """urfave's output: usage on stdout, then the error through the logger.
+
+    A flag it cannot parse is "Incorrect Usage: ERR" (a global one "Incorrect Usage.
+    ERR") and ERR alone in the log; runc's
+    own count of arguments is "Incorrect Usage." and "PROG: ERR".
+    """
+    if err.flag:
+        sep = ":" if err.command else "."  # urfave's App and Command say it differently
+        sys.stdout.write(f"Incorrect Usage{sep} {err}\n\n" + help_text(err.command))
+        log_error(str(err))
+        return
     sys.stdout.write("Incorrect Usage.\n\n" + help_text(err.command))
     prog = sys.argv[0] if sys.argv and sys.argv[0] else "berth-runc"
     log_error(f"{prog}: {err}" if err.command else str(err))

@@ -88,6 +88,11 @@ def validate(spec: dict[str, Any]) -> None:
     for rl in process.get("rlimits") or []:
         if rl.get("type") not in RLIMITS:
             raise RuncError(f"wrong rlimit value: {rl.get('type')}")
+    for i, rule in enumerate((linux.get("resources") or {}).get("devices") or []):
+        if not rule.get("access"):  # runc's specconv, before anything exists
+            raise RuncError(f"device access at {i} field cannot be empty")
+        if (rule.get("type") or "a") not in ("a", "b", "c"):
+            raise RuncError(f'invalid cgroup device type "{rule["type"]}"')
     if process.get("terminal") is None:
         process["terminal"] = False
 

@@ -26,14 +26,18 @@ _JOIN_ORDER = ["user", "ipc", "uts", "network", "cgroup", "time", "mount"]
 
 def exec_process(root: str, container_id: str, process: dict[str, Any], stdio: tuple[int, int, int] | None = None,
                  detach: bool = True, pid_file: str | None = None, console_socket: str | None = None,
-                 preserve_fds: int = 0) -> int:
-    """Run `process` (an OCI process object) in the container; returns its host pid."""
+                 preserve_fds: int = 0, ignore_paused: bool = False) -> int:
+    """Run `process` (an OCI process object) in the container; returns its host pid.
+
+    In a paused container (with `ignore_paused`) the process joins the frozen cgroup and
+    freezes before its execve: this returns once the container is resumed, as in runc.
+    """
     rec = st.load(root, container_id)
     status = st.status(root, rec)
     if status == "stopped":
         raise RuncError("cannot exec in a stopped container")
-    if status == "paused":
-        raise RuncError("cannot exec in a paused container")
+    if status == "paused" and not ignore_paused:
+        raise RuncError("cannot exec in a paused container (use --ignore-paused to override)")
     if not process.get("args"):
         raise RuncError("args must not be empty")
     if process.get("terminal") and console_socket is None and detach:
@@ -120,6 +124,9 @@ def _parent(rec: st.Record, chan: Channel, child: int) -> None:
     mgr = _manager(rec)
     if mgr is not None:
         mgr.apply(child)
+    from berth.runc.debug import debug
+
+    debug("exec: process joined the container", pid=child)
     chan.send("go")
     msg = chan.recv()  # EOF: the exec succeeded and closed the channel (CLOEXEC)
     if msg is not None and msg.get("type") == "error":
@@ -242,7 +249,8 @@ def exec_cli(args: Any) -> int:
             console_socket = console.address
     try:
         pid = exec_process(args.root, args.id, proc, detach=args.detach, pid_file=args.pid_file,
-                           console_socket=console_socket, preserve_fds=int(args.preserve_fds))
+                           console_socket=console_socket, preserve_fds=int(args.preserve_fds),
+                           ignore_paused=args.ignore_paused)
         if console is not None:
             console.receive()
     except BaseException:

@@ -1,8 +1,8 @@
 """`run` and `exec` in the foreground: wait for the process, forward signals, proxy a pty.
 
 With process.terminal and no --console-socket, runc holds the pty master itself
-and copies between it and its own stdio (its terminal in raw mode); we do the
-same with a private abstract-namespace socket to receive the master on.
+and copies between it and its own stdio (its terminal in raw mode, see Console);
+we do the same with a private abstract-namespace socket to receive the master on.
 """
 
 from __future__ import annotations
@@ -21,11 +21,20 @@ FORWARD = ("SIGHUP", "SIGINT", "SIGQUIT", "SIGTERM", "SIGUSR1", "SIGUSR2", "SIGW
 
 
 class Console:
-    """A one-shot console socket server and, once received, the pty master."""
+    """A one-shot console socket server and, once received, the pty master.
+
+    As runc's tty.go: the host side is the first of stderr, stdout, stdin that is a
+    terminal, else the controlling terminal (/dev/tty); without one, `run` fails before
+    anything is made. The received master loses ONLCR, so that the container's "\n"
+    reaches our stdout as "\n" (a terminal there still shows it as a new line: it is
+    set raw with output processing kept, as containerd/console's SetRaw does).
+    """
 
     def __init__(self) -> None:
         import socket
 
+        self.host, self.host_opened = _host_console()
+        self.saved: list | None = None  # the host terminal's settings, restored by close()
         self.address = f"\0berth-runc-console-{os.getpid()}-{os.urandom(4).hex()}"
         self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
         self.server.bind(self.address)
@@ -33,6 +42,8 @@ class Console:
         self.master = -1
 
     def receive(self) -> None:
+        import termios
+
         from berth.runc.console import recv_master
 
         conn, _ = self.server.accept()
@@ -41,14 +52,56 @@ class Console:
         finally:
             conn.close()
             self.server.close()
-        if os.isatty(0):
-            _copy_size(0, self.master)
+        attrs = termios.tcgetattr(self.master)
+        attrs[1] &= ~termios.ONLCR
+        termios.tcsetattr(self.master, termios.TCSANOW, attrs)
+        self.saved = termios.tcgetattr(self.host)
+        termios.tcsetattr(self.host, termios.TCSANOW, _raw(self.saved))
+        _copy_size(self.host, self.master)
 
     def close(self) -> None:
         self.server.close()
         if self.master >= 0:
             os.close(self.master)
             self.master = -1
+        if self.saved is not None:
+            import termios
+
+            try:
+                termios.tcsetattr(self.host, termios.TCSANOW, self.saved)
+            except termios.error:
+                pass  # the terminal went away
+            self.saved = None
+        if self.host_opened:
+            os.close(self.host)
+            self.host_opened = False
+
+
+def _host_console() -> tuple[int, bool]:
+    """(fd of our terminal, whether we opened it): stderr, stdout, stdin, else /dev/tty."""
+    for fd in (2, 1, 0):
+        if os.isatty(fd):
+            return fd, False
+    try:
+        return os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY | os.O_CLOEXEC), True
+    except OSError as e:
+        from berth.runc.errors import RuncError
+
+        raise RuncError(f"open /dev/tty: {(e.strerror or str(e)).lower()}") from None
+
+
+def _raw(attrs: list) -> list:
+    """containerd/console's SetRaw: cfmakeraw, but output processing stays on (OPOST)."""
+    import termios
+
+    iflag, oflag, cflag, lflag, ispeed, ospeed, cc = attrs
+    iflag &= ~(termios.IGNBRK | termios.BRKINT | termios.PARMRK | termios.ISTRIP | termios.INLCR
+               | termios.IGNCR | termios.ICRNL | termios.IXON)
+    lflag &= ~(termios.ECHO | termios.ECHONL | termios.ICANON | termios.ISIG | termios.IEXTEN)
+    cflag = (cflag & ~(termios.CSIZE | termios.PARENB)) | termios.CS8
+    cc = list(cc)
+    cc[termios.VMIN], cc[termios.VTIME] = 1, 0
+    return [iflag, oflag | termios.OPOST, cflag, lflag, ispeed, ospeed, cc]
 
 
 def _copy_size(src: int, dst: int) -> None:
@@ -63,13 +116,6 @@ def _copy_size(src: int, dst: int) -> None:
 
 def _proxy(console: Console, pid: int) -> int | None:
     """Copy stdin -> master and master -> stdout until the pty closes; the status if reaped."""
-    import termios
-    import tty
-
-    saved = None
-    if os.isatty(0):
-        saved = termios.tcgetattr(0)
-        tty.setraw(0, termios.TCSANOW)  # TCSAFLUSH would drop input already typed
     stdin_open = True
     try:
         while True:
@@ -103,8 +149,6 @@ def _proxy(console: Console, pid: int) -> int | None:
                 if wpid == pid:
                     return status
     finally:
-        if saved is not None:
-            termios.tcsetattr(0, termios.TCSADRAIN, saved)
         console.close()
 
 
@@ -138,7 +182,7 @@ def wait_process(pid: int, console: Console | None = None,
 
     def forward(signum: int, _frame: Any) -> None:
         if signum == signal.SIGWINCH and console is not None and console.master >= 0:
-            _copy_size(0, console.master)
+            _copy_size(console.host, console.master)
         try:
             os.kill(pid, signum)
         except ProcessLookupError:
@@ -161,4 +205,7 @@ def wait_process(pid: int, console: Console | None = None,
         for s, h in old.items():
             signal.signal(getattr(signal, s), h)
     code = os.waitstatus_to_exitcode(status) if status >= 0 else 0
+    from berth.runc.debug import debug
+
+    debug("process exited", pid=pid, status=code)  # runc's words
     return 128 - code if code < 0 else code

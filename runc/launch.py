@@ -12,6 +12,7 @@ import os
 import signal
 
 from berth.runc import _one_line, config, record as st
+from berth.runc.debug import debug
 from berth.runc.errors import RuncError
 from berth.runc.sync import Channel, channel_pair
 
@@ -88,7 +89,12 @@ class _Creator:
         os.mkfifo(fifo, 0o622)
         os.chmod(fifo, 0o622)  # past the umask: a non-root init must be able to open it
         fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
-        self.manager = _cgroups().open_manager(linux.get("cgroupsPath", ""), self.cid)
+        manager = _cgroups().open_manager(linux.get("cgroupsPath", ""), self.cid)
+        if manager.is_frozen():
+            # An init placed there would freeze before it could report; runc refuses, and
+            # leaves the cgroup alone (so it is not yet ours to remove on cleanup).
+            raise RuncError("container's cgroup unexpectedly frozen")
+        self.manager = manager
         self.manager.create()
         seccomp = compile_seccomp(spec)
         console = None
@@ -113,6 +119,7 @@ class _Creator:
                 child_main(ctx, child_chan)
             finally:
                 os._exit(1)
+        debug("init forked", pid=self.child)
         child_chan.close()
         os.close(fifo_fd)
         if console is not None:
@@ -171,10 +178,12 @@ class _Creator:
                 during = "" if ready else "error during container init: "
                 raise RuncError("unable to start container process: " + during + msg["msg"])
             if kind == "userns":
+                debug("init: writing uid/gid maps", pid=self.child)
                 self._write_maps(self.child)
                 chan.send("ack")
             elif kind == "pid":
                 self.init_pid = msg["pid"] or self.child
+                debug("init: placing in its cgroup", pid=self.init_pid)
                 if not self.placed:
                     self._place(self.init_pid)
                 base = {"ociVersion": st.OCI_VERSION, "id": self.cid, "status": "creating",
@@ -184,6 +193,7 @@ class _Creator:
                 paths = self.manager.paths() if self.manager is not None else {}
                 chan.send("cgroup", paths=paths, state=base)
             elif kind == "hooks":
+                debug("running prestart and createRuntime hooks")
                 from berth.runc.hooks import run_hooks
 
                 hooks = self.spec.get("hooks") or {}
@@ -194,6 +204,7 @@ class _Creator:
                     raise RuncError(f"unable to start container process: error during container init: {e}") from None
                 chan.send("ack")
             elif kind == "ready":
+                debug("init: ready, blocked on exec.fifo until start", pid=self.init_pid)
                 ready = True
 
     def _configure(self) -> None:

@@ -8,11 +8,12 @@ import signal as _signal
 import time
 
 from berth.runc import record as st
+from berth.runc.debug import debug
 from berth.runc.errors import RuncError
 
 TYPE_CHECKING = False  # typing costs ~2 ms per CLI start; annotations are strings anyway
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Callable
 
 
 def parse_signal(sig: int | str) -> int:
@@ -78,6 +79,7 @@ def start(root: str, container_id: str) -> None:
         raise RuncError("cannot start a container that has stopped")
     try:
         os.unlink(fifo)
+        debug("start: exec.fifo read, the init goes on to execve", pid=rec.pid)
     except FileNotFoundError:
         pass
 
@@ -99,8 +101,8 @@ def _read_fifo(fd: int, rec: st.Record) -> bytes:
 
 
 def kill(root: str, container_id: str, signal: int | str = "SIGTERM", all: bool = False) -> None:
+    rec = st.load(root, container_id)  # runc looks the container up before it reads the signal
     sig = parse_signal(signal)
-    rec = st.load(root, container_id)
     stopped = st.status(root, rec) == "stopped"
     if all:
         # As runc: --all is no error on a stopped container; whatever its cgroup still
@@ -114,6 +116,7 @@ def kill(root: str, container_id: str, signal: int | str = "SIGTERM", all: bool 
     if stopped:
         raise RuncError("container not running")
     try:
+        debug("kill: sending signal", pid=rec.pid, signal=sig)
         os.kill(rec.pid, sig)
     except ProcessLookupError:
         raise RuncError("container not running") from None
@@ -178,6 +181,7 @@ def delete(root: str, container_id: str, force: bool = False) -> None:
         for pid in [rec.pid, *ps_of(rec)]:
             _kill_quiet(pid, _signal.SIGKILL)
         _wait_gone(rec)
+    debug("delete: removing cgroup and state", status=status)
     _destroy(root, rec)
 
 
@@ -233,32 +237,110 @@ def resume(root: str, container_id: str) -> None:
     st.save(root, rec)
 
 
-def update(root: str, container_id: str, resources: dict[str, Any]) -> None:
+def update(root: str, container_id: str, resources: dict[str, Any],
+           warn: Callable[[str], None] | None = None) -> None:
+    """Merge `resources` into the container's (see merge_resources) and set them all, as runc does.
+
+    runc sets the whole merged configuration, where 0 leaves a file as it is. On
+    failure it sets the same configuration once more (its "set back" works on the
+    merged copy) and warns when that fails too.
+    """
     rec = st.load(root, container_id)
     if st.status(root, rec) == "stopped":
         raise RuncError("container not running")
     mgr = _manager(rec)
     if mgr is None:
         raise RuncError("update is not supported without cgroups")
-    to_set = resources
-    if resources.get("devices") is not None:
-        # New device rules replace the spec's own; the ones runc adds (default nodes,
-        # linux.devices) stay after them, as at create. The cgroup then moves to them
-        # with only the writes that differ (see cgroups.devices_v1).
-        from berth.runc.cgroups import effective_resources
-
-        linux = rec.config.get("linux") or {}
-        devices = effective_resources({**linux, "resources": {"devices": resources["devices"]}})["devices"]
-        to_set = {**resources, "devices": devices}
-    mgr.set(to_set)
     linux = rec.config.setdefault("linux", {})
-    merged = linux.setdefault("resources", {})
-    for key, value in resources.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key].update(value)
-        else:
-            merged[key] = value
+    devices = _device_rules(mgr, linux, resources.get("devices"), warn)
+    merged = merge_resources(linux.get("resources") or {}, {**resources, "devices": None})
+    to_set = {k: v for k, v in merged.items() if k != "devices"}
+    if devices is not None:
+        to_set["devices"] = devices
+        merged["devices"] = resources["devices"]
+    try:
+        mgr.set(to_set)
+    except Exception as first:
+        try:
+            mgr.set(to_set)
+        except Exception as again:  # noqa: BLE001 - reported as runc reports it, then the first error
+            if warn is not None:
+                from berth.runc import _one_line
+
+                warn(f"Setting back cgroup configs failed due to error: {_one_line(again)}, "
+                     "your state.json and actual configs might be inconsistent.")
+        raise first
+    linux["resources"] = merged
     st.save(root, rec)
+
+
+def _device_rules(mgr: Any, linux: dict[str, Any], rules: list[dict[str, Any]] | None,
+                  warn: Callable[[str], None] | None) -> list[dict[str, Any]] | None:
+    """The rules to program for an update's devices, or None to leave the device cgroup as it is.
+
+    runc's update never touches the device cgroup (SkipDevices) and so takes any rules;
+    we apply them: they replace the spec's own, the ones runc adds (default nodes,
+    linux.devices) stay after them, as at create, and the cgroup moves to them by the
+    fewest writes (devices_v1). Rules the v1 controller cannot hold (a hole in a
+    wildcard rule) or that are malformed are left out, with a warning, as runc would
+    leave them: the rest of the update still applies.
+    """
+    if rules is None:
+        return None
+    from berth.runc.cgroups import effective_resources
+    from berth.runc.cgroups._fs import CgroupError
+    from berth.runc.cgroups.v1 import V1Manager
+
+    full = effective_resources({**linux, "resources": {"devices": rules}})["devices"]
+    try:
+        if isinstance(mgr, V1Manager):
+            from berth.runc.cgroups.devices_v1 import from_rules
+
+            from_rules(full)
+        else:
+            from berth.runc.cgroups.ebpf import device_program
+
+            device_program(full)  # builds the program only; the kernel sees it in set()
+    except (CgroupError, ValueError, TypeError, KeyError) as e:
+        if warn is not None:
+            warn(f"device rules left unchanged: {e}")
+        return None
+    return full
+
+
+# What runc's update takes from its flags or -r JSON (the rest of the JSON it ignores),
+# and what "not given" is: 0 or "", which the cgroup drivers read as "leave as is".
+_UPDATABLE = {"memory": ("limit", "reservation", "swap"),
+              "cpu": ("shares", "realtimeRuntime", "realtimePeriod", "cpus", "mems"),
+              "blockIO": ("weight",), "pids": ("limit",)}
+
+
+def merge_resources(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """The container's resources after runc's update: each updatable field is the new one (0 if not given).
+
+    Quota and period are the exception: one given alone keeps the other's old value, so
+    that both reach cpu.max together on cgroup v2 (runc: "setting CPU quota and period
+    independently does not make much sense").
+    """
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in old.items()}
+    for section, fields in _UPDATABLE.items():
+        given = new.get(section) or {}
+        target = out.setdefault(section, {})
+        for field in fields:
+            target[field] = given.get(field) or ("" if field in ("cpus", "mems") else 0)
+    cpu_new, cpu = new.get("cpu") or {}, out["cpu"]
+    period, quota = cpu_new.get("period") or 0, cpu_new.get("quota") or 0
+    if bool(period) == bool(quota):
+        cpu["period"], cpu["quota"] = period, quota
+    elif period:
+        cpu["period"] = period
+    else:
+        cpu["quota"] = quota
+    if new.get("unified") is not None or "unified" in out:
+        out["unified"] = new.get("unified")
+    if new.get("devices") is not None:
+        out["devices"] = new["devices"]
+    return out
 
 
 def stats(root: str, container_id: str) -> dict[str, Any]:

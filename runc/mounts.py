@@ -93,6 +93,28 @@ def secure_join(root: str, unsafe: str) -> str:
     return os.path.join(root, *resolved)
 
 
+def strip_root(rootfs: str, path: str) -> str:
+    """A destination given as a host path inside the rootfs, as the path inside it (runc's stripRoot).
+
+    runc accepts both "/mnt/x" and "ROOTFS/mnt/x" and mounts on the same place.
+    """
+    root = os.path.normpath(rootfs)
+    clean = os.path.normpath("/" + path.lstrip("/"))  # (normpath keeps a leading "//")
+    if clean == root:
+        return "/"
+    if root != "/" and clean.startswith(root + "/"):
+        return clean[len(root):]
+    return clean
+
+
+def _mode_of(path: str) -> int | None:
+    """The permission bits (setuid, setgid, sticky included) of an existing path, following links."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return None
+
+
 def _mkdir_all(path: str, mode: int = 0o755) -> None:
     os.makedirs(path, mode=mode, exist_ok=True)
 
@@ -137,7 +159,7 @@ def mount_one(rootfs: str, m: dict[str, Any], cgroup_paths: dict[str, str], new_
     flags, prop, data = parse_options(options)
     source = m.get("source") or ""
     mountcheck.check_kernel_fs(rootfs, m)  # before anything follows the destination
-    dest = secure_join(rootfs, m["destination"])
+    dest = secure_join(rootfs, strip_root(rootfs, m["destination"]))
     deferred: list[tuple[str, int]] = []
     if mtype == "bind" or flags & libc.MS_BIND:
         src_is_dir = os.path.isdir(source)
@@ -152,11 +174,15 @@ def mount_one(rootfs: str, m: dict[str, Any], cgroup_paths: dict[str, str], new_
     elif mtype == "cgroup":
         _mount_cgroup(dest, flags, cgroup_paths, new_cgroupns)
     else:
+        covered = _mode_of(dest) if mtype == "tmpfs" else None
         _mkdir_all(dest)
-        if mtype == "tmpfs" and flags & libc.MS_RDONLY:
+        if mtype == "tmpfs":
             # populate first (e.g. /dev), remount read-only at the end like runc
             libc.mount(source, dest, mtype, flags & ~libc.MS_RDONLY, ",".join(data) or None)
-            deferred.append((dest, flags))
+            if covered is not None:
+                os.chmod(dest, covered)  # runc: the tmpfs takes the mode of the directory it covers
+            if flags & libc.MS_RDONLY:
+                deferred.append((dest, flags))
         else:
             try:
                 libc.mount(source, dest, mtype, flags, ",".join(data) or None)

@@ -7,6 +7,7 @@ remaining capability sets.
 
 from __future__ import annotations
 
+import errno
 import os
 import resource
 import signal
@@ -78,11 +79,35 @@ def set_rlimits(process: dict[str, Any]) -> None:
 
 def setup_user(user: dict[str, Any]) -> None:
     uid, gid = user.get("uid", 0), user.get("gid", 0)
+    fix_stdio_owner(uid)
     groups = list(user.get("additionalGids") or [])
     if _setgroups_allowed():
         os.setgroups(groups)
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
+
+
+def fix_stdio_owner(uid: int) -> None:
+    """Give stdio to the process's user, as runc's fixStdioPermissions, so it can use its terminal.
+
+    Only the uid changes: the gid stays what the kernel gave (a pty slave: devpts's
+    gid=5, tty). /dev/null and what is already the user's are left alone, and so is
+    what cannot be changed here (an owner or gid not mapped in a user namespace, a
+    read-only /dev): runc skips EINVAL, EPERM and EROFS.
+    """
+    null = os.stat("/dev/null").st_rdev
+    for fd in (0, 1, 2):
+        try:
+            st = os.fstat(fd)
+        except OSError:
+            continue  # a closed stdio fd (runc fails on it; nothing to give away here)
+        if st.st_uid == uid or st.st_rdev == null:
+            continue
+        try:
+            os.fchown(fd, uid, st.st_gid)
+        except OSError as e:
+            if e.errno not in (errno.EINVAL, errno.EPERM, errno.EROFS):
+                raise
 
 
 def _setgroups_allowed() -> bool:

@@ -87,9 +87,11 @@ CASES: dict[str, tuple[Callable[..., None] | None, str]] = {
     "bind-propagation": (lambda s: s["mounts"].append({"destination": "/shared-tmp", "type": "bind", "source": "/tmp",
                                                        "options": ["rbind", "rslave", "nosuid", "nodev"]}),
                          MOUNTS + " | grep -v '^/shared-tmp/'"),
-    "tmpfs-options": (lambda s: s["mounts"].append({"destination": "/scratch", "type": "tmpfs", "source": "tmpfs",
+    # under the container's fresh /dev, so that the directory is new to both runtimes:
+    # over an existing one, runc gives the tmpfs that directory's mode, not mode=
+    "tmpfs-options": (lambda s: s["mounts"].append({"destination": "/dev/scratch", "type": "tmpfs", "source": "tmpfs",
                                                     "options": ["ro", "noexec", "size=512k", "mode=1777"]}),
-                      MOUNTS + "; ls -ld /scratch | cut -c1-10"),
+                      MOUNTS + "; ls -ld /dev/scratch | cut -c1-10"),
 }
 
 

@@ -91,3 +91,85 @@ def test_foreground_run_with_a_terminal_proxies_the_pty(runtime, bundle, cid):
         os.close(master)
     lines = out.replace(b"\r\n", b"\n").decode().splitlines()
     assert "/dev/pts/0" in lines and "got hello" in lines, lines
+
+
+def test_the_pty_slave_belongs_to_the_process_user_with_the_tty_group(runtimes, bundle, tmp_path):
+    """runc chowns the process's stdio to its uid (fixStdioPermissions) and keeps the gid
+    the kernel gave: 5, devpts's gid= of runc's default spec."""
+    def edit(spec: dict) -> None:
+        spec["process"]["terminal"] = True
+        spec["process"]["user"] = {"uid": 1000, "gid": 1000}
+
+    b = bundle(["sh", "-c", "stat -c '%u %g %a' $(tty) /dev/console; id"], edit=edit)
+    seen = {name: _run_on_tty(rt, b, tmp_path)[0] for name, rt in runtimes.items()}
+    assert seen["berth-runc"] == seen["runc"]
+    assert seen["runc"].replace(b"\r\n", b"\n").startswith(b"1000 5 620\n1000 5 620\n"), seen["runc"]
+
+
+def test_stdio_without_a_terminal_is_given_to_the_process_user_too(runtimes, bundle, cid):
+    b = bundle(["sh", "-c", "stat -L -c %u /proc/self/fd/1 /proc/self/fd/2"],
+               edit=lambda spec: spec["process"].update(user={"uid": 1000, "gid": 1000}))
+    seen = {name: rt("run", "--bundle", b, cid) for name, rt in runtimes.items()}
+    assert [(o.returncode, o.stdout) for o in seen.values()] == [(0, "1000\n1000\n")] * 2, seen
+
+
+def _host_terminal() -> tuple[int, int]:
+    """A pty pair standing for the user's terminal: (master, slave)."""
+    import pty
+
+    return pty.openpty()
+
+
+def test_foreground_run_gives_the_containers_bytes_and_sets_the_terminal_as_runc(runtimes, bundle, tmp_path):
+    """runc run on a terminal: the container's pty loses ONLCR (its "\\n" stays "\\n"
+    where our stdout is a file), and our terminal is raw but keeps output processing
+    (containerd/console's SetRaw), restored afterwards."""
+    import fcntl
+    import subprocess
+    import termios
+    import time
+
+    # print only once the runtime has set the pty up (runc does it while the container runs)
+    script = ("i=0; until stty -a 2>/dev/null | grep -q -- -onlcr || [ $i -gt 500 ]; do i=$((i+1)); sleep 0.02; done; "
+              "printf 'a\\nb\\n'; read line; echo \"got $line\"")
+    b = bundle(["sh", "-c", script], edit=lambda s: s["process"].update(terminal=True))
+    seen = {}
+    for name, rt in runtimes.items():
+        cid = f"tty-{uuid.uuid4().hex[:8]}"
+        master, slave = _host_terminal()
+        before = termios.tcgetattr(slave)
+        out_path = tmp_path / f"{name}.out"
+        with open(out_path, "w+b") as out:
+            proc = subprocess.Popen([rt.binary, "--root", rt.root, "run", "--bundle", b, cid],
+                                    stdin=slave, stdout=out, stderr=slave, start_new_session=True,
+                                    preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+            try:
+                while proc.poll() is None and not out_path.read_bytes().endswith((b"b\n", b"b\r\n")):
+                    time.sleep(0.02)
+                during = termios.tcgetattr(slave)
+                inner = os.open(f"/proc/{rt.state(cid)['pid']}/fd/0", os.O_RDWR | os.O_NOCTTY)
+                inner_oflag = termios.tcgetattr(inner)[1]
+                os.close(inner)
+                os.write(master, b"go\r")
+                code = proc.wait(timeout=60)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+            after = termios.tcgetattr(slave)
+            os.close(slave)
+            os.close(master)
+        seen[name] = (code, out_path.read_bytes(), during, bool(inner_oflag & termios.ONLCR), after == before)
+    assert seen["berth-runc"] == seen["runc"]
+    assert seen["runc"][1].startswith(b"a\nb\n") and seen["runc"][3:] == (False, True)
+
+
+def test_foreground_run_with_a_terminal_needs_one_on_our_side(runtimes, bundle, cid):
+    """No terminal on stdio and no controlling one: runc fails before making anything."""
+    b = bundle(["true"], edit=lambda s: s["process"].update(terminal=True))
+    seen = {}
+    for name, rt in runtimes.items():
+        out = rt("run", "--bundle", b, cid, start_new_session=True)
+        seen[name] = (out.returncode, out.stderr.split("level=", 1)[-1], rt.ids())
+    assert seen["berth-runc"] == seen["runc"] == (
+        1, 'error msg="runc run failed: open /dev/tty: no such device or address"\n', [])
