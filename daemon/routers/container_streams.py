@@ -91,7 +91,9 @@ def _output(engine: Engine, c: Container, opts: logs.LogOptions, replay: bool) -
     """The output, until the container exits; with `replay` (logs=1) what it wrote before too."""
 
     def running() -> bool:
-        return c.state.running or (c.state.status == "created" and c.id in engine.store.by_id)
+        # A stopped container may be started again (`start -ai` attaches first): as
+        # dockerd's, the attach lasts until its next exit, or until it is removed.
+        return c.id in engine.store.by_id and c.state.status in ("created", "running", "exited")
 
     return logs.stream(logs.open_log(engine.store.log_path(c.id)), opts, running,
                        exited=engine.waiters(c.id).exited, from_end=not replay)

@@ -53,9 +53,9 @@ class AttachSession:
             self._input.put_nowait(None)
 
     def _may_open(self) -> bool:
-        """The FIFO may still appear: the container is waiting to be started or is running."""
+        """The FIFO may still appear: the container is running, or may be (re)started."""
         c = self.c
-        return c.id in self.engine.store.by_id and c.state.status in ("created", "running")
+        return c.id in self.engine.store.by_id and c.state.status in ("created", "running", "exited")
 
     async def _pump_stdin(self) -> None:
         fifos = self.engine.stdin
