@@ -11,6 +11,7 @@ from berth.common import DEFAULT_HOST
 
 _RUN_FLAGS = (
     Flag("detach", "d", "bool", "Run container in background and print container ID"),
+    Flag("detach-keys", "", "string", "Override the key sequence for detaching a container"),
     Flag("entrypoint", "", "string", "Overwrite the default ENTRYPOINT of the image"),
     Flag("env", "e", "list", "Set environment variables"),
     Flag("hostname", "h", "string", "Container host name"),
@@ -26,7 +27,7 @@ _RUN_FLAGS = (
     Flag("user", "u", "string", "Username or UID (format: <name|uid>[:<group|gid>])"),
     Flag("workdir", "w", "string", "Working directory inside the container"),
 )
-_CREATE_FLAGS = tuple(f for f in _RUN_FLAGS if f.long != "detach")
+_CREATE_FLAGS = tuple(f for f in _RUN_FLAGS if f.long not in ("detach", "detach-keys"))
 
 _INSPECT_FLAGS = (
     Flag("format", "f", "string", "Format output using a custom template: 'json' or a Go template"),
@@ -46,6 +47,7 @@ _CONTAINER = {
                _CREATE_FLAGS, 1, None, False, "run:cmd_create"),
     "start": ("Start one or more stopped containers", "[OPTIONS] CONTAINER [CONTAINER...]",
               (Flag("attach", "a", "bool", "Attach STDOUT/STDERR and forward signals"),
+               Flag("detach-keys", "", "string", "Override the key sequence for detaching a container"),
                Flag("interactive", "i", "bool", "Attach container's STDIN")),
               1, None, True, "run:cmd_start"),
     "ps": ("List containers", "[OPTIONS]", _PS_FLAGS, 0, 0, True, "containers:cmd_ps"),
@@ -70,6 +72,23 @@ _CONTAINER = {
              "CONTAINER [CONTAINER...]", (), 1, None, True, "containers:cmd_wait"),
     "inspect": ("Display detailed information on one or more containers", "[OPTIONS] CONTAINER [CONTAINER...]",
                 _INSPECT_FLAGS, 1, None, True, "containers:cmd_container_inspect"),
+    "exec": ("Execute a command in a running container", "[OPTIONS] CONTAINER COMMAND [ARG...]", (
+        Flag("detach", "d", "bool", "Detached mode: run command in the background"),
+        Flag("detach-keys", "", "string", "Override the key sequence for detaching a container"),
+        Flag("env", "e", "list", "Set environment variables"),
+        Flag("env-file", "", "list", "Read in a file of environment variables"),
+        Flag("interactive", "i", "bool", "Keep STDIN open even if not attached"),
+        Flag("privileged", "", "bool", "Give extended privileges to the command"),
+        Flag("tty", "t", "bool", "Allocate a pseudo-TTY"),
+        Flag("user", "u", "string", "Username or UID (format: \"<name|uid>[:<group|gid>]\")"),
+        Flag("workdir", "w", "string", "Working directory inside the container"),
+    ), 2, None, False, "execcmd:cmd_exec"),
+    "attach": ("Attach local standard input, output, and error streams to a running container",
+               "[OPTIONS] CONTAINER", (
+                   Flag("detach-keys", "", "string", "Override the key sequence for detaching a container"),
+                   Flag("no-stdin", "", "bool", "Do not attach STDIN"),
+                   Flag("sig-proxy", "", "bool", "Proxy all received signals to the process", True),
+               ), 1, 1, True, "execcmd:cmd_attach"),
 }
 
 _IMAGE = {
@@ -101,7 +120,7 @@ _SYSTEM = {
 }
 
 # Short top-level forms: `berth ps` is `berth container ps`, `berth images` is `berth image ls`.
-_CONTAINER_SHORTCUTS = ("run", "create", "start", "ps", "logs", "stop", "kill", "rm", "wait")
+_CONTAINER_SHORTCUTS = ("run", "create", "start", "ps", "logs", "stop", "kill", "rm", "wait", "exec", "attach")
 _CONTAINER_ALIASES = {"ls": "ps", "list": "ps", "remove": "rm"}
 _IMAGE_ALIASES = {"list": "ls"}
 
@@ -164,13 +183,13 @@ def group_help(group: str) -> str:
     else:
         lines = ["Usage:  berth [OPTIONS] COMMAND", "", "A container engine that speaks Docker's API", "",
                  "Common Commands:"]
-        for name in ("run", "ps", "images", "pull", "logs", "stop", "rm", "version", "info"):
+        for name in ("run", "exec", "ps", "images", "pull", "logs", "stop", "rm", "version", "info"):
             spec, _, _ = lookup([name])
             assert spec is not None
             lines.append(f"  {name:<11} {spec.summary}")
         lines += ["", "Management Commands:", "  container   Manage containers", "  image       Manage images",
                   "", "Commands:"]
-        for name in ("create", "import", "inspect", "kill", "start", "wait"):
+        for name in ("attach", "create", "import", "inspect", "kill", "start", "wait"):
             spec, _, _ = lookup([name])
             assert spec is not None
             lines.append(f"  {name:<11} {spec.summary}")

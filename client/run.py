@@ -132,15 +132,27 @@ class _ForwardSignals:
             _signal.signal(sig, handler)
 
 
+def stdin_keys(spec: str, tty: bool) -> bytes | None:
+    """The detach sequence the stdin copy looks for: only with a tty, as docker's CLI;
+    an invalid spec falls back to the default there (the daemon refuses it anyway)."""
+    if not tty:
+        return None
+    try:
+        return attach.detach_keys(spec) if spec else attach.DEFAULT_KEYS
+    except ValueError:
+        return attach.DEFAULT_KEYS
+
+
 def _attach_and_start(ctx: Context, client: Client, cid: str, condition: str,
-                      stdin: bool = False, tty: bool = False) -> int:
+                      stdin: bool = False, tty: bool = False, keys: str = "") -> int:
     """Attach (stdin too with -i), start, copy the streams, return the exit status.
 
     Signals are forwarded only without a tty (docker's sig-proxy): with one, ^C is
     a byte for the container's own terminal to turn into SIGINT.
     """
-    stream = attach.open_attach(client, cid, stdin)
+    stream = attach.open_attach(client, cid, stdin, keys)
     waiter = None
+    copier = None
     raw = tty and stdin and terminal.stdin_is_tty()
     try:
         waiter = client.start_request("POST", f"/containers/{cid}/wait", {"condition": condition})
@@ -148,8 +160,10 @@ def _attach_and_start(ctx: Context, client: Client, cid: str, condition: str,
         window_or_signals = attach.FollowWindow(client, cid) if tty else _ForwardSignals(client, cid)
         with terminal.Raw(raw), window_or_signals:
             if stdin:
-                attach.start_stdin(stream)
+                copier = attach.start_stdin(stream, stdin_keys(keys, tty))
             attach.copy_output(stream, tty)
+            if copier is not None and copier.detached:
+                return 0  # Ctrl-P Ctrl-Q: the container goes on without us
             result = waiter.result() or {}
     finally:
         stream.close()
@@ -176,7 +190,8 @@ def cmd_run(ctx: Context, parsed: Parsed) -> int:
             ctx.out(f"{cid}\n")
             return 0
         condition = "removed" if parsed.opts["rm"] else "next-exit"
-        return _attach_and_start(ctx, client, cid, condition, stdin=interactive, tty=tty)
+        return _attach_and_start(ctx, client, cid, condition, stdin=interactive, tty=tty,
+                                 keys=parsed.opts.get("detach_keys") or "")
     except DaemonError as e:
         return _run_error(ctx, "run", f"Error response from daemon: {e.message}", status_for(e.message))
     except ConnectError as e:
@@ -200,11 +215,9 @@ def cmd_start(ctx: Context, parsed: Parsed) -> int:
         info = client.get(f"/containers/{parsed.args[0]}/json")
         config = info.get("Config") or {}
         stdin = bool(parsed.opts.get("interactive")) and bool(config.get("OpenStdin"))
-        tty = bool(config.get("Tty"))
-        if tty and stdin and not terminal.stdin_is_tty():
-            ctx.err(f"{terminal.NOT_A_TTY}\n")
-            return 1
-        return _attach_and_start(ctx, client, info["Id"], "next-exit", stdin=stdin, tty=tty)
+        tty = bool(config.get("Tty"))  # docker's start takes a pipe even for a tty (no CheckTty)
+        return _attach_and_start(ctx, client, info["Id"], "next-exit", stdin=stdin, tty=tty,
+                                 keys=parsed.opts.get("detach_keys") or "")
     failed = []
     for name in parsed.args:
         try:

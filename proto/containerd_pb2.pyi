@@ -264,16 +264,20 @@ class DeleteTaskRequest(_message.Message):
     def __init__(self, id: _Optional[str] = ..., force: _Optional[bool] = ...) -> None: ...
 
 class ExecRequest(_message.Message):
-    __slots__ = ("id", "exec_id", "process", "log_path")
+    __slots__ = ("id", "exec_id", "process", "log_path", "stdin_path", "user")
     ID_FIELD_NUMBER: _ClassVar[int]
     EXEC_ID_FIELD_NUMBER: _ClassVar[int]
     PROCESS_FIELD_NUMBER: _ClassVar[int]
     LOG_PATH_FIELD_NUMBER: _ClassVar[int]
+    STDIN_PATH_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
     id: str
     exec_id: str
     process: bytes
     log_path: str
-    def __init__(self, id: _Optional[str] = ..., exec_id: _Optional[str] = ..., process: _Optional[bytes] = ..., log_path: _Optional[str] = ...) -> None: ...
+    stdin_path: str
+    user: str
+    def __init__(self, id: _Optional[str] = ..., exec_id: _Optional[str] = ..., process: _Optional[bytes] = ..., log_path: _Optional[str] = ..., stdin_path: _Optional[str] = ..., user: _Optional[str] = ...) -> None: ...
 
 class ExecResponse(_message.Message):
     __slots__ = ("pid",)
@@ -282,14 +286,16 @@ class ExecResponse(_message.Message):
     def __init__(self, pid: _Optional[int] = ...) -> None: ...
 
 class ResizePtyRequest(_message.Message):
-    __slots__ = ("id", "width", "height")
+    __slots__ = ("id", "width", "height", "exec_id")
     ID_FIELD_NUMBER: _ClassVar[int]
     WIDTH_FIELD_NUMBER: _ClassVar[int]
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    EXEC_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     width: int
     height: int
-    def __init__(self, id: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ...) -> None: ...
+    exec_id: str
+    def __init__(self, id: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., exec_id: _Optional[str] = ...) -> None: ...
 
 class SubscribeRequest(_message.Message):
     __slots__ = ()

@@ -605,6 +605,21 @@ class TasksStub:
                 request_serializer=containerd__pb2.ResizePtyRequest.SerializeToString,
                 response_deserializer=containerd__pb2.Empty.FromString,
                 _registered_method=True)
+        self.DeleteProcess = channel.unary_unary(
+                '/berth.containerd.v1.Tasks/DeleteProcess',
+                request_serializer=containerd__pb2.TaskRequest.SerializeToString,
+                response_deserializer=containerd__pb2.Task.FromString,
+                _registered_method=True)
+        self.Pause = channel.unary_unary(
+                '/berth.containerd.v1.Tasks/Pause',
+                request_serializer=containerd__pb2.TaskRequest.SerializeToString,
+                response_deserializer=containerd__pb2.Task.FromString,
+                _registered_method=True)
+        self.Resume = channel.unary_unary(
+                '/berth.containerd.v1.Tasks/Resume',
+                request_serializer=containerd__pb2.TaskRequest.SerializeToString,
+                response_deserializer=containerd__pb2.Task.FromString,
+                _registered_method=True)
 
 
 class TasksServicer:
@@ -678,6 +693,26 @@ class TasksServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeleteProcess(self, request, context):
+        """Forgets a finished exec'd process (its exit status was read with Wait).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Pause(self, request, context):
+        """The runtime's freezer: every process of the task stops (Pause) or goes on (Resume).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Resume(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TasksServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -730,6 +765,21 @@ def add_TasksServicer_to_server(servicer, server):
                     servicer.ResizePty,
                     request_deserializer=containerd__pb2.ResizePtyRequest.FromString,
                     response_serializer=containerd__pb2.Empty.SerializeToString,
+            ),
+            'DeleteProcess': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteProcess,
+                    request_deserializer=containerd__pb2.TaskRequest.FromString,
+                    response_serializer=containerd__pb2.Task.SerializeToString,
+            ),
+            'Pause': grpc.unary_unary_rpc_method_handler(
+                    servicer.Pause,
+                    request_deserializer=containerd__pb2.TaskRequest.FromString,
+                    response_serializer=containerd__pb2.Task.SerializeToString,
+            ),
+            'Resume': grpc.unary_unary_rpc_method_handler(
+                    servicer.Resume,
+                    request_deserializer=containerd__pb2.TaskRequest.FromString,
+                    response_serializer=containerd__pb2.Task.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1005,6 +1055,87 @@ class Tasks:
             '/berth.containerd.v1.Tasks/ResizePty',
             containerd__pb2.ResizePtyRequest.SerializeToString,
             containerd__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteProcess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/berth.containerd.v1.Tasks/DeleteProcess',
+            containerd__pb2.TaskRequest.SerializeToString,
+            containerd__pb2.Task.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Pause(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/berth.containerd.v1.Tasks/Pause',
+            containerd__pb2.TaskRequest.SerializeToString,
+            containerd__pb2.Task.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Resume(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/berth.containerd.v1.Tasks/Resume',
+            containerd__pb2.TaskRequest.SerializeToString,
+            containerd__pb2.Task.FromString,
             options,
             channel_credentials,
             insecure,

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from berth.common.timefmt import rfc3339_nano
-from berth.shim import runtime
-from berth.shim.process import Proc, start_process
+from berth.shim import execops, runtime
+from berth.shim.process import Proc
 from berth.shim.protocol import Answer, Request, RequestError
 from berth.shim.runtime import RuntimeFailure
 from berth.shim.server import Conn
@@ -100,39 +100,11 @@ def op_pids(shim: Shim, conn: Conn, req: Request) -> Answer:
         raise RequestError(str(e), "internal") from None
 
 
-def op_exec(shim: Shim, conn: Conn, req: Request) -> Answer:
-    exec_id, process = req.get("exec_id"), req.get("process")
-    if not isinstance(exec_id, str) or not exec_id or not isinstance(process, dict):
-        raise RequestError("exec needs an exec_id and a process object", "invalid")
-    if exec_id in shim.execs:
-        raise RequestError(f"exec {exec_id} already exists", "failed_precondition")
-    if shim.status() != "running":
-        raise RequestError(f"cannot exec in a container that is {shim.status()}", "failed_precondition")
-    log_path = req.get("log_path") or ""
-    pid_file = os.path.join(shim.options.bundle, f"exec-{exec_id}.pid")
-    process_file = os.path.join(shim.options.bundle, f"exec-{exec_id}.json")
-
-    def launch(stdio: runtime.Stdio, console: str | None) -> int:
-        return runtime.exec_process(shim.rt, shim.options.id, process, stdio, console, pid_file, process_file)
-
-    try:
-        proc = start_process(bool(process.get("terminal")), False, log_path, launch)
-    except RuntimeFailure as e:
-        raise RequestError(str(e), "internal") from None
-    finally:
-        if os.path.exists(pid_file):
-            os.unlink(pid_file)
-    shim.execs[exec_id] = proc
-    shim.reaper.track(proc)
-    shim.reaper.reap()  # it may have ended already; its SIGCHLD wakeup is pending too
-    return {"pid": proc.pid}
-
-
 def op_delete(shim: Shim, conn: Conn, req: Request) -> None:
     """Delete the container, answer the final state, and end the loop (the shim exits)."""
     assert shim.init is not None
     force = bool(req.get("force", False))
-    if shim.status() == "running" and not force:
+    if shim.status() in ("running", "paused") and not force:
         raise RequestError(f"cannot delete running task {shim.options.id}", "failed_precondition")
     try:
         runtime.delete(shim.rt, shim.options.id, force=shim.status() != "stopped")
@@ -168,7 +140,10 @@ HANDLERS: dict[str, Handler] = {
     "kill": op_kill,
     "wait": op_wait,
     "pids": op_pids,
-    "exec": op_exec,
+    "exec": execops.op_exec,
     "delete": op_delete,
     "resize": op_resize,
+    "delete_process": execops.op_delete_process,
+    "pause": execops.op_pause,
+    "resume": execops.op_resume,
 }

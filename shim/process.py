@@ -31,6 +31,7 @@ class Proc:
     exited_at: str = ""
     finished: bool = False  # exit recorded and output drained: waiters may be answered
     waiters: list[Any] = field(default_factory=list)  # server.Conn awaiting the exit
+    stdin_copy: Any = None  # an exec's stdin.StdinCopy from its FIFO, closed at its exit
 
 
 def exit_code(wait_status: int) -> int:

@@ -136,6 +136,21 @@ def ps(rt: Runtime, id: str) -> list[int]:
     return [int(p) for p in (json.loads(out or b"null") or [])]
 
 
+def pause(rt: Runtime, id: str) -> None:
+    """The freezer: every process of the container stops where it is."""
+    if rt.is_library:
+        _call_library("pause", rt.root, id)
+    else:
+        _run_cli(rt, ["pause", id])
+
+
+def resume(rt: Runtime, id: str) -> None:
+    if rt.is_library:
+        _call_library("resume", rt.root, id)
+    else:
+        _run_cli(rt, ["resume", id])
+
+
 def exec_process(rt: Runtime, id: str, process: dict, stdio: Stdio, console_socket: str | None,
                  pid_file: str, process_file: str) -> int:
     """Start an extra process in the container, detached; return its host pid."""

@@ -46,6 +46,7 @@ class Shim:
         self.init: Proc | None = None
         self.execs: dict[str, Proc] = {}
         self.started_at = ""
+        self.paused = False  # frozen by the runtime (pause), until resume
         self.deleted = False
         self.stdin_copy: stdin.StdinCopy | None = None
         self.reaper = Reaper(self.sel, self._exit_final)
@@ -118,6 +119,9 @@ class Shim:
                 os.close(proc.stdin_fd)
                 proc.stdin_fd = -1
             self._close_stdin_copy()
+        elif proc.stdin_copy is not None:
+            proc.stdin_copy.close()
+            proc.stdin_copy = None
         answer = self.proc_state(proc)
         waiters, proc.waiters = proc.waiters, []
         for conn in waiters:
@@ -129,6 +133,8 @@ class Shim:
         assert self.init is not None
         if self.init.finished:
             return "stopped"
+        if self.paused:
+            return "paused"
         return "running" if self.started_at else "created"
 
     def state(self) -> dict[str, Any]:
@@ -166,4 +172,7 @@ class Shim:
         """After delete: nothing of this shim stays behind but exit.json (the bundle's owner removes it)."""
         self.remove_files()
         self._close_stdin_copy()
+        for proc in self.execs.values():
+            if proc.stdin_copy is not None:
+                proc.stdin_copy.close()
         self.reaper.close()

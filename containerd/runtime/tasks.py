@@ -227,16 +227,11 @@ class TaskService:
     def pids(self, tid: str) -> list[int]:
         return [int(p) for p in self._shim(self._task(tid), {"op": "pids"}).get("pids", [])]
 
-    def exec(self, tid: str, exec_id: str, process: bytes, log_path: str) -> int:
-        task = self._task(tid)
-        try:
-            proc = json.loads(process)
-        except (ValueError, UnicodeDecodeError) as e:
-            raise InvalidArgument(f"exec: process is not valid JSON: {e}") from None
-        if not exec_id:
-            raise InvalidArgument("exec: exec_id is empty")
-        answer = self._shim(task, {"op": "exec", "exec_id": exec_id, "process": proc, "log_path": log_path})
-        return int(answer.get("pid", 0))
+    def exec(self, tid: str, exec_id: str, process: bytes, log_path: str, stdin_path: str = "",
+             user: str = "") -> int:
+        from .execs import exec_process
+
+        return exec_process(self, tid, exec_id, process, log_path, stdin_path, user)
 
     def resize_pty(self, tid: str, width: int, height: int, exec_id: str = "") -> None:
         """The terminal's window size; the shim ignores it for a task without a terminal."""

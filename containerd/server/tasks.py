@@ -7,6 +7,7 @@ import grpc
 from berth.proto import containerd_pb2 as pb
 from berth.proto import containerd_pb2_grpc as rpc
 
+from ..runtime import execs
 from ..runtime.tasks import TaskService
 from .convert import errors, task_message
 
@@ -51,9 +52,22 @@ class Tasks(rpc.TasksServicer):
 
     @errors
     def Exec(self, request: pb.ExecRequest, context: grpc.ServicerContext) -> pb.ExecResponse:
-        return pb.ExecResponse(pid=self.tasks.exec(request.id, request.exec_id, request.process, request.log_path))
+        return pb.ExecResponse(pid=self.tasks.exec(request.id, request.exec_id, request.process, request.log_path,
+                                                   request.stdin_path, request.user))
 
     @errors
     def ResizePty(self, request: pb.ResizePtyRequest, context: grpc.ServicerContext) -> pb.Empty:
-        self.tasks.resize_pty(request.id, request.width, request.height)
+        self.tasks.resize_pty(request.id, request.width, request.height, request.exec_id)
         return pb.Empty()
+
+    @errors
+    def DeleteProcess(self, request: pb.TaskRequest, context: grpc.ServicerContext) -> pb.Task:
+        return task_message(execs.delete_process(self.tasks, request.id, request.exec_id))
+
+    @errors
+    def Pause(self, request: pb.TaskRequest, context: grpc.ServicerContext) -> pb.Task:
+        return task_message(execs.pause(self.tasks, request.id))
+
+    @errors
+    def Resume(self, request: pb.TaskRequest, context: grpc.ServicerContext) -> pb.Task:
+        return task_message(execs.resume(self.tasks, request.id))

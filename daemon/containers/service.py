@@ -15,6 +15,7 @@ from typing import Any, Awaitable
 from berth.common.timefmt import rfc3339_nano
 
 from ..config import Config
+from ..exec.service import Execs
 from ..http.errors import ApiError, bad_request, conflict
 from ..images import service as images
 from ..libcontainerd import Containerd, ContainerdError, Task
@@ -62,6 +63,7 @@ class Engine:
         self.ctrd = ctrd
         self.store = Store(config.containers_dir)
         self.stdin = StdinFifos(os.path.join(config.exec_root, "fifo"))
+        self.execs = Execs(config, ctrd, self.store, self.stdin)  # docker exec: daemon/exec/
         self._w: dict[str, _Waiters] = {}
         self._monitor: asyncio.Task | None = None
 

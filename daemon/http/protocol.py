@@ -1,7 +1,9 @@
 """uvicorn's HTTP protocol with the two things docker's API needs that ASGI lacks:
 the peer's credentials in every scope, and hijacked connections (`Upgrade: tcp`,
 answered with 101 and then a raw stream both ways, as the docker CLI expects for
-attach: the container's output out, the client's stdin in, a half-close for EOF)."""
+attach: the container's output out, the client's stdin in, a half-close for EOF).
+A hijacked request's body (exec start sends one: Detach, Tty) is read by its
+Content-Length before the 101, and handed to the session's serve."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ class Hijacked(Protocol):
 
     content_type: str
 
-    def serve(self) -> Awaitable[None]: ...
+    def serve(self, body: bytes) -> Awaitable[None]: ...
 
     def feed(self, data: bytes) -> None: ...
 
@@ -38,6 +40,8 @@ def make_protocol(base: type, hijack: Hijacker | None) -> type:
         _session: Hijacked | None = None
         _pending: Hijacked | None = None
         _hangup: select.epoll | None = None
+        _body: bytearray | None = None  # a hijacked request's body, until it is complete
+        _body_length = 0
 
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
@@ -65,20 +69,39 @@ def make_protocol(base: type, hijack: Hijacker | None) -> type:
                 return super().handle_websocket_upgrade(event)
             self.connections.discard(self)
             session, self._pending = self._pending, None
+            self._session = session
+            length = dict(self.headers).get(b"content-length", b"0")
+            self._body_length = int(length) if length.isdigit() else 0
+            self._body = bytearray(self.conn.trailing_data[0])  # what h11 read past the headers
+            self._begin_when_read()
+
+        def _begin_when_read(self) -> None:
+            """Once the body is in: the 101, then the session (what followed the body is its input)."""
+            assert self._session is not None and self._body is not None
+            if len(self._body) < self._body_length:
+                return
+            session, data = self._session, bytes(self._body)
+            self._body = None
+            body, rest = data[:self._body_length], data[self._body_length:]
             self.transport.write(b"HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
                                  b"Content-Type: " + session.content_type.encode() + b"\r\n\r\n")
-            self._session = session
-            self._hijacked = asyncio.get_running_loop().create_task(self._serve_hijacked(session))
+            self._hijacked = asyncio.get_running_loop().create_task(self._serve_hijacked(session, body))
+            if rest:
+                session.feed(rest)
 
-        async def _serve_hijacked(self, session: Hijacked) -> None:
+        async def _serve_hijacked(self, session: Hijacked, body: bytes) -> None:
             try:
-                await session.serve()
+                await session.serve(body)
             finally:
                 if not self.transport.is_closing():
                     self.transport.close()
 
         def data_received(self, data: bytes) -> None:
             if self._session is not None:
+                if self._body is not None:  # still the request's body
+                    self._body += data
+                    self._begin_when_read()
+                    return
                 self._session.feed(data)  # the client's stdin
                 return
             super().data_received(data)

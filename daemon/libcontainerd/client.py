@@ -256,9 +256,40 @@ class Containerd:
             pb.TaskRequest(id=cid), wait_for_ready=True, timeout=CALL_TIMEOUT))
         return list(resp.pids)
 
-    async def resize_pty(self, cid: str, width: int, height: int) -> None:
+    async def resize_pty(self, cid: str, width: int, height: int, exec_id: str = "") -> None:
         await self._call(f"resize task {cid}", self._tasks.ResizePty(
-            pb.ResizePtyRequest(id=cid, width=width, height=height), wait_for_ready=True, timeout=CALL_TIMEOUT))
+            pb.ResizePtyRequest(id=cid, width=width, height=height, exec_id=exec_id),
+            wait_for_ready=True, timeout=CALL_TIMEOUT))
+
+    # ------------------------------------------------------- exec, pause, resume
+    async def exec(self, cid: str, exec_id: str, process: dict[str, Any], log_path: str,
+                   stdin_path: str, user: str) -> int:
+        """Another process in the task (held by its shim); returns its host pid."""
+        resp = await self._call(f"exec in task {cid}", self._tasks.Exec(pb.ExecRequest(
+            id=cid, exec_id=exec_id, process=json.dumps(process).encode(), log_path=log_path,
+            stdin_path=stdin_path, user=user), wait_for_ready=True, timeout=CALL_TIMEOUT))
+        return resp.pid
+
+    async def wait_process(self, cid: str, exec_id: str) -> Task:
+        """Until the exec'd process has exited (no deadline: it may run for days)."""
+        return _task(await self._call(f"wait for exec {exec_id}", self._tasks.Wait(
+            pb.TaskRequest(id=cid, exec_id=exec_id), wait_for_ready=True)))
+
+    async def kill_process(self, cid: str, exec_id: str, signal: int) -> None:
+        await self._call(f"kill exec {exec_id}", self._tasks.Kill(
+            pb.KillRequest(id=cid, signal=signal, exec_id=exec_id), wait_for_ready=True, timeout=CALL_TIMEOUT))
+
+    async def delete_process(self, cid: str, exec_id: str) -> None:
+        await self._call(f"delete exec {exec_id}", self._tasks.DeleteProcess(
+            pb.TaskRequest(id=cid, exec_id=exec_id), wait_for_ready=True, timeout=CALL_TIMEOUT))
+
+    async def pause_task(self, cid: str) -> Task:
+        return _task(await self._call(f"pause task {cid}", self._tasks.Pause(
+            pb.TaskRequest(id=cid), wait_for_ready=True, timeout=CALL_TIMEOUT)))
+
+    async def resume_task(self, cid: str) -> Task:
+        return _task(await self._call(f"resume task {cid}", self._tasks.Resume(
+            pb.TaskRequest(id=cid), wait_for_ready=True, timeout=CALL_TIMEOUT)))
 
     # ------------------------------------------------------------------ events
     async def events(self, connected: Callable[[], Awaitable[None]]) -> AsyncIterator[Event]:

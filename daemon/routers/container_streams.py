@@ -18,9 +18,10 @@ from ..http import access
 from ..http.access import Peer
 from ..http.errors import ApiError, bad_request
 from ..http.params import Bool, qbool
-from ..http.protocol import Hijacker
-from ..streams import logs
+from ..http.protocol import Hijacked, Hijacker
+from ..streams import detach, logs
 from ..streams.attach import AttachSession
+from .exec import exec_hijack
 from .models import errors
 
 router = APIRouter(tags=["Container"])
@@ -90,7 +91,9 @@ def _output(engine: Engine, c: Container, opts: logs.LogOptions, replay: bool) -
     """The output, until the container exits; with `replay` (logs=1) what it wrote before too."""
 
     def running() -> bool:
-        return c.state.running or (c.state.status == "created" and c.id in engine.store.by_id)
+        # A stopped container may be started again (`start -ai` attaches first): as
+        # dockerd's, the attach lasts until its next exit, or until it is removed.
+        return c.id in engine.store.by_id and c.state.status in ("created", "running", "exited")
 
     return logs.stream(logs.open_log(engine.store.log_path(c.id)), opts, running,
                        exited=engine.waiters(c.id).exited, from_end=not replay)
@@ -109,8 +112,9 @@ def attach_stream(engine: Engine, c: Container, q: Mapping[str, str]) -> AsyncIt
                         **errors({400: "bad parameter", 404: "no such container", 500: "server error"})})
 async def attach(
         ref: ContainerId, request: Request,
-        detachKeys: Annotated[str, Query(description="Accepted for compatibility; "
-                                                            "berth does not use it.")] = "",
+        detachKeys: Annotated[str, Query(description="Override the key sequence for detaching a "
+                                                     "container (with a tty): `ctrl-<value>` or a "
+                                                     "character, comma-separated")] = "",
         logs_: Annotated[Bool, Query(alias="logs", description="Replay previous logs from the "
                                                                 "container.")] = False,
         stream: Annotated[Bool, Query(description="Stream attached streams from the time the "
@@ -123,9 +127,19 @@ async def attach(
     """Without `Upgrade: tcp` (which the hijacker takes): a plain streamed body."""
     engine: Engine = request.app.state.engine
     c = engine.store.get(ref)
+    if not _valid_keys(detachKeys):
+        raise bad_request(f"Invalid detach keys ({detachKeys}) provided")
     opts = _options(c, stdout=stdout, stderr=stderr, follow=stream)
     media = logs.RAW if opts.tty else logs.MULTIPLEXED
     return StreamingResponse(_output(engine, c, opts, logs_), media_type=media)
+
+
+def _valid_keys(spec: str) -> bool:
+    try:
+        detach.to_bytes(spec or detach.DEFAULT)
+        return True
+    except ValueError:
+        return False
 
 
 _ATTACH = re.compile(r"^(?:/v\d+\.\d+)?/containers/([^/]+)/attach$")
@@ -137,16 +151,20 @@ def hijacker(engine: Engine, gid: int) -> Hijacker:
     HTTP path and gets its normal error answer."""
 
     def hijack(peer: Peer | None, method: str, path: str, query: str,
-               write: Callable[[bytes], None]) -> AttachSession | None:
+               write: Callable[[bytes], None]) -> Hijacked | None:
         m = _ATTACH.match(path)
-        if method != "POST" or m is None or (peer is not None and not access.allowed(peer, gid)):
+        if method != "POST" or (peer is not None and not access.allowed(peer, gid)):
             return None
+        if m is None:
+            return exec_hijack(engine, method, path, query, write)
         try:
             c = engine.store.get(unquote(m.group(1)))
         except ApiError:
             return None
-        log.debug("Calling %s %s%s: 101 (connection hijacked)", method, path, "?" + query if query else "")
         q = dict(parse_qsl(query, keep_blank_values=True))
+        if not _valid_keys(q.get("detachKeys", "")):
+            return None  # the route answers it with docker's 400
+        log.debug("Calling %s %s%s: 101 (connection hijacked)", method, path, "?" + query if query else "")
         return AttachSession(engine, c, q, attach_stream, write)
 
     return hijack

@@ -4,7 +4,10 @@ client's bytes to the container's stdin (docker's `attach`, `run -i`).
 Output comes from the json-file log the shim writes (raw with a tty, stdcopy frames
 without).  Input goes through the container's stdin FIFO (daemon/streams/stdin.py) in the
 order it arrived; when the client half-closes, a StdinOnce container's stdin is
-closed, as dockerd does, so `echo hi | docker run -i busybox cat` ends.
+closed, as dockerd does, so `echo hi | docker run -i busybox cat` ends (not with a
+tty: there, as with dockerd, the client going away leaves the shell's stdin open).
+With a tty the detach keys (detachKeys, default Ctrl-P Ctrl-Q) end the session and
+leave the container running.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from collections.abc import AsyncIterator, Callable
 from ..containers.service import Engine
 from ..containers.store import Container
 from ..http.params import qbool
-from . import logs
+from . import detach, logs
 
 
 class AttachSession:
@@ -29,10 +32,19 @@ class AttachSession:
         self.stdin = qbool(query, "stdin") and bool(c.config.get("OpenStdin"))
         self.content_type = logs.RAW if c.config.get("Tty") else logs.MULTIPLEXED
         self._input: asyncio.Queue[bytes | None] = asyncio.Queue()
+        keys = detach.to_bytes(query.get("detachKeys") or detach.DEFAULT)  # checked by the hijacker
+        self._escape = detach.Escape(keys) if c.config.get("Tty") else None
+        self._detached = asyncio.Event()
 
     def feed(self, data: bytes) -> None:
         """Bytes from the client: the container's stdin (dropped without stdin=1, as docker does)."""
-        if self.stdin and data:
+        if not self.stdin or not data or self._detached.is_set():
+            return
+        if self._escape is not None:
+            data, detached = self._escape.feed(data)
+            if detached:
+                self._detached.set()
+        if data:
             self._input.put_nowait(data)
 
     def feed_eof(self) -> None:
@@ -41,26 +53,33 @@ class AttachSession:
             self._input.put_nowait(None)
 
     def _may_open(self) -> bool:
-        """The FIFO may still appear: the container is waiting to be started or is running."""
+        """The FIFO may still appear: the container is running, or may be (re)started."""
         c = self.c
-        return c.id in self.engine.store.by_id and c.state.status in ("created", "running")
+        return c.id in self.engine.store.by_id and c.state.status in ("created", "running", "exited")
 
     async def _pump_stdin(self) -> None:
         fifos = self.engine.stdin
         while True:
             data = await self._input.get()
             if data is None:
-                if self.c.config.get("StdinOnce") and await fifos.wait_open(self.c.id, self._may_open):
+                if (self.c.config.get("StdinOnce") and not self.c.config.get("Tty")
+                        and await fifos.wait_open(self.c.id, self._may_open)):
                     fifos.close(self.c.id)
                 return
             if not await fifos.write(self.c.id, data, self._may_open):
                 return
 
-    async def serve(self) -> None:
-        pump = asyncio.get_running_loop().create_task(self._pump_stdin()) if self.stdin else None
+    async def serve(self, body: bytes = b"") -> None:
+        loop = asyncio.get_running_loop()
+        pump = loop.create_task(self._pump_stdin()) if self.stdin else None
+        copy, detached = loop.create_task(self._copy()), loop.create_task(self._detached.wait())
         try:
-            async for chunk in self._output(self.engine, self.c, self.query):
-                self._write(chunk)
+            await asyncio.wait([copy, detached], return_when=asyncio.FIRST_COMPLETED)
         finally:
-            if pump is not None:
-                pump.cancel()
+            for task in (pump, copy, detached):
+                if task is not None:
+                    task.cancel()
+
+    async def _copy(self) -> None:
+        async for chunk in self._output(self.engine, self.c, self.query):
+            self._write(chunk)

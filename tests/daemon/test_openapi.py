@@ -42,10 +42,15 @@ DOCKER_API: dict[tuple[str, str], tuple[set[str], set[str], set[int]]] = {
     ("post", "/containers/{id}/resize"): ({"h", "w"}, set(), {400, 404, 409, 500}),
     ("get", "/containers/{id}/top"): ({"ps_args"}, set(), {404, 409, 500}),
     ("delete", "/containers/{id}"): ({"v", "force", "link"}, set(), {400, 404, 409, 500}),
+    ("post", "/containers/{id}/exec"): (set(), set(), {400, 404, 409, 500}),
+    ("post", "/exec/{id}/start"): (set(), set(), {400, 404, 409, 500}),
+    ("post", "/exec/{id}/resize"): ({"h", "w"}, set(), {400, 404, 500}),
+    ("get", "/exec/{id}/json"): (set(), set(), {404, 500}),
 }
 _SUCCESS = {("post", "/containers/{id}/start"): {"204", "304"}, ("post", "/containers/{id}/stop"): {"204", "304"},
             ("post", "/containers/{id}/attach"): {"101", "200"}, ("post", "/containers/create"): {"201"},
-            ("post", "/containers/{id}/kill"): {"204"}, ("delete", "/containers/{id}"): {"204"}}
+            ("post", "/containers/{id}/kill"): {"204"}, ("delete", "/containers/{id}"): {"204"},
+            ("post", "/containers/{id}/exec"): {"201"}, ("post", "/exec/{id}/start"): {"101", "200"}}
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,1 @@
+"""docker exec: processes started in a running container, held by its shim (store, service, session)."""

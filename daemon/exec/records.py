@@ -1,0 +1,59 @@
+"""Exec instances as berthd keeps them (in memory, as dockerd does) and as the API shows them."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+# Every capability a privileged exec gets (docker's GetAllCapabilities); the runtime
+# skips those this kernel does not have.
+ALL_CAPS = [
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+    "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+]
+
+
+@dataclass(eq=False)
+class Exec:
+    id: str
+    container_id: str
+    argv: list[str]
+    tty: bool = False
+    attach_stdin: bool = False
+    attach_stdout: bool = False
+    attach_stderr: bool = False
+    user: str = ""
+    privileged: bool = False
+    env: list[str] = field(default_factory=list)
+    working_dir: str = ""
+    detach_keys: str = ""
+    console_size: list[int] | None = None
+    started: bool = False  # start was asked for (a second start is refused)
+    running: bool = False
+    exit_code: int | None = None
+    pid: int = 0
+    log_path: str = ""  # the shim's json-file log of its output, while attached
+    exited: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def stdin_key(self) -> str:
+        """Its name among the stdin FIFOs (which are keyed like containers)."""
+        return f"exec-{self.id}"
+
+
+def inspect(e: Exec) -> dict[str, Any]:
+    """GET /exec/{id}/json, field for field dockerd's."""
+    process: dict[str, Any] = {"tty": e.tty, "entrypoint": e.argv[0], "arguments": e.argv[1:],
+                               "privileged": e.privileged}
+    if e.user:
+        process["user"] = e.user
+    return {"ID": e.id, "Running": e.running, "ExitCode": e.exit_code, "ProcessConfig": process,
+            "OpenStdin": e.attach_stdin, "OpenStderr": e.attach_stderr, "OpenStdout": e.attach_stdout,
+            "CanRemove": False, "ContainerID": e.container_id, "DetachKeys": e.detach_keys, "Pid": e.pid}

@@ -1,0 +1,84 @@
+"""One hijacked `POST /exec/{id}/start`: the same hijack path as attach (daemon/http/protocol.py).
+
+The start body (Detach, Tty) arrives with the request; then the exec runs and the
+connection carries its output out and, with AttachStdin, the client's bytes in.  A
+failure to start is written into the stream, as dockerd does, and the exit code
+is what GET /exec/{id}/json tells the client afterwards.  With a tty the detach keys
+end the session (not the process); without one, the client's half-close closes the
+process's stdin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+
+from ..http.errors import ApiError
+from ..streams import detach, logs
+from .records import Exec
+from .service import Execs
+
+
+class ExecSession:
+    def __init__(self, execs: Execs, e: Exec, write: Callable[[bytes], None]) -> None:
+        self.execs, self.e, self._write = execs, e, write
+        self.content_type = logs.RAW if e.tty else logs.MULTIPLEXED
+        self._input: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._escape = detach.Escape(detach.to_bytes(e.detach_keys or detach.DEFAULT)) if e.tty else None
+        self._detached = asyncio.Event()
+
+    def feed(self, data: bytes) -> None:
+        if not self.e.attach_stdin or not data or self._detached.is_set():
+            return
+        if self._escape is not None:
+            data, detached = self._escape.feed(data)
+            if detached:
+                self._detached.set()
+        if data:
+            self._input.put_nowait(data)
+
+    def feed_eof(self) -> None:
+        if self.e.attach_stdin:
+            self._input.put_nowait(None)
+
+    async def _pump_stdin(self) -> None:
+        fifos, key = self.execs.fifos, self.e.stdin_key
+        while True:
+            data = await self._input.get()
+            if data is None:
+                if not self.e.tty:  # dockerd's CloseStdin, which a tty ignores
+                    fifos.close(key)
+                return
+            if not await fifos.write(key, data, lambda: self.e.running):
+                return
+
+    async def _copy_output(self) -> None:
+        output = self.execs.open_output(self.e)
+        if output is None:  # nothing attached: the session lasts as long as the process
+            await self.e.exited.wait()
+            return
+        async for chunk in output:
+            self._write(chunk)
+
+    async def serve(self, body: bytes = b"") -> None:
+        try:
+            options = json.loads(body or b"{}")
+        except ValueError:
+            options = {}
+        detached = isinstance(options, dict) and bool(options.get("Detach"))
+        try:
+            await self.execs.start(self.e, attached=not detached)
+        except ApiError as err:
+            self._write(logs.frame("stdout", (err.message + "\r\n").encode(), self.e.tty))
+            return
+        if detached:
+            return
+        tasks = [asyncio.ensure_future(self._copy_output()), asyncio.ensure_future(self._detached.wait())]
+        if self.e.attach_stdin:
+            tasks.append(asyncio.ensure_future(self._pump_stdin()))
+        try:
+            await asyncio.wait(tasks[:2], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in tasks:
+                t.cancel()
