@@ -47,7 +47,7 @@ def exec_process(root: str, container_id: str, process: dict[str, Any], stdio: t
     if sec:
         from berth.runc.launch import compile_seccomp
 
-        seccomp = compile_seccomp(rec.config)
+        seccomp = compile_seccomp(rec.config, root)
     console = None
     if console_socket is not None:
         from berth.runc.console import connect

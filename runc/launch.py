@@ -27,13 +27,18 @@ def _cgroups() -> Any:
     return cgroups
 
 
-def compile_seccomp(spec: dict[str, Any]) -> Any:
+def compile_seccomp(spec: dict[str, Any], root: str | None = None) -> Any:
+    """The container's filter; with a root, compiled once per distinct profile (seccomp_cache)."""
     sec = (spec.get("linux") or {}).get("seccomp")
     if not sec:
         return None
     from berth.runc import seccomp
 
     try:
+        if root is not None:
+            from berth.runc import seccomp_cache
+
+            return seccomp_cache.compiled(sec, root)
         return seccomp.compile_filter(sec)
     except RuncError:
         raise
@@ -90,7 +95,7 @@ class _Creator:
         fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
         self.manager = _cgroups().open_manager(linux.get("cgroupsPath", ""), self.cid)
         self.manager.create()
-        seccomp = compile_seccomp(spec)
+        seccomp = compile_seccomp(spec, self.root)
         console = None
         if console_socket is not None:
             from berth.runc.console import connect
