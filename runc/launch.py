@@ -111,7 +111,10 @@ class _Creator:
         # pid 1 without a second fork; with a user namespace the pid namespace must
         # belong to it, so the child makes both (and forks again).
         ctx.pid_ns_made = nss.get("pid") == "" and "user" not in nss
-        self.child = _fork_in_new_pidns() if ctx.pid_ns_made else os.fork()
+        from berth.runc.nodump import Forking
+
+        with Forking():  # the init is never dumpable before its execve (CVE-2019-5736)
+            self.child = _fork_in_new_pidns() if ctx.pid_ns_made else os.fork()
         if self.child == 0:  # pragma: no cover - runs in the child
             try:
                 parent_chan.close()

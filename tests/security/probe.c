@@ -63,6 +63,35 @@ static long read_one(const char *path) {
     return n < 0 ? -1 : 0;
 }
 
+#include <dirent.h>
+
+/* The CVE-2019-5736 attacker: watch for every new process in our pid namespace (an exec's
+ * runtime joins it before it execve's) and try to open its /proc/PID/exe for writing,
+ * until /tmp/stop appears. Prints how often each answer came. */
+static int race(void) {
+    long opened = 0, eacces = 0, etxtbsy = 0, other = 0, seen = 0;
+    pid_t self = getpid();
+    while (access("/tmp/stop", F_OK) != 0) {
+        DIR *d = opendir("/proc");
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            pid_t p = (pid_t)atoi(e->d_name);
+            if (p <= 1 || p == self) continue;
+            char path[64];
+            snprintf(path, sizeof path, "/proc/%d/exe", p);
+            seen++;
+            int fd = open(path, O_WRONLY);
+            if (fd >= 0) { opened++; close(fd); }
+            else if (errno == EACCES || errno == EPERM) eacces++;
+            else if (errno == ETXTBSY) etxtbsy++;
+            else other++;
+        }
+        if (d) closedir(d);
+    }
+    printf("race seen=%ld opened=%ld refused=%ld busy=%ld other=%ld\n", seen, opened, eacces, etxtbsy, other);
+    return 0;
+}
+
 /* usage: probe HOST-PIDNS-INODE [OUTSIDE-PID [NAME]]. The probes change what they may of
  * the namespaces they run in (hostname, mounts): never run them in the host's. */
 int main(int argc, char **argv) {
@@ -73,6 +102,7 @@ int main(int argc, char **argv) {
     }
     long outside = argc > 2 ? atol(argv[2]) : 0;
     const char *only = argc > 3 ? argv[3] : "";
+    if (!strcmp(only, "race")) return race();
 #define PROBE(name, expr) if (!*only || !strcmp(only, name)) { errno = 0; report(name, (long)(expr)); }
     PROBE("mount", mount("tmpfs", "/mnt", "tmpfs", 0, "size=1m"));
     PROBE("umount", umount2("/tmp", 0)); /* /tmp is no mount point: EINVAL where allowed */
