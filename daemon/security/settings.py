@@ -68,3 +68,11 @@ def load(seccomp_profile: str, no_new_privileges: bool, ulimits: list[str]) -> D
 def rlimit_type(name: str) -> str:
     return "RLIMIT_" + name.upper()
 
+
+def security_options(sec: DaemonSecurity) -> list[str]:
+    """docker info's SecurityOptions entries for seccomp (and no-new-privileges when set)."""
+    profile = sec.seccomp_profile or seccomp.BUILTIN
+    out = [f"name=seccomp,profile={profile}"]
+    if sec.no_new_privileges:
+        out.append("name=no-new-privileges")
+    return out

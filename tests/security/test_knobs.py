@@ -114,3 +114,18 @@ def test_the_oci_spec_has_dockers_defaults(berthd) -> None:
     assert lines[2] == "ro"
     assert lines[3] == "1"
     assert lines[4].split()[1] == "00000000a80425fb"  # Docker's 14 capabilities
+
+
+def _compiled(berthd) -> set[str]:
+    return {f for dp, _, fs in os.walk(berthd.exec_root) if dp.endswith("@seccomp") for f in fs if f.endswith(".bpf")}
+
+
+def test_the_default_profile_is_compiled_once_for_all_containers(berthd) -> None:
+    """berth-runc keeps one compiled BPF per distinct profile under its root (runc/seccomp_cache.py)."""
+    assert berthd.docker("run", "--rm", IMAGE, "true").returncode == 0
+    before = _compiled(berthd)
+    assert before
+    assert berthd.docker("run", "--rm", IMAGE, "true").returncode == 0
+    assert _compiled(berthd) == before  # the second container compiled nothing
+    assert berthd.docker("run", "--rm", "--cap-add", "SYS_NICE", "--cap-add", "SYS_PACCT", IMAGE, "true").returncode == 0
+    assert len(_compiled(berthd) - before) == 1  # another profile (those caps' rules): one more
