@@ -10,8 +10,12 @@ from berth.client.flags import Command, Flag
 from berth.common import DEFAULT_HOST
 
 _RUN_FLAGS = (
+    Flag("cap-add", "", "list", "Add Linux capabilities"),
+    Flag("cap-drop", "", "list", "Drop Linux capabilities"),
     Flag("detach", "d", "bool", "Run container in background and print container ID"),
     Flag("detach-keys", "", "string", "Override the key sequence for detaching a container"),
+    Flag("device", "", "list", "Add a host device to the container"),
+    Flag("device-cgroup-rule", "", "list", "Add a rule to the cgroup allowed devices list"),
     Flag("entrypoint", "", "string", "Overwrite the default ENTRYPOINT of the image"),
     Flag("env", "e", "list", "Set environment variables"),
     Flag("hostname", "h", "string", "Container host name"),
@@ -20,11 +24,16 @@ _RUN_FLAGS = (
     Flag("name", "", "string", "Assign a name to the container"),
     Flag("network", "", "string", "Connect a container to a network", metavar="network"),
     Flag("platform", "", "string", "Set platform if server is multi-platform capable"),
+    Flag("privileged", "", "bool", "Give extended privileges to this container"),
+    Flag("read-only", "", "bool", "Mount the container's root filesystem as read only"),
     Flag("runtime", "", "string", "Runtime to use for this container"),
     Flag("rm", "", "bool", "Automatically remove the container and its associated anonymous "
                            "volumes when it exits"),
+    Flag("security-opt", "", "list", "Security Options"),
+    Flag("sysctl", "", "list", "Sysctl options"),
     Flag("tty", "t", "bool", "Allocate a pseudo-TTY"),
     Flag("user", "u", "string", "Username or UID (format: <name|uid>[:<group|gid>])"),
+    Flag("userns", "", "string", "User namespace to use"),
     Flag("workdir", "w", "string", "Working directory inside the container"),
 )
 _CREATE_FLAGS = tuple(f for f in _RUN_FLAGS if f.long not in ("detach", "detach-keys"))

@@ -15,7 +15,7 @@ import os
 
 from berth.client import attach, streams, terminal
 from berth.client.api import Client, ConnectError, DaemonError
-from berth.client.flags import Parsed
+from berth.client.flags import Parsed, UsageError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -82,6 +82,11 @@ def container_config(parsed: Parsed, attach: bool) -> dict:
         config["Entrypoint"] = [o["entrypoint"]]  # [""] clears the image's entrypoint
     if o["network"]:
         config["HostConfig"]["NetworkMode"] = o["network"]
+    if any(o.get(k) for k in ("cap_add", "cap_drop", "privileged", "security_opt", "read_only", "device",
+                              "device_cgroup_rule", "sysctl")) or o.get("userns") is not None:
+        from berth.client import secflags  # confinement flags: loaded only when given
+
+        secflags.apply(o, config["HostConfig"])
     size = terminal.size() if config["Tty"] else None
     if size:
         config["HostConfig"]["ConsoleSize"] = list(size)  # the pty starts at our size
@@ -192,6 +197,8 @@ def cmd_run(ctx: Context, parsed: Parsed) -> int:
         condition = "removed" if parsed.opts["rm"] else "next-exit"
         return _attach_and_start(ctx, client, cid, condition, stdin=interactive, tty=tty,
                                  keys=parsed.opts.get("detach_keys") or "")
+    except UsageError as e:  # a flag's value docker's CLI refuses (--sysctl, --device, ...)
+        return _run_error(ctx, "run", str(e), e.status)
     except DaemonError as e:
         return _run_error(ctx, "run", f"Error response from daemon: {e.message}", status_for(e.message))
     except ConnectError as e:
@@ -201,7 +208,10 @@ def cmd_run(ctx: Context, parsed: Parsed) -> int:
 
 
 def cmd_create(ctx: Context, parsed: Parsed) -> int:
-    cid = create(ctx, ctx.client(), parsed, attach=True)
+    try:
+        cid = create(ctx, ctx.client(), parsed, attach=True)
+    except UsageError as e:
+        return _run_error(ctx, "create", str(e), e.status)
     ctx.out(f"{cid}\n")
     return 0
 

@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 
 from berth.common import DATA_ROOT, DEFAULT_HOST, EXEC_ROOT, RUNTIME_LIBRARY, VERSION
 
+from .security.settings import DaemonSecurity
+from .security.tls import TLSSettings
+
 API_VERSION = "1.45"
 MIN_API_VERSION = "1.24"
 ENGINE_VERSION = VERSION
@@ -26,6 +29,8 @@ class Config:
     runtimes: dict[str, str] = field(default_factory=dict)  # name -> runc-compatible binary
     log_level: str = "info"
     insecure_registries: list[str] = field(default_factory=list)  # host[:port] or CIDR (--insecure-registry)
+    security: DaemonSecurity = field(default_factory=DaemonSecurity)  # --seccomp-profile, --no-new-privileges, ...
+    tls: TLSSettings | None = None  # a tcp:// host: --tlsverify and its files
 
     @property
     def socket_path(self) -> str:

@@ -18,7 +18,8 @@ _LEVELS = {"trace": "debug", "debug": "debug", "info": "info", "warn": "warning"
 def parse_args(argv: list[str] | None = None) -> Config:
     d = Config()  # the defaults live there
     p = argparse.ArgumentParser(prog="berthd", description="berth's Docker Engine API daemon")
-    p.add_argument("-H", "--host", default=d.host, help="daemon socket to listen on (unix://PATH)")
+    p.add_argument("-H", "--host", action="append", default=[],
+                   help="daemon socket to listen on (unix://PATH, or tcp://HOST:PORT with --tlsverify)")
     p.add_argument("--data-root", default=d.data_root)
     p.add_argument("--exec-root", default=d.exec_root)
     p.add_argument("-G", "--group", default=d.group, help="group that may use the API socket")
@@ -33,19 +34,19 @@ def parse_args(argv: list[str] | None = None) -> Config:
     p.add_argument("-D", "--debug", action="store_true", help="Enable debug mode")
     p.add_argument("-l", "--log-level", default=d.log_level,
                    help='Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "info")')
+    _security_flags(p)
     a = p.parse_args(argv)
     log_level = "debug" if a.debug else _LEVELS.get(a.log_level.lower())
     if log_level is None:
         p.error(f"invalid logging level: {a.log_level}")
-    if not a.host.startswith("unix://"):
-        p.error(f"only unix:// hosts are supported: {a.host}")
+    unix_host, tls = _hosts(p, a, d.host)
     runtimes: dict[str, str] = {}
     for item in a.add_runtime:
         name, eq, path = item.partition("=")
         if not eq or not name or not path:
             p.error(f"--add-runtime wants NAME=PATH: {item}")
         runtimes[name] = path
-    cfg = Config(host=a.host, data_root=os.path.abspath(a.data_root),
+    cfg = Config(host=unix_host, tls=tls, security=_security(p, a), data_root=os.path.abspath(a.data_root),
                  exec_root=os.path.abspath(a.exec_root), group=a.group, pidfile=a.pidfile,
                  containerd=a.containerd, cgroup_parent=a.cgroup_parent,
                  default_runtime=a.default_runtime, runtimes=runtimes,
@@ -54,6 +55,51 @@ def parse_args(argv: list[str] | None = None) -> Config:
     if cfg.default_runtime not in cfg.runtime_names():
         p.error(f"--default-runtime {cfg.default_runtime}: no such runtime (add it with --add-runtime)")
     return cfg
+
+
+def _security_flags(p: argparse.ArgumentParser) -> None:
+    """dockerd's flags for TLS and for every container's confinement (daemon/security/)."""
+    p.add_argument("--tlsverify", action="store_true", help="Use TLS and verify the remote")
+    p.add_argument("--tls", action="store_true", help="Use TLS; implied by --tlsverify")
+    p.add_argument("--tlscacert", default=None, help="Trust certs signed only by this CA")
+    p.add_argument("--tlscert", default=None, help="Path to TLS certificate file")
+    p.add_argument("--tlskey", default=None, help="Path to TLS key file")
+    p.add_argument("--seccomp-profile", default="", help='Path to seccomp profile ("unconfined" to disable)')
+    p.add_argument("--no-new-privileges", action="store_true", help="Set no-new-privileges by default for new containers")
+    p.add_argument("--default-ulimit", action="append", default=[], metavar="NAME=SOFT[:HARD]",
+                   help="Default ulimits for containers")
+    p.add_argument("--userns-remap", default="", help="User/Group setting for user namespaces")
+
+
+def _hosts(p: argparse.ArgumentParser, a: argparse.Namespace, default: str) -> tuple[str, object]:
+    """At most one unix:// and one tcp:// host; the tcp one only with verified TLS."""
+    from .security import tls
+
+    hosts = a.host or [default]
+    unix = [h for h in hosts if h.startswith("unix://")]
+    tcp = [h for h in hosts if h.startswith("tcp://")]
+    other = [h for h in hosts if h not in unix and h not in tcp]
+    if other or len(unix) > 1 or len(tcp) > 1:
+        p.error(f"-H: one unix://PATH and one tcp://HOST:PORT at most: {' '.join(hosts)}")
+    settings = None
+    if tcp:
+        try:
+            settings = tls.settings(tcp[0], a.tlsverify, a.tlscacert, a.tlscert, a.tlskey)
+        except ValueError as e:
+            p.error(str(e))
+    return (unix[0] if unix else ""), settings
+
+
+def _security(p: argparse.ArgumentParser, a: argparse.Namespace) -> object:
+    from .security import settings
+
+    if a.userns_remap:
+        p.error(f"--userns-remap {a.userns_remap}: not supported by berth yet (remapping the root of every "
+                "container to a subordinate uid/gid range needs image layers shifted for it, not implemented)")
+    try:
+        return settings.load(a.seccomp_profile, a.no_new_privileges, a.default_ulimit)
+    except ValueError as e:
+        p.error(str(e))
 
 
 async def _serve(cfg: Config) -> None:
@@ -76,22 +122,52 @@ async def _serve(cfg: Config) -> None:
     engine = Engine(cfg, Containerd(cfg.containerd_address))
     fastapi_app = app_module.build(engine, managed)
     asgi = requestlog.log_requests(access.guard(versioning.strip_version(fastapi_app), cfg.group, gid))
-    sock = access.listen_unix(cfg.socket_path, gid)
-    server = uvicorn.Server(uvicorn.Config(
-        asgi, http=protocol.make_protocol(H11Protocol, containers_router.hijacker(engine, gid)), lifespan="on",
-        # uvicorn logs through berthd's handler (log_config=None); requests are logged
-        # by requestlog, once each, instead of by uvicorn's access log.
-        log_level=cfg.log_level, log_config=None, access_log=False, timeout_graceful_shutdown=5))
-    ours = os.stat(cfg.socket_path).st_ino
+    http = protocol.make_protocol(H11Protocol, containers_router.hijacker(engine, gid))
+    # uvicorn logs through berthd's handler (log_config=None); requests are logged
+    # by requestlog, once each, instead of by uvicorn's access log.
+    common = dict(http=http, log_level=cfg.log_level, log_config=None, access_log=False, timeout_graceful_shutdown=5)
+    servers = []
+    if cfg.socket_path:
+        sock = access.listen_unix(cfg.socket_path, gid)
+        servers.append((uvicorn.Server(uvicorn.Config(asgi, lifespan="on", **common)), sock))
+    if cfg.tls is not None:
+        servers.append(_tls_server(cfg, asgi, common, lifespan="off" if servers else "on"))
+    ours = os.stat(cfg.socket_path).st_ino if cfg.socket_path else 0
     try:
-        await server.serve(sockets=[sock])
+        await _serve_all(servers)
     finally:
         # Only our own socket: a successor may already listen at the same path.
         try:
-            if os.stat(cfg.socket_path).st_ino == ours:
+            if ours and os.stat(cfg.socket_path).st_ino == ours:
                 os.unlink(cfg.socket_path)
         except FileNotFoundError:
             pass
+
+
+def _tls_server(cfg: Config, asgi: object, common: dict, lifespan: str) -> tuple[object, object]:
+    """The tcp:// listener: the same app, behind TLS that requires a CA-signed client certificate
+    (uvicorn's ssl options apply to every socket of a server, so this is a server of its own)."""
+    import ssl
+
+    import uvicorn
+
+    from .security import tls
+
+    t = cfg.tls
+    server = uvicorn.Server(uvicorn.Config(asgi, lifespan=lifespan, ssl_certfile=t.cert, ssl_keyfile=t.key,
+                                           ssl_ca_certs=t.cacert, ssl_cert_reqs=ssl.CERT_REQUIRED, **common))
+    return server, tls.listen_tcp(t)
+
+
+async def _serve_all(servers: list) -> None:
+    """Every listener until the first one stops (a signal stops them all: uvicorn's handlers)."""
+    tasks = [asyncio.ensure_future(server.serve(sockets=[sock])) for server, sock in servers]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for server, _ in servers:
+            server.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -52,7 +52,7 @@ def exec_process(root: str, container_id: str, process: dict[str, Any], stdio: t
     if sec:
         from berth.runc.launch import compile_seccomp
 
-        seccomp = compile_seccomp(rec.config)
+        seccomp = compile_seccomp(rec.config, root)
     console = None
     if console_socket is not None:
         from berth.runc.console import connect
@@ -60,7 +60,10 @@ def exec_process(root: str, container_id: str, process: dict[str, Any], stdio: t
         console = connect(console_socket)
     parent_chan, child_chan = channel_pair()
     pidns = rec.namespaces.get("pid")
-    child = _fork_into(pidns) if pidns else os.fork()
+    from berth.runc.nodump import Forking
+
+    with Forking():  # non-dumpable from the child's first instruction (CVE-2019-5736)
+        child = _fork_into(pidns) if pidns else os.fork()
     if child == 0:  # pragma: no cover - runs in the child
         code = 1
         from berth.runc import console as _con, process as _proc  # noqa: F401 - before setns(mnt)

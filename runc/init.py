@@ -105,8 +105,12 @@ def _enter_namespaces(ctx: InitContext, chan: Channel, nss: dict[str, str]) -> N
     _join_namespaces(nss)
     if nss.get("user") == "":
         libc.unshare(libc.CLONE_NEWUSER)
+        from berth.runc.nodump import set_dumpable
+
+        set_dumpable(True)  # as runc's nsexec: the maps are written while we are dumpable
         chan.send("userns")  # the runtime writes our uid/gid maps
         chan.expect("ack")
+        set_dumpable(False)
     if "user" in nss:
         os.setresgid(0, 0, 0)
         os.setresuid(0, 0, 0)

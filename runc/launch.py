@@ -28,13 +28,18 @@ def _cgroups() -> Any:
     return cgroups
 
 
-def compile_seccomp(spec: dict[str, Any]) -> Any:
+def compile_seccomp(spec: dict[str, Any], root: str | None = None) -> Any:
+    """The container's filter; with a root, compiled once per distinct profile (seccomp_cache)."""
     sec = (spec.get("linux") or {}).get("seccomp")
     if not sec:
         return None
     from berth.runc import seccomp
 
     try:
+        if root is not None:
+            from berth.runc import seccomp_cache
+
+            return seccomp_cache.compiled(sec, root)
         return seccomp.compile_filter(sec)
     except RuncError:
         raise
@@ -96,7 +101,7 @@ class _Creator:
             raise RuncError("container's cgroup unexpectedly frozen")
         self.manager = manager
         self.manager.create()
-        seccomp = compile_seccomp(spec)
+        seccomp = compile_seccomp(spec, self.root)
         console = None
         if console_socket is not None:
             from berth.runc.console import connect
@@ -112,7 +117,10 @@ class _Creator:
         # pid 1 without a second fork; with a user namespace the pid namespace must
         # belong to it, so the child makes both (and forks again).
         ctx.pid_ns_made = nss.get("pid") == "" and "user" not in nss
-        self.child = _fork_in_new_pidns() if ctx.pid_ns_made else os.fork()
+        from berth.runc.nodump import Forking
+
+        with Forking():  # the init is never dumpable before its execve (CVE-2019-5736)
+            self.child = _fork_in_new_pidns() if ctx.pid_ns_made else os.fork()
         if self.child == 0:  # pragma: no cover - runs in the child
             try:
                 parent_chan.close()

@@ -115,7 +115,8 @@ class Engine:
             os.close(os.open(self.store.log_path(cid), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o640))
             try:
                 oci = spec.build(cid=cid, path=path, args=args, config=config, host=host,
-                                 container_dir=cdir, cgroup_parent=self.config.cgroup_parent)
+                                 container_dir=cdir, cgroup_parent=self.config.cgroup_parent,
+                                 security=self.config.security)
             except ValueError as e:
                 raise bad_request(str(e))
             await self.ctrd.create_container(cid, image.id, oci, runtime, {"berth.name": full_name},

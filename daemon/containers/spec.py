@@ -7,21 +7,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ..security import confine
+from ..security.settings import DaemonSecurity
+
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-DEFAULT_CAPS = [
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
-    "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
-]
-
-MASKED_PATHS = [
-    "/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
-    "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
-    "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
-]
-
-READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
 
 
 def _default_mounts() -> list[dict[str, Any]]:
@@ -121,21 +110,14 @@ def console_size(config: dict[str, Any], host: dict[str, Any]) -> dict[str, Any]
 
 
 def build(*, cid: str, path: str, args: list[str], config: dict[str, Any], host: dict[str, Any],
-          container_dir: str, cgroup_parent: str) -> dict[str, Any]:
-    caps = list(DEFAULT_CAPS)
-    for cap in host.get("CapAdd") or []:
-        cap = cap.upper() if cap.upper().startswith("CAP_") else "CAP_" + cap.upper()
-        if cap not in caps:
-            caps.append(cap)
-    for cap in host.get("CapDrop") or []:
-        cap = cap.upper() if cap.upper().startswith("CAP_") else "CAP_" + cap.upper()
-        caps = [c for c in caps if c != cap]
+          container_dir: str, cgroup_parent: str, security: DaemonSecurity | None = None) -> dict[str, Any]:
+    """The spec; ValueError (a 400) for what dockerd refuses. Confinement: security/confine.py."""
+    confine.prepare(host)
     mounts = _default_mounts()
     for name in ("resolv.conf", "hostname", "hosts"):
         mounts.append({"destination": f"/etc/{name}", "type": "bind",
                        "source": os.path.join(container_dir, name), "options": ["rbind", "rprivate"]})
-    privileged = bool(host.get("Privileged"))
-    return {
+    oci = {
         "ociVersion": "1.0.2-dev",
         "process": {
             "terminal": bool(config.get("Tty")),
@@ -145,8 +127,6 @@ def build(*, cid: str, path: str, args: list[str], config: dict[str, Any], host:
             "args": [path, *args],
             "env": process_env(config),
             "cwd": config.get("WorkingDir") or "/",
-            "capabilities": {k: caps for k in ("bounding", "effective", "permitted")},
-            "noNewPrivileges": False,
             "oomScoreAdj": 0,
         },
         "root": {"path": "rootfs", "readonly": bool(host.get("ReadonlyRootfs"))},
@@ -156,10 +136,10 @@ def build(*, cid: str, path: str, args: list[str], config: dict[str, Any], host:
             "cgroupsPath": f"/{cgroup_parent.strip('/')}/{cid}",
             "resources": _resources(host),
             "namespaces": [{"type": t} for t in ("mount", "network", "uts", "pid", "ipc")],
-            "maskedPaths": [] if privileged else MASKED_PATHS,
-            "readonlyPaths": [] if privileged else READONLY_PATHS,
         },
     }
+    confine.apply(oci, host, security or DaemonSecurity())  # caps, seccomp, paths, devices
+    return oci
 
 
 def etc_files(container_dir: str, hostname: str) -> None:

@@ -12,6 +12,7 @@ import select
 import socket
 from typing import Any, Awaitable, Callable, Optional, Protocol
 
+from ..security.tls import subject_of
 from .access import Peer, Scope, peer_of
 
 
@@ -48,9 +49,11 @@ def make_protocol(base: type, hijack: Hijacker | None) -> type:
             sock = transport.get_extra_info("socket")
             self._peer = peer_of(sock) if sock is not None and sock.family == socket.AF_UNIX else None
             inner, peer = self.app, self._peer
+            subject = subject_of(transport)  # a tcp:// client's verified certificate (audit)
 
             async def with_peer(scope: Scope, receive: Any, send: Any) -> None:
                 scope["berth.peer"] = peer
+                scope["berth.tls_subject"] = subject
                 await inner(scope, receive, send)
 
             self.app = with_peer

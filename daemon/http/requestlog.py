@@ -1,5 +1,7 @@
 """One log line per request at debug level, as dockerd's "Calling GET /v1.45/containers/json"
-(here with the status and how long the answer took), and a request that fails unexpectedly:
+(here with the status and how long the answer took), an audit line at info level for every
+request that changes something (who, what, on which object: security/audit.py), and a
+request that fails unexpectedly:
 logged once, traceback and all, and answered with a 500 that says what failed.
 
 `log_requests` wraps the whole ASGI app (outside the version stripping, so the path is
@@ -15,6 +17,7 @@ import logging
 import time
 from typing import Any
 
+from ..security import audit
 from .access import ASGIApp, Scope
 
 log = logging.getLogger("berthd.api")
@@ -27,15 +30,18 @@ def _target(scope: Scope) -> str:
 
 def log_requests(app: ASGIApp) -> ASGIApp:
     async def logged(scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or not log.isEnabledFor(logging.DEBUG):
+        audited = scope["type"] == "http" and audit.is_mutating(scope)
+        if scope["type"] != "http" or not (audited or log.isEnabledFor(logging.DEBUG)):
             await app(scope, receive, send)
             return
-        started, status = time.monotonic(), 0
+        started, status, body = time.monotonic(), 0, b""
 
         async def sending(message: dict[str, Any]) -> None:
-            nonlocal status
+            nonlocal status, body
             if message["type"] == "http.response.start":
                 status = message["status"]
+            elif message["type"] == "http.response.body" and audited and len(body) < 4096:
+                body += message.get("body", b"")  # a create's answer names the new object
             await send(message)
 
         outcome = ""
@@ -46,6 +52,8 @@ def log_requests(app: ASGIApp) -> ASGIApp:
             raise
         finally:
             ms = (time.monotonic() - started) * 1000
+            if audited:
+                audit.record(scope, status, body)
             log.debug("Calling %s %s: %s in %.1f ms%s", scope["method"], _target(scope),
                       status or "no answer", ms, outcome)
 

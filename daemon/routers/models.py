@@ -38,6 +38,11 @@ class HostConfigBody(_Open):
     PidsLimit: StrictInt | None = None
     CapAdd: list[StrictStr] | None = None
     CapDrop: list[StrictStr] | None = None
+    SecurityOpt: list[StrictStr] | None = None  # the knobs' checks: daemon/security/
+    Sysctls: dict[str, StrictStr] | None = None
+    Devices: list[dict[str, Any]] | None = None
+    DeviceCgroupRules: list[StrictStr] | None = None
+    UsernsMode: StrictStr | None = None
     Runtime: StrictStr | None = None
     NetworkMode: StrictStr | None = None
     RestartPolicy: dict[str, Any] | None = None

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 
 from ..config import API_VERSION, ENGINE_VERSION, MIN_API_VERSION
 from ..images import service as images
+from ..security.settings import security_options
 from .models import errors
 
 router = APIRouter(tags=["System"])
@@ -101,5 +102,6 @@ async def info(request: Request) -> dict:
                   "Error": "", "RemoteManagers": None},
         "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": "",
         "ContainerdCommit": {"ID": ""}, "RuncCommit": {"ID": ""}, "InitCommit": {"ID": ""},
-        "SecurityOptions": ["name=cgroupns"] if cgroup_v2 else [], "Warnings": None,
+        "SecurityOptions": security_options(cfg.security) + (["name=cgroupns"] if cgroup_v2 else []),
+        "Warnings": None,
     }
