@@ -75,7 +75,7 @@ def main() -> None:
         }
         times: dict[tuple[str, str], list[float]] = {}
         for way, runs in ways.items():
-            for name, run in runs.items():
+            for run in runs.values():
                 run()  # warm-up
             for _ in range(args.runs):
                 for name, run in runs.items():

@@ -177,4 +177,4 @@ class Execs:
         try:
             await self.ctrd.resize_pty(e.container_id, width, height, exec_id=e.id)
         except ContainerdError as err:
-            raise ApiError(err.status, f"Cannot resize exec {e.id}: {err.message}")
+            raise ApiError(err.status, f"Cannot resize exec {e.id}: {err.message}") from None
