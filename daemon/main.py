@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 
 from .config import Config
@@ -70,6 +71,7 @@ async def _serve(cfg: Config) -> None:
         asgi, http=protocol.make_protocol(H11Protocol, containers_router.hijacker(engine, gid)), lifespan="on",
         log_level=cfg.log_level, access_log=cfg.log_level == "debug", timeout_graceful_shutdown=5))
     ours = os.stat(cfg.socket_path).st_ino
+    _quiet_signals()
     try:
         await server.serve(sockets=[sock])
     finally:
@@ -79,6 +81,17 @@ async def _serve(cfg: Config) -> None:
                 os.unlink(cfg.socket_path)
         except FileNotFoundError:
             pass
+
+
+def _quiet_signals() -> None:
+    """A SIGTERM or SIGINT is a clean shutdown, as in dockerd: close, clean up, exit 0.
+
+    uvicorn shuts down gracefully on them, then raises the signal again for the handler
+    that was there before it; with the default one berthd would die by the signal
+    before removing its socket and pid file. That handler is this no-op.
+    """
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
 
 
 def main(argv: list[str] | None = None) -> None:
