@@ -46,15 +46,18 @@ NAME_LABEL = "berth.name"  # every container berthd creates carries it
 async def run(engine: "Engine", startup: bool = False) -> None:
     """`startup`: berthd is starting and serves no request yet."""
     in_containerd = {x.id: x for x in await engine.ctrd.list_containers()}
-    for c in list(engine.store.by_id.values()):
+    records = list(engine.store.by_id.values())  # no await since the list: the same moment
+    for c in records:
         try:
             await _one(engine, c, c.id in in_containerd, startup)
         except ApiError as e:  # one container's trouble does not stop the others
             log.warning("reconcile %s: %s", c.id, e.message)
+    known = {c.id for c in records}
     for x in in_containerd.values():
-        # Checked only now, after the awaits above: still safe, since a record exists
-        # from before its containerd container does until after it is gone.
-        if x.id not in engine.store.by_id and NAME_LABEL in x.labels:
+        # A record exists from before its containerd container does until after it is
+        # gone; one that went since the list was a removal (or a failed create, which
+        # undoes itself), not an orphan.
+        if x.id not in known and x.id not in engine.store.by_id and NAME_LABEL in x.labels:
             await _remove_orphan(engine, x.id)
 
 

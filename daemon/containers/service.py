@@ -361,11 +361,13 @@ class Engine:
                 log.warning("task %s: delete after exit: %s", c.id, e.message)
                 try:
                     task = await self.ctrd.get_task(c.id)
-                except ContainerdError:
-                    return None
+                    task_left = True
+                except ContainerdError as e2:
+                    if not e2.not_found:
+                        return None
+                    task = Task(id=c.id, pid=0, status="stopped", exit_status=255)  # deleted after all
                 if task.status != "stopped":
                     return None
-                task_left = True
             else:
                 task = Task(id=c.id, pid=0, status="stopped", exit_status=255)
         self.stdin.close(c.id)

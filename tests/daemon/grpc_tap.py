@@ -1,0 +1,73 @@
+"""A gRPC tap: listens on a unix socket, forwards every call as raw bytes to the
+real berth-containerd, and records (method, request bytes) of each. berthd pointed
+at it (--containerd) talks to the real service; the test sees what it asked."""
+
+from __future__ import annotations
+
+import threading
+from concurrent import futures
+from typing import Any, Callable, Iterator
+
+import grpc
+
+_STREAM_IN = {"/berth.containerd.v1.Images/Import"}
+_STREAM_OUT = {"/berth.containerd.v1.Events/Subscribe"}
+
+
+class Tap(grpc.GenericRpcHandler):
+    def __init__(self, listen: str, upstream: str) -> None:
+        self.calls: list[tuple[str, bytes]] = []
+        self._lock = threading.Lock()
+        self._up = grpc.insecure_channel("unix:" + upstream,
+                                         options=[("grpc.max_receive_message_length", 64 << 20)])
+        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=64),
+                                   options=[("grpc.max_receive_message_length", 64 << 20)])
+        self._server.add_generic_rpc_handlers((self,))
+        self._server.add_insecure_port("unix:" + listen)
+        self._server.start()
+
+    def close(self) -> None:
+        self._server.stop(grace=0).wait()
+        self._up.close()
+
+    def requests(self, method: str) -> list[bytes]:
+        with self._lock:
+            return [req for m, req in self.calls if m == method]
+
+    def _record(self, method: str, request: bytes) -> None:
+        with self._lock:
+            self.calls.append((method, request))
+
+    def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+        method = details.method
+        if method in _STREAM_IN:
+            up_ss = self._up.stream_unary(method)
+            return grpc.stream_unary_rpc_method_handler(
+                lambda it, ctx: self._forward(ctx, lambda: up_ss(it, timeout=None)))
+        if method in _STREAM_OUT:
+            up_us = self._up.unary_stream(method)
+
+            def stream(req: bytes, ctx: grpc.ServicerContext) -> Iterator[bytes]:
+                self._record(method, req)
+                call = up_us(req, wait_for_ready=True)
+                ctx.add_callback(call.cancel)
+                try:
+                    yield from call
+                except grpc.RpcError as e:
+                    ctx.abort(e.code(), e.details() or "")
+
+            return grpc.unary_stream_rpc_method_handler(stream)
+        up_uu = self._up.unary_unary(method)
+
+        def unary(req: bytes, ctx: grpc.ServicerContext) -> bytes:
+            self._record(method, req)
+            return self._forward(ctx, lambda: up_uu(req, wait_for_ready=True, timeout=60))
+
+        return grpc.unary_unary_rpc_method_handler(unary)
+
+    @staticmethod
+    def _forward(ctx: grpc.ServicerContext, call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        except grpc.RpcError as e:
+            ctx.abort(e.code(), e.details() or "")
