@@ -140,7 +140,12 @@ class Containerd:
         self._channel = grpc.aio.insecure_channel(
             f"unix://{address}",
             options=[("grpc.max_receive_message_length", 64 << 20),
-                     ("grpc.max_send_message_length", 64 << 20)])
+                     ("grpc.max_send_message_length", 64 << 20),
+                     # A restarted berth-containerd is back within a second; grpc's default
+                     # backoff (1 s, growing to 120 s) would keep calls waiting long after.
+                     ("grpc.initial_reconnect_backoff_ms", 100),
+                     ("grpc.min_reconnect_backoff_ms", 100),
+                     ("grpc.max_reconnect_backoff_ms", 1000)])
         self._images = pbg.ImagesStub(self._channel)
         self._containers = pbg.ContainersStub(self._channel)
         self._tasks = pbg.TasksStub(self._channel)
