@@ -277,7 +277,11 @@ class Engine:
         self.stdin.close(c.id)
         try:
             if drop_task:
-                await self._delete_task_for_removal(c.id)
+                try:
+                    await self.ctrd.delete_task(c.id, force=True, timeout=15)
+                except ContainerdError as e:
+                    if not e.not_found:
+                        raise
             await self.ctrd.delete_container(c.id)
         except ContainerdError as e:
             if not e.not_found:
@@ -287,13 +291,6 @@ class Engine:
                 raise ApiError(e.status, f"unable to remove container {c.id}: {e.detail}")
         self.store.forget(c)
         return True
-
-    async def _delete_task_for_removal(self, cid: str) -> None:
-        try:
-            await self.ctrd.delete_task(cid, force=True, timeout=15)
-        except ContainerdError as e:
-            if not e.not_found:
-                raise
 
     def _removed(self, cid: str) -> None:
         w = self._w.pop(cid, None)
