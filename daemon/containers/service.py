@@ -4,7 +4,6 @@ and noticing exits (events stream, plus a reconcile after every (re)connect: rec
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import secrets

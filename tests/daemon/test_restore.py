@@ -3,11 +3,13 @@ time (test_crash.py does the same at random moments), and the clean shutdown."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import threading
 import uuid
+from typing import Iterator
 
 import grpc
 import httpx
@@ -168,33 +170,69 @@ def test_rm_containers_are_removed_when_berthd_comes_back() -> None:
         _rm_all(d)
 
 
-def test_auto_remove_deletes_the_task_once() -> None:
-    with private_berthd() as d:
-        # berthd talks to its containerd through a tap that records every call
-        d.start()  # managed containerd, images made
-        d.stop()
-        ctrd = os.path.join(d.exec_root, "containerd.sock")
-        from tests.containerd.conftest import Daemon
+@contextlib.contextmanager
+def _tapped(d: Berthd) -> Iterator[Tap]:
+    """berthd talking to its own berth-containerd through a tap that records every call."""
+    from tests.containerd.conftest import Daemon
 
-        real = Daemon(os.path.join(d.data_root, "containerd"), os.path.join(d.exec_root, "containerd"), ctrd)
-        real.start()
-        tap = Tap(os.path.join(d.root, "tap.sock"), ctrd)
-        try:
-            d.extra_args = ["--containerd", os.path.join(d.root, "tap.sock")]
-            d.start()
-            with d.client() as api:
-                quick = run_container(api, {"Image": "busybox", "Cmd": ["true"], "HostConfig": {"AutoRemove": True}})
-                assert wait_until(lambda: api.get(f"/containers/{quick}/json").status_code == 404)
-                r = api.post("/containers/create", json={"Image": "busybox", "Cmd": ["nosuchcommand"],
-                                                         "HostConfig": {"AutoRemove": True}})
-                failed = r.json()["Id"]
-                r = api.post(f"/containers/{failed}/start")
-                assert r.status_code == 400 and r.json()["message"].startswith("failed to create task for container: ")
-                assert wait_until(lambda: api.get(f"/containers/{failed}/json").status_code == 404)
-            deletes = [pb.DeleteTaskRequest.FromString(b).id for b in tap.requests("/berth.containerd.v1.Tasks/Delete")]
-            assert deletes.count(quick) == 1 and deletes.count(failed) == 1
-            assert len(tap.requests("/berth.containerd.v1.Containers/Delete")) == 2
-            d.stop()
-        finally:
-            tap.close()
-            real.stop()
+    d.start()  # its managed containerd makes the built-in images, then goes with it
+    d.stop()
+    ctrd = os.path.join(d.exec_root, "containerd.sock")
+    real = Daemon(os.path.join(d.data_root, "containerd"), os.path.join(d.exec_root, "containerd"), ctrd)
+    real.start()
+    tap = Tap(os.path.join(d.root, "tap.sock"), ctrd)
+    try:
+        d.extra_args = ["--containerd", os.path.join(d.root, "tap.sock")]
+        d.start()
+        yield tap
+        d.stop()
+    finally:
+        tap.close()
+        real.stop()
+
+
+def _ids(tap: Tap, method: str, message: type) -> list[str]:
+    return [message.FromString(b).id for b in tap.requests(f"/berth.containerd.v1.{method}")]
+
+
+def test_auto_remove_deletes_the_task_once() -> None:
+    with private_berthd() as d, _tapped(d) as tap, d.client() as api:
+        quick = run_container(api, {"Image": "busybox", "Cmd": ["true"], "HostConfig": {"AutoRemove": True}})
+        assert wait_until(lambda: api.get(f"/containers/{quick}/json").status_code == 404)
+        r = api.post("/containers/create", json={"Image": "busybox", "Cmd": ["nosuchcommand"],
+                                                 "HostConfig": {"AutoRemove": True}})
+        failed = r.json()["Id"]
+        r = api.post(f"/containers/{failed}/start")
+        assert r.status_code == 400 and r.json()["message"].startswith("failed to create task for container: ")
+        assert wait_until(lambda: api.get(f"/containers/{failed}/json").status_code == 404)
+        deletes = _ids(tap, "Tasks/Delete", pb.DeleteTaskRequest)
+        assert deletes.count(quick) == 1 and deletes.count(failed) == 1
+        assert _ids(tap, "Containers/Delete", pb.DeleteContainerRequest) == [quick, failed]
+
+
+def test_a_reconcile_never_removes_a_container_being_created() -> None:
+    sub, lst = "/berth.containerd.v1.Events/Subscribe", "/berth.containerd.v1.Containers/List"
+    with private_berthd() as d, _tapped(d) as tap, d.client() as api:
+        assert wait_until(lambda: tap.seen_after(sub, lst))  # berthd's own reconcile at connect is done
+
+        def reconnect_before_the_answer(request: bytes) -> None:
+            # containerd has committed the container; berthd's create still waits for the
+            # answer while berthd reconnects and reconciles
+            cid = pb.CreateContainerRequest.FromString(request).container.id
+            subscribed = len(tap.requests(sub))
+            tap.cut_streams()
+            assert wait_until(lambda: len(tap.requests(sub)) > subscribed and tap.seen_after(sub, lst))
+            assert wait_until(lambda: cid in _ids(tap, "Tasks/Get", pb.TaskRequest))
+            # what reconcile would do to it comes right after its look at the task
+            wait_until(lambda: cid in _ids(tap, "Containers/Delete", pb.DeleteContainerRequest), timeout=2)
+
+        tap.hold["/berth.containerd.v1.Containers/Create"] = reconnect_before_the_answer
+        r = api.post("/containers/create", json={"Image": "busybox", "Cmd": ["true"]})
+        del tap.hold["/berth.containerd.v1.Containers/Create"]
+        assert r.status_code == 201, r.text
+        cid = r.json()["Id"]
+        assert cid not in _ids(tap, "Tasks/Delete", pb.DeleteTaskRequest)
+        assert cid not in _ids(tap, "Containers/Delete", pb.DeleteContainerRequest)
+        assert cid in containerd_view(d).containers
+        assert api.post(f"/containers/{cid}/start").status_code == 204
+        assert api.delete(f"/containers/{cid}", params={"force": 1}).status_code == 204
