@@ -18,7 +18,7 @@ from ..http.errors import ApiError, bad_request, conflict
 from ..images import service as images
 from ..libcontainerd import Containerd, ContainerdError, Task
 from ..streams.stdin import StdinFifos
-from . import names, reconcile, spec
+from . import command, names, reconcile, spec
 from .store import Container, State, Store
 
 log = logging.getLogger("berthd.engine")
@@ -38,26 +38,6 @@ def parse_signal(value: str | int | None, default: int = _signal.SIGKILL) -> int
         except KeyError:
             pass
     raise bad_request(f"Invalid signal: {value}")
-
-
-def _command(config: dict[str, Any], image_cfg: dict[str, Any]) -> tuple[str, list[str]]:
-    """docker's merge: the image's Cmd is used only when neither Entrypoint nor Cmd is given."""
-    entry = config.get("Entrypoint")
-    cmd = config.get("Cmd")
-    if isinstance(entry, str):
-        entry = [entry]
-    if isinstance(cmd, str):
-        cmd = ["/bin/sh", "-c", cmd]
-    if not entry:
-        if not cmd:
-            cmd = image_cfg.get("Cmd")
-        if entry is None:
-            entry = image_cfg.get("Entrypoint")
-    argv = [a for a in (entry or []) if a != ""] + list(cmd or [])
-    config["Entrypoint"], config["Cmd"] = entry or None, cmd or None
-    if not argv:
-        raise bad_request("no command specified")
-    return argv[0], argv[1:]
 
 
 def _start_error(message: str, argv0: str) -> tuple[int, int]:
@@ -127,7 +107,7 @@ class Engine:
             config["Labels"] = {**image_cfg["Labels"], **(config.get("Labels") or {})}
         config.setdefault("StopSignal", image_cfg.get("StopSignal"))
         parse_signal(config["StopSignal"])  # refused now, or the container could never be stopped
-        path, args = _command(config, image_cfg)
+        path, args = command.merge(config, image_cfg)
         host.setdefault("NetworkMode", "none")
         host.setdefault("LogConfig", {"Type": "json-file", "Config": {}})
         host["Runtime"] = runtime_name
@@ -246,8 +226,17 @@ class Engine:
             if not force:
                 raise conflict(f'cannot remove container "{c.name}": container is running: '
                                "stop the container before removing or force remove")
-            exited = self.waiters(c.id).exited
-            await self.kill(c, _signal.SIGKILL)
+            w = self.waiters(c.id)
+            exited = w.exited
+            try:
+                await self.kill(c, _signal.SIGKILL)
+            except ApiError:
+                # Its exit may be being recorded right now (the task deleted under the lock,
+                # the shim gone): as dockerd, a kill that failed because it no longer runs is no
+                # failure of rm -f.
+                async with w.lock:
+                    if c.state.running:
+                        raise
             await exited.wait()
         await self._remove_stopped(c)
 

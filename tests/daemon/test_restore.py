@@ -104,6 +104,7 @@ def test_containers_only_containerd_knows_are_removed_at_start_and_at_reconnect(
         second = _orphan(d, {"berth.name": "/lost-reply-2"})
         old = d.containerd_pid()
         os.kill(old, signal.SIGKILL)  # berthd restarts it, reconnects, reconciles
+        assert wait_until(lambda: not alive(old) and d.containerd_pid() != old)
         assert wait_until(lambda: second not in containerd_view(d).containers)
         assert second not in _active_snapshots(d) and d.containerd_pid() != old
         with _ctrd_channel(d) as ch:
@@ -235,4 +236,5 @@ def test_a_reconcile_never_removes_a_container_being_created() -> None:
         assert cid not in _ids(tap, "Containers/Delete", pb.DeleteContainerRequest)
         assert cid in containerd_view(d).containers
         assert api.post(f"/containers/{cid}/start").status_code == 204
-        assert api.delete(f"/containers/{cid}", params={"force": 1}).status_code == 204
+        r = api.delete(f"/containers/{cid}", params={"force": 1})
+        assert r.status_code == 204, r.text
