@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 
 from .config import Config
@@ -133,6 +134,7 @@ async def _serve(cfg: Config) -> None:
     if cfg.tls is not None:
         servers.append(_tls_server(cfg, asgi, common, lifespan="off" if servers else "on"))
     ours = os.stat(cfg.socket_path).st_ino if cfg.socket_path else 0
+    _quiet_signals()
     try:
         await _serve_all(servers)
     finally:
@@ -168,6 +170,17 @@ async def _serve_all(servers: list) -> None:
         for server, _ in servers:
             server.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _quiet_signals() -> None:
+    """A SIGTERM or SIGINT is a clean shutdown, as in dockerd: close, clean up, exit 0.
+
+    uvicorn shuts down gracefully on them, then raises the signal again for the handler
+    that was there before it; with the default one berthd would die by the signal
+    before removing its socket and pid file. That handler is this no-op.
+    """
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,16 +1,15 @@
 """The container service: lifecycle over berth-containerd: create, start, stop, kill, remove, wait,
-and noticing exits (events stream, plus a reconcile after every (re)connect)."""
+and noticing exits (events stream, plus a reconcile after every (re)connect: reconcile.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import secrets
 import signal as _signal
 from dataclasses import dataclass, field
-from typing import Any, Awaitable
+from typing import Any, Awaitable, Coroutine
 
 from berth.common.timefmt import rfc3339_nano
 
@@ -20,7 +19,7 @@ from ..http.errors import ApiError, bad_request, conflict
 from ..images import service as images
 from ..libcontainerd import Containerd, ContainerdError, Task
 from ..streams.stdin import StdinFifos
-from . import names, spec
+from . import names, reconcile, spec
 from .process import command, parse_signal
 from .store import Container, State, Store
 
@@ -66,6 +65,12 @@ class Engine:
         self.execs = Execs(config, ctrd, self.store, self.stdin)  # docker exec: daemon/exec/
         self._w: dict[str, _Waiters] = {}
         self._monitor: asyncio.Task | None = None
+        self._background: set[asyncio.Task] = set()  # held here: the loop keeps only weak references
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def waiters(self, cid: str) -> _Waiters:
         return self._w.setdefault(cid, _Waiters())
@@ -84,7 +89,7 @@ class Engine:
         try:
             runtime = self.config.runtime_binary(runtime_name)
         except KeyError:
-            raise bad_request(f"unknown or invalid runtime name: {runtime_name}")
+            raise bad_request(f"unknown or invalid runtime name: {runtime_name}") from None
         full_name = names.validate(name) if name else names.generate(set(self.store.by_name))
         self.store.check_name(full_name)
         image = await images.resolve(self.ctrd, image_ref)
@@ -118,13 +123,25 @@ class Engine:
                                  container_dir=cdir, cgroup_parent=self.config.cgroup_parent,
                                  security=self.config.security)
             except ValueError as e:
-                raise bad_request(str(e))
+                raise bad_request(str(e)) from None
             await self.ctrd.create_container(cid, image.id, oci, runtime, {"berth.name": full_name},
                                              config.get("User") or "")
-        except ApiError:  # containerd's refusal is one too
+        except BaseException as e:
             self.store.forget(c)
+            if isinstance(e, asyncio.CancelledError) or (isinstance(e, ContainerdError) and e.unreachable):
+                # No answer: containerd may have committed it. Undo that now (a task of its
+                # own, so that a cancelled request still does it); reconcile is the backstop.
+                self._spawn(self._undo_create(cid))
             raise
         return c
+
+    async def _undo_create(self, cid: str) -> None:
+        try:
+            await self.ctrd.delete_container(cid)
+        except ContainerdError as e:
+            if not e.not_found:
+                log.warning("container %s: undoing a create that got no answer: %s (the next reconcile "
+                            "removes it)", cid, e.message)
 
     # ------------------------------------------------------------------- start
     async def start(self, c: Container) -> bool:
@@ -135,34 +152,40 @@ class Engine:
                 return False
             if c.state.status in ("removing", "dead"):
                 raise conflict(f"cannot start container {c.id}: container is marked for removal")
+            step = "failed to create task for container"  # docker's words for each step
             try:
                 stdin_path = self.stdin.open(c.id) if c.config.get("OpenStdin") else ""
                 await self.ctrd.create_task(c.id, self.store.log_path(c.id), bool(c.config.get("Tty")),
                                             stdin_path, bool(c.config.get("StdinOnce")))
                 self.stdin.mark_ready(c.id)  # the shim holds the FIFO: attach may write and close it
+                step = "failed to start task for container"
                 task = await self.ctrd.start_task(c.id)
             except ContainerdError as e:  # the runtime's message goes to the user
                 self.stdin.close(c.id)
-                await self._drop_task(c.id)
-                msg = e.message
+                task_gone = await self._drop_task(c.id)  # if unreachable, reconcile drops it
+                msg = f"{step}: {e.detail}"
                 status, code = _start_error(msg, c.path)
                 c.state.error, c.state.exit_code = msg, code
                 self.store.save(c)
                 if c.host_config.get("AutoRemove"):  # as dockerd: --rm also when start fails
-                    asyncio.get_running_loop().create_task(self._remove_stopped(c))
-                raise ApiError(status, msg)
+                    self._spawn(self._auto_remove(c, drop_task=not task_gone))
+                raise ApiError(e.status if e.unreachable else status, msg) from None
             c.state = State(status="running", pid=task.pid,
                             started_at=task.started_at or rfc3339_nano(),
                             finished_at=c.state.finished_at)
             self.store.save(c)
             return True
 
-    async def _drop_task(self, cid: str) -> None:
+    async def _drop_task(self, cid: str) -> bool:
+        """Force-delete the task; True when it is gone (or was never there)."""
         try:
             await self.ctrd.delete_task(cid, force=True, timeout=15)
         except ContainerdError as e:
-            if not e.not_found:
-                log.warning("deleting task %s: %s", cid, e.message)
+            if e.not_found:
+                return True
+            log.warning("deleting task %s: %s", cid, e.message)
+            return False
+        return True
 
     # ------------------------------------------------------------- kill, stop
     async def kill(self, c: Container, sig: int) -> None:
@@ -173,7 +196,7 @@ class Engine:
         except ContainerdError as e:
             if e.not_found:
                 return
-            raise ApiError(e.status, f"Cannot kill container: {c.id}: {e.message}")
+            raise ApiError(e.status, f"Cannot kill container: {c.id}: {e.message}") from None
 
     async def kill_and_wait(self, c: Container, sig: int) -> None:
         """The API's kill (moby's ContainerKill): after SIGKILL it answers once the container
@@ -226,34 +249,65 @@ class Engine:
             if not force:
                 raise conflict(f'cannot remove container "{c.name}": container is running: '
                                "stop the container before removing or force remove")
-            exited = self.waiters(c.id).exited
-            await self.kill(c, _signal.SIGKILL)
+            w = self.waiters(c.id)
+            exited = w.exited
+            try:
+                await self.kill(c, _signal.SIGKILL)
+            except ApiError:
+                # Its exit may be being recorded right now (the task deleted under the lock,
+                # the shim gone): as dockerd, a kill that failed because it no longer runs is no
+                # failure of rm -f.
+                async with w.lock:
+                    if c.state.running:
+                        raise
             await exited.wait()
         await self._remove_stopped(c)
 
-    async def _remove_stopped(self, c: Container) -> None:
-        w = self.waiters(c.id)
-        async with w.lock:  # a start in flight finishes first; then it is running, not ours
-            if c.id not in self.store.by_id:
-                return
-            if c.state.running:
-                raise conflict(f'cannot remove container "{c.name}": container is running: '
-                               "stop the container before removing or force remove")
-            c.state.status = "removing"
-            self.store.save(c)  # a berthd killed now finishes the removal when it restarts
-            self.stdin.close(c.id)
-            await self._drop_task(c.id)
-            try:
-                await self.ctrd.delete_container(c.id)
-            except ContainerdError as e:
-                if not e.not_found:
+    async def _remove_stopped(self, c: Container, drop_task: bool = True) -> None:
+        """`drop_task` False when the caller has just deleted the task itself."""
+        async with self.waiters(c.id).lock:  # a start in flight finishes first; then it is running, not ours
+            removed = await self._remove_locked(c, drop_task)
+        if removed:
+            self._removed(c.id)
+
+    async def _auto_remove(self, c: Container, drop_task: bool) -> None:
+        try:
+            await self._remove_stopped(c, drop_task)
+        except ApiError as e:
+            log.warning("auto-remove %s: %s", c.id, e.message)
+
+    async def _remove_locked(self, c: Container, drop_task: bool) -> bool:
+        """With the container's lock held; False if it was gone already."""
+        if self.store.by_id.get(c.id) is not c:
+            return False
+        if c.state.running:
+            raise conflict(f'cannot remove container "{c.name}": container is running: '
+                           "stop the container before removing or force remove")
+        c.state.status = "removing"
+        self.store.save(c)  # a berthd killed now finishes the removal when it restarts
+        self.stdin.close(c.id)
+        try:
+            if drop_task:
+                try:
+                    await self.ctrd.delete_task(c.id, force=True, timeout=15)
+                except ContainerdError as e:
+                    if not e.not_found:
+                        raise
+            await self.ctrd.delete_container(c.id)
+        except ContainerdError as e:
+            if not e.not_found:
+                if not e.unreachable:  # unreachable: still "removing", the next reconcile finishes it
                     c.state.status = "dead"
                     self.store.save(c)
-                    raise ApiError(e.status, f"unable to remove container {c.id}: {e.message}")
-            self.store.forget(c)
-        w.removed.set()
-        w.exited.set()
-        self._w.pop(c.id, None)
+                raise ApiError(e.status, f"unable to remove container {c.id}: {e.detail}") from None
+        self.store.forget(c)
+        return True
+
+    def _removed(self, cid: str) -> None:
+        w = self._w.pop(cid, None)
+        if w is not None:
+            w.removed.set()
+            w.exited.set()
 
     # ------------------------------------------------------------------ resize
     async def resize(self, c: Container, height: int, width: int) -> None:
@@ -263,7 +317,7 @@ class Engine:
         try:
             await self.ctrd.resize_pty(c.id, width, height)
         except ContainerdError as e:
-            raise ApiError(e.status, f"Cannot resize container {c.id}: {e.message}")
+            raise ApiError(e.status, f"Cannot resize container {c.id}: {e.message}") from None
 
     async def pids(self, c: Container) -> list[int]:
         """Host pids of the container's processes (for top)."""
@@ -295,65 +349,50 @@ class Engine:
         c = self.store.by_id.get(cid)
         if c is None:
             return
-        w = self.waiters(cid)
-        async with w.lock:
+        async with self.waiters(cid).lock:
             if not c.state.running or (pid and c.state.pid and pid != c.state.pid):
                 return
-            try:
-                task = await self.ctrd.delete_task(cid)
-            except ContainerdError as e:
-                if e.not_found:
-                    task = Task(id=cid, pid=0, status="stopped", exit_status=255)
-                else:
-                    # The exit is still recorded if containerd can tell it; the task is
-                    # dropped by the next reconcile. Unreachable: reconcile retries all.
-                    log.warning("task %s: delete after exit: %s", cid, e.message)
-                    try:
-                        task = await self.ctrd.get_task(cid)
-                    except ContainerdError:
-                        return
-                    if task.status != "stopped":
-                        return
-            code, finished = task.exit_status, task.exited_at or rfc3339_nano()
-            self.stdin.close(cid)
-            c.state = State(status="exited", exit_code=code, started_at=c.state.started_at,
-                            finished_at=finished)
-            self.store.save(c)
-            exited, w.exited = w.exited, asyncio.Event()
-            exited.set()
-        if c.host_config.get("AutoRemove"):
-            try:
-                await self._remove_stopped(c)
-            except ApiError as e:
-                log.warning("auto-remove %s: %s", cid, e.message)
+            task_left = await self._record_exit(c)
+        if task_left is not None and c.host_config.get("AutoRemove"):
+            await self._auto_remove(c, drop_task=task_left)
 
-    async def reconcile(self) -> None:
-        """Bring every record in line with containerd's tasks (after a (re)connect)."""
-        tasks = {t.id: t for t in await self.ctrd.list_tasks()}
-        for c in list(self.store.by_id.values()):
-            t = tasks.get(c.id)
-            if t is not None and t.status == "running":
-                if not c.state.running:  # should not happen; a task we did not start
-                    c.state = State(status="running", pid=t.pid, started_at=t.started_at or rfc3339_nano())
-                    self.store.save(c)
-                if c.config.get("OpenStdin"):
-                    self.stdin.adopt(c.id)  # a restarted berthd writes to the same FIFO
-                continue
-            if c.state.running:
-                await self._exited(c.id)
-            elif t is not None:
-                await self._drop_task(c.id)
-            elif c.state.status == "removing":
-                await self._remove_stopped(c)
-            elif c.host_config.get("AutoRemove") and c.state.status == "exited":
-                await self._remove_stopped(c)
+    async def _record_exit(self, c: Container) -> bool | None:
+        """With the lock held: delete the task and record how it ended. True if the
+        task is still there (its delete failed), None if the exit cannot be told yet."""
+        task_left = False
+        try:
+            task = await self.ctrd.delete_task(c.id)
+        except ContainerdError as e:
+            if not e.not_found:
+                # The exit is still recorded if containerd can tell it; the task is
+                # dropped by the next reconcile. Unreachable: reconcile retries all.
+                log.warning("task %s: delete after exit: %s", c.id, e.message)
+                try:
+                    task = await self.ctrd.get_task(c.id)
+                    task_left = True
+                except ContainerdError as e2:
+                    if not e2.not_found:
+                        return None
+                    task = Task(id=c.id, pid=0, status="stopped", exit_status=255)  # deleted after all
+                if task.status != "stopped":
+                    return None
+            else:
+                task = Task(id=c.id, pid=0, status="stopped", exit_status=255)
+        self.stdin.close(c.id)
+        c.state = State(status="exited", exit_code=task.exit_status, started_at=c.state.started_at,
+                        finished_at=task.exited_at or rfc3339_nano())
+        self.store.save(c)
+        w = self.waiters(c.id)
+        exited, w.exited = w.exited, asyncio.Event()
+        exited.set()
+        return task_left
 
     async def _watch_events(self) -> None:
         while True:
             try:
-                async for ev in self.ctrd.events(connected=self.reconcile):
+                async for ev in self.ctrd.events(connected=lambda: reconcile.run(self)):
                     if ev.topic == "/tasks/exit":
-                        asyncio.get_running_loop().create_task(self._exited(ev.id, ev.pid))
+                        self._spawn(self._exited(ev.id, ev.pid))
             except asyncio.CancelledError:
                 raise
             except ContainerdError as e:  # containerd went away; it comes back
@@ -363,12 +402,12 @@ class Engine:
             await asyncio.sleep(0.2)
 
     async def restore(self) -> None:
-        for c in self.store.load():
-            if c.state.status == "removing":
-                await self._remove_stopped(c)
-        await self.reconcile()  # before the first request: exits during the downtime show
+        self.store.load()
+        await reconcile.run(self, startup=True)  # before the first request: exits during the downtime show
         self._monitor = asyncio.get_running_loop().create_task(self._watch_events())
 
     async def close(self) -> None:
         if self._monitor is not None:
             self._monitor.cancel()
+        for task in list(self._background):
+            task.cancel()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -12,6 +13,10 @@ from berth.common.files import read_json, write_json_atomic
 from berth.common.timefmt import ZERO_TIME
 
 from ..http.errors import ApiError, conflict, no_such_container
+
+CONFIG = "config.v2.json"
+_ID = re.compile(r"^[0-9a-f]{64}$")
+_TMP = re.compile(r"\.tmp\.\d+$")  # write_atomic's temporary name: <name>.tmp.<pid>
 
 
 @dataclass
@@ -72,12 +77,21 @@ class Store:
         return os.path.join(self.root, cid, f"{cid}-json.log")
 
     def load(self) -> list[Container]:
+        """Read every record, and sweep what a crash left: a directory without its
+        record (killed between reserve's mkdir and rename, or in forget's rmtree) and
+        temporary files beside a record (killed in the middle of a save)."""
         for cid in sorted(os.listdir(self.root)):
-            path = os.path.join(self.root, cid, "config.v2.json")
+            cdir = os.path.join(self.root, cid)
+            if not _ID.match(cid) or not os.path.isdir(cdir):
+                continue  # not ours
+            _drop_temporaries(cdir)
             try:
-                c = Container.from_json(read_json(path))
+                c = Container.from_json(read_json(os.path.join(cdir, CONFIG)))
+            except FileNotFoundError:
+                shutil.rmtree(cdir, ignore_errors=True)  # half created or half removed
+                continue
             except (OSError, ValueError, TypeError):
-                continue  # half-created or foreign directory
+                continue  # unreadable: left for a human rather than destroyed
             self.by_id[c.id] = c
             self.by_name[c.name] = c.id
         return list(self.by_id.values())
@@ -98,12 +112,18 @@ class Store:
         self.save(c)
 
     def save(self, c: Container) -> None:
-        write_json_atomic(os.path.join(self.dir_of(c.id), "config.v2.json"), c.to_json(), 0o600)
+        write_json_atomic(os.path.join(self.dir_of(c.id), CONFIG), c.to_json(), 0o600)
 
     def forget(self, c: Container) -> None:
+        """Drop the record, then the rest: a crash in the rmtree leaves a directory
+        without a record, which load() sweeps, never a record without its files."""
         self.by_id.pop(c.id, None)
         if self.by_name.get(c.name) == c.id:
             del self.by_name[c.name]
+        try:
+            os.unlink(os.path.join(self.dir_of(c.id), CONFIG))
+        except FileNotFoundError:
+            pass
         shutil.rmtree(self.dir_of(c.id), ignore_errors=True)
 
     def get(self, ref: str) -> Container:
@@ -123,3 +143,12 @@ class Store:
 
     def all(self) -> list[Container]:
         return sorted(self.by_id.values(), key=lambda c: c.created, reverse=True)
+
+
+def _drop_temporaries(cdir: str) -> None:
+    for name in os.listdir(cdir):
+        if _TMP.search(name):
+            try:
+                os.unlink(os.path.join(cdir, name))
+            except (FileNotFoundError, IsADirectoryError):
+                pass

@@ -30,19 +30,29 @@ _HTTP = {
     grpc.StatusCode.FAILED_PRECONDITION: 409,
     grpc.StatusCode.INVALID_ARGUMENT: 400,
 }
-_UNREACHABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED)
+_NO_ANSWER = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED)
 
 
 class ContainerdError(ApiError):
-    """A failed call: an API error already (status, message), plus what containerd said."""
+    """A failed call: an API error already (status, message), plus what containerd said.
 
-    def __init__(self, status: int, message: str, code: str) -> None:
+    `detail` is the reason alone, without the step: callers that name the step in
+    docker's words ("failed to create task for container: ...") build on it.
+    """
+
+    def __init__(self, status: int, message: str, code: str, detail: str = "") -> None:
         super().__init__(status, message)
         self.code = code
+        self.detail = detail or message
 
     @property
     def not_found(self) -> bool:
         return self.code == "not_found"
+
+    @property
+    def unreachable(self) -> bool:
+        """The call did not get an answer: whether containerd did the work is unknown."""
+        return self.code == "unavailable"
 
 
 @dataclass
@@ -107,13 +117,26 @@ class Container:
     created: str = ""
 
 
+UNREACHABLE = "berth-containerd is not reachable (connection lost or restarting); try again"
+# What grpc's transport says when the connection drops mid-call; berth-containerd itself
+# never answers UNKNOWN (its handlers map every failure to a code, INTERNAL at worst).
+_TRANSPORT_WORDS = ("stream removed", "socket closed", "rst_stream", "connection reset", "broken pipe", "goaway")
+
+
+def _transport_failure(e: grpc.aio.AioRpcError) -> bool:
+    code = e.code()
+    if code in _NO_ANSWER or code == grpc.StatusCode.UNKNOWN:
+        return True
+    details = (e.details() or "").lower()
+    return code == grpc.StatusCode.INTERNAL and any(w in details for w in _TRANSPORT_WORDS)
+
+
 def _error(e: BaseException, what: str) -> ContainerdError:
     if not isinstance(e, grpc.aio.AioRpcError):
         return ContainerdError(500, f"{what}: {e}", "internal")
+    if _transport_failure(e):
+        return ContainerdError(503, f"{what}: {UNREACHABLE}", "unavailable", UNREACHABLE)
     code = e.code()
-    if code in _UNREACHABLE:
-        return ContainerdError(503, f"{what}: berth-containerd is not reachable (connection lost or restarting); "
-                                    "try again", "unavailable")
     detail = e.details() or code.name.lower()
     return ContainerdError(_HTTP.get(code, 500), detail, code.name.lower())
 
@@ -141,7 +164,12 @@ class Containerd:
         self._channel = grpc.aio.insecure_channel(
             f"unix://{address}",
             options=[("grpc.max_receive_message_length", 64 << 20),
-                     ("grpc.max_send_message_length", 64 << 20)])
+                     ("grpc.max_send_message_length", 64 << 20),
+                     # A restarted berth-containerd is back within a second; grpc's default
+                     # backoff (1 s, growing to 120 s) would keep calls waiting long after.
+                     ("grpc.initial_reconnect_backoff_ms", 100),
+                     ("grpc.min_reconnect_backoff_ms", 100),
+                     ("grpc.max_reconnect_backoff_ms", 1000)])
         self._images = pbg.ImagesStub(self._channel)
         self._containers = pbg.ContainersStub(self._channel)
         self._tasks = pbg.TasksStub(self._channel)

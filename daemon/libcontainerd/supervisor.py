@@ -15,6 +15,8 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 
+from berth.common.files import write_atomic
+
 from ..config import Config
 
 log = logging.getLogger("berthd.containerd")
@@ -79,8 +81,9 @@ class ManagedContainerd:
                                       start_new_session=True, close_fds=True)
         logf.close()
         self.pid = self._proc.pid
-        with open(self.pidfile, "w") as f:
-            f.write(f"{self.pid}\n")
+        # Whole or absent: a berthd killed mid-write must not leave an empty pidfile, which
+        # would have the next one start a second containerd beside this one.
+        write_atomic(self.pidfile, f"{self.pid}\n".encode(), durable=False)
         log.info("started berth-containerd (pid %d)", self.pid)
 
     def supervise(self) -> None:
