@@ -43,3 +43,13 @@ def command(config: dict[str, Any], image_cfg: dict[str, Any]) -> tuple[str, lis
     if not argv:
         raise bad_request("no command specified")
     return argv[0], argv[1:]
+
+
+def start_error(message: str, argv0: str) -> tuple[int, int]:
+    """moby translateContainerdStartErr: (http status, exit code) of a failed start."""
+    low = message.lower()
+    if argv0.lower() in low and ("executable file not found" in low or "no such file or directory" in low):
+        return 400, 127
+    if "permission denied" in low:
+        return 400, 126
+    return 500, 128

@@ -8,7 +8,6 @@ import logging
 import os
 import secrets
 import signal as _signal
-from dataclasses import dataclass, field
 from typing import Any, Awaitable, Coroutine
 
 from berth.common.timefmt import rfc3339_nano
@@ -20,20 +19,11 @@ from ..images import service as images
 from ..libcontainerd import Containerd, ContainerdError, Task
 from ..streams.stdin import StdinFifos
 from . import names, reconcile, spec
-from .process import command, parse_signal
+from .process import command, parse_signal, start_error
 from .store import Container, State, Store
+from .waiters import Waiters
 
 log = logging.getLogger("berthd.engine")
-
-
-def _start_error(message: str, argv0: str) -> tuple[int, int]:
-    """moby translateContainerdStartErr: (http status, exit code) of a failed start."""
-    low = message.lower()
-    if argv0.lower() in low and ("executable file not found" in low or "no such file or directory" in low):
-        return 400, 127
-    if "permission denied" in low:
-        return 400, 126
-    return 500, 128
 
 
 _KILL_WAIT, _KILL_LAST_WAIT = 10.0, 2.0  # dockerd's, seconds
@@ -47,15 +37,6 @@ async def _within(event: asyncio.Event, timeout: float) -> bool:
         return False
 
 
-@dataclass
-class _Waiters:
-    """`exited` is set at the next exit and then replaced: a waiter that took it
-    before an exit sees exactly that exit."""
-    exited: asyncio.Event = field(default_factory=asyncio.Event)
-    removed: asyncio.Event = field(default_factory=asyncio.Event)
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-
 class Engine:
     def __init__(self, config: Config, ctrd: Containerd) -> None:
         self.config = config
@@ -63,7 +44,7 @@ class Engine:
         self.store = Store(config.containers_dir)
         self.stdin = StdinFifos(os.path.join(config.exec_root, "fifo"))
         self.execs = Execs(config, ctrd, self.store, self.stdin)  # docker exec: daemon/exec/
-        self._w: dict[str, _Waiters] = {}
+        self._w: dict[str, Waiters] = {}
         self._monitor: asyncio.Task | None = None
         self._background: set[asyncio.Task] = set()  # held here: the loop keeps only weak references
 
@@ -72,8 +53,8 @@ class Engine:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    def waiters(self, cid: str) -> _Waiters:
-        return self._w.setdefault(cid, _Waiters())
+    def waiters(self, cid: str) -> Waiters:
+        return self._w.setdefault(cid, Waiters())
 
     # ------------------------------------------------------------------ create
     async def create(self, name: str | None, body: dict[str, Any]) -> Container:
@@ -164,7 +145,7 @@ class Engine:
                 self.stdin.close(c.id)
                 task_gone = await self._drop_task(c.id)  # if unreachable, reconcile drops it
                 msg = f"{step}: {e.detail}"
-                status, code = _start_error(msg, c.path)
+                status, code = start_error(msg, c.path)
                 c.state.error, c.state.exit_code = msg, code
                 self.store.save(c)
                 if c.host_config.get("AutoRemove"):  # as dockerd: --rm also when start fails
