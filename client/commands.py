@@ -9,7 +9,32 @@ from __future__ import annotations
 from berth.client.flags import Command, Flag
 from berth.common import DEFAULT_HOST
 
-_RUN_FLAGS = (
+# Resource limits: run, create and (most of them) update, with docker's help texts.
+_LIMIT_FLAGS = (
+    Flag("cpu-period", "", "int", "Limit CPU CFS (Completely Fair Scheduler) period"),
+    Flag("cpu-quota", "", "int", "Limit CPU CFS (Completely Fair Scheduler) quota"),
+    Flag("cpu-rt-period", "", "int", "Limit the CPU real-time period in microseconds"),
+    Flag("cpu-rt-runtime", "", "int", "Limit the CPU real-time runtime in microseconds"),
+    Flag("cpu-shares", "c", "int", "CPU shares (relative weight)"),
+    Flag("cpus", "", "decimal", "Number of CPUs"),
+    Flag("cpuset-cpus", "", "string", "CPUs in which to allow execution (0-3, 0,1)"),
+    Flag("cpuset-mems", "", "string", "MEMs in which to allow execution (0-3, 0,1)"),
+    Flag("memory", "m", "bytes", "Memory limit"),
+    Flag("memory-reservation", "", "bytes", "Memory soft limit"),
+    Flag("memory-swap", "", "swap", "Swap limit equal to memory plus swap: '-1' to enable unlimited swap"),
+    Flag("pids-limit", "", "int", "Tune container pids limit (set -1 for unlimited)"),
+)
+_RUN_LIMIT_FLAGS = _LIMIT_FLAGS + (
+    Flag("cgroup-parent", "", "string", "Optional parent cgroup for the container"),
+    Flag("oom-score-adj", "", "int", "Tune host's OOM preferences (-1000 to 1000)"),
+    Flag("ulimit", "", "ulimit", "Ulimit options (default [])"),
+)
+_UPDATE_FLAGS = (Flag("blkio-weight", "", "int", "Block IO (relative weight), between 10 and 1000, or 0 to "
+                                                 "disable (default 0)", metavar="uint16"),) + _LIMIT_FLAGS + (
+    Flag("restart", "", "string", "Restart policy to apply when a container exits"),
+)
+
+_RUN_FLAGS = tuple(sorted((
     Flag("detach", "d", "bool", "Run container in background and print container ID"),
     Flag("entrypoint", "", "string", "Overwrite the default ENTRYPOINT of the image"),
     Flag("env", "e", "list", "Set environment variables"),
@@ -24,7 +49,7 @@ _RUN_FLAGS = (
     Flag("tty", "t", "bool", "Allocate a pseudo-TTY"),
     Flag("user", "u", "string", "Username or UID (format: <name|uid>[:<group|gid>])"),
     Flag("workdir", "w", "string", "Working directory inside the container"),
-)
+) + _RUN_LIMIT_FLAGS, key=lambda f: f.long))
 _CREATE_FLAGS = tuple(f for f in _RUN_FLAGS if f.long != "detach")
 
 _INSPECT_FLAGS = (

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x10\x63ontainerd.proto\x12\x13\x62\x65rth.containerd.v1\"z\n\x05Image\x12\r\n\x05names\x18\x01 \x03(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x17\n\x0fmanifest_digest\x18\x03 \x01(\t\x12\x0e\n\x06\x63onfig\x18\x04 \x01(\x0c\x12\x0c\n\x04size\x18\x05 \x01(\x03\x12\x0e\n\x06layers\x18\x06 \x03(\t\x12\x0f\n\x07\x63reated\x18\x07 \x01(\t\"<\n\rImportRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x63onfig\x18\x02 \x01(\x0c\x12\r\n\x05\x63hunk\x18\x03 \x01(\x0c\"\x1e\n\x0fGetImageRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\"\x13\n\x11ListImagesRequest\"@\n\x12ListImagesResponse\x12*\n\x06images\x18\x01 \x03(\x0b\x32\x1a.berth.containerd.v1.Image\",\n\x0fTagImageRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"0\n\x12\x44\x65leteImageRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\"8\n\x13\x44\x65leteImageResponse\x12\x10\n\x08untagged\x18\x01 \x03(\t\x12\x0f\n\x07\x64\x65leted\x18\x02 \x03(\t\"\xcf\x01\n\tContainer\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05image\x18\x02 \x01(\t\x12\x0c\n\x04spec\x18\x03 \x01(\x0c\x12\x0f\n\x07runtime\x18\x04 \x01(\t\x12:\n\x06labels\x18\x05 \x03(\x0b\x32*.berth.containerd.v1.Container.LabelsEntry\x12\x0f\n\x07\x63reated\x18\x06 \x01(\t\x12\x0c\n\x04user\x18\x07 \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"K\n\x16\x43reateContainerRequest\x12\x31\n\tcontainer\x18\x01 \x01(\x0b\x32\x1e.berth.containerd.v1.Container\"!\n\x13GetContainerRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x17\n\x15ListContainersRequest\"L\n\x16ListContainersResponse\x12\x32\n\ncontainers\x18\x01 \x03(\x0b\x32\x1e.berth.containerd.v1.Container\"$\n\x16\x44\x65leteContainerRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x99\x01\n\x04Task\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x65xec_id\x18\x07 \x01(\t\x12\x0b\n\x03pid\x18\x02 \x01(\r\x12+\n\x06status\x18\x03 \x01(\x0e\x32\x1b.berth.containerd.v1.Status\x12\x13\n\x0b\x65xit_status\x18\x04 \x01(\x05\x12\x12\n\nstarted_at\x18\x05 \x01(\t\x12\x11\n\texited_at\x18\x06 \x01(\t\"z\n\x11\x43reateTaskRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08log_path\x18\x02 \x01(\t\x12\x10\n\x08terminal\x18\x03 \x01(\x08\x12\r\n\x05stdin\x18\x04 \x01(\x08\x12\x12\n\nstdin_path\x18\x05 \x01(\t\x12\x12\n\nstdin_once\x18\x06 \x01(\x08\"*\n\x0bTaskRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x65xec_id\x18\x02 \x01(\t\"\x12\n\x10ListTasksRequest\"=\n\x11ListTasksResponse\x12(\n\x05tasks\x18\x01 \x03(\x0b\x32\x19.berth.containerd.v1.Task\"G\n\x0bKillRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06signal\x18\x02 \x01(\r\x12\x0b\n\x03\x61ll\x18\x03 \x01(\x08\x12\x0f\n\x07\x65xec_id\x18\x04 \x01(\t\" \n\x10ListPidsResponse\x12\x0c\n\x04pids\x18\x01 \x03(\r\".\n\x11\x44\x65leteTaskRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\"M\n\x0b\x45xecRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x65xec_id\x18\x02 \x01(\t\x12\x0f\n\x07process\x18\x03 \x01(\x0c\x12\x10\n\x08log_path\x18\x04 \x01(\t\"\x1b\n\x0c\x45xecResponse\x12\x0b\n\x03pid\x18\x01 \x01(\r\"=\n\x10ResizePtyRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05width\x18\x02 \x01(\r\x12\x0e\n\x06height\x18\x03 \x01(\r\"\x12\n\x10SubscribeRequest\"W\n\x05\x45vent\x12\r\n\x05topic\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0b\n\x03pid\x18\x03 \x01(\r\x12\x13\n\x0b\x65xit_status\x18\x04 \x01(\x05\x12\x11\n\ttimestamp\x18\x05 \x01(\t\"\x07\n\x05\x45mpty*H\n\x06Status\x12\x0b\n\x07UNKNOWN\x10\x00\x12\x0b\n\x07\x43REATED\x10\x01\x12\x0b\n\x07RUNNING\x10\x02\x12\x0b\n\x07STOPPED\x10\x03\x12\n\n\x06PAUSED\x10\x04\x32\x9c\x03\n\x06Images\x12J\n\x06Import\x12\".berth.containerd.v1.ImportRequest\x1a\x1a.berth.containerd.v1.Image(\x01\x12G\n\x03Get\x12$.berth.containerd.v1.GetImageRequest\x1a\x1a.berth.containerd.v1.Image\x12W\n\x04List\x12&.berth.containerd.v1.ListImagesRequest\x1a\'.berth.containerd.v1.ListImagesResponse\x12G\n\x03Tag\x12$.berth.containerd.v1.TagImageRequest\x1a\x1a.berth.containerd.v1.Image\x12[\n\x06\x44\x65lete\x12\'.berth.containerd.v1.DeleteImageRequest\x1a(.berth.containerd.v1.DeleteImageResponse2\xe8\x02\n\nContainers\x12U\n\x06\x43reate\x12+.berth.containerd.v1.CreateContainerRequest\x1a\x1e.berth.containerd.v1.Container\x12O\n\x03Get\x12(.berth.containerd.v1.GetContainerRequest\x1a\x1e.berth.containerd.v1.Container\x12_\n\x04List\x12*.berth.containerd.v1.ListContainersRequest\x1a+.berth.containerd.v1.ListContainersResponse\x12Q\n\x06\x44\x65lete\x12+.berth.containerd.v1.DeleteContainerRequest\x1a\x1a.berth.containerd.v1.Empty2\xff\x05\n\x05Tasks\x12K\n\x06\x43reate\x12&.berth.containerd.v1.CreateTaskRequest\x1a\x19.berth.containerd.v1.Task\x12\x44\n\x05Start\x12 .berth.containerd.v1.TaskRequest\x1a\x19.berth.containerd.v1.Task\x12\x42\n\x03Get\x12 .berth.containerd.v1.TaskRequest\x1a\x19.berth.containerd.v1.Task\x12U\n\x04List\x12%.berth.containerd.v1.ListTasksRequest\x1a&.berth.containerd.v1.ListTasksResponse\x12\x44\n\x04Kill\x12 .berth.containerd.v1.KillRequest\x1a\x1a.berth.containerd.v1.Empty\x12\x43\n\x04Wait\x12 .berth.containerd.v1.TaskRequest\x1a\x19.berth.containerd.v1.Task\x12S\n\x08ListPids\x12 .berth.containerd.v1.TaskRequest\x1a%.berth.containerd.v1.ListPidsResponse\x12K\n\x06\x44\x65lete\x12&.berth.containerd.v1.DeleteTaskRequest\x1a\x19.berth.containerd.v1.Task\x12K\n\x04\x45xec\x12 .berth.containerd.v1.ExecRequest\x1a!.berth.containerd.v1.ExecResponse\x12N\n\tResizePty\x12%.berth.containerd.v1.ResizePtyRequest\x1a\x1a.berth.containerd.v1.Empty2Z\n\x06\x45vents\x12P\n\tSubscribe\x12%.berth.containerd.v1.SubscribeRequest\x1a\x1a.berth.containerd.v1.Event0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x10\x63ontainerd.proto\x12\x13\x62\x65rth.containerd.v1\"z\n\x05Image\x12\r\n\x05names\x18\x01 \x03(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x17\n\x0fmanifest_digest\x18\x03 \x01(\t\x12\x0e\n\x06\x63onfig\x18\x04 \x01(\x0c\x12\x0c\n\x04size\x18\x05 \x01(\x03\x12\x0e\n\x06layers\x18\x06 \x03(\t\x12\x0f\n\x07\x63reated\x18\x07 \x01(\t\"<\n\rImportRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x63onfig\x18\x02 \x01(\x0c\x12\r\n\x05\x63hunk\x18\x03 \x01(\x0c\"\x1e\n\x0fGetImageRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\"\x13\n\x11ListImagesRequest\"@\n\x12ListImagesResponse\x12*\n\x06images\x18\x01 \x03(\x0b\x32\x1a.berth.containerd.v1.Image\",\n\x0fTagImageRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"0\n\x12\x44\x65leteImageRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\"8\n\x13\x44\x65leteImageResponse\x12\x10\n\x08untagged\x18\x01 \x03(\t\x12\x0f\n\x07\x64\x65leted\x18\x02 \x03(\t\"\xcf\x01\n\tContainer\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05image\x18\x02 \x01(\t\x12\x0c\n\x04spec\x18\x03 \x01(\x0c\x12\x0f\n\x07runtime\x18\x04 \x01(\t\x12:\n\x06labels\x18\x05 \x03(\x0b\x32*.berth.containerd.v1.Container.LabelsEntry\x12\x0f\n\x07\x63reated\x18\x06 \x01(\t\x12\x0c\n\x04user\x18\x07 \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"K\n\x16\x43reateContainerRequest\x12\x31\n\tcontainer\x18\x01 \x01(\x0b\x32\x1e.berth.containerd.v1.Container\"!\n\x13GetContainerRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x17\n\x15ListContainersRequest\"L\n\x16ListContainersResponse\x12\x32\n\ncontainers\x18\x01 \x03(\x0b\x32\x1e.berth.containerd.v1.Container\"$\n\x16\x44\x65leteContainerRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\xad\x01\n\x04Task\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x65xec_id\x18\x07 \x01(\t\x12\x0b\n\x03pid\x18\x02 \x01(\r\x12+\n\x06status\x18\x03 \x01(\x0e\x32\x1b.berth.containerd.v1.Status\x12\x13\n\x0b\x65xit_status\x18\x04 \x01(\x05\x12\x12\n\nstarted_at\x18\x05 \x01(\t\x12\x11\n\texited_at\x18\x06 \x01(\t\x12\x12\n\noom_killed\x18\x08 \x01(\x08\"z\n\x11\x43reateTaskRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08log_path\x18\x02 \x01(\t\x12\x10\n\x08terminal\x18\x03 \x01(\x08\x12\r\n\x05stdin\x18\x04 \x01(\x08\x12\x12\n\nstdin_path\x18\x05 \x01(\t\x12\x12\n\nstdin_once\x18\x06 \x01(\x08\"*\n\x0bTaskRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x65xec_id\x18\x02 \x01(\t\"\x12\n\x10ListTasksRequest\"=\n\x11ListTasksResponse\x12(\n\x05tasks\x18\x01 \x03(\x0b\x32\x19.berth.containerd.v1.Task\"G\n\x0bKillRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06signal\x18\x02 \x01(\r\x12\x0b\n\x03\x61ll\x18\x03 \x01(\x08\x12\x0f\n\x07\x65xec_id\x18\x04 \x01(\t\" \n\x10ListPidsResponse\x12\x0c\n\x04pids\x18\x01 \x03(\r\".\n\x11\x44\x65leteTaskRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\"M\n\x0b\x45xecRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x65xec_id\x18\x02 \x01(\t\x12\x0f\n\x07process\x18\x03 \x01(\x0c\x12\x10\n\x08log_path\x18\x04 \x01(\t\"\x1b\n\x0c\x45xecResponse\x12\x0b\n\x03pid\x18\x01 \x01(\r\"=\n\x10ResizePtyRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05width\x18\x02 \x01(\r\x12\x0e\n\x06height\x18\x03 \x01(\r\"3\n\x0fMetricsResponse\x12\r\n\x05stats\x18\x01 \x01(\x0c\x12\x11\n\ttimestamp\x18\x02 \x01(\t\"2\n\x11UpdateTaskRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tresources\x18\x02 \x01(\x0c\"\x12\n\x10SubscribeRequest\"W\n\x05\x45vent\x12\r\n\x05topic\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0b\n\x03pid\x18\x03 \x01(\r\x12\x13\n\x0b\x65xit_status\x18\x04 \x01(\x05\x12\x11\n\ttimestamp\x18\x05 \x01(\t\"\x07\n\x05\x45mpty*H\n\x06Status\x12\x0b\n\x07UNKNOWN\x10\x00\x12\x0b\n\x07\x43REATED\x10\x01\x12\x0b\n\x07RUNNING\x10\x02\x12\x0b\n\x07STOPPED\x10\x03\x12\n\n\x06PAUSED\x10\x04\x32\x9c\x03\n\x06Images\x12J\n\x06Import\x12\".berth.containerd.v1.ImportRequest\x1a\x1a.berth.containerd.v1.Image(\x01\x12G\n\x03Get\x12$.berth.containerd.v1.GetImageRequest\x1a\x1a.berth.containerd.v1.Image\x12W\n\x04List\x12&.berth.containerd.v1.ListImagesRequest\x1a\'.berth.containerd.v1.ListImagesResponse\x12G\n\x03Tag\x12$.berth.containerd.v1.TagImageRequest\x1a\x1a.berth.containerd.v1.Image\x12[\n\x06\x44\x65lete\x12\'.berth.containerd.v1.DeleteImageRequest\x1a(.berth.containerd.v1.DeleteImageResponse2\xe8\x02\n\nContainers\x12U\n\x06\x43reate\x12+.berth.containerd.v1.CreateContainerRequest\x1a\x1e.berth.containerd.v1.Container\x12O\n\x03Get\x12(.berth.containerd.v1.GetContainerRequest\x1a\x1e.berth.containerd.v1.Container\x12_\n\x04List\x12*.berth.containerd.v1.ListContainersRequest\x1a+.berth.containerd.v1.ListContainersResponse\x12Q\n\x06\x44\x65lete\x12+.berth.containerd.v1.DeleteContainerRequest\x1a\x1a.berth.containerd.v1.Empty2\xa0\x07\n\x05Tasks\x12K\n\x06\x43reate\x12&.berth.containerd.v1.CreateTaskRequest\x1a\x19.berth.containerd.v1.Task\x12\x44\n\x05Start\x12 .berth.containerd.v1.TaskRequest\x1a\x19.berth.containerd.v1.Task\x12\x42\n\x03Get\x12 .berth.containerd.v1.TaskRequest\x1a\x19.berth.containerd.v1.Task\x12U\n\x04List\x12%.berth.containerd.v1.ListTasksRequest\x1a&.berth.containerd.v1.ListTasksResponse\x12\x44\n\x04Kill\x12 .berth.containerd.v1.KillRequest\x1a\x1a.berth.containerd.v1.Empty\x12\x43\n\x04Wait\x12 .berth.containerd.v1.TaskRequest\x1a\x19.berth.containerd.v1.Task\x12S\n\x08ListPids\x12 .berth.containerd.v1.TaskRequest\x1a%.berth.containerd.v1.ListPidsResponse\x12K\n\x06\x44\x65lete\x12&.berth.containerd.v1.DeleteTaskRequest\x1a\x19.berth.containerd.v1.Task\x12K\n\x04\x45xec\x12 .berth.containerd.v1.ExecRequest\x1a!.berth.containerd.v1.ExecResponse\x12N\n\tResizePty\x12%.berth.containerd.v1.ResizePtyRequest\x1a\x1a.berth.containerd.v1.Empty\x12Q\n\x07Metrics\x12 .berth.containerd.v1.TaskRequest\x1a$.berth.containerd.v1.MetricsResponse\x12L\n\x06Update\x12&.berth.containerd.v1.UpdateTaskRequest\x1a\x1a.berth.containerd.v1.Empty2Z\n\x06\x45vents\x12P\n\tSubscribe\x12%.berth.containerd.v1.SubscribeRequest\x1a\x1a.berth.containerd.v1.Event0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,8 +33,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CONTAINER_LABELSENTRY']._loaded_options = None
   _globals['_CONTAINER_LABELSENTRY']._serialized_options = b'8\001'
-  _globals['_STATUS']._serialized_start=1814
-  _globals['_STATUS']._serialized_end=1886
+  _globals['_STATUS']._serialized_start=1939
+  _globals['_STATUS']._serialized_end=2011
   _globals['_IMAGE']._serialized_start=41
   _globals['_IMAGE']._serialized_end=163
   _globals['_IMPORTREQUEST']._serialized_start=165
@@ -66,39 +66,43 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DELETECONTAINERREQUEST']._serialized_start=925
   _globals['_DELETECONTAINERREQUEST']._serialized_end=961
   _globals['_TASK']._serialized_start=964
-  _globals['_TASK']._serialized_end=1117
-  _globals['_CREATETASKREQUEST']._serialized_start=1119
-  _globals['_CREATETASKREQUEST']._serialized_end=1241
-  _globals['_TASKREQUEST']._serialized_start=1243
-  _globals['_TASKREQUEST']._serialized_end=1285
-  _globals['_LISTTASKSREQUEST']._serialized_start=1287
-  _globals['_LISTTASKSREQUEST']._serialized_end=1305
-  _globals['_LISTTASKSRESPONSE']._serialized_start=1307
-  _globals['_LISTTASKSRESPONSE']._serialized_end=1368
-  _globals['_KILLREQUEST']._serialized_start=1370
-  _globals['_KILLREQUEST']._serialized_end=1441
-  _globals['_LISTPIDSRESPONSE']._serialized_start=1443
-  _globals['_LISTPIDSRESPONSE']._serialized_end=1475
-  _globals['_DELETETASKREQUEST']._serialized_start=1477
-  _globals['_DELETETASKREQUEST']._serialized_end=1523
-  _globals['_EXECREQUEST']._serialized_start=1525
-  _globals['_EXECREQUEST']._serialized_end=1602
-  _globals['_EXECRESPONSE']._serialized_start=1604
-  _globals['_EXECRESPONSE']._serialized_end=1631
-  _globals['_RESIZEPTYREQUEST']._serialized_start=1633
-  _globals['_RESIZEPTYREQUEST']._serialized_end=1694
-  _globals['_SUBSCRIBEREQUEST']._serialized_start=1696
-  _globals['_SUBSCRIBEREQUEST']._serialized_end=1714
-  _globals['_EVENT']._serialized_start=1716
-  _globals['_EVENT']._serialized_end=1803
-  _globals['_EMPTY']._serialized_start=1805
-  _globals['_EMPTY']._serialized_end=1812
-  _globals['_IMAGES']._serialized_start=1889
-  _globals['_IMAGES']._serialized_end=2301
-  _globals['_CONTAINERS']._serialized_start=2304
-  _globals['_CONTAINERS']._serialized_end=2664
-  _globals['_TASKS']._serialized_start=2667
-  _globals['_TASKS']._serialized_end=3434
-  _globals['_EVENTS']._serialized_start=3436
-  _globals['_EVENTS']._serialized_end=3526
+  _globals['_TASK']._serialized_end=1137
+  _globals['_CREATETASKREQUEST']._serialized_start=1139
+  _globals['_CREATETASKREQUEST']._serialized_end=1261
+  _globals['_TASKREQUEST']._serialized_start=1263
+  _globals['_TASKREQUEST']._serialized_end=1305
+  _globals['_LISTTASKSREQUEST']._serialized_start=1307
+  _globals['_LISTTASKSREQUEST']._serialized_end=1325
+  _globals['_LISTTASKSRESPONSE']._serialized_start=1327
+  _globals['_LISTTASKSRESPONSE']._serialized_end=1388
+  _globals['_KILLREQUEST']._serialized_start=1390
+  _globals['_KILLREQUEST']._serialized_end=1461
+  _globals['_LISTPIDSRESPONSE']._serialized_start=1463
+  _globals['_LISTPIDSRESPONSE']._serialized_end=1495
+  _globals['_DELETETASKREQUEST']._serialized_start=1497
+  _globals['_DELETETASKREQUEST']._serialized_end=1543
+  _globals['_EXECREQUEST']._serialized_start=1545
+  _globals['_EXECREQUEST']._serialized_end=1622
+  _globals['_EXECRESPONSE']._serialized_start=1624
+  _globals['_EXECRESPONSE']._serialized_end=1651
+  _globals['_RESIZEPTYREQUEST']._serialized_start=1653
+  _globals['_RESIZEPTYREQUEST']._serialized_end=1714
+  _globals['_METRICSRESPONSE']._serialized_start=1716
+  _globals['_METRICSRESPONSE']._serialized_end=1767
+  _globals['_UPDATETASKREQUEST']._serialized_start=1769
+  _globals['_UPDATETASKREQUEST']._serialized_end=1819
+  _globals['_SUBSCRIBEREQUEST']._serialized_start=1821
+  _globals['_SUBSCRIBEREQUEST']._serialized_end=1839
+  _globals['_EVENT']._serialized_start=1841
+  _globals['_EVENT']._serialized_end=1928
+  _globals['_EMPTY']._serialized_start=1930
+  _globals['_EMPTY']._serialized_end=1937
+  _globals['_IMAGES']._serialized_start=2014
+  _globals['_IMAGES']._serialized_end=2426
+  _globals['_CONTAINERS']._serialized_start=2429
+  _globals['_CONTAINERS']._serialized_end=2789
+  _globals['_TASKS']._serialized_start=2792
+  _globals['_TASKS']._serialized_end=3720
+  _globals['_EVENTS']._serialized_start=3722
+  _globals['_EVENTS']._serialized_end=3812
 # @@protoc_insertion_point(module_scope)

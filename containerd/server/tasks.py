@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import grpc
 
 from berth.proto import containerd_pb2 as pb
 from berth.proto import containerd_pb2_grpc as rpc
 
+from ..runtime import cgroups
 from ..runtime.tasks import TaskService
 from .convert import errors, task_message
 
@@ -56,4 +59,14 @@ class Tasks(rpc.TasksServicer):
     @errors
     def ResizePty(self, request: pb.ResizePtyRequest, context: grpc.ServicerContext) -> pb.Empty:
         self.tasks.resize_pty(request.id, request.width, request.height)
+        return pb.Empty()
+
+    @errors
+    def Metrics(self, request: pb.TaskRequest, context: grpc.ServicerContext) -> pb.MetricsResponse:
+        m = cgroups.metrics(self.tasks, request.id)
+        return pb.MetricsResponse(stats=json.dumps(m.stats).encode(), timestamp=m.timestamp)
+
+    @errors
+    def Update(self, request: pb.UpdateTaskRequest, context: grpc.ServicerContext) -> pb.Empty:
+        cgroups.update(self.tasks, request.id, request.resources)
         return pb.Empty()

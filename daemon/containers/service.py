@@ -19,7 +19,7 @@ from ..http.errors import ApiError, bad_request, conflict
 from ..images import service as images
 from ..libcontainerd import Containerd, ContainerdError, Task
 from ..streams.stdin import StdinFifos
-from . import names, spec
+from . import names, resources, spec
 from .process import command, parse_signal
 from .store import Container, State, Store
 
@@ -83,6 +83,10 @@ class Engine:
             runtime = self.config.runtime_binary(runtime_name)
         except KeyError:
             raise bad_request(f"unknown or invalid runtime name: {runtime_name}")
+        try:
+            resources.validate(host)  # dockerd's refusals, before anything is made
+        except ValueError as e:
+            raise bad_request(str(e))
         full_name = names.validate(name) if name else names.generate(set(self.store.by_name))
         self.store.check_name(full_name)
         image = await images.resolve(self.ctrd, image_ref)
@@ -314,7 +318,7 @@ class Engine:
             code, finished = task.exit_status, task.exited_at or rfc3339_nano()
             self.stdin.close(cid)
             c.state = State(status="exited", exit_code=code, started_at=c.state.started_at,
-                            finished_at=finished)
+                            finished_at=finished, oom_killed=task.oom_killed)
             self.store.save(c)
             exited, w.exited = w.exited, asyncio.Event()
             exited.set()

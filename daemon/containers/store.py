@@ -22,6 +22,7 @@ class State:
     error: str = ""
     started_at: str = ZERO_TIME
     finished_at: str = ZERO_TIME
+    oom_killed: bool = False
 
     @property
     def running(self) -> bool:

@@ -1,6 +1,6 @@
 """berthd's client of berth-containerd (the only gRPC importer in berthd) and the
 supervisor of the berth-containerd berthd manages itself."""
 
-from .client import CALL_TIMEOUT, Container, Containerd, ContainerdError, Event, Image, Task
+from .client import CALL_TIMEOUT, Container, Containerd, ContainerdError, Event, Image, Metrics, Task
 
-__all__ = ["CALL_TIMEOUT", "Container", "Containerd", "ContainerdError", "Event", "Image", "Task"]
+__all__ = ["CALL_TIMEOUT", "Container", "Containerd", "ContainerdError", "Event", "Image", "Metrics", "Task"]
