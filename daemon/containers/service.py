@@ -15,11 +15,13 @@ from typing import Any, Awaitable
 from berth.common.timefmt import rfc3339_nano
 
 from ..config import Config
+from ..events import EventLog
 from ..http.errors import ApiError, bad_request, conflict
 from ..images import service as images
 from ..libcontainerd import Containerd, ContainerdError, Task
+from ..stats.service import Stats
 from ..streams.stdin import StdinFifos
-from . import names, resources, spec
+from . import names, resources, spec, update
 from .process import command, parse_signal
 from .store import Container, State, Store
 
@@ -64,6 +66,8 @@ class Engine:
         self.stdin = StdinFifos(os.path.join(config.exec_root, "fifo"))
         self._w: dict[str, _Waiters] = {}
         self._monitor: asyncio.Task | None = None
+        self.stats = Stats(ctrd)
+        self.events = EventLog(self.store)  # docker's /events, fed from containerd's (daemon/events/)
 
     def waiters(self, cid: str) -> _Waiters:
         return self._w.setdefault(cid, _Waiters())
@@ -141,6 +145,7 @@ class Engine:
                 await self.ctrd.create_task(c.id, self.store.log_path(c.id), bool(c.config.get("Tty")),
                                             stdin_path, bool(c.config.get("StdinOnce")))
                 self.stdin.mark_ready(c.id)  # the shim holds the FIFO: attach may write and close it
+                await update.apply_pending(self.ctrd, self.store, c)
                 task = await self.ctrd.start_task(c.id)
             except ContainerdError as e:  # the runtime's message goes to the user
                 self.stdin.close(c.id)
@@ -175,6 +180,7 @@ class Engine:
             if e.not_found:
                 return
             raise ApiError(e.status, f"Cannot kill container: {c.id}: {e.message}")
+        self.events.container(c, "kill", signal=str(sig))
 
     async def kill_and_wait(self, c: Container, sig: int) -> None:
         """The API's kill (moby's ContainerKill): after SIGKILL it answers once the container
@@ -212,13 +218,14 @@ class Engine:
         await self.kill(c, first)
         if timeout < 0:
             await exited.wait()
-            return True
-        try:
-            await asyncio.wait_for(exited.wait(), timeout)
-        except asyncio.TimeoutError:
-            if c.state.running:
-                await self.kill(c, _signal.SIGKILL)
-            await exited.wait()
+        else:
+            try:
+                await asyncio.wait_for(exited.wait(), timeout)
+            except asyncio.TimeoutError:
+                if c.state.running:
+                    await self.kill(c, _signal.SIGKILL)
+                await exited.wait()
+        self.events.container(c, "stop")
         return True
 
     # ------------------------------------------------------------------ remove
@@ -251,6 +258,7 @@ class Engine:
                     c.state.status = "dead"
                     self.store.save(c)
                     raise ApiError(e.status, f"unable to remove container {c.id}: {e.message}")
+            self.events.forget_later(c)  # its destroy event (from containerd) still names it
             self.store.forget(c)
         w.removed.set()
         w.exited.set()
@@ -265,6 +273,7 @@ class Engine:
             await self.ctrd.resize_pty(c.id, width, height)
         except ContainerdError as e:
             raise ApiError(e.status, f"Cannot resize container {c.id}: {e.message}")
+        self.events.container(c, "resize", height=str(height), width=str(width))
 
     async def pids(self, c: Container) -> list[int]:
         """Host pids of the container's processes (for top)."""
@@ -353,6 +362,7 @@ class Engine:
         while True:
             try:
                 async for ev in self.ctrd.events(connected=self.reconcile):
+                    self.events.containerd(ev.topic, ev.id, ev.exit_status)
                     if ev.topic == "/tasks/exit":
                         asyncio.get_running_loop().create_task(self._exited(ev.id, ev.pid))
             except asyncio.CancelledError:

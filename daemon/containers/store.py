@@ -42,6 +42,7 @@ class Container:
     runtime: str
     state: State = field(default_factory=State)
     restart_count: int = 0
+    resources_pending: bool = False  # `update` while stopped: applied to the next task (update.py)
 
     @property
     def short_id(self) -> str:

@@ -100,6 +100,7 @@ def attach_stream(engine: Engine, c: Container, q: Mapping[str, str]) -> AsyncIt
     """The hijacked attach's output (stdin needs the connection: see streams/attach.py)."""
     opts = log_options(q, c)
     opts.follow = qbool(q, "stream")
+    engine.events.container(c, "attach")
     return _output(engine, c, opts, qbool(q, "logs"))
 
 
@@ -124,6 +125,7 @@ async def attach(
     engine: Engine = request.app.state.engine
     c = engine.store.get(ref)
     opts = _options(c, stdout=stdout, stderr=stderr, follow=stream)
+    engine.events.container(c, "attach")
     media = logs.RAW if opts.tty else logs.MULTIPLEXED
     return StreamingResponse(_output(engine, c, opts, logs_), media_type=media)
 

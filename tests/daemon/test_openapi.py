@@ -42,6 +42,10 @@ DOCKER_API: dict[tuple[str, str], tuple[set[str], set[str], set[int]]] = {
     ("post", "/containers/{id}/resize"): ({"h", "w"}, set(), {400, 404, 409, 500}),
     ("get", "/containers/{id}/top"): ({"ps_args"}, set(), {404, 409, 500}),
     ("delete", "/containers/{id}"): ({"v", "force", "link"}, set(), {400, 404, 409, 500}),
+    ("get", "/containers/{id}/stats"): ({"stream", "one-shot"}, set(), {404, 500}),
+    ("post", "/containers/{id}/update"): (set(), set(), {400, 404, 409, 500}),
+    ("get", "/events"): ({"since", "until", "filters"}, set(), {400, 500}),
+    ("get", "/system/df"): ({"type"}, set(), {400, 500}),
 }
 _SUCCESS = {("post", "/containers/{id}/start"): {"204", "304"}, ("post", "/containers/{id}/stop"): {"204", "304"},
             ("post", "/containers/{id}/attach"): {"101", "200"}, ("post", "/containers/create"): {"201"},
