@@ -94,6 +94,15 @@ _CONTAINER = {
              "CONTAINER [CONTAINER...]", (), 1, None, True, "containers:cmd_wait"),
     "inspect": ("Display detailed information on one or more containers", "[OPTIONS] CONTAINER [CONTAINER...]",
                 _INSPECT_FLAGS, 1, None, True, "containers:cmd_container_inspect"),
+    "stats": ("Display a live stream of container(s) resource usage statistics", "[OPTIONS] [CONTAINER...]", (
+        Flag("all", "a", "bool", "Show all containers (default shows just running)"),
+        Flag("format", "", "string", "Format output using a custom template: 'table', 'table TEMPLATE', "
+                                     "'json' or a Go template"),
+        Flag("no-stream", "", "bool", "Disable streaming stats and only pull the first result"),
+        Flag("no-trunc", "", "bool", "Do not truncate output"),
+    ), 0, None, True, "stats:cmd_stats"),
+    "update": ("Update configuration of one or more containers", "[OPTIONS] CONTAINER [CONTAINER...]",
+               _UPDATE_FLAGS, 1, None, True, "update:cmd_update"),
 }
 
 _IMAGE = {
@@ -116,10 +125,22 @@ _SYSTEM = {
     "info": ("Display system-wide information", "[OPTIONS]", (), 0, 0, True, "system:cmd_info"),
     "inspect": ("Return low-level information on berth objects", "[OPTIONS] NAME|ID [NAME|ID...]",
                 _INSPECT_FLAGS, 1, None, True, "containers:cmd_inspect"),
+    "events": ("Get real time events from the server", "[OPTIONS]", (
+        Flag("filter", "f", "list", "Filter output based on conditions provided", metavar="filter"),
+        Flag("format", "", "string", "Format output using a custom template: 'json' or a Go template"),
+        Flag("since", "", "string", "Show all events created since timestamp"),
+        Flag("until", "", "string", "Stream events until this timestamp"),
+    ), 0, 0, True, "events:cmd_events"),
+}
+# `berth system SUB`: the subcommands that have no top-level form
+_SYSTEM_ONLY = {
+    "df": ("Show berth disk usage", "[OPTIONS]", (
+        Flag("verbose", "v", "bool", "Show detailed information on space usage"),
+    ), 0, 0, True, "df:cmd_df"),
 }
 
 # Short top-level forms: `berth ps` is `berth container ps`, `berth images` is `berth image ls`.
-_CONTAINER_SHORTCUTS = ("run", "create", "start", "ps", "logs", "stop", "kill", "rm", "wait")
+_CONTAINER_SHORTCUTS = ("run", "create", "start", "ps", "logs", "stop", "kill", "rm", "wait", "stats", "update")
 _CONTAINER_ALIASES = {"ls": "ps", "list": "ps", "remove": "rm"}
 _IMAGE_ALIASES = {"list": "ls"}
 
@@ -170,6 +191,9 @@ def lookup(words: list[str]) -> tuple[Command, str, int] | tuple[None, str, int]
     if first in _SYSTEM:
         spec, handler = _spec(first, _SYSTEM[first], ())
         return spec, handler, 1
+    if first == "system" and len(words) > 1 and (words[1] in _SYSTEM_ONLY or words[1] in _SYSTEM):
+        spec, handler = _spec(f"system {words[1]}", {**_SYSTEM, **_SYSTEM_ONLY}[words[1]], ())
+        return spec, handler, 2
     return None, "", 1
 
 
@@ -188,7 +212,7 @@ def group_help(group: str) -> str:
             lines.append(f"  {name:<11} {spec.summary}")
         lines += ["", "Management Commands:", "  container   Manage containers", "  image       Manage images",
                   "", "Commands:"]
-        for name in ("create", "import", "inspect", "kill", "start", "wait"):
+        for name in ("create", "events", "import", "inspect", "kill", "start", "stats", "update", "wait"):
             spec, _, _ = lookup([name])
             assert spec is not None
             lines.append(f"  {name:<11} {spec.summary}")

@@ -124,8 +124,14 @@ class Engine:
                                  container_dir=cdir, cgroup_parent=self.config.cgroup_parent)
             except ValueError as e:
                 raise bad_request(str(e))
-            await self.ctrd.create_container(cid, image.id, oci, runtime, {"berth.name": full_name},
-                                             config.get("User") or "")
+            created = self.events.seen(cid, "create")  # asked before: it cannot slip past
+            try:
+                await self.ctrd.create_container(cid, image.id, oci, runtime, {"berth.name": full_name},
+                                                 config.get("User") or "")
+            except ApiError:
+                self.events.unwatch(cid, "create", created)
+                raise
+            await created
         except ApiError:  # containerd's refusal is one too
             self.store.forget(c)
             raise
@@ -174,13 +180,13 @@ class Engine:
     async def kill(self, c: Container, sig: int) -> None:
         if not c.state.running:
             raise conflict(f"Cannot kill container: {c.name.lstrip('/')}: Container {c.id} is not running")
+        self.events.container(c, "kill", signal=str(sig))  # before: its die may come back first
         try:
             await self.ctrd.kill_task(c.id, sig)
         except ContainerdError as e:
             if e.not_found:
                 return
             raise ApiError(e.status, f"Cannot kill container: {c.id}: {e.message}")
-        self.events.container(c, "kill", signal=str(sig))
 
     async def kill_and_wait(self, c: Container, sig: int) -> None:
         """The API's kill (moby's ContainerKill): after SIGKILL it answers once the container

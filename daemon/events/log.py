@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from typing import Any
+from typing import Any, Awaitable
 
 from ..containers.store import Container, Store
 
@@ -36,6 +36,7 @@ class EventLog:
         self._recent: deque[Message] = deque(maxlen=_KEEP)
         self._followers: set[asyncio.Queue[Message]] = set()
         self._gone: dict[str, dict[str, str]] = {}  # attributes of containers removed meanwhile
+        self._awaited: dict[tuple[str, str], asyncio.Event] = {}
 
     # ------------------------------------------------------------- publishing
     def containerd(self, topic: str, actor: str, exit_status: int = 0) -> None:
@@ -89,6 +90,28 @@ class EventLog:
         self._recent.append(msg)
         for q in list(self._followers):
             q.put_nowait(msg)
+        seen = self._awaited.pop((actor, action), None)
+        if seen is not None:
+            seen.set()
+
+    def seen(self, actor: str, action: str, timeout: float = 5.0) -> Awaitable[None]:
+        """Awaits berth-containerd's event for `action` (watched from this call on): the API
+        answers after it, as dockerd's does, so what the client does next is logged after it."""
+        key = (actor, action)
+        event = self._awaited.setdefault(key, asyncio.Event())
+
+        async def waiting() -> None:
+            try:
+                await asyncio.wait_for(event.wait(), timeout)
+            except asyncio.TimeoutError:
+                self._awaited.pop(key, None)
+
+        return waiting()
+
+    def unwatch(self, actor: str, action: str, waiting: Awaitable[None]) -> None:
+        """The event will not come (the call failed): drop what seen() set up."""
+        self._awaited.pop((actor, action), None)
+        waiting.close()  # type: ignore[attr-defined]  # a coroutine never awaited
 
     # -------------------------------------------------------------- reading
     def follow(self) -> tuple[list[Message], asyncio.Queue[Message]]:
