@@ -80,9 +80,12 @@ def test_stats_shows_half_a_cpu_under_cpus_half(berthd: Berthd, api: httpx.Clien
     try:
         time.sleep(1)
         for cli in (berth, lambda d, *a: d.docker(*a)):
-            r = cli(berthd, "stats", "--no-stream", "--format", "{{.CPUPerc}}", "burner")
-            assert r.returncode == 0, r.stderr
-            assert 35.0 <= float(r.stdout.strip().rstrip("%")) <= 65.0, r.stdout
+            readings = []
+            for _ in range(3):  # the median: a busy host can starve one short window
+                r = cli(berthd, "stats", "--no-stream", "--format", "{{.CPUPerc}}", "burner")
+                assert r.returncode == 0, r.stderr
+                readings.append(float(r.stdout.strip().rstrip("%")))
+            assert 35.0 <= sorted(readings)[1] <= 65.0, readings
     finally:
         rm(api, cid)
 
