@@ -75,17 +75,21 @@ def test_stats_table_without_a_limit_shows_the_hosts_memory(berthd: Berthd, api:
         rm(api, cid)
 
 
-def test_stats_shows_half_a_cpu_under_cpus_half(berthd: Berthd, api: httpx.Client) -> None:
+def test_stats_cpu_percent_agrees_with_the_cgroup_under_cpus_half(berthd: Berthd, api: httpx.Client) -> None:
+    """What stats shows is what the cgroup measured over the same seconds (test_limits checks
+    that this is half a CPU on a quiet host; a busy one may give the burner less)."""
     cid = _run(berthd, "--name", "burner", "--cpus", "0.5", "busybox", "sh", "-c", "while :; do :; done")
     try:
         time.sleep(1)
         for cli in (berth, lambda d, *a: d.docker(*a)):
             readings = []
-            for _ in range(3):  # the median: a busy host can starve one short window
+            t0, u0 = time.monotonic(), int(cg(berthd, "cpuacct", cid, "cpuacct.usage"))
+            for _ in range(3):
                 r = cli(berthd, "stats", "--no-stream", "--format", "{{.CPUPerc}}", "burner")
                 assert r.returncode == 0, r.stderr
                 readings.append(float(r.stdout.strip().rstrip("%")))
-            assert 35.0 <= sorted(readings)[1] <= 65.0, readings
+            measured = (int(cg(berthd, "cpuacct", cid, "cpuacct.usage")) - u0) / ((time.monotonic() - t0) * 1e7)
+            assert measured <= 65.0 and abs(sorted(readings)[1] - measured) <= 15.0, (readings, measured)
     finally:
         rm(api, cid)
 
