@@ -9,7 +9,32 @@ from __future__ import annotations
 from berth.client.flags import Command, Flag
 from berth.common import DEFAULT_HOST
 
-_RUN_FLAGS = (
+# Resource limits: run, create and (most of them) update, with docker's help texts.
+_LIMIT_FLAGS = (
+    Flag("cpu-period", "", "int", "Limit CPU CFS (Completely Fair Scheduler) period"),
+    Flag("cpu-quota", "", "int", "Limit CPU CFS (Completely Fair Scheduler) quota"),
+    Flag("cpu-rt-period", "", "int", "Limit the CPU real-time period in microseconds"),
+    Flag("cpu-rt-runtime", "", "int", "Limit the CPU real-time runtime in microseconds"),
+    Flag("cpu-shares", "c", "int", "CPU shares (relative weight)"),
+    Flag("cpus", "", "decimal", "Number of CPUs"),
+    Flag("cpuset-cpus", "", "string", "CPUs in which to allow execution (0-3, 0,1)"),
+    Flag("cpuset-mems", "", "string", "MEMs in which to allow execution (0-3, 0,1)"),
+    Flag("memory", "m", "bytes", "Memory limit"),
+    Flag("memory-reservation", "", "bytes", "Memory soft limit"),
+    Flag("memory-swap", "", "swap", "Swap limit equal to memory plus swap: '-1' to enable unlimited swap"),
+    Flag("pids-limit", "", "int", "Tune container pids limit (set -1 for unlimited)"),
+)
+_RUN_LIMIT_FLAGS = _LIMIT_FLAGS + (
+    Flag("cgroup-parent", "", "string", "Optional parent cgroup for the container"),
+    Flag("oom-score-adj", "", "int", "Tune host's OOM preferences (-1000 to 1000)"),
+    Flag("ulimit", "", "ulimit", "Ulimit options (default [])"),
+)
+_UPDATE_FLAGS = (Flag("blkio-weight", "", "int", "Block IO (relative weight), between 10 and 1000, or 0 to "
+                                                 "disable (default 0)", metavar="uint16"),) + _LIMIT_FLAGS + (
+    Flag("restart", "", "string", "Restart policy to apply when a container exits"),
+)
+
+_RUN_FLAGS = tuple(sorted((
     Flag("cap-add", "", "list", "Add Linux capabilities"),
     Flag("cap-drop", "", "list", "Drop Linux capabilities"),
     Flag("detach", "d", "bool", "Run container in background and print container ID"),
@@ -35,7 +60,7 @@ _RUN_FLAGS = (
     Flag("user", "u", "string", "Username or UID (format: <name|uid>[:<group|gid>])"),
     Flag("userns", "", "string", "User namespace to use"),
     Flag("workdir", "w", "string", "Working directory inside the container"),
-)
+) + _RUN_LIMIT_FLAGS, key=lambda f: f.long))
 _CREATE_FLAGS = tuple(f for f in _RUN_FLAGS if f.long not in ("detach", "detach-keys"))
 
 _INSPECT_FLAGS = (
@@ -98,6 +123,15 @@ _CONTAINER = {
                    Flag("no-stdin", "", "bool", "Do not attach STDIN"),
                    Flag("sig-proxy", "", "bool", "Proxy all received signals to the process", True),
                ), 1, 1, True, "execcmd:cmd_attach"),
+    "stats": ("Display a live stream of container(s) resource usage statistics", "[OPTIONS] [CONTAINER...]", (
+        Flag("all", "a", "bool", "Show all containers (default shows just running)"),
+        Flag("format", "", "string", "Format output using a custom template: 'table', 'table TEMPLATE', "
+                                     "'json' or a Go template"),
+        Flag("no-stream", "", "bool", "Disable streaming stats and only pull the first result"),
+        Flag("no-trunc", "", "bool", "Do not truncate output"),
+    ), 0, None, True, "stats:cmd_stats"),
+    "update": ("Update configuration of one or more containers", "[OPTIONS] CONTAINER [CONTAINER...]",
+               _UPDATE_FLAGS, 1, None, True, "update:cmd_update"),
 }
 
 _IMAGE = {
@@ -126,10 +160,23 @@ _SYSTEM = {
     "info": ("Display system-wide information", "[OPTIONS]", (), 0, 0, True, "system:cmd_info"),
     "inspect": ("Return low-level information on berth objects", "[OPTIONS] NAME|ID [NAME|ID...]",
                 _INSPECT_FLAGS, 1, None, True, "containers:cmd_inspect"),
+    "events": ("Get real time events from the server", "[OPTIONS]", (
+        Flag("filter", "f", "list", "Filter output based on conditions provided", metavar="filter"),
+        Flag("format", "", "string", "Format output using a custom template: 'json' or a Go template"),
+        Flag("since", "", "string", "Show all events created since timestamp"),
+        Flag("until", "", "string", "Stream events until this timestamp"),
+    ), 0, 0, True, "events:cmd_events"),
+}
+# `berth system SUB`: the subcommands that have no top-level form
+_SYSTEM_ONLY = {
+    "df": ("Show berth disk usage", "[OPTIONS]", (
+        Flag("verbose", "v", "bool", "Show detailed information on space usage"),
+    ), 0, 0, True, "df:cmd_df"),
 }
 
 # Short top-level forms: `berth ps` is `berth container ps`, `berth images` is `berth image ls`.
-_CONTAINER_SHORTCUTS = ("run", "create", "start", "ps", "logs", "stop", "kill", "rm", "wait", "exec", "attach")
+_CONTAINER_SHORTCUTS = ("run", "create", "start", "ps", "logs", "stop", "kill", "rm", "wait", "exec", "attach",
+                        "stats", "update")
 _CONTAINER_ALIASES = {"ls": "ps", "list": "ps", "remove": "rm"}
 _IMAGE_ALIASES = {"list": "ls"}
 
@@ -180,6 +227,9 @@ def lookup(words: list[str]) -> tuple[Command, str, int] | tuple[None, str, int]
     if first in _SYSTEM:
         spec, handler = _spec(first, _SYSTEM[first], ())
         return spec, handler, 1
+    if first == "system" and len(words) > 1 and (words[1] in _SYSTEM_ONLY or words[1] in _SYSTEM):
+        spec, handler = _spec(f"system {words[1]}", {**_SYSTEM, **_SYSTEM_ONLY}[words[1]], ())
+        return spec, handler, 2
     return None, "", 1
 
 
@@ -198,7 +248,7 @@ def group_help(group: str) -> str:
             lines.append(f"  {name:<11} {spec.summary}")
         lines += ["", "Management Commands:", "  container   Manage containers", "  image       Manage images",
                   "", "Commands:"]
-        for name in ("attach", "create", "import", "inspect", "kill", "start", "wait"):
+        for name in ("attach", "create", "events", "import", "inspect", "kill", "start", "stats", "update", "wait"):
             spec, _, _ = lookup([name])
             assert spec is not None
             lines.append(f"  {name:<11} {spec.summary}")

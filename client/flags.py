@@ -71,6 +71,7 @@ class Parsed:
 
 
 HELP = Flag("help", "", "bool", "Print usage")
+_TYPED = ("bytes", "swap", "decimal", "ulimit")  # kinds whose values client/units.py converts
 
 
 def _find(cmd: Command, long: str = "", short: str = "") -> Flag | None:
@@ -107,6 +108,17 @@ def _set(parsed: Parsed, f: Flag, value: str | None) -> None:
                              f'strconv.ParseInt: parsing "{value}": invalid syntax', 125) from None
     elif f.kind == "list":
         parsed.opts.setdefault(f.dest, []).append(value)
+    elif f.kind in _TYPED:  # sizes, CPUs, ulimits: client/units.py, loaded when used
+        from berth.client import units
+
+        try:
+            typed = units.convert(f.kind, value)
+        except ValueError as e:
+            raise UsageError(f'invalid argument "{value}" for "{_flag_name(f)}" flag: {e}', 125) from None
+        if f.kind == "ulimit":
+            parsed.opts.setdefault(f.dest, []).append(typed)
+        else:
+            parsed.opts[f.dest] = typed
     else:
         parsed.opts[f.dest] = value
 
@@ -115,7 +127,7 @@ def parse(cmd: Command, argv: list[str]) -> Parsed:
     """Split argv into options and arguments, raising UsageError with docker's words."""
     parsed = Parsed()
     for f in cmd.flags:
-        parsed.opts[f.dest] = list(f.default or []) if f.kind == "list" else f.default
+        parsed.opts[f.dest] = list(f.default or []) if f.kind in ("list", "ulimit") else f.default
     i = 0
     while i < len(argv):
         arg = argv[i]
@@ -197,6 +209,10 @@ def _wrap(text: str, width: int) -> list[str]:
     return lines + [line] if line else lines or [""]
 
 
+_METAVARS = {"int": "int", "string": "string", "bytes": "bytes", "swap": "bytes", "decimal": "decimal",
+             "ulimit": "ulimit"}
+
+
 def help_text(cmd: Command) -> str:
     """`berth CMD --help`, laid out as cobra lays out docker's."""
     out = [f"Usage:  berth {cmd.path} {cmd.usage}".rstrip(), "", cmd.summary]
@@ -207,7 +223,7 @@ def help_text(cmd: Command) -> str:
         for f in cmd.flags:
             head = f"  -{f.short}, --{f.long}" if f.short else f"      --{f.long}"
             if f.kind != "bool":
-                head += " " + (f.metavar or ("int" if f.kind == "int" else "string" if f.kind == "string" else "list"))
+                head += " " + (f.metavar or _METAVARS.get(f.kind, "list"))
             heads.append(head)
         col = max(len(h) for h in heads) + 3
         out += ["", "Options:"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import _signal  # signal's C core: the signal module imports enum to name its constants
 import os
 
-from berth.client import attach, streams, terminal
+from berth.client import attach, limits, streams, terminal
 from berth.client.api import Client, ConnectError, DaemonError
 from berth.client.flags import Parsed, UsageError
 
@@ -87,6 +87,7 @@ def container_config(parsed: Parsed, attach: bool) -> dict:
         from berth.client import secflags  # confinement flags: loaded only when given
 
         secflags.apply(o, config["HostConfig"])
+    config["HostConfig"].update(limits.host_config(o))  # -m, --cpus, --pids-limit, --ulimit, ...
     size = terminal.size() if config["Tty"] else None
     if size:
         config["HostConfig"]["ConsoleSize"] = list(size)  # the pty starts at our size

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x10\x63ontainerd.proto\x12\x13\x62\x65rth.containerd.v1\"z\n\x05Image\x12\r\n\x05names\x18\x01 \x03(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x17\n\x0fmanifest_digest\x18\x03 \x01(\t\x12\x0e\n\x06\x63onfig\x18\x04 \x01(\x0c\x12\x0c\n\x04size\x18\x05 \x01(\x03\x12\x0e\n\x06layers\x18\x06 \x03(\t\x12\x0f\n\x07\x63reated\x18\x07 \x01(\t\"<\n\rImportRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x63onfig\x18\x02 \x01(\x0c\x12\r\n\x05\x63hunk\x18\x03 \x01(\x0c\"\x1e\n\x0fGetImageRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\"\x13\n\x11ListImagesRequest\"@\n\x12ListImagesResponse\x12*\n\x06images\x18\x01 \x03(\x0b\x32\x1a.berth.containerd.v1.Image\",\n\x0fTagImageRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"0\n\x12\x44\x65leteImageRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\"8\n\x13\x44\x65leteImageResponse\x12\x10\n\x08untagged\x18\x01 \x03(\t\x12\x0f\n\x07\x64\x65leted\x18\x02 \x03(\t\"b\n\x0cRegistryAuth\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x16\n\x0eidentity_token\x18\x03 \x01(\t\x12\x16\n\x0eregistry_token\x18\x04 \x01(\t\"z\n\x0bPullRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\x10\n\x08platform\x18\x02 \x01(\t\x12/\n\x04\x61uth\x18\x03 \x01(\x0b\x32!.berth.containerd.v1.RegistryAuth\x12\x1b\n\x13insecure_registries\x18\x04 \x03(\t\"\xa5\x01\n\x0cPullProgress\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x0f\n\x07\x63urrent\x18\x03 \x01(\x03\x12\r\n\x05total\x18\x04 \x01(\x03\x12\r\n\x05layer\x18\x05 \x01(\x08\x12)\n\x05image\x18\x06 \x01(\x0b\x32\x1a.berth.containerd.v1.Image\x12\x0e\n\x06\x64igest\x18\x07 \x01(\t\x12\x0f\n\x07updated\x18\x08 \x01(\x08\"\xcf\x01\n\tContainer\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05image\x18\x02 \x01(\t\x12\x0c\n\x04spec\x18\x03 \x01(\x0c\x12\x0f\n\x07runtime\x18\x04 \x01(\t\x12:\n\x06labels\x18\x05 \x03(\x0b\x32*.berth.containerd.v1.Container.LabelsEntry\x12\x0f\n\x07\x63reated\x18\x06 \x01(\t\x12\x0c\n\x04user\x18\x07 \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"K\n\x16\x43reateContainerRequest\x12\x31\n\tcontainer\x18\x01 \x01(\x0b\x32\x1e.berth.containerd.v1.Container\"!\n\x13GetContainerRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x17\n\x15ListContainersRequest\"L\n\x16ListContainersResponse\x12\x32\n\ncontainers\x18\x01 \x03(\x0b\x32\x1e.berth.containerd.v1.Container\"$\n\x16\x44\x65leteContainerRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x99\x01\n\x04Task\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x65xec_id\x18\x07 \x01(\t\x12\x0b\n\x03pid\x18\x02 \x01(\r\x12+\n\x06status\x18\x03 \x01(\x0e\x32\x1b.berth.containerd.v1.Status\x12\x13\n\x0b\x65xit_status\x18\x04 \x01(\x05\x12\x12\n\nstarted_at\x18\x05 \x01(\t\x12\x11\n\texited_at\x18\x06 \x01(\t\"z\n\x11\x43reateTaskRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08log_path\x18\x02 \x01(\t\x12\x10\n\x08terminal\x18\x03 \x01(\x08\x12\r\n\x05stdin\x18\x04 \x01(\x08\x12\x12\n\nstdin_path\x18\x05 \x01(\t\x12\x12\n\nstdin_once\x18\x06 \x01(\x08\"*\n\x0bTaskRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x65xec_id\x18\x02 \x01(\t\"\x12\n\x10ListTasksRequest\"=\n\x11ListTasksResponse\x12(\n\x05tasks\x18\x01 \x03(\x0b\x32\x19.berth.containerd.v1.Task\"G\n\x0bKillRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06signal\x18\x02 \x01(\r\x12\x0b\n\x03\x61ll\x18\x03 \x01(\x08\x12\x0f\n\x07\x65xec_id\x18\x04 \x01(\t\" \n\x10ListPidsResponse\x12\x0c\n\x04pids\x18\x01 \x03(\r\".\n\x11\x44\x65leteTaskRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\"o\n\x0b\x45xecRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x65xec_id\x18\x02 \x01(\t\x12\x0f\n\x07process\x18\x03 \x01(\x0c\x12\x10\n\x08log_path\x18\x04 \x01(\t\x12\x12\n\nstdin_path\x18\x05 \x01(\t\x12\x0c\n\x04user\x18\x06 \x01(\t\"\x1b\n\x0c\x45xecResponse\x12\x0b\n\x03pid\x18\x01 \x01(\r\"N\n\x10ResizePtyRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05width\x18\x02 \x01(\r\x12\x0e\n\x06height\x18\x03 \x01(\r\x12\x0f\n\x07\x65xec_id\x18\x04 \x01(\t\"\x12\n\x10SubscribeRequest\"W\n\x05\x45vent\x12\r\n\x05topic\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0b\n\x03pid\x18\x03 \x01(\r\x12\x13\n\x0b\x65xit_status\x18\x04 \x01(\x05\x12\x11\n\ttimestamp\x18\x05 \x01(\t\"\x07\n\x05\x45mpty*H\n\x06Status\x12\x0b\n\x07UNKNOWN\x10\x00\x12\x0b\n\x07\x43REATED\x10\x01\x12\x0b\n\x07RUNNING\x10\x02\x12\x0b\n\x07STOPPED\x10\x03\x12\n\n\x06PAUSED\x10\x04\x32\xeb\x03\n\x06Images\x12J\n\x06Import\x12\".berth.containerd.v1.ImportRequest\x1a\x1a.berth.containerd.v1.Image(\x01\x12G\n\x03Get\x12$.berth.containerd.v1.GetImageRequest\x1a\x1a.berth.containerd.v1.Image\x12W\n\x04List\x12&.berth.containerd.v1.ListImagesRequest\x1a\'.berth.containerd.v1.ListImagesResponse\x12G\n\x03Tag\x12$.berth.containerd.v1.TagImageRequest\x1a\x1a.berth.containerd.v1.Image\x12[\n\x06\x44\x65lete\x12\'.berth.containerd.v1.DeleteImageRequest\x1a(.berth.containerd.v1.DeleteImageResponse\x12M\n\x04Pull\x12 .berth.containerd.v1.PullRequest\x1a!.berth.containerd.v1.PullProgress0\x01\x32\xe8\x02\n\nContainers\x12U\n\x06\x43reate\x12+.berth.containerd.v1.CreateContainerRequest\x1a\x1e.berth.containerd.v1.Container\x12O\n\x03Get\x12(.berth.containerd.v1.GetContainerRequest\x1a\x1e.berth.containerd.v1.Container\x12_\n\x04List\x12*.berth.containerd.v1.ListContainersRequest\x1a+.berth.containerd.v1.ListContainersResponse\x12Q\n\x06\x44\x65lete\x12+.berth.containerd.v1.DeleteContainerRequest\x1a\x1a.berth.containerd.v1.Empty2\xda\x07\n\x05Tasks\x12K\n\x06\x43reate\x12&.berth.containerd.v1.CreateTaskRequest\x1a\x19.berth.containerd.v1.Task\x12\x44\n\x05Start\x12 .berth.containerd.v1.TaskRequest\x1a\x19.berth.containerd.v1.Task\x12\x42\n\x03Get\x12 .berth.containerd.v1.TaskRequest\x1a\x19.berth.containerd.v1.Task\x12U\n\x04List\x12%.berth.containerd.v1.ListTasksRequest\x1a&.berth.containerd.v1.ListTasksResponse\x12\x44\n\x04Kill\x12 .berth.containerd.v1.KillRequest\x1a\x1a.berth.containerd.v1.Empty\x12\x43\n\x04Wait\x12 .berth.containerd.v1.TaskRequest\x1a\x19.berth.containerd.v1.Task\x12S\n\x08ListPids\x12 .berth.containerd.v1.TaskRequest\x1a%.berth.containerd.v1.ListPidsResponse\x12K\n\x06\x44\x65lete\x12&.berth.containerd.v1.DeleteTaskRequest\x1a\x19.berth.containerd.v1.Task\x12K\n\x04\x45xec\x12 .berth.containerd.v1.ExecRequest\x1a!.berth.containerd.v1.ExecResponse\x12N\n\tResizePty\x12%.berth.containerd.v1.ResizePtyRequest\x1a\x1a.berth.containerd.v1.Empty\x12L\n\rDeleteProcess\x12 .berth.containerd.v1.TaskRequest\x1a\x19.berth.containerd.v1.Task\x12\x44\n\x05Pause\x12 .berth.containerd.v1.TaskRequest\x1a\x19.berth.containerd.v1.Task\x12\x45\n\x06Resume\x12 .berth.containerd.v1.TaskRequest\x1a\x19.berth.containerd.v1.Task2Z\n\x06\x45vents\x12P\n\tSubscribe\x12%.berth.containerd.v1.SubscribeRequest\x1a\x1a.berth.containerd.v1.Event0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x10\x63ontainerd.proto\x12\x13\x62\x65rth.containerd.v1\"z\n\x05Image\x12\r\n\x05names\x18\x01 \x03(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x17\n\x0fmanifest_digest\x18\x03 \x01(\t\x12\x0e\n\x06\x63onfig\x18\x04 \x01(\x0c\x12\x0c\n\x04size\x18\x05 \x01(\x03\x12\x0e\n\x06layers\x18\x06 \x03(\t\x12\x0f\n\x07\x63reated\x18\x07 \x01(\t\"<\n\rImportRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x63onfig\x18\x02 \x01(\x0c\x12\r\n\x05\x63hunk\x18\x03 \x01(\x0c\"\x1e\n\x0fGetImageRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\"\x13\n\x11ListImagesRequest\"@\n\x12ListImagesResponse\x12*\n\x06images\x18\x01 \x03(\x0b\x32\x1a.berth.containerd.v1.Image\",\n\x0fTagImageRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"0\n\x12\x44\x65leteImageRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\"8\n\x13\x44\x65leteImageResponse\x12\x10\n\x08untagged\x18\x01 \x03(\t\x12\x0f\n\x07\x64\x65leted\x18\x02 \x03(\t\"b\n\x0cRegistryAuth\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x16\n\x0eidentity_token\x18\x03 \x01(\t\x12\x16\n\x0eregistry_token\x18\x04 \x01(\t\"z\n\x0bPullRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\x10\n\x08platform\x18\x02 \x01(\t\x12/\n\x04\x61uth\x18\x03 \x01(\x0b\x32!.berth.containerd.v1.RegistryAuth\x12\x1b\n\x13insecure_registries\x18\x04 \x03(\t\"\xa5\x01\n\x0cPullProgress\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x0f\n\x07\x63urrent\x18\x03 \x01(\x03\x12\r\n\x05total\x18\x04 \x01(\x03\x12\r\n\x05layer\x18\x05 \x01(\x08\x12)\n\x05image\x18\x06 \x01(\x0b\x32\x1a.berth.containerd.v1.Image\x12\x0e\n\x06\x64igest\x18\x07 \x01(\t\x12\x0f\n\x07updated\x18\x08 \x01(\x08\"\xcf\x01\n\tContainer\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05image\x18\x02 \x01(\t\x12\x0c\n\x04spec\x18\x03 \x01(\x0c\x12\x0f\n\x07runtime\x18\x04 \x01(\t\x12:\n\x06labels\x18\x05 \x03(\x0b\x32*.berth.containerd.v1.Container.LabelsEntry\x12\x0f\n\x07\x63reated\x18\x06 \x01(\t\x12\x0c\n\x04user\x18\x07 \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"K\n\x16\x43reateContainerRequest\x12\x31\n\tcontainer\x18\x01 \x01(\x0b\x32\x1e.berth.containerd.v1.Container\"!\n\x13GetContainerRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x17\n\x15ListContainersRequest\"L\n\x16ListContainersResponse\x12\x32\n\ncontainers\x18\x01 \x03(\x0b\x32\x1e.berth.containerd.v1.Container\"$\n\x16\x44\x65leteContainerRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\xad\x01\n\x04Task\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x65xec_id\x18\x07 \x01(\t\x12\x0b\n\x03pid\x18\x02 \x01(\r\x12+\n\x06status\x18\x03 \x01(\x0e\x32\x1b.berth.containerd.v1.Status\x12\x13\n\x0b\x65xit_status\x18\x04 \x01(\x05\x12\x12\n\nstarted_at\x18\x05 \x01(\t\x12\x11\n\texited_at\x18\x06 \x01(\t\x12\x12\n\noom_killed\x18\x08 \x01(\x08\"z\n\x11\x43reateTaskRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08log_path\x18\x02 \x01(\t\x12\x10\n\x08terminal\x18\x03 \x01(\x08\x12\r\n\x05stdin\x18\x04 \x01(\x08\x12\x12\n\nstdin_path\x18\x05 \x01(\t\x12\x12\n\nstdin_once\x18\x06 \x01(\x08\"*\n\x0bTaskRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x65xec_id\x18\x02 \x01(\t\"\x12\n\x10ListTasksRequest\"=\n\x11ListTasksResponse\x12(\n\x05tasks\x18\x01 \x03(\x0b\x32\x19.berth.containerd.v1.Task\"G\n\x0bKillRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06signal\x18\x02 \x01(\r\x12\x0b\n\x03\x61ll\x18\x03 \x01(\x08\x12\x0f\n\x07\x65xec_id\x18\x04 \x01(\t\" \n\x10ListPidsResponse\x12\x0c\n\x04pids\x18\x01 \x03(\r\".\n\x11\x44\x65leteTaskRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\"o\n\x0b\x45xecRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x65xec_id\x18\x02 \x01(\t\x12\x0f\n\x07process\x18\x03 \x01(\x0c\x12\x10\n\x08log_path\x18\x04 \x01(\t\x12\x12\n\nstdin_path\x18\x05 \x01(\t\x12\x0c\n\x04user\x18\x06 \x01(\t\"\x1b\n\x0c\x45xecResponse\x12\x0b\n\x03pid\x18\x01 \x01(\r\"N\n\x10ResizePtyRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05width\x18\x02 \x01(\r\x12\x0e\n\x06height\x18\x03 \x01(\r\x12\x0f\n\x07\x65xec_id\x18\x04 \x01(\t\"3\n\x0fMetricsResponse\x12\r\n\x05stats\x18\x01 \x01(\x0c\x12\x11\n\ttimestamp\x18\x02 \x01(\t\"2\n\x11UpdateTaskRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tresources\x18\x02 \x01(\x0c\"\x12\n\x10SubscribeRequest\"W\n\x05\x45vent\x12\r\n\x05topic\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0b\n\x03pid\x18\x03 \x01(\r\x12\x13\n\x0b\x65xit_status\x18\x04 \x01(\x05\x12\x11\n\ttimestamp\x18\x05 \x01(\t\"\x07\n\x05\x45mpty*H\n\x06Status\x12\x0b\n\x07UNKNOWN\x10\x00\x12\x0b\n\x07\x43REATED\x10\x01\x12\x0b\n\x07RUNNING\x10\x02\x12\x0b\n\x07STOPPED\x10\x03\x12\n\n\x06PAUSED\x10\x04\x32\xeb\x03\n\x06Images\x12J\n\x06Import\x12\".berth.containerd.v1.ImportRequest\x1a\x1a.berth.containerd.v1.Image(\x01\x12G\n\x03Get\x12$.berth.containerd.v1.GetImageRequest\x1a\x1a.berth.containerd.v1.Image\x12W\n\x04List\x12&.berth.containerd.v1.ListImagesRequest\x1a\'.berth.containerd.v1.ListImagesResponse\x12G\n\x03Tag\x12$.berth.containerd.v1.TagImageRequest\x1a\x1a.berth.containerd.v1.Image\x12[\n\x06\x44\x65lete\x12\'.berth.containerd.v1.DeleteImageRequest\x1a(.berth.containerd.v1.DeleteImageResponse\x12M\n\x04Pull\x12 .berth.containerd.v1.PullRequest\x1a!.berth.containerd.v1.PullProgress0\x01\x32\xe8\x02\n\nContainers\x12U\n\x06\x43reate\x12+.berth.containerd.v1.CreateContainerRequest\x1a\x1e.berth.containerd.v1.Container\x12O\n\x03Get\x12(.berth.containerd.v1.GetContainerRequest\x1a\x1e.berth.containerd.v1.Container\x12_\n\x04List\x12*.berth.containerd.v1.ListContainersRequest\x1a+.berth.containerd.v1.ListContainersResponse\x12Q\n\x06\x44\x65lete\x12+.berth.containerd.v1.DeleteContainerRequest\x1a\x1a.berth.containerd.v1.Empty2\xfb\x08\n\x05Tasks\x12K\n\x06\x43reate\x12&.berth.containerd.v1.CreateTaskRequest\x1a\x19.berth.containerd.v1.Task\x12\x44\n\x05Start\x12 .berth.containerd.v1.TaskRequest\x1a\x19.berth.containerd.v1.Task\x12\x42\n\x03Get\x12 .berth.containerd.v1.TaskRequest\x1a\x19.berth.containerd.v1.Task\x12U\n\x04List\x12%.berth.containerd.v1.ListTasksRequest\x1a&.berth.containerd.v1.ListTasksResponse\x12\x44\n\x04Kill\x12 .berth.containerd.v1.KillRequest\x1a\x1a.berth.containerd.v1.Empty\x12\x43\n\x04Wait\x12 .berth.containerd.v1.TaskRequest\x1a\x19.berth.containerd.v1.Task\x12S\n\x08ListPids\x12 .berth.containerd.v1.TaskRequest\x1a%.berth.containerd.v1.ListPidsResponse\x12K\n\x06\x44\x65lete\x12&.berth.containerd.v1.DeleteTaskRequest\x1a\x19.berth.containerd.v1.Task\x12K\n\x04\x45xec\x12 .berth.containerd.v1.ExecRequest\x1a!.berth.containerd.v1.ExecResponse\x12N\n\tResizePty\x12%.berth.containerd.v1.ResizePtyRequest\x1a\x1a.berth.containerd.v1.Empty\x12L\n\rDeleteProcess\x12 .berth.containerd.v1.TaskRequest\x1a\x19.berth.containerd.v1.Task\x12\x44\n\x05Pause\x12 .berth.containerd.v1.TaskRequest\x1a\x19.berth.containerd.v1.Task\x12\x45\n\x06Resume\x12 .berth.containerd.v1.TaskRequest\x1a\x19.berth.containerd.v1.Task\x12Q\n\x07Metrics\x12 .berth.containerd.v1.TaskRequest\x1a$.berth.containerd.v1.MetricsResponse\x12L\n\x06Update\x12&.berth.containerd.v1.UpdateTaskRequest\x1a\x1a.berth.containerd.v1.Empty2Z\n\x06\x45vents\x12P\n\tSubscribe\x12%.berth.containerd.v1.SubscribeRequest\x1a\x1a.berth.containerd.v1.Event0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,8 +33,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CONTAINER_LABELSENTRY']._loaded_options = None
   _globals['_CONTAINER_LABELSENTRY']._serialized_options = b'8\001'
-  _globals['_STATUS']._serialized_start=2257
-  _globals['_STATUS']._serialized_end=2329
+  _globals['_STATUS']._serialized_start=2382
+  _globals['_STATUS']._serialized_end=2454
   _globals['_IMAGE']._serialized_start=41
   _globals['_IMAGE']._serialized_end=163
   _globals['_IMPORTREQUEST']._serialized_start=165
@@ -72,39 +72,43 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DELETECONTAINERREQUEST']._serialized_start=1317
   _globals['_DELETECONTAINERREQUEST']._serialized_end=1353
   _globals['_TASK']._serialized_start=1356
-  _globals['_TASK']._serialized_end=1509
-  _globals['_CREATETASKREQUEST']._serialized_start=1511
-  _globals['_CREATETASKREQUEST']._serialized_end=1633
-  _globals['_TASKREQUEST']._serialized_start=1635
-  _globals['_TASKREQUEST']._serialized_end=1677
-  _globals['_LISTTASKSREQUEST']._serialized_start=1679
-  _globals['_LISTTASKSREQUEST']._serialized_end=1697
-  _globals['_LISTTASKSRESPONSE']._serialized_start=1699
-  _globals['_LISTTASKSRESPONSE']._serialized_end=1760
-  _globals['_KILLREQUEST']._serialized_start=1762
-  _globals['_KILLREQUEST']._serialized_end=1833
-  _globals['_LISTPIDSRESPONSE']._serialized_start=1835
-  _globals['_LISTPIDSRESPONSE']._serialized_end=1867
-  _globals['_DELETETASKREQUEST']._serialized_start=1869
-  _globals['_DELETETASKREQUEST']._serialized_end=1915
-  _globals['_EXECREQUEST']._serialized_start=1917
-  _globals['_EXECREQUEST']._serialized_end=2028
-  _globals['_EXECRESPONSE']._serialized_start=2030
-  _globals['_EXECRESPONSE']._serialized_end=2057
-  _globals['_RESIZEPTYREQUEST']._serialized_start=2059
-  _globals['_RESIZEPTYREQUEST']._serialized_end=2137
-  _globals['_SUBSCRIBEREQUEST']._serialized_start=2139
-  _globals['_SUBSCRIBEREQUEST']._serialized_end=2157
-  _globals['_EVENT']._serialized_start=2159
-  _globals['_EVENT']._serialized_end=2246
-  _globals['_EMPTY']._serialized_start=2248
-  _globals['_EMPTY']._serialized_end=2255
-  _globals['_IMAGES']._serialized_start=2332
-  _globals['_IMAGES']._serialized_end=2823
-  _globals['_CONTAINERS']._serialized_start=2826
-  _globals['_CONTAINERS']._serialized_end=3186
-  _globals['_TASKS']._serialized_start=3189
-  _globals['_TASKS']._serialized_end=4175
-  _globals['_EVENTS']._serialized_start=4177
-  _globals['_EVENTS']._serialized_end=4267
+  _globals['_TASK']._serialized_end=1529
+  _globals['_CREATETASKREQUEST']._serialized_start=1531
+  _globals['_CREATETASKREQUEST']._serialized_end=1653
+  _globals['_TASKREQUEST']._serialized_start=1655
+  _globals['_TASKREQUEST']._serialized_end=1697
+  _globals['_LISTTASKSREQUEST']._serialized_start=1699
+  _globals['_LISTTASKSREQUEST']._serialized_end=1717
+  _globals['_LISTTASKSRESPONSE']._serialized_start=1719
+  _globals['_LISTTASKSRESPONSE']._serialized_end=1780
+  _globals['_KILLREQUEST']._serialized_start=1782
+  _globals['_KILLREQUEST']._serialized_end=1853
+  _globals['_LISTPIDSRESPONSE']._serialized_start=1855
+  _globals['_LISTPIDSRESPONSE']._serialized_end=1887
+  _globals['_DELETETASKREQUEST']._serialized_start=1889
+  _globals['_DELETETASKREQUEST']._serialized_end=1935
+  _globals['_EXECREQUEST']._serialized_start=1937
+  _globals['_EXECREQUEST']._serialized_end=2048
+  _globals['_EXECRESPONSE']._serialized_start=2050
+  _globals['_EXECRESPONSE']._serialized_end=2077
+  _globals['_RESIZEPTYREQUEST']._serialized_start=2079
+  _globals['_RESIZEPTYREQUEST']._serialized_end=2157
+  _globals['_METRICSRESPONSE']._serialized_start=2159
+  _globals['_METRICSRESPONSE']._serialized_end=2210
+  _globals['_UPDATETASKREQUEST']._serialized_start=2212
+  _globals['_UPDATETASKREQUEST']._serialized_end=2262
+  _globals['_SUBSCRIBEREQUEST']._serialized_start=2264
+  _globals['_SUBSCRIBEREQUEST']._serialized_end=2282
+  _globals['_EVENT']._serialized_start=2284
+  _globals['_EVENT']._serialized_end=2371
+  _globals['_EMPTY']._serialized_start=2373
+  _globals['_EMPTY']._serialized_end=2380
+  _globals['_IMAGES']._serialized_start=2457
+  _globals['_IMAGES']._serialized_end=2948
+  _globals['_CONTAINERS']._serialized_start=2951
+  _globals['_CONTAINERS']._serialized_end=3311
+  _globals['_TASKS']._serialized_start=3314
+  _globals['_TASKS']._serialized_end=4461
+  _globals['_EVENTS']._serialized_start=4463
+  _globals['_EVENTS']._serialized_end=4553
 # @@protoc_insertion_point(module_scope)

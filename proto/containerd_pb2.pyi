@@ -186,7 +186,7 @@ class DeleteContainerRequest(_message.Message):
     def __init__(self, id: _Optional[str] = ...) -> None: ...
 
 class Task(_message.Message):
-    __slots__ = ("id", "exec_id", "pid", "status", "exit_status", "started_at", "exited_at")
+    __slots__ = ("id", "exec_id", "pid", "status", "exit_status", "started_at", "exited_at", "oom_killed")
     ID_FIELD_NUMBER: _ClassVar[int]
     EXEC_ID_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
@@ -194,6 +194,7 @@ class Task(_message.Message):
     EXIT_STATUS_FIELD_NUMBER: _ClassVar[int]
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
     EXITED_AT_FIELD_NUMBER: _ClassVar[int]
+    OOM_KILLED_FIELD_NUMBER: _ClassVar[int]
     id: str
     exec_id: str
     pid: int
@@ -201,7 +202,8 @@ class Task(_message.Message):
     exit_status: int
     started_at: str
     exited_at: str
-    def __init__(self, id: _Optional[str] = ..., exec_id: _Optional[str] = ..., pid: _Optional[int] = ..., status: _Optional[_Union[Status, str]] = ..., exit_status: _Optional[int] = ..., started_at: _Optional[str] = ..., exited_at: _Optional[str] = ...) -> None: ...
+    oom_killed: bool
+    def __init__(self, id: _Optional[str] = ..., exec_id: _Optional[str] = ..., pid: _Optional[int] = ..., status: _Optional[_Union[Status, str]] = ..., exit_status: _Optional[int] = ..., started_at: _Optional[str] = ..., exited_at: _Optional[str] = ..., oom_killed: _Optional[bool] = ...) -> None: ...
 
 class CreateTaskRequest(_message.Message):
     __slots__ = ("id", "log_path", "terminal", "stdin", "stdin_path", "stdin_once")
@@ -296,6 +298,22 @@ class ResizePtyRequest(_message.Message):
     height: int
     exec_id: str
     def __init__(self, id: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., exec_id: _Optional[str] = ...) -> None: ...
+
+class MetricsResponse(_message.Message):
+    __slots__ = ("stats", "timestamp")
+    STATS_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    stats: bytes
+    timestamp: str
+    def __init__(self, stats: _Optional[bytes] = ..., timestamp: _Optional[str] = ...) -> None: ...
+
+class UpdateTaskRequest(_message.Message):
+    __slots__ = ("id", "resources")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    RESOURCES_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    resources: bytes
+    def __init__(self, id: _Optional[str] = ..., resources: _Optional[bytes] = ...) -> None: ...
 
 class SubscribeRequest(_message.Message):
     __slots__ = ()

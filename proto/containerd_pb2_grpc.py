@@ -620,6 +620,16 @@ class TasksStub:
                 request_serializer=containerd__pb2.TaskRequest.SerializeToString,
                 response_deserializer=containerd__pb2.Task.FromString,
                 _registered_method=True)
+        self.Metrics = channel.unary_unary(
+                '/berth.containerd.v1.Tasks/Metrics',
+                request_serializer=containerd__pb2.TaskRequest.SerializeToString,
+                response_deserializer=containerd__pb2.MetricsResponse.FromString,
+                _registered_method=True)
+        self.Update = channel.unary_unary(
+                '/berth.containerd.v1.Tasks/Update',
+                request_serializer=containerd__pb2.UpdateTaskRequest.SerializeToString,
+                response_deserializer=containerd__pb2.Empty.FromString,
+                _registered_method=True)
 
 
 class TasksServicer:
@@ -713,6 +723,20 @@ class TasksServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Metrics(self, request, context):
+        """The task's cgroup statistics, as `runc events --stats` prints its "data".
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Update(self, request, context):
+        """Changes the task's cgroup limits (the runtime's `update`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TasksServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -780,6 +804,16 @@ def add_TasksServicer_to_server(servicer, server):
                     servicer.Resume,
                     request_deserializer=containerd__pb2.TaskRequest.FromString,
                     response_serializer=containerd__pb2.Task.SerializeToString,
+            ),
+            'Metrics': grpc.unary_unary_rpc_method_handler(
+                    servicer.Metrics,
+                    request_deserializer=containerd__pb2.TaskRequest.FromString,
+                    response_serializer=containerd__pb2.MetricsResponse.SerializeToString,
+            ),
+            'Update': grpc.unary_unary_rpc_method_handler(
+                    servicer.Update,
+                    request_deserializer=containerd__pb2.UpdateTaskRequest.FromString,
+                    response_serializer=containerd__pb2.Empty.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1136,6 +1170,60 @@ class Tasks:
             '/berth.containerd.v1.Tasks/Resume',
             containerd__pb2.TaskRequest.SerializeToString,
             containerd__pb2.Task.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Metrics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/berth.containerd.v1.Tasks/Metrics',
+            containerd__pb2.TaskRequest.SerializeToString,
+            containerd__pb2.MetricsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Update(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/berth.containerd.v1.Tasks/Update',
+            containerd__pb2.UpdateTaskRequest.SerializeToString,
+            containerd__pb2.Empty.FromString,
             options,
             channel_credentials,
             insecure,

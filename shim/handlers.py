@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from berth.common.timefmt import rfc3339_nano
-from berth.shim import execops, runtime
+from berth.shim import cgroup, execops, runtime
 from berth.shim.process import Proc
 from berth.shim.protocol import Answer, Request, RequestError
 from berth.shim.runtime import RuntimeFailure
@@ -134,6 +134,30 @@ def op_resize(shim: Shim, conn: Conn, req: Request) -> Answer:
     return {}
 
 
+def op_stats(shim: Shim, conn: Conn, req: Request) -> Answer:
+    """The container's cgroup statistics (runc's `events --stats` data)."""
+    if shim.status() == "stopped":
+        raise RequestError(f"container {shim.options.id} is not running", "failed_precondition")
+    try:
+        return {"stats": cgroup.stats(shim.cgroup), "timestamp": rfc3339_nano()}
+    except (OSError, ValueError) as e:
+        raise RequestError(f"cgroup stats: {e}", "internal") from None
+
+
+def op_update(shim: Shim, conn: Conn, req: Request) -> Answer:
+    """New cgroup limits (an OCI linux.resources object) through the runtime's update."""
+    resources = req.get("resources")
+    if not isinstance(resources, dict):
+        raise RequestError("update needs a resources object", "invalid")
+    if shim.status() == "stopped":
+        raise RequestError(f"container {shim.options.id} is not running", "failed_precondition")
+    try:
+        runtime.update(shim.rt, shim.options.id, resources, os.path.join(shim.options.bundle, "update.json"))
+    except RuntimeFailure as e:
+        raise RequestError(str(e), "internal") from None
+    return {}
+
+
 HANDLERS: dict[str, Handler] = {
     "state": op_state,
     "start": op_start,
@@ -146,4 +170,6 @@ HANDLERS: dict[str, Handler] = {
     "delete_process": execops.op_delete_process,
     "pause": execops.op_pause,
     "resume": execops.op_resume,
+    "stats": op_stats,
+    "update": op_update,
 }

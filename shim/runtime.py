@@ -171,6 +171,19 @@ def exec_process(rt: Runtime, id: str, process: dict, stdio: Stdio, console_sock
     return _read_pid(pid_file)
 
 
+def update(rt: Runtime, id: str, resources: dict, resources_file: str) -> None:
+    """New limits for the container's cgroup (`runc update --resources FILE`)."""
+    if rt.is_library:
+        _call_library("update", rt.root, id, resources)
+        return
+    with open(resources_file, "w") as f:
+        json.dump(resources, f)
+    try:
+        _run_cli(rt, ["update", "--resources", resources_file, id])
+    finally:
+        os.unlink(resources_file)
+
+
 def _call_library(verb: str, *args: Any, **kwargs: Any) -> Any:
     # berth.runc resets SIGPIPE/SIGXFSZ in the container before exec, as subprocess does.
     try:

@@ -18,7 +18,7 @@ import signal
 from typing import Any
 
 from berth.common.files import write_atomic, write_json_atomic
-from berth.shim import handlers, runtime, stdin
+from berth.shim import cgroup, handlers, runtime, stdin
 from berth.shim.options import ShimOptions
 from berth.shim.process import Proc, start_process
 from berth.shim.protocol import Answer, Request
@@ -49,6 +49,9 @@ class Shim:
         self.paused = False  # frozen by the runtime (pause), until resume
         self.deleted = False
         self.stdin_copy: stdin.StdinCopy | None = None
+        self.cgroup: cgroup.Paths = {}  # the container's cgroup, found at create
+        self._oom_base = 0  # OOM kills counted before the container's (a reused cgroup)
+        self.oom_killed = False
         self.reaper = Reaper(self.sel, self._exit_final)
         self.server = Server(self.sel, self._handle, lambda: self.deleted)
         self._wake_r, self._wake_w = os.pipe()
@@ -70,6 +73,8 @@ class Shim:
 
         self.init = start_process(o.terminal, o.stdin, o.log_path, launch)
         self.reaper.track(self.init)
+        self.cgroup = cgroup.locate(self.init.pid)
+        self._oom_base = cgroup.oom_kills(self.cgroup)
         try:
             if o.stdin_path and self.init.stdin_fd >= 0:
                 fifo = stdin.open_fifo(o.stdin_path)
@@ -113,8 +118,11 @@ class Shim:
     def _exit_final(self, proc: Proc) -> None:
         """The exit is final: persist it (init), then answer the waiters."""
         if proc is self.init:
+            # The cgroup outlives the init until the runtime's delete: its count is final now.
+            self.oom_killed = cgroup.oom_kills(self.cgroup) > self._oom_base
             write_json_atomic(self.options.exit_path,
-                              {"exit_status": proc.exit_status, "exited_at": proc.exited_at})
+                              {"exit_status": proc.exit_status, "exited_at": proc.exited_at,
+                               "oom_killed": self.oom_killed})
             if proc.stdin_fd >= 0:
                 os.close(proc.stdin_fd)
                 proc.stdin_fd = -1
@@ -142,7 +150,8 @@ class Shim:
         stopped = self.init.finished
         return {"id": self.options.id, "pid": self.init.pid, "status": self.status(),
                 "exit_status": self.init.exit_status if stopped else 0,
-                "started_at": self.started_at, "exited_at": self.init.exited_at if stopped else ""}
+                "started_at": self.started_at, "exited_at": self.init.exited_at if stopped else "",
+                "oom_killed": self.oom_killed}
 
     def proc_state(self, proc: Proc) -> dict[str, Any]:
         if proc is self.init:

@@ -53,6 +53,7 @@ class TaskState:
     started_at: str
     exited_at: str
     exec_id: str = ""
+    oom_killed: bool = False
 
 
 @dataclass
@@ -181,7 +182,8 @@ class TaskService:
         try:
             with open(os.path.join(task.bundle, "exit.json")) as f:
                 rec = json.load(f)
-            return TaskState(task.id, 0, "stopped", int(rec.get("exit_status", 255)), "", rec.get("exited_at", ""))
+            return TaskState(task.id, 0, "stopped", int(rec.get("exit_status", 255)), "", rec.get("exited_at", ""),
+                             oom_killed=bool(rec.get("oom_killed")))
         except (OSError, ValueError):
             return TaskState(task.id, 0, "stopped", 255, "", "")
 
@@ -239,6 +241,10 @@ class TaskService:
         if exec_id:
             req["exec_id"] = exec_id
         self._shim(self._task(tid), req)
+
+    def shim_request(self, tid: str, request: dict[str, Any]) -> dict[str, Any]:
+        """One request to a task's shim (runtime/cgroups.py: stats, update)."""
+        return self._shim(self._task(tid), request)
 
     def _shim(self, task: _Task, request: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -305,6 +311,8 @@ class TaskService:
             state = self._gone_state(task)
         except (shim_client.ShimRequestError, OSError, ValueError):
             return
+        if state.oom_killed:  # containerd's TaskOOM, before the exit as there
+            self.events.publish("/tasks/oom", task.id, pid=state.pid)
         self.events.publish("/tasks/exit", task.id, pid=state.pid, exit_status=state.exit_status)
 
     def recover(self) -> None:
@@ -334,7 +342,7 @@ def _to_state(tid: str, answer: dict[str, Any]) -> TaskState:
         id=tid, pid=int(answer.get("pid") or 0), status=str(answer.get("status") or "unknown"),
         exit_status=int(answer.get("exit_status") or 0),
         started_at=answer.get("started_at") or "", exited_at=answer.get("exited_at") or "",
-        exec_id=answer.get("exec_id") or "",
+        exec_id=answer.get("exec_id") or "", oom_killed=bool(answer.get("oom_killed")),
     )
 
 

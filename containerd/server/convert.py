@@ -46,4 +46,5 @@ def container_message(c: ContainerRecord) -> pb.Container:
 
 def task_message(t: TaskState) -> pb.Task:
     return pb.Task(id=t.id, pid=t.pid, status=_STATUS.get(t.status, pb.UNKNOWN), exit_status=t.exit_status,
-                   started_at=t.started_at, exited_at=t.exited_at, exec_id=t.exec_id)
+                   started_at=t.started_at, exited_at=t.exited_at, exec_id=t.exec_id,
+                   oom_killed=t.oom_killed)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import grpc
 
 from berth.proto import containerd_pb2 as pb
 from berth.proto import containerd_pb2_grpc as rpc
 
-from ..runtime import execs
+from ..runtime import cgroups, execs
 from ..runtime.tasks import TaskService
 from .convert import errors, task_message
 
@@ -71,3 +73,13 @@ class Tasks(rpc.TasksServicer):
     @errors
     def Resume(self, request: pb.TaskRequest, context: grpc.ServicerContext) -> pb.Task:
         return task_message(execs.resume(self.tasks, request.id))
+
+    @errors
+    def Metrics(self, request: pb.TaskRequest, context: grpc.ServicerContext) -> pb.MetricsResponse:
+        m = cgroups.metrics(self.tasks, request.id)
+        return pb.MetricsResponse(stats=json.dumps(m.stats).encode(), timestamp=m.timestamp)
+
+    @errors
+    def Update(self, request: pb.UpdateTaskRequest, context: grpc.ServicerContext) -> pb.Empty:
+        cgroups.update(self.tasks, request.id, request.resources)
+        return pb.Empty()

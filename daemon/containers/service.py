@@ -14,11 +14,13 @@ from berth.common.timefmt import rfc3339_nano
 
 from ..config import Config
 from ..exec.service import Execs
+from ..events import EventLog
 from ..http.errors import ApiError, bad_request, conflict
 from ..images import service as images
 from ..libcontainerd import Containerd, ContainerdError, Task
+from ..stats.service import Stats
 from ..streams.stdin import StdinFifos
-from . import names, reconcile, spec
+from . import names, reconcile, resources, spec, update
 from .process import command, parse_signal, start_error
 from .store import Container, State, Store
 from .waiters import Waiters
@@ -47,6 +49,8 @@ class Engine:
         self._w: dict[str, Waiters] = {}
         self._monitor: asyncio.Task | None = None
         self._background: set[asyncio.Task] = set()  # held here: the loop keeps only weak references
+        self.stats = Stats(ctrd)
+        self.events = EventLog(self.store)  # docker's /events, fed from containerd's (daemon/events/)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -71,6 +75,10 @@ class Engine:
             runtime = self.config.runtime_binary(runtime_name)
         except KeyError:
             raise bad_request(f"unknown or invalid runtime name: {runtime_name}") from None
+        try:
+            resources.validate(host)  # dockerd's refusals, before anything is made
+        except ValueError as e:
+            raise bad_request(str(e)) from None
         full_name = names.validate(name) if name else names.generate(set(self.store.by_name))
         self.store.check_name(full_name)
         image = await images.resolve(self.ctrd, image_ref)
@@ -105,8 +113,14 @@ class Engine:
                                  security=self.config.security)
             except ValueError as e:
                 raise bad_request(str(e)) from None
-            await self.ctrd.create_container(cid, image.id, oci, runtime, {"berth.name": full_name},
-                                             config.get("User") or "")
+            created = self.events.seen(cid, "create")  # asked before: it cannot slip past
+            try:
+                await self.ctrd.create_container(cid, image.id, oci, runtime, {"berth.name": full_name},
+                                                 config.get("User") or "")
+            except BaseException:
+                self.events.unwatch(cid, "create", created)
+                raise
+            await created
         except BaseException as e:
             self.store.forget(c)
             if isinstance(e, asyncio.CancelledError) or (isinstance(e, ContainerdError) and e.unreachable):
@@ -139,6 +153,7 @@ class Engine:
                 await self.ctrd.create_task(c.id, self.store.log_path(c.id), bool(c.config.get("Tty")),
                                             stdin_path, bool(c.config.get("StdinOnce")))
                 self.stdin.mark_ready(c.id)  # the shim holds the FIFO: attach may write and close it
+                await update.apply_pending(self.ctrd, self.store, c)
                 step = "failed to start task for container"
                 task = await self.ctrd.start_task(c.id)
             except ContainerdError as e:  # the runtime's message goes to the user
@@ -172,6 +187,7 @@ class Engine:
     async def kill(self, c: Container, sig: int) -> None:
         if not c.state.running:
             raise conflict(f"Cannot kill container: {c.name.lstrip('/')}: Container {c.id} is not running")
+        self.events.container(c, "kill", signal=str(sig))  # before: its die may come back first
         try:
             await self.ctrd.kill_task(c.id, sig)
         except ContainerdError as e:
@@ -215,13 +231,14 @@ class Engine:
         await self.kill(c, first)
         if timeout < 0:
             await exited.wait()
-            return True
-        try:
-            await asyncio.wait_for(exited.wait(), timeout)
-        except asyncio.TimeoutError:
-            if c.state.running:
-                await self.kill(c, _signal.SIGKILL)
-            await exited.wait()
+        else:
+            try:
+                await asyncio.wait_for(exited.wait(), timeout)
+            except asyncio.TimeoutError:
+                if c.state.running:
+                    await self.kill(c, _signal.SIGKILL)
+                await exited.wait()
+        self.events.container(c, "stop")
         return True
 
     # ------------------------------------------------------------------ remove
@@ -281,6 +298,7 @@ class Engine:
                     c.state.status = "dead"
                     self.store.save(c)
                 raise ApiError(e.status, f"unable to remove container {c.id}: {e.detail}") from None
+        self.events.forget_later(c)  # its destroy event (from containerd) still names it
         self.store.forget(c)
         return True
 
@@ -299,6 +317,7 @@ class Engine:
             await self.ctrd.resize_pty(c.id, width, height)
         except ContainerdError as e:
             raise ApiError(e.status, f"Cannot resize container {c.id}: {e.message}") from None
+        self.events.container(c, "resize", height=str(height), width=str(width))
 
     async def pids(self, c: Container) -> list[int]:
         """Host pids of the container's processes (for top)."""
@@ -361,7 +380,7 @@ class Engine:
                 task = Task(id=c.id, pid=0, status="stopped", exit_status=255)
         self.stdin.close(c.id)
         c.state = State(status="exited", exit_code=task.exit_status, started_at=c.state.started_at,
-                        finished_at=task.exited_at or rfc3339_nano())
+                        finished_at=task.exited_at or rfc3339_nano(), oom_killed=task.oom_killed)
         self.store.save(c)
         w = self.waiters(c.id)
         exited, w.exited = w.exited, asyncio.Event()
@@ -372,6 +391,7 @@ class Engine:
         while True:
             try:
                 async for ev in self.ctrd.events(connected=lambda: reconcile.run(self)):
+                    self.events.containerd(ev.topic, ev.id, ev.exit_status)
                     if ev.topic == "/tasks/exit":
                         self._spawn(self._exited(ev.id, ev.pid))
             except asyncio.CancelledError:

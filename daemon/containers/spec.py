@@ -9,6 +9,7 @@ from typing import Any
 
 from ..security import confine
 from ..security.settings import DaemonSecurity
+from . import resources
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -72,28 +73,7 @@ def process_env(config: dict[str, Any]) -> list[str]:
 
 
 def _resources(host: dict[str, Any]) -> dict[str, Any]:
-    res: dict[str, Any] = {"devices": _device_rules()}
-    if host.get("Memory"):
-        res["memory"] = {"limit": int(host["Memory"])}
-        if host.get("MemorySwap"):
-            res["memory"]["swap"] = int(host["MemorySwap"])
-    cpu: dict[str, Any] = {}
-    if host.get("CpuShares"):
-        cpu["shares"] = int(host["CpuShares"])
-    if host.get("NanoCpus"):
-        cpu["period"] = 100000
-        cpu["quota"] = int(host["NanoCpus"]) * 100000 // 1_000_000_000
-    if host.get("CpuQuota"):
-        cpu["quota"] = int(host["CpuQuota"])
-    if host.get("CpuPeriod"):
-        cpu["period"] = int(host["CpuPeriod"])
-    if host.get("CpusetCpus"):
-        cpu["cpus"] = host["CpusetCpus"]
-    if cpu:
-        res["cpu"] = cpu
-    if host.get("PidsLimit"):
-        res["pids"] = {"limit": int(host["PidsLimit"])}
-    return res
+    return {"devices": _device_rules(), **resources.linux_resources(host)}
 
 
 def console_size(config: dict[str, Any], host: dict[str, Any]) -> dict[str, Any]:
@@ -127,13 +107,13 @@ def build(*, cid: str, path: str, args: list[str], config: dict[str, Any], host:
             "args": [path, *args],
             "env": process_env(config),
             "cwd": config.get("WorkingDir") or "/",
-            "oomScoreAdj": 0,
+            **resources.process_settings(host),  # oomScoreAdj, rlimits
         },
         "root": {"path": "rootfs", "readonly": bool(host.get("ReadonlyRootfs"))},
         "hostname": config["Hostname"],
         "mounts": mounts,
         "linux": {
-            "cgroupsPath": f"/{cgroup_parent.strip('/')}/{cid}",
+            "cgroupsPath": f"/{(host.get('CgroupParent') or cgroup_parent).strip('/')}/{cid}",
             "resources": _resources(host),
             "namespaces": [{"type": t} for t in ("mount", "network", "uts", "pid", "ipc")],
         },

@@ -27,6 +27,7 @@ class State:
     error: str = ""
     started_at: str = ZERO_TIME
     finished_at: str = ZERO_TIME
+    oom_killed: bool = False
 
     @property
     def running(self) -> bool:
@@ -46,6 +47,7 @@ class Container:
     runtime: str
     state: State = field(default_factory=State)
     restart_count: int = 0
+    resources_pending: bool = False  # `update` while stopped: applied to the next task (update.py)
 
     @property
     def short_id(self) -> str:

@@ -44,7 +44,7 @@ def inspect(c: Container, store: Store, image_ref: str) -> dict[str, Any]:
         "Args": c.args,
         "State": {
             "Status": st.status, "Running": st.running, "Paused": False, "Restarting": False,
-            "OOMKilled": False, "Dead": st.status == "dead", "Pid": st.pid if st.running else 0,
+            "OOMKilled": st.oom_killed, "Dead": st.status == "dead", "Pid": st.pid if st.running else 0,
             "ExitCode": st.exit_code, "Error": st.error,
             "StartedAt": st.started_at, "FinishedAt": st.finished_at,
         },

@@ -98,6 +98,13 @@ class Task:
     exit_status: int = 0
     started_at: str = ""
     exited_at: str = ""
+    oom_killed: bool = False
+
+
+@dataclass
+class Metrics:
+    stats: dict[str, Any]       # runc's stats "data": cpu, memory, pids, blkio (v1 or v2 numbers)
+    timestamp: str
 
 
 @dataclass
@@ -152,7 +159,7 @@ def _image(m: pb.Image) -> Image:
 
 def _task(m: pb.Task) -> Task:
     return Task(id=m.id, pid=m.pid, status=_STATUS_NAMES.get(m.status, "unknown"), exit_status=m.exit_status,
-                started_at=m.started_at, exited_at=m.exited_at)
+                started_at=m.started_at, exited_at=m.exited_at, oom_killed=m.oom_killed)
 
 
 class Containerd:
@@ -318,6 +325,20 @@ class Containerd:
     async def resume_task(self, cid: str) -> Task:
         return _task(await self._call(f"resume task {cid}", self._tasks.Resume(
             pb.TaskRequest(id=cid), wait_for_ready=True, timeout=CALL_TIMEOUT)))
+
+    async def task_metrics(self, cid: str) -> Metrics:
+        resp = await self._call(f"metrics of task {cid}", self._tasks.Metrics(
+            pb.TaskRequest(id=cid), wait_for_ready=True, timeout=CALL_TIMEOUT))
+        try:
+            stats = json.loads(resp.stats or b"{}")
+        except ValueError:
+            stats = {}
+        return Metrics(stats=stats if isinstance(stats, dict) else {}, timestamp=resp.timestamp)
+
+    async def update_task(self, cid: str, resources: dict[str, Any]) -> None:
+        await self._call(f"update task {cid}", self._tasks.Update(
+            pb.UpdateTaskRequest(id=cid, resources=json.dumps(resources).encode()),
+            wait_for_ready=True, timeout=CALL_TIMEOUT))
 
     # ------------------------------------------------------------------ events
     async def events(self, connected: Callable[[], Awaitable[None]]) -> AsyncIterator[Event]:

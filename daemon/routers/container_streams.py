@@ -103,6 +103,7 @@ def attach_stream(engine: Engine, c: Container, q: Mapping[str, str]) -> AsyncIt
     """The hijacked attach's output (stdin needs the connection: see streams/attach.py)."""
     opts = log_options(q, c)
     opts.follow = qbool(q, "stream")
+    engine.events.container(c, "attach")
     return _output(engine, c, opts, qbool(q, "logs"))
 
 
@@ -130,6 +131,7 @@ async def attach(
     if not _valid_keys(detachKeys):
         raise bad_request(f"Invalid detach keys ({detachKeys}) provided")
     opts = _options(c, stdout=stdout, stderr=stderr, follow=stream)
+    engine.events.container(c, "attach")
     media = logs.RAW if opts.tty else logs.MULTIPLEXED
     return StreamingResponse(_output(engine, c, opts, logs_), media_type=media)
 

@@ -36,6 +36,11 @@ class HostConfigBody(_Open):
     NanoCpus: StrictInt | None = None
     CpusetCpus: StrictStr | None = None
     PidsLimit: StrictInt | None = None
+    MemoryReservation: StrictInt | None = None
+    CpusetMems: StrictStr | None = None
+    OomScoreAdj: StrictInt | None = None
+    CgroupParent: StrictStr | None = None
+    Ulimits: list[dict[str, Any]] | None = None
     CapAdd: list[StrictStr] | None = None
     CapDrop: list[StrictStr] | None = None
     SecurityOpt: list[StrictStr] | None = None  # the knobs' checks: daemon/security/

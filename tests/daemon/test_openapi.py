@@ -46,6 +46,10 @@ DOCKER_API: dict[tuple[str, str], tuple[set[str], set[str], set[int]]] = {
     ("post", "/exec/{id}/start"): (set(), set(), {400, 404, 409, 500}),
     ("post", "/exec/{id}/resize"): ({"h", "w"}, set(), {400, 404, 500}),
     ("get", "/exec/{id}/json"): (set(), set(), {404, 500}),
+    ("get", "/containers/{id}/stats"): ({"stream", "one-shot"}, set(), {404, 500}),
+    ("post", "/containers/{id}/update"): (set(), set(), {400, 404, 409, 500}),
+    ("get", "/events"): ({"since", "until", "filters"}, set(), {400, 500}),
+    ("get", "/system/df"): ({"type"}, set(), {400, 500}),
 }
 _SUCCESS = {("post", "/containers/{id}/start"): {"204", "304"}, ("post", "/containers/{id}/stop"): {"204", "304"},
             ("post", "/containers/{id}/attach"): {"101", "200"}, ("post", "/containers/create"): {"201"},

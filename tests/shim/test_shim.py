@@ -89,7 +89,7 @@ def test_exit_status_is_reported_and_persisted(spawn_task) -> None:
 
     assert (final["status"], final["exit_status"]) == ("stopped", 3)
     assert read_json(os.path.join(task.options.bundle, "exit.json")) == {
-        "exit_status": 3, "exited_at": final["exited_at"]}
+        "exit_status": 3, "exited_at": final["exited_at"], "oom_killed": False}
     # A container that has exited but was not deleted keeps its shim, and its answer.
     assert task.call("state") == final
     with pytest.raises(ShimRequestError) as err:

@@ -1,0 +1,40 @@
+"""Resource flags (run, create, update) as HostConfig fields, as the docker CLI sends them."""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+# flag dest -> HostConfig field; a flag not given is not sent (the daemon's default stands)
+_FIELDS = (
+    ("memory", "Memory"), ("memory_swap", "MemorySwap"), ("memory_reservation", "MemoryReservation"),
+    ("cpus", "NanoCpus"), ("cpu_shares", "CpuShares"), ("cpu_period", "CpuPeriod"), ("cpu_quota", "CpuQuota"),
+    ("cpu_rt_period", "CpuRealtimePeriod"), ("cpu_rt_runtime", "CpuRealtimeRuntime"),
+    ("cpuset_cpus", "CpusetCpus"), ("cpuset_mems", "CpusetMems"), ("pids_limit", "PidsLimit"),
+    ("oom_score_adj", "OomScoreAdj"), ("cgroup_parent", "CgroupParent"), ("blkio_weight", "BlkioWeight"),
+)
+
+
+def host_config(opts: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for dest, field in _FIELDS:
+        value = opts.get(dest)
+        if value is not None and value != "":
+            out[field] = value
+    if opts.get("ulimit"):
+        out["Ulimits"] = opts["ulimit"]
+    return out
+
+
+def restart_policy(text: str) -> dict[str, Any]:
+    """--restart no|always|unless-stopped|on-failure[:N] (docker's ParseRestartPolicy)."""
+    name, _, count = text.partition(":")
+    if name not in ("no", "always", "unless-stopped", "on-failure"):
+        raise ValueError(f"invalid restart policy format: unknown policy '{name}'; use one of "
+                         "'no', 'always', 'on-failure', or 'unless-stopped'")
+    if count and name != "on-failure":
+        raise ValueError("invalid restart policy format: maximum retry count can only be used with 'on-failure'")
+    if count and not count.isdigit():
+        raise ValueError("invalid restart policy format: maximum retry count must be an integer")
+    return {"Name": name, "MaximumRetryCount": int(count or 0)}

@@ -1,0 +1,1 @@
+"""System-wide views that span the services: disk usage (df.py)."""
