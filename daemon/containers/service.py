@@ -23,20 +23,11 @@ from ..streams.stdin import StdinFifos
 from . import names, reconcile, resources, spec, update
 from .process import command, parse_signal, start_error
 from .store import Container, State, Store
-from .waiters import Waiters
+from .waiters import KILL_LAST_WAIT, KILL_WAIT, Waiters, within
 
 log = logging.getLogger("berthd.engine")
 
 
-_KILL_WAIT, _KILL_LAST_WAIT = 10.0, 2.0  # dockerd's, seconds
-
-
-async def _within(event: asyncio.Event, timeout: float) -> bool:
-    try:
-        await asyncio.wait_for(event.wait(), timeout)
-        return True
-    except asyncio.TimeoutError:
-        return False
 
 
 class Engine:
@@ -206,16 +197,16 @@ class Engine:
         exited = self.waiters(c.id).exited  # taken before the signal: this exit, not a later one
         pid = c.state.pid
         await self.kill(c, sig)
-        if await _within(exited, _KILL_WAIT) or not c.state.running:
+        if await within(exited, KILL_WAIT) or not c.state.running:
             return
         log.warning("container %s did not exit within %ss of SIGKILL: killing pid %d directly",
-                    c.id, _KILL_WAIT, pid)
+                    c.id, KILL_WAIT, pid)
         try:
             if pid > 0:
                 os.kill(pid, _signal.SIGKILL)
         except ProcessLookupError:
             pass
-        if not await _within(exited, _KILL_LAST_WAIT) and c.state.running:
+        if not await within(exited, KILL_LAST_WAIT) and c.state.running:
             raise ApiError(500, f"Cannot kill container: {c.id}: tried to kill container, "
                                 "but did not receive an exit event")
 
@@ -326,15 +317,10 @@ class Engine:
     # -------------------------------------------------------------------- wait
     def wait(self, c: Container, condition: str) -> Awaitable[int]:
         """Takes the event to wait on now, so an exit right after this call is not missed."""
-        w = self.waiters(c.id)
-        if condition == "not-running":
-            event = w.exited if c.state.running else None
-        elif condition == "next-exit":
-            event = w.exited
-        elif condition == "removed":
-            event = w.removed
-        else:
-            raise bad_request(f"invalid condition: {condition!r}")
+        try:
+            event = self.waiters(c.id).event_for(condition, c.state.running)
+        except ValueError as e:
+            raise bad_request(str(e)) from None
 
         async def waiting() -> int:
             if event is not None:
