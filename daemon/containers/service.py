@@ -18,6 +18,8 @@ from ..config import Config
 from ..http.errors import ApiError, bad_request, conflict
 from ..images import service as images
 from ..libcontainerd import Containerd, ContainerdError, Task
+from ..network import prepare as netprep
+from ..network.service import Networks
 from ..streams.stdin import StdinFifos
 from . import names, spec
 from .process import command, parse_signal
@@ -43,7 +45,7 @@ async def _within(event: asyncio.Event, timeout: float) -> bool:
     try:
         await asyncio.wait_for(event.wait(), timeout)
         return True
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return False
 
 
@@ -64,6 +66,7 @@ class Engine:
         self.stdin = StdinFifos(os.path.join(config.exec_root, "fifo"))
         self._w: dict[str, _Waiters] = {}
         self._monitor: asyncio.Task | None = None
+        self.networks = Networks(config)  # daemon/network/: hooks at create, start, exit, remove
 
     def waiters(self, cid: str) -> _Waiters:
         return self._w.setdefault(cid, _Waiters())
@@ -71,7 +74,7 @@ class Engine:
     # ------------------------------------------------------------------ create
     async def create(self, name: str | None, body: dict[str, Any]) -> Container:
         host = body.pop("HostConfig", None) or {}
-        body.pop("NetworkingConfig", None)
+        networking = body.pop("NetworkingConfig", None)
         image_ref = body.get("Image") or ""
         if not image_ref:
             raise bad_request("Config cannot be empty in order to create a container")
@@ -99,7 +102,6 @@ class Engine:
         config.setdefault("StopSignal", image_cfg.get("StopSignal"))
         parse_signal(config["StopSignal"])  # refused now, or the container could never be stopped
         path, args = command(config, image_cfg)
-        host.setdefault("NetworkMode", "none")
         host.setdefault("LogConfig", {"Type": "json-file", "Config": {}})
         host["Runtime"] = runtime_name
 
@@ -108,20 +110,35 @@ class Engine:
         self.store.reserve(c)
         try:
             cdir = self.store.dir_of(cid)
+            netprep.prepare(self.networks, cid=cid, name=full_name, config=config, host=host,
+                            networking=networking, image_cfg=image_cfg, lookup=self._running_id)
             spec.etc_files(cdir, config["Hostname"])
+            self.store.save(c)  # with the network settings prepare filled in
             # Made now so that an attach before start can hold it open (the shim appends).
             os.close(os.open(self.store.log_path(cid), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o640))
             try:
                 oci = spec.build(cid=cid, path=path, args=args, config=config, host=host,
                                  container_dir=cdir, cgroup_parent=self.config.cgroup_parent)
+                netprep.adjust_spec(self.networks, oci, cid)
             except ValueError as e:
                 raise bad_request(str(e))
             await self.ctrd.create_container(cid, image.id, oci, runtime, {"berth.name": full_name},
                                              config.get("User") or "")
         except ApiError:  # containerd's refusal is one too
             self.store.forget(c)
+            await self.networks.forget(cid)
             raise
         return c
+
+    def _running_id(self, ref: str) -> str:
+        """container:NAME's container, by id (it must exist now and run at start)."""
+        return self.store.get(ref).id
+
+    def _pid_of(self, cid: str) -> int:
+        other = self.store.get(cid)
+        if not other.state.running:
+            raise conflict(f"cannot join network of a non running container: {other.id}")
+        return other.state.pid
 
     # ------------------------------------------------------------------- start
     async def start(self, c: Container) -> bool:
@@ -133,6 +150,7 @@ class Engine:
             if c.state.status in ("removing", "dead"):
                 raise conflict(f"cannot start container {c.id}: container is marked for removal")
             try:
+                await self.networks.attach(c.id, self._pid_of, self.store.dir_of(c.id))
                 stdin_path = self.stdin.open(c.id) if c.config.get("OpenStdin") else ""
                 await self.ctrd.create_task(c.id, self.store.log_path(c.id), bool(c.config.get("Tty")),
                                             stdin_path, bool(c.config.get("StdinOnce")))
@@ -141,6 +159,7 @@ class Engine:
             except ContainerdError as e:  # the runtime's message goes to the user
                 self.stdin.close(c.id)
                 await self._drop_task(c.id)
+                await self.networks.release(c.id)
                 msg = e.message
                 status, code = _start_error(msg, c.path)
                 c.state.error, c.state.exit_code = msg, code
@@ -211,7 +230,7 @@ class Engine:
             return True
         try:
             await asyncio.wait_for(exited.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             if c.state.running:
                 await self.kill(c, _signal.SIGKILL)
             await exited.wait()
@@ -240,6 +259,7 @@ class Engine:
             self.store.save(c)  # a berthd killed now finishes the removal when it restarts
             self.stdin.close(c.id)
             await self._drop_task(c.id)
+            await self.networks.forget(c.id)
             try:
                 await self.ctrd.delete_container(c.id)
             except ContainerdError as e:
@@ -313,6 +333,7 @@ class Engine:
                         return
             code, finished = task.exit_status, task.exited_at or rfc3339_nano()
             self.stdin.close(cid)
+            await self.networks.release(cid)
             c.state = State(status="exited", exit_code=code, started_at=c.state.started_at,
                             finished_at=finished)
             self.store.save(c)
@@ -364,8 +385,10 @@ class Engine:
             if c.state.status == "removing":
                 await self._remove_stopped(c)
         await self.reconcile()  # before the first request: exits during the downtime show
+        await self.networks.restore({c.id for c in self.store.by_id.values() if c.state.running})
         self._monitor = asyncio.get_running_loop().create_task(self._watch_events())
 
     async def close(self) -> None:
         if self._monitor is not None:
             self._monitor.cancel()
+        await self.networks.close(any(c.state.running for c in self.store.by_id.values()))
