@@ -41,7 +41,9 @@ def gateway_of(subnet: str) -> str:
     return str(next(ipaddress.ip_network(subnet).hosts()))
 
 
-def overlaps_host(subnet: str, exclude_iface_subnets: Iterable[str] = ()) -> bool:
+def overlaps_host(subnet: str, mine: Iterable[str] = ()) -> bool:
+    """Whether the host routes into `subnet` other than through berth's own bridges (whose
+    routes, addresses and local-table entries lie inside `mine`)."""
     net = ipaddress.ip_network(subnet, strict=False)
-    mine = {ipaddress.ip_network(s) for s in exclude_iface_subnets}
-    return any(net.overlaps(t) for t in host_networks() if t not in mine)
+    own = [ipaddress.ip_network(s) for s in mine]
+    return any(net.overlaps(t) for t in host_networks() if not any(t.subnet_of(m) for m in own))
