@@ -19,10 +19,10 @@ HTTPD = ("busybox", "httpd", "-f", "-p", "80", "-h", "/etc")
 def _get(host: str, port: int, path: str = "/hostname", timeout: float = 10) -> bytes:
     with socket.create_connection((host, port), timeout=timeout) as s:
         s.sendall(f"GET {path} HTTP/1.0\r\nHost: x\r\n\r\n".encode())
-        data = b""
-        while chunk := s.recv(65536):
+        data = bytearray()
+        while chunk := s.recv(1 << 20):
             data += chunk
-    return data
+    return bytes(data)
 
 
 def _body(raw: bytes) -> bytes:
@@ -103,31 +103,33 @@ def test_udp_is_published_too(berthd: Berthd) -> None:
 
 
 def test_a_download_keeps_flowing_while_berthd_and_containerd_restart(berthd: Berthd) -> None:
-    # 64 MiB served slowly enough that the restart happens in the middle of it
+    # 64 MiB, read slowly until berthd and berth-containerd are back
     berthd.docker("run", "-d", "--name", "bigfile", "-p", "18195:80", "busybox", "sh", "-c",
                   "dd if=/dev/zero of=/big bs=1M count=64 2>/dev/null; exec httpd -f -p 80 -h /", check=True)
     try:
         assert wait_until(lambda: _try_len("/big") == 64 << 20, timeout=30)
         got: list[int] = []
-        started = threading.Event()
+        started, restarted = threading.Event(), threading.Event()
 
         def slow_download() -> None:
             with socket.create_connection(("127.0.0.1", 18195), timeout=30) as s:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
                 s.sendall(b"GET /big HTTP/1.0\r\n\r\n")
-                data = b""
+                data = bytearray()
                 started.set()
                 while chunk := s.recv(65536):
                     data += chunk
-                    if len(data) < 8 << 20:
-                        threading.Event().wait(0.01)  # slow at first, while the engine restarts
-                got.append(len(_body(data)))
+                    if not restarted.is_set():
+                        restarted.wait(0.01)  # slow until the engine is back: the restart is mid-download
+                got.append(len(_body(bytes(data))))
 
         t = threading.Thread(target=slow_download)
         t.start()
         assert started.wait(10)
         berthd.kill9(containerd=True)
         berthd.start()
+        assert got == []  # still downloading
+        restarted.set()
         t.join(120)
         assert got == [64 << 20]
         assert _try_len("/big") == 64 << 20  # and new connections after the restart
