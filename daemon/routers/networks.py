@@ -24,7 +24,7 @@ def _engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
-@router.get("/networks", responses=errors({500: "server error"}))
+@router.get("/networks", responses=errors({400: "bad filter", 500: "server error"}))
 async def list_networks(request: Request, filters: Annotated[str, Query(description=_FILTERS)] = "") -> JSONResponse:
     nets = _engine(request).networks
     wanted = parse_filters(filters)
@@ -83,7 +83,7 @@ async def disconnect(ref: NetworkId, request: Request, body: Annotated[dict[str,
     return Response(status_code=200)
 
 
-@router.post("/networks/prune", responses=errors({500: "server error"}))
+@router.post("/networks/prune", responses=errors({400: "bad filter", 500: "server error"}))
 async def prune(request: Request, filters: Annotated[str, Query(description="Filters: until, label")] = "",
                 ) -> JSONResponse:
     wanted = parse_filters(filters)
