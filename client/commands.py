@@ -24,6 +24,18 @@ _RUN_FLAGS = (
     Flag("tty", "t", "bool", "Allocate a pseudo-TTY"),
     Flag("user", "u", "string", "Username or UID (format: <name|uid>[:<group|gid>])"),
     Flag("workdir", "w", "string", "Working directory inside the container"),
+    # networking (client/network.py)
+    Flag("publish", "p", "list", "Publish a container's port(s) to the host"),
+    Flag("publish-all", "P", "bool", "Publish all exposed ports to random ports"),
+    Flag("expose", "", "list", "Expose a port or a range of ports"),
+    Flag("add-host", "", "list", "Add a custom host-to-IP mapping (host:ip)"),
+    Flag("dns", "", "list", "Set custom DNS servers"),
+    Flag("dns-search", "", "list", "Set custom DNS search domains"),
+    Flag("dns-option", "", "list", "Set DNS options"),
+    Flag("ip", "", "string", "IPv4 address (e.g., 172.30.100.104)"),
+    Flag("mac-address", "", "string", "Container MAC address (e.g., 92:d0:c6:0a:29:33)"),
+    Flag("network-alias", "", "list", "Add network-scoped alias for the container"),
+    Flag("link", "", "list", "Add link to another container"),
 )
 _CREATE_FLAGS = tuple(f for f in _RUN_FLAGS if f.long != "detach")
 
@@ -69,6 +81,8 @@ _CONTAINER = {
              "CONTAINER [CONTAINER...]", (), 1, None, True, "containers:cmd_wait"),
     "inspect": ("Display detailed information on one or more containers", "[OPTIONS] CONTAINER [CONTAINER...]",
                 _INSPECT_FLAGS, 1, None, True, "containers:cmd_container_inspect"),
+    "port": ("List port mappings or a specific mapping for the container", "CONTAINER [PRIVATE_PORT[/PROTO]]",
+             (), 1, 2, True, "network:cmd_port"),
 }
 
 _IMAGE = {
@@ -91,10 +105,17 @@ _SYSTEM = {
     "info": ("Display system-wide information", "[OPTIONS]", (), 0, 0, True, "system:cmd_info"),
     "inspect": ("Return low-level information on berth objects", "[OPTIONS] NAME|ID [NAME|ID...]",
                 _INSPECT_FLAGS, 1, None, True, "containers:cmd_inspect"),
+    "network": ("Manage networks", "COMMAND", (
+        Flag("driver", "d", "string", "Driver to manage the Network"),
+        Flag("subnet", "", "string", "Subnet in CIDR format that represents a network segment"),
+        Flag("gateway", "", "string", "IPv4 Gateway for the master subnet"),
+        Flag("internal", "", "bool", "Restrict external access to the network"),
+        Flag("quiet", "q", "bool", "Only display network IDs"),
+    ), 1, None, True, "network:cmd_network"),
 }
 
 # Short top-level forms: `berth ps` is `berth container ps`, `berth images` is `berth image ls`.
-_CONTAINER_SHORTCUTS = ("run", "create", "start", "ps", "logs", "stop", "kill", "rm", "wait")
+_CONTAINER_SHORTCUTS = ("run", "create", "start", "ps", "logs", "stop", "kill", "rm", "wait", "port")
 _CONTAINER_ALIASES = {"ls": "ps", "list": "ps", "remove": "rm"}
 _IMAGE_ALIASES = {"list": "ls"}
 
