@@ -34,7 +34,7 @@ def main() -> int:
     args = parser.parse_args()
     with engines.side_by_side() as (docker, berth):
         cases = {
-            "berth": ([BERTH, "run", "--rm", "bench-busybox", "true"], berth.env()),
+            "berth": ([BERTH, "run", "--rm", "--network", "none", "bench-busybox", "true"], berth.env()),
             "docker": ([DOCKER, "run", "--rm", "--network", "none", "bench-busybox", "true"], docker.env()),
         }
         times: dict[str, list[float]] = {name: [] for name in cases}

@@ -98,18 +98,25 @@ class Engine:
                 self.proc.wait()
 
 
-def start_dockerd(workdir: str) -> Engine:
+def start_dockerd(workdir: str, bridge: str = "none") -> Engine:
+    """`bridge`: "none" (no networking), or the name of a bridge the caller made
+    (private_docker_bridge), for dockerd's default network and its userland proxy."""
     root = os.path.join(workdir, "docker")
     os.makedirs(root)
     sock = os.path.join(root, "docker.sock")
     log = open(os.path.join(root, "dockerd.log"), "wb")
     proc = subprocess.Popen(
         ["dockerd", "--host", f"unix://{sock}", "--data-root", f"{root}/data", "--exec-root", f"{root}/exec",
-         "--pidfile", f"{root}/dockerd.pid", "--bridge", "none", "--iptables=false", "--ip6tables=false",
+         "--pidfile", f"{root}/dockerd.pid", "--bridge", bridge, "--iptables=false", "--ip6tables=false",
          "--containerd-namespace", f"bench{os.getpid()}", "--cgroup-parent", cgroup_parent("docker")],
         stdout=log, stderr=subprocess.STDOUT)
     _wait_socket(sock, proc, "dockerd")
     return Engine("docker", sock, proc, root)
+
+
+# berthd's network names and pool, private to this benchmark process
+BERTH_NET = ["--bridge", f"bb{os.getpid()}", "--veth-prefix", f"vb{os.getpid() % 100000}",
+             "--nft-table", f"berth_bench{os.getpid()}", "--default-address-pool", "base=10.252.0.0/16,size=24"]
 
 
 def start_berthd(workdir: str) -> Engine:
@@ -120,7 +127,7 @@ def start_berthd(workdir: str) -> Engine:
     proc = subprocess.Popen(
         [os.path.join(BIN, "berthd"), "-H", f"unix://{sock}", "--data-root", f"{root}/data",
          "--exec-root", f"{root}/exec", "--pidfile", f"{root}/berthd.pid", "--group", "root",
-         "--cgroup-parent", cgroup_parent("berth")],
+         "--cgroup-parent", cgroup_parent("berth"), *BERTH_NET],
         stdout=log, stderr=subprocess.STDOUT)
     _wait_socket(sock, proc, "berthd")
     return Engine("berth", sock, proc, root)
@@ -164,8 +171,26 @@ def remove_workdir(path: str) -> None:
         cleanup_cgroups(cgroup_parent(engine))
 
 
+DOCKER_BRIDGE = f"bd{os.getpid()}"
+
+
+def private_docker_bridge(subnet_gateway: str = "10.251.0.1/24") -> str:
+    """A bridge for dockerd's default network (dockerd's -b wants it made, with its address)."""
+    subprocess.run(["ip", "link", "add", DOCKER_BRIDGE, "type", "bridge"], check=True)
+    subprocess.run(["ip", "addr", "add", subnet_gateway, "dev", DOCKER_BRIDGE], check=True)
+    subprocess.run(["ip", "link", "set", DOCKER_BRIDGE, "up"], check=True)
+    return DOCKER_BRIDGE
+
+
+def remove_network() -> None:
+    """The docker bridge, and whatever berthd left of its own (it removes them itself on a clean stop)."""
+    for link in (DOCKER_BRIDGE, BERTH_NET[1]):
+        subprocess.run(["ip", "link", "del", link], stderr=subprocess.DEVNULL)
+    subprocess.run(["nft", "delete", "table", "ip", BERTH_NET[5]], stderr=subprocess.DEVNULL)
+
+
 @contextlib.contextmanager
-def side_by_side(image: str = "bench-busybox") -> Iterator[tuple[Engine, Engine]]:
+def side_by_side(image: str = "bench-busybox", network: bool = False) -> Iterator[tuple[Engine, Engine]]:
     """(dockerd, berthd), private, with the same busybox tarball imported as `image`.
 
     Everything they made is stopped and removed afterwards.
@@ -174,7 +199,7 @@ def side_by_side(image: str = "bench-busybox") -> Iterator[tuple[Engine, Engine]
     running: list[Engine] = []
     try:
         tar = busybox_tar(work)
-        running.append(start_dockerd(work))
+        running.append(start_dockerd(work, private_docker_bridge() if network else "none"))
         running.append(start_berthd(work))
         for engine in running:
             import_image(engine.sock, tar, image)
@@ -183,3 +208,4 @@ def side_by_side(image: str = "bench-busybox") -> Iterator[tuple[Engine, Engine]
         for engine in reversed(running):
             engine.stop()
         remove_workdir(work)
+        remove_network()

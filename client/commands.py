@@ -60,6 +60,18 @@ _RUN_FLAGS = tuple(sorted((
     Flag("user", "u", "string", "Username or UID (format: <name|uid>[:<group|gid>])"),
     Flag("userns", "", "string", "User namespace to use"),
     Flag("workdir", "w", "string", "Working directory inside the container"),
+    # networking (client/network.py)
+    Flag("publish", "p", "list", "Publish a container's port(s) to the host"),
+    Flag("publish-all", "P", "bool", "Publish all exposed ports to random ports"),
+    Flag("expose", "", "list", "Expose a port or a range of ports"),
+    Flag("add-host", "", "list", "Add a custom host-to-IP mapping (host:ip)"),
+    Flag("dns", "", "list", "Set custom DNS servers"),
+    Flag("dns-search", "", "list", "Set custom DNS search domains"),
+    Flag("dns-option", "", "list", "Set DNS options"),
+    Flag("ip", "", "string", "IPv4 address (e.g., 172.30.100.104)"),
+    Flag("mac-address", "", "string", "Container MAC address (e.g., 92:d0:c6:0a:29:33)"),
+    Flag("network-alias", "", "list", "Add network-scoped alias for the container"),
+    Flag("link", "", "list", "Add link to another container"),
 ) + _RUN_LIMIT_FLAGS, key=lambda f: f.long))
 _CREATE_FLAGS = tuple(f for f in _RUN_FLAGS if f.long not in ("detach", "detach-keys"))
 
@@ -132,6 +144,8 @@ _CONTAINER = {
     ), 0, None, True, "stats:cmd_stats"),
     "update": ("Update configuration of one or more containers", "[OPTIONS] CONTAINER [CONTAINER...]",
                _UPDATE_FLAGS, 1, None, True, "update:cmd_update"),
+    "port": ("List port mappings or a specific mapping for the container", "CONTAINER [PRIVATE_PORT[/PROTO]]",
+             (), 1, 2, True, "network:cmd_port"),
 }
 
 _IMAGE = {
@@ -166,6 +180,13 @@ _SYSTEM = {
         Flag("since", "", "string", "Show all events created since timestamp"),
         Flag("until", "", "string", "Stream events until this timestamp"),
     ), 0, 0, True, "events:cmd_events"),
+    "network": ("Manage networks", "COMMAND", (
+        Flag("driver", "d", "string", "Driver to manage the Network"),
+        Flag("subnet", "", "string", "Subnet in CIDR format that represents a network segment"),
+        Flag("gateway", "", "string", "IPv4 Gateway for the master subnet"),
+        Flag("internal", "", "bool", "Restrict external access to the network"),
+        Flag("quiet", "q", "bool", "Only display network IDs"),
+    ), 1, None, True, "network:cmd_network"),
 }
 # `berth system SUB`: the subcommands that have no top-level form
 _SYSTEM_ONLY = {
@@ -176,7 +197,7 @@ _SYSTEM_ONLY = {
 
 # Short top-level forms: `berth ps` is `berth container ps`, `berth images` is `berth image ls`.
 _CONTAINER_SHORTCUTS = ("run", "create", "start", "ps", "logs", "stop", "kill", "rm", "wait", "exec", "attach",
-                        "stats", "update")
+                        "stats", "update", "port")
 _CONTAINER_ALIASES = {"ls": "ps", "list": "ps", "remove": "rm"}
 _IMAGE_ALIASES = {"list": "ls"}
 

@@ -88,6 +88,11 @@ def container_config(parsed: Parsed, attach: bool) -> dict:
 
         secflags.apply(o, config["HostConfig"])
     config["HostConfig"].update(limits.host_config(o))  # -m, --cpus, --pids-limit, --ulimit, ...
+    if any(o.get(f) for f in ("publish", "publish_all", "expose", "add_host", "dns", "dns_search", "dns_option",
+                              "ip", "mac_address", "network_alias", "link")):
+        from berth.client import network  # only when a network flag is given
+
+        network.apply(config, o)
     size = terminal.size() if config["Tty"] else None
     if size:
         config["HostConfig"]["ConsoleSize"] = list(size)  # the pty starts at our size

@@ -31,6 +31,14 @@ class Config:
     insecure_registries: list[str] = field(default_factory=list)  # host[:port] or CIDR (--insecure-registry)
     security: DaemonSecurity = field(default_factory=DaemonSecurity)  # --seccomp-profile, --no-new-privileges, ...
     tls: TLSSettings | None = None  # a tcp:// host: --tlsverify and its files
+    # networking (daemon/network/): every name and subnet is a flag, so that test
+    # engines running side by side never share a bridge, an address or a rule
+    bridge: str = "berth0"  # dockerd's -b/--bridge; "none": no default bridge network
+    bip: str = ""  # the default bridge's gateway address/prefix; "": picked from the pools
+    default_address_pools: list[tuple[str, int]] = field(
+        default_factory=lambda: [("10.199.0.0/16", 24), ("10.200.0.0/16", 24)])
+    veth_prefix: str = "vb"  # host-side veth names: prefix + hex (15 characters at most)
+    nft_table: str = "berth"  # berth's own nftables table (ip family); nothing else is touched
 
     @property
     def socket_path(self) -> str:
@@ -52,6 +60,14 @@ class Config:
     @property
     def containerd_state(self) -> str:
         return os.path.join(self.exec_root, "containerd")
+
+    @property
+    def network_dir(self) -> str:
+        return os.path.join(self.data_root, "network")
+
+    @property
+    def netns_dir(self) -> str:
+        return os.path.join(self.exec_root, "netns")
 
     def runtime_binary(self, name: str) -> str:
         """'' means berth-runc through its library fast path (proto: Container.runtime).

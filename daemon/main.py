@@ -36,6 +36,13 @@ def parse_args(argv: list[str] | None = None) -> Config:
     p.add_argument("-l", "--log-level", default=d.log_level,
                    help='Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "info")')
     _security_flags(p)
+    p.add_argument("-b", "--bridge", default=d.bridge,
+                   help='Attach containers to a network bridge ("none": no default bridge network)')
+    p.add_argument("--bip", default=d.bip, help="Specify network bridge IP (CIDR)")
+    p.add_argument("--default-address-pool", action="append", default=[], metavar="base=CIDR,size=N",
+                   help="Default address pools for node specific local networks")
+    p.add_argument("--veth-prefix", default=d.veth_prefix, help="prefix of the host-side veth names")
+    p.add_argument("--nft-table", default=d.nft_table, help="berth's nftables table (ip family)")
     a = p.parse_args(argv)
     log_level = "debug" if a.debug else _LEVELS.get(a.log_level.lower())
     if log_level is None:
@@ -47,12 +54,19 @@ def parse_args(argv: list[str] | None = None) -> Config:
         if not eq or not name or not path:
             p.error(f"--add-runtime wants NAME=PATH: {item}")
         runtimes[name] = path
+    try:
+        pools = [_address_pool(v) for v in a.default_address_pool] or d.default_address_pools
+    except ValueError as e:
+        p.error(f"--default-address-pool: {e}")
+    if not a.veth_prefix or len(a.veth_prefix) > 8:
+        p.error("--veth-prefix: 1 to 8 characters")
     cfg = Config(host=unix_host, tls=tls, security=_security(p, a), data_root=os.path.abspath(a.data_root),
                  exec_root=os.path.abspath(a.exec_root), group=a.group, pidfile=a.pidfile,
                  containerd=a.containerd, cgroup_parent=a.cgroup_parent,
                  default_runtime=a.default_runtime, runtimes=runtimes,
                  insecure_registries=list(a.insecure_registry),
-                 log_level=log_level)
+                 log_level=log_level, bridge=a.bridge, bip=a.bip, default_address_pools=pools,
+                 veth_prefix=a.veth_prefix, nft_table=a.nft_table)
     if cfg.default_runtime not in cfg.runtime_names():
         p.error(f"--default-runtime {cfg.default_runtime}: no such runtime (add it with --add-runtime)")
     return cfg
@@ -101,6 +115,19 @@ def _security(p: argparse.ArgumentParser, a: argparse.Namespace) -> object:
         return settings.load(a.seccomp_profile, a.no_new_privileges, a.default_ulimit)
     except ValueError as e:
         p.error(str(e))
+
+
+def _address_pool(value: str) -> tuple[str, int]:
+    """dockerd's base=CIDR,size=N."""
+    import ipaddress
+
+    fields = dict(part.split("=", 1) for part in value.split(",") if "=" in part)
+    if "base" not in fields or "size" not in fields:
+        raise ValueError(f"invalid pool {value!r}: want base=CIDR,size=N")
+    base, size = ipaddress.ip_network(fields["base"]), int(fields["size"])
+    if base.version != 4 or not base.prefixlen <= size <= 30:
+        raise ValueError(f"invalid pool {value!r}")
+    return str(base), size
 
 
 async def _serve(cfg: Config) -> None:

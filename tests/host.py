@@ -64,3 +64,38 @@ def free_char_major() -> int | None:
         if major not in used:
             return major
     return None
+
+
+# --------------------------------------------------------------------------- networks
+# Each test engine gets its own bridge, veth prefix, nftables table and address pool
+# (every one a berthd flag), so that engines running side by side never collide.
+
+def private_network(suffix: str) -> tuple[list[str], dict[str, str]]:
+    """berthd's flags for a private network setup, and the names it implies."""
+    import random
+
+    rnd = random.Random(suffix)
+    pool = f"10.{rnd.randrange(64, 128)}.{rnd.randrange(32) * 8}.0/21"
+    names = {"bridge": f"bt{suffix[:8]}", "veth": f"v{suffix[:5]}", "table": f"berth_{suffix[:8]}",
+             "pool": pool}
+    return (["--bridge", names["bridge"], "--default-address-pool", f"base={pool},size=24",
+             "--veth-prefix", names["veth"], "--nft-table", names["table"]], names)
+
+
+def links() -> set[str]:
+    import subprocess
+
+    out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+    return {line.split(":")[1].strip().split("@")[0] for line in out.splitlines() if line.strip()}
+
+
+def remove_network_leftovers(names: dict[str, str], exec_root: str) -> None:
+    """What a failed test's engine left: the bridge, veths, the nftables table, netns mounts."""
+    import subprocess
+
+    for name in links():
+        if name == names["bridge"] or name.startswith(names["veth"]):
+            subprocess.run(["ip", "link", "del", name], capture_output=True)
+    subprocess.run(["nft", "delete", "table", "ip", names["table"]], capture_output=True)
+    for m in reversed(mounts_under(os.path.join(exec_root, "netns"))):
+        subprocess.run(["umount", "-l", m], capture_output=True)

@@ -19,11 +19,13 @@ from ..http.errors import ApiError, bad_request, conflict
 from ..images import service as images
 from ..libcontainerd import Containerd, ContainerdError, Task
 from ..stats.service import Stats
+from ..network import prepare as netprep
+from ..network.service import Networks
 from ..streams.stdin import StdinFifos
 from . import names, reconcile, resources, spec, update
 from .process import command, parse_signal, start_error
 from .store import Container, State, Store
-from .waiters import KILL_LAST_WAIT, KILL_WAIT, Waiters, within
+from .waiters import Waiters
 
 log = logging.getLogger("berthd.engine")
 
@@ -42,6 +44,7 @@ class Engine:
         self._background: set[asyncio.Task] = set()  # held here: the loop keeps only weak references
         self.stats = Stats(ctrd)
         self.events = EventLog(self.store)  # docker's /events, fed from containerd's (daemon/events/)
+        self.networks = Networks(config)  # daemon/network/: hooks at create, start, exit, remove
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -54,7 +57,7 @@ class Engine:
     # ------------------------------------------------------------------ create
     async def create(self, name: str | None, body: dict[str, Any]) -> Container:
         host = body.pop("HostConfig", None) or {}
-        body.pop("NetworkingConfig", None)
+        networking = body.pop("NetworkingConfig", None)
         image_ref = body.get("Image") or ""
         if not image_ref:
             raise bad_request("Config cannot be empty in order to create a container")
@@ -86,7 +89,6 @@ class Engine:
         config.setdefault("StopSignal", image_cfg.get("StopSignal"))
         parse_signal(config["StopSignal"])  # refused now, or the container could never be stopped
         path, args = command(config, image_cfg)
-        host.setdefault("NetworkMode", "none")
         host.setdefault("LogConfig", {"Type": "json-file", "Config": {}})
         host["Runtime"] = runtime_name
 
@@ -95,13 +97,17 @@ class Engine:
         self.store.reserve(c)
         try:
             cdir = self.store.dir_of(cid)
+            netprep.prepare(self.networks, cid=cid, name=full_name, config=config, host=host,
+                            networking=networking, image_cfg=image_cfg, lookup=self._running_id)
             spec.etc_files(cdir, config["Hostname"])
+            self.store.save(c)  # with the network settings prepare filled in
             # Made now so that an attach before start can hold it open (the shim appends).
             os.close(os.open(self.store.log_path(cid), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o640))
             try:
                 oci = spec.build(cid=cid, path=path, args=args, config=config, host=host,
                                  container_dir=cdir, cgroup_parent=self.config.cgroup_parent,
                                  security=self.config.security)
+                netprep.adjust_spec(self.networks, oci, cid)
             except ValueError as e:
                 raise bad_request(str(e)) from None
             created = self.events.seen(cid, "create")  # asked before: it cannot slip past
@@ -118,6 +124,7 @@ class Engine:
                 # No answer: containerd may have committed it. Undo that now (a task of its
                 # own, so that a cancelled request still does it); reconcile is the backstop.
                 self._spawn(self._undo_create(cid))
+            await self.networks.forget(cid)
             raise
         return c
 
@@ -128,6 +135,16 @@ class Engine:
             if not e.not_found:
                 log.warning("container %s: undoing a create that got no answer: %s (the next reconcile "
                             "removes it)", cid, e.message)
+
+    def _running_id(self, ref: str) -> str:
+        """container:NAME's container, by id (it must exist now and run at start)."""
+        return self.store.get(ref).id
+
+    def _pid_of(self, cid: str) -> int:
+        other = self.store.get(cid)
+        if not other.state.running:
+            raise conflict(f"cannot join network of a non running container: {other.id}")
+        return other.state.pid
 
     # ------------------------------------------------------------------- start
     async def start(self, c: Container) -> bool:
@@ -140,6 +157,7 @@ class Engine:
                 raise conflict(f"cannot start container {c.id}: container is marked for removal")
             step = "failed to create task for container"  # docker's words for each step
             try:
+                await self.networks.attach(c.id, self._pid_of, self.store.dir_of(c.id))
                 stdin_path = self.stdin.open(c.id) if c.config.get("OpenStdin") else ""
                 await self.ctrd.create_task(c.id, self.store.log_path(c.id), bool(c.config.get("Tty")),
                                             stdin_path, bool(c.config.get("StdinOnce")))
@@ -150,6 +168,7 @@ class Engine:
             except ContainerdError as e:  # the runtime's message goes to the user
                 self.stdin.close(c.id)
                 task_gone = await self._drop_task(c.id)  # if unreachable, reconcile drops it
+                await self.networks.release(c.id)
                 msg = f"{step}: {e.detail}"
                 status, code = start_error(msg, c.path)
                 c.state.error, c.state.exit_code = msg, code
@@ -185,30 +204,6 @@ class Engine:
             if e.not_found:
                 return
             raise ApiError(e.status, f"Cannot kill container: {c.id}: {e.message}") from None
-
-    async def kill_and_wait(self, c: Container, sig: int) -> None:
-        """The API's kill (moby's ContainerKill): after SIGKILL it answers once the container
-        has stopped, so that `docker kill X && docker rm X` works; other signals are only
-        sent. Like dockerd: if no exit is seen in 10 s, SIGKILL the init process directly,
-        and fail if that is not seen to end it within 2 s more."""
-        if sig != _signal.SIGKILL:
-            await self.kill(c, sig)
-            return
-        exited = self.waiters(c.id).exited  # taken before the signal: this exit, not a later one
-        pid = c.state.pid
-        await self.kill(c, sig)
-        if await within(exited, KILL_WAIT) or not c.state.running:
-            return
-        log.warning("container %s did not exit within %ss of SIGKILL: killing pid %d directly",
-                    c.id, KILL_WAIT, pid)
-        try:
-            if pid > 0:
-                os.kill(pid, _signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        if not await within(exited, KILL_LAST_WAIT) and c.state.running:
-            raise ApiError(500, f"Cannot kill container: {c.id}: tried to kill container, "
-                                "but did not receive an exit event")
 
     async def stop(self, c: Container, timeout: int | None, sig: int | None = None) -> bool:
         """SIGTERM (or the StopSignal), then SIGKILL after the timeout; False if not running."""
@@ -282,6 +277,7 @@ class Engine:
                 except ContainerdError as e:
                     if not e.not_found:
                         raise
+            await self.networks.forget(c.id)
             await self.ctrd.delete_container(c.id)
         except ContainerdError as e:
             if not e.not_found:
@@ -365,6 +361,7 @@ class Engine:
             else:
                 task = Task(id=c.id, pid=0, status="stopped", exit_status=255)
         self.stdin.close(c.id)
+        await self.networks.release(c.id)
         c.state = State(status="exited", exit_code=task.exit_status, started_at=c.state.started_at,
                         finished_at=task.exited_at or rfc3339_nano(), oom_killed=task.oom_killed)
         self.store.save(c)
@@ -391,6 +388,7 @@ class Engine:
     async def restore(self) -> None:
         self.store.load()
         await reconcile.run(self, startup=True)  # before the first request: exits during the downtime show
+        await self.networks.restore({c.id for c in self.store.by_id.values() if c.state.running})
         self._monitor = asyncio.get_running_loop().create_task(self._watch_events())
 
     async def close(self) -> None:
@@ -398,3 +396,4 @@ class Engine:
             self._monitor.cancel()
         for task in list(self._background):
             task.cancel()
+        await self.networks.close(any(c.state.running for c in self.store.by_id.values()))

@@ -17,11 +17,13 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from ..containers import top as ps
 from ..containers import views
+from ..containers import kill as kill_api
 from ..containers.process import parse_signal
 from ..containers.service import Engine
 from ..containers.store import Container
 from ..http.errors import ApiError, bad_request
 from ..http.params import Bool, Int, parse_filters
+from ..network import views as netviews
 from .container_streams import hijacker  # noqa: F401 - main.py takes it from here
 from .models import ContainerCreate, CreateResponse, WaitResponse, errors
 
@@ -93,7 +95,10 @@ async def list_containers(
         if not show_all and not c.state.running:
             continue
         if _matches(c, wanted):
-            out.append(views.summary(c))
+            item = views.summary(c)
+            item["Ports"] = netviews.summary_ports(engine.networks, c.id, c.state.running)
+            item["NetworkSettings"]["Networks"] = netviews.summary_networks(engine.networks, c.id, c.state.running)
+            out.append(item)
         if 0 < limit <= len(out):
             break
     return JSONResponse(out)
@@ -104,7 +109,9 @@ async def inspect(ref: ContainerId, request: Request,
                   size: Annotated[Bool, Query(description=_IGNORED)] = False) -> JSONResponse:
     engine = _engine(request)
     c = engine.store.get(ref)
-    return JSONResponse(views.inspect(c, engine.store, c.config.get("Image", "")))
+    shown = views.inspect(c, engine.store, c.config.get("Image", ""))
+    shown["NetworkSettings"] = netviews.settings(engine.networks, c.id, c.state.running)
+    return JSONResponse(shown)
 
 
 @router.post("/containers/{id}/start", status_code=204,
@@ -143,7 +150,7 @@ async def kill(ref: ContainerId, request: Request,
                                "has stopped.")] = "SIGKILL") -> Response:
     engine = _engine(request)
     sig = parse_signal(signal)  # refused before the container is looked up, as dockerd does
-    await engine.kill_and_wait(engine.store.get(ref), sig)
+    await kill_api.kill_and_wait(engine, engine.store.get(ref), sig)
     return Response(status_code=204)
 
 

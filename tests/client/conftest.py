@@ -19,6 +19,7 @@ from collections.abc import Iterator
 import pytest
 
 import rootfs
+from tests.host import private_network, remove_network_leftovers
 
 BERTHD = os.path.join(os.path.dirname(sys.executable), "berthd")
 IMAGE = "cli-busybox"  # a name of our own, so a shared engine's images stay untouched
@@ -89,11 +90,12 @@ def engine_host(tmp_path_factory) -> Iterator[str]:
     os.makedirs(root)
     sock = f"{root}/berth.sock"
     cgroup = f"berth-test-{uuid.uuid4().hex[:8]}"
+    net_args, net = private_network(uuid.uuid4().hex)
     log = open(f"{root}/berthd.log", "wb")
     proc = subprocess.Popen(
         [BERTHD, "-H", f"unix://{sock}", "--data-root", f"{root}/data", "--exec-root", f"{root}/exec",
          "--group", "root", "--pidfile", f"{root}/berthd.pid",
-         "--cgroup-parent", cgroup],
+         "--cgroup-parent", cgroup, *net_args],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         for _ in range(300):  # up to 30 s for berthd and its berth-containerd
@@ -117,6 +119,7 @@ def engine_host(tmp_path_factory) -> Iterator[str]:
             proc.wait()
         log.close()
         _end_processes_under(root)
+        remove_network_leftovers(net, f"{root}/exec")
         _unmount_under(root)
         _remove_cgroups(cgroup)
         shutil.rmtree(root, ignore_errors=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from tests.host import alive
+from tests.host import alive, private_network, remove_network_leftovers
 
 BERTHD = os.path.join(os.path.dirname(sys.executable), "berthd")
 
@@ -53,6 +53,12 @@ class Berthd:
     cgroup_parent: str
     extra_args: list[str] = field(default_factory=list)
     proc: subprocess.Popen | None = None
+    net: dict[str, str] = field(default_factory=dict)  # private bridge, veth prefix, table, pool
+    net_args: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.net:
+            self.net_args, self.net = private_network(uuid.uuid4().hex)
 
     @property
     def sock(self) -> str:
@@ -78,7 +84,7 @@ class Berthd:
         return [BERTHD, "-H", self.host, "--data-root", self.data_root, "--exec-root", self.exec_root,
                 "--group", self.group, "--cgroup-parent", self.cgroup_parent,
                 "--pidfile", os.path.join(self.root, "berthd.pid"),
-                "--add-runtime", "runc=/usr/sbin/runc", *self.extra_args]
+                "--add-runtime", "runc=/usr/sbin/runc", *self.net_args, *self.extra_args]
 
     def start(self) -> None:
         log = open(os.path.join(self.root, "berthd.log"), "ab")
@@ -158,6 +164,7 @@ def _cleanup(d: Berthd) -> None:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+    remove_network_leftovers(d.net, d.exec_root)
     with open("/proc/mounts") as f:
         mounts = [line.split()[1] for line in f if d.root in line]
     for m in reversed(mounts):

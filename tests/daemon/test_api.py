@@ -209,7 +209,7 @@ def test_the_container_gets_dockers_defaults(api: httpx.Client) -> None:
     assert lines[5].split()[1] == "00000000a80425fb"  # docker's default capability set
     assert lines[6] == "0"  # masked
     assert lines[7] == "ro"
-    assert lines[8] == "1"  # only loopback
+    assert lines[8] == "2"  # lo and eth0: the default bridge network, as docker's
     assert lines[9] == "pid 1"
     api.delete(f"/containers/{cid}")
 

@@ -50,11 +50,21 @@ DOCKER_API: dict[tuple[str, str], tuple[set[str], set[str], set[int]]] = {
     ("post", "/containers/{id}/update"): (set(), set(), {400, 404, 409, 500}),
     ("get", "/events"): ({"since", "until", "filters"}, set(), {400, 500}),
     ("get", "/system/df"): ({"type"}, set(), {400, 500}),
+    ("get", "/networks"): ({"filters"}, set(), {400, 500}),
+    ("get", "/networks/{id}"): ({"verbose", "scope"}, set(), {404, 500}),
+    ("delete", "/networks/{id}"): (set(), set(), {403, 404, 500}),
+    ("post", "/networks/create"): (set(), set(), {400, 403, 404, 409, 500}),
+    ("post", "/networks/{id}/connect"): (set(), set(), {400, 403, 404, 500}),
+    ("post", "/networks/{id}/disconnect"): (set(), set(), {400, 403, 404, 500}),
+    ("post", "/networks/prune"): ({"filters"}, set(), {400, 500}),
+    ("get", "/swarm"): (set(), set(), {500, 503}),
+    ("post", "/swarm/leave"): ({"force"}, set(), {500, 503}),
 }
 _SUCCESS = {("post", "/containers/{id}/start"): {"204", "304"}, ("post", "/containers/{id}/stop"): {"204", "304"},
             ("post", "/containers/{id}/attach"): {"101", "200"}, ("post", "/containers/create"): {"201"},
             ("post", "/containers/{id}/kill"): {"204"}, ("delete", "/containers/{id}"): {"204"},
-            ("post", "/containers/{id}/exec"): {"201"}, ("post", "/exec/{id}/start"): {"101", "200"}}
+            ("post", "/containers/{id}/exec"): {"201"}, ("post", "/exec/{id}/start"): {"101", "200"},
+            ("post", "/networks/create"): {"201"}, ("delete", "/networks/{id}"): {"204"}}
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +123,8 @@ def test_booleans_are_dockers_and_typed_as_booleans(doc: dict[str, Any], api: ht
 
 # Read-only endpoints only: nothing generated can change the engine's state.
 _FUZZED = [("GET", "/_ping"), ("GET", "/version"), ("GET", "/info"), ("GET", "/images/json"),
-           ("GET", "/images/{name}/json"), ("GET", "/containers/json"), ("GET", "/containers/{id}/json")]
+           ("GET", "/images/{name}/json"), ("GET", "/containers/json"), ("GET", "/containers/{id}/json"),
+           ("GET", "/networks"), ("GET", "/networks/{id}")]
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=lambda m: m.value)
