@@ -23,7 +23,8 @@ from ..http.errors import ApiError, bad_request, conflict
 from ..libcontainerd import Containerd, ContainerdError
 from ..streams import detach, logs
 from ..streams.stdin import StdinFifos
-from .records import ALL_CAPS, Exec
+from ..security import caps
+from .records import Exec
 
 log = logging.getLogger("berthd.exec")
 
@@ -108,7 +109,9 @@ class Execs:
         if e.tty and e.console_size and all(isinstance(v, int) and 0 < v < 65536 for v in e.console_size):
             process["consoleSize"] = {"height": e.console_size[0], "width": e.console_size[1]}
         if e.privileged:
-            process["capabilities"] = {k: ALL_CAPS for k in ("bounding", "effective", "permitted")}
+            # as a privileged container: every capability the engine itself has
+            engine_caps = list(caps.engine_caps())
+            process["capabilities"] = {k: engine_caps for k in ("bounding", "effective", "permitted")}
         return process
 
     async def start(self, e: Exec, attached: bool) -> None:
