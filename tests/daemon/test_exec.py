@@ -108,12 +108,10 @@ def test_it_joins_every_namespace_and_the_cgroup_with_the_containers_capabilitie
     privileged = cli(berthd, which, "exec", "--privileged", box, "grep", "CapEff", "/proc/self/status")
     with open("/proc/self/status") as f:
         ours = int(next(line for line in f if line.startswith("CapBnd")).split()[1], 16)
-    with open("/proc/sys/kernel/cap_last_cap") as f:
-        every = (1 << (int(f.read()) + 1)) - 1
-    if ours == every:  # every capability there is: the exec gets them all
-        assert int(privileged.stdout.split()[1], 16) == every, privileged
-    else:  # a host that lacks some (a sandbox) refuses them, as docker with runc does here
-        assert privileged.returncode == 126 and "operation not permitted" in privileged.stdout, privileged
+    # --privileged means every capability the engine itself has (its bounding set), as a
+    # privileged container gets: on a host that lacks some, the exec still runs
+    assert privileged.returncode == 0, privileged
+    assert int(privileged.stdout.split()[1], 16) == ours, privileged
 
 
 @pytest.mark.parametrize("which", CLIS)
