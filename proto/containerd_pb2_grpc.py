@@ -68,6 +68,16 @@ class ImagesStub:
                 request_serializer=containerd__pb2.PullRequest.SerializeToString,
                 response_deserializer=containerd__pb2.PullProgress.FromString,
                 _registered_method=True)
+        self.Push = channel.unary_stream(
+                '/berth.containerd.v1.Images/Push',
+                request_serializer=containerd__pb2.PushRequest.SerializeToString,
+                response_deserializer=containerd__pb2.PushProgress.FromString,
+                _registered_method=True)
+        self.GarbageCollect = channel.unary_unary(
+                '/berth.containerd.v1.Images/GarbageCollect',
+                request_serializer=containerd__pb2.GarbageCollectRequest.SerializeToString,
+                response_deserializer=containerd__pb2.GarbageCollectResponse.FromString,
+                _registered_method=True)
 
 
 class ImagesServicer:
@@ -121,6 +131,25 @@ class ImagesServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Push(self, request, context):
+        """docker push: the local tag (or, without a tag, every tag of the repository) into
+        its registry: a HEAD per blob, a cross-repository mount when another repository of
+        that registry has it, else an upload; then the manifest. Streams docker's statuses.
+        A name with no local image fails after the first message ("The push refers to
+        repository"), as dockerd's does: it is the stream's error.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GarbageCollect(self, request, context):
+        """Removes every blob and committed snapshot that no image, container or operation in
+        progress uses (image prune's sweep: layers of a failed pull, orphaned indexes).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ImagesServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -153,6 +182,16 @@ def add_ImagesServicer_to_server(servicer, server):
                     servicer.Pull,
                     request_deserializer=containerd__pb2.PullRequest.FromString,
                     response_serializer=containerd__pb2.PullProgress.SerializeToString,
+            ),
+            'Push': grpc.unary_stream_rpc_method_handler(
+                    servicer.Push,
+                    request_deserializer=containerd__pb2.PushRequest.FromString,
+                    response_serializer=containerd__pb2.PushProgress.SerializeToString,
+            ),
+            'GarbageCollect': grpc.unary_unary_rpc_method_handler(
+                    servicer.GarbageCollect,
+                    request_deserializer=containerd__pb2.GarbageCollectRequest.FromString,
+                    response_serializer=containerd__pb2.GarbageCollectResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -321,6 +360,60 @@ class Images:
             '/berth.containerd.v1.Images/Pull',
             containerd__pb2.PullRequest.SerializeToString,
             containerd__pb2.PullProgress.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Push(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/berth.containerd.v1.Images/Push',
+            containerd__pb2.PushRequest.SerializeToString,
+            containerd__pb2.PushProgress.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GarbageCollect(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/berth.containerd.v1.Images/GarbageCollect',
+            containerd__pb2.GarbageCollectRequest.SerializeToString,
+            containerd__pb2.GarbageCollectResponse.FromString,
             options,
             channel_credentials,
             insecure,

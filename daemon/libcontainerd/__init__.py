@@ -1,7 +1,8 @@
 """berthd's client of berth-containerd (the only gRPC importer in berthd) and the
 supervisor of the berth-containerd berthd manages itself."""
 
-from .client import CALL_TIMEOUT, Container, Containerd, ContainerdError, Event, Image, PullProgress, RegistryAuth, Task
+from .client import (CALL_TIMEOUT, Container, Containerd, ContainerdError, DeleteResult, Event, Image, PullProgress,
+                     PushProgress, RegistryAuth, Task)
 
-__all__ = ["CALL_TIMEOUT", "Container", "Containerd", "ContainerdError", "Event", "Image", "PullProgress",
-           "RegistryAuth", "Task"]
+__all__ = ["CALL_TIMEOUT", "Container", "Containerd", "ContainerdError", "DeleteResult", "Event", "Image",
+           "PullProgress", "PushProgress", "RegistryAuth", "Task"]
