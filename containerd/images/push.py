@@ -151,6 +151,4 @@ class Pusher:
 def _wording(e: Exception) -> str:
     """docker's: the registry's errcode text ("denied: requested access to the resource
     is denied", "unauthorized: authentication required"), or the transport's failure."""
-    if isinstance(e, RegistryError) and e.code == "DENIED" and not e.message:
-        return "denied: requested access to the resource is denied"
     return str(e)

@@ -148,10 +148,11 @@ def _error(resp: httpx.Response, method: str, url: str) -> RegistryError:
         code, message = str(first.get("code", "")), str(first.get("message", ""))
     except (ValueError, AttributeError, IndexError):
         code, message = "", ""
-    if not code:
-        code = {401: "UNAUTHORIZED", 403: "DENIED", 404: "NOT_FOUND"}.get(resp.status_code, "")
-        message = message or (f'{method.title()} "{url}": unexpected status {resp.status_code}'
-                              if not code else code.lower().replace("_", " "))
+    if not code:  # a bodiless answer (HEAD): the distribution errcode's own message
+        code, default = {401: ("UNAUTHORIZED", "authentication required"),
+                         403: ("DENIED", "requested access to the resource is denied"),
+                         404: ("NOT_FOUND", "not found")}.get(resp.status_code, ("", ""))
+        message = message or default or f'{method.title()} "{url}": unexpected status {resp.status_code}'
     return RegistryError(resp.status_code, code, message)
 
 
