@@ -58,7 +58,8 @@ async def create_image(
     return Response(json.dumps({"status": image.id}) + "\r\n", media_type="application/json")
 
 
-@router.get("/images/json", responses=errors({400: "bad parameter", 500: "server error"}))
+@router.get("/images/json", responses=errors({400: "bad parameter", 404: "no such image (before, since)",
+                                               500: "server error"}))
 async def list_images(
         request: Request,
         all: Annotated[Bool, Query(description="Show all images (berth has no intermediate "
