@@ -114,10 +114,18 @@ _IMAGE = {
         Flag("filter", "", "list", "Provide filter values (e.g. \"until=<timestamp>\")"),
         Flag("force", "f", "bool", "Do not prompt for confirmation"),
     ), 0, 0, True, "image_ops:cmd_prune"),
+    "save": ("Save one or more images to a tar archive (streamed to STDOUT by default)",
+             "[OPTIONS] IMAGE [IMAGE...]", (
+                 Flag("output", "o", "string", "Write to a file, instead of STDOUT"),
+             ), 1, None, True, "image_ops:cmd_save"),
+    "load": ("Load an image from a tar archive or STDIN", "[OPTIONS]", (
+        Flag("input", "i", "string", "Read from tar archive file, instead of STDIN"),
+        Flag("quiet", "q", "bool", "Suppress the load output"),
+    ), 0, 0, True, "image_ops:cmd_load"),
 }
 # top-level forms of image commands: `berth rmi` is `berth image rm`
 _IMAGE_SHORTCUTS = {"import": "import", "pull": "pull", "push": "push", "tag": "tag", "rmi": "rm",
-                    "history": "history"}
+                    "history": "history", "save": "save", "load": "load"}
 
 _SYSTEM = {
     "version": ("Show the berth version information", "[OPTIONS]", (), 0, 0, True, "system:cmd_version"),
@@ -205,7 +213,8 @@ def group_help(group: str) -> str:
             lines.append(f"  {name:<11} {spec.summary}")
         lines += ["", "Management Commands:", "  container   Manage containers", "  image       Manage images",
                   "", "Commands:"]
-        for name in ("create", "history", "import", "inspect", "kill", "push", "rmi", "start", "tag", "wait"):
+        for name in ("create", "history", "import", "inspect", "kill", "load", "push", "rmi", "save", "start",
+                     "tag", "wait"):
             spec, _, _ = lookup([name])
             assert spec is not None
             lines.append(f"  {name:<11} {spec.summary}")

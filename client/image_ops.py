@@ -104,3 +104,54 @@ def cmd_prune(ctx: Context, parsed: Parsed) -> int:
         ctx.out("\n".join(lines) + "\n\n")
     ctx.out(f"Total reclaimed space: {fmt.human_size(res.get('SpaceReclaimed') or 0)}\n")
     return 0
+
+
+def cmd_save(ctx: Context, parsed: Parsed) -> int:
+    import os
+
+    out_path = parsed.opts["output"]
+    if not out_path and os.isatty(1):
+        ctx.err("cowardly refusing to save to a terminal. Use the -o flag or redirect\n")
+        return 1
+    query = {"names": list(parsed.args)}
+    stream = ctx.client().stream("GET", "/images/get", query)
+    try:
+        if out_path:
+            tmp = out_path + ".tmp"
+            with open(tmp, "wb") as f:
+                for piece in stream:
+                    f.write(piece)
+            os.rename(tmp, out_path)
+        else:
+            sys.stdout.flush()
+            for piece in stream:
+                sys.stdout.buffer.write(piece)
+            sys.stdout.buffer.flush()
+    finally:
+        stream.close()
+    return 0
+
+
+def cmd_load(ctx: Context, parsed: Parsed) -> int:
+    from berth.client.images import _source
+
+    path = parsed.opts["input"] or "-"
+    if path == "-" and sys.stdin.isatty():
+        ctx.err("requested load from stdin, but stdin is empty\n")
+        return 1
+    try:
+        body, headers = _source(path)
+    except OSError as e:
+        ctx.err(f"open {path}: {(e.strerror or str(e)).lower()}\n")
+        return 1
+    stream = ctx.client().stream("POST", "/images/load", {"quiet": "1"}, body=body, headers=headers)
+    try:
+        for msg in stream.json_messages():
+            if msg.get("error"):
+                ctx.err(f"{msg['error']}\n")
+                return 1
+            if msg.get("stream"):
+                ctx.out(msg["stream"])
+    finally:
+        stream.close()
+    return 0

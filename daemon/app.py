@@ -18,7 +18,7 @@ from .http.errors import ApiError
 from .http.requestlog import CatchUnexpected
 from .images import builtin
 from .libcontainerd.supervisor import ManagedContainerd
-from .routers import container_streams, containers, images, system
+from .routers import container_streams, containers, image_archive, images, system
 
 log = logging.getLogger("berthd")
 
@@ -71,7 +71,7 @@ def build(engine: Engine, managed: ManagedContainerd | None) -> FastAPI:
     app = FastAPI(title="berth Engine API", version=API_VERSION, lifespan=lifespan,
                   description="The Docker Engine API as served by berthd.")
     app.state.engine = engine
-    for module in (system, images, containers, container_streams):
+    for module in (system, image_archive, images, containers, container_streams):
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_middleware(CatchUnexpected)

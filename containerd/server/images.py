@@ -14,7 +14,7 @@ from berth.proto import containerd_pb2_grpc as rpc
 from ..errors import InvalidArgument
 from ..events import EventBus
 from ..images import ImageService
-from ..images import remove
+from ..images import archive, load, remove
 from ..images.pull import PullEvent, Puller, PullResult
 from ..images.push import Pusher, PushEvent
 from ..remotes import Credentials, Hosts
@@ -90,6 +90,32 @@ class Images(rpc.ImagesServicer):
                        context: grpc.ServicerContext) -> pb.GarbageCollectResponse:
         removed, freed = remove.collect(self.images)
         return pb.GarbageCollectResponse(removed=removed, reclaimed=freed)
+
+    @errors
+    def Save(self, request: pb.SaveRequest, context: grpc.ServicerContext) -> Iterator[pb.Chunk]:
+        pieces = archive.save(self.images, list(request.refs))  # resolves every name now: errors abort here
+        return self._chunks(pieces)
+
+    @staticmethod
+    def _chunks(pieces: Iterator[bytes]) -> Iterator[pb.Chunk]:
+        buf: list[bytes] = []
+        size = 0
+        for piece in pieces:
+            buf.append(piece)
+            size += len(piece)
+            if size >= 1 << 20:
+                yield pb.Chunk(data=b"".join(buf))
+                buf, size = [], 0
+        if buf:
+            yield pb.Chunk(data=b"".join(buf))
+
+    @errors
+    def Load(self, request_iterator: Iterator[pb.LoadRequest], context: grpc.ServicerContext) -> pb.LoadResponse:
+        messages: list[str] = []
+        ids = load.load(self.images, (m.chunk for m in request_iterator), messages.append)
+        for image_id in ids:
+            self.events.publish("/images/create", image_id)
+        return pb.LoadResponse(messages=messages, ids=ids)
 
     def Push(self, request: pb.PushRequest, context: grpc.ServicerContext) -> Iterator[pb.PushProgress]:
         """As Pull: the push runs in its own thread, its statuses come through a queue;

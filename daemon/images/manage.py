@@ -118,6 +118,21 @@ async def filter_images(ctrd: Containerd, images: list[Image], filters: dict[str
     return out
 
 
+async def tag(ctrd: Containerd, name: str, repo: str, tag: str) -> None:
+    """POST /images/{name}/tag?repo=&tag=: another name for the image (docker's rules:
+    no digest, `latest` when no tag is given)."""
+    try:
+        ref = reference.parse(repo)
+        if tag:
+            ref = reference.parse(f"{ref.name}:{tag}")
+    except reference.ReferenceError as e:
+        raise bad_request(str(e)) from None
+    if ref.digest:
+        raise bad_request("refusing to create a tag with a digest reference")
+    img = await resolve(ctrd, name)
+    await ctrd.tag_image(img.id, ref.with_default_tag().familiar())
+
+
 async def delete(ctrd: Containerd, name: str, force: bool) -> list[dict[str, str]]:
     try:
         res = await ctrd.delete_image(name, force)

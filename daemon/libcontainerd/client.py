@@ -246,6 +246,46 @@ class Containerd:
         finally:
             call.cancel()
 
+    async def save(self, refs: list[str]) -> AsyncIterator[bytes]:
+        """docker save's tar, in pieces. The first piece is awaited before this returns,
+        so an unknown image is an error of the call, not a cut-off archive."""
+        call = self._images.Save(pb.SaveRequest(refs=refs), wait_for_ready=True)
+        it = call.__aiter__()
+        try:
+            first = await it.__anext__()
+        except StopAsyncIteration:
+            first = None
+        except grpc.aio.AioRpcError as e:
+            call.cancel()
+            raise _error(e, "save") from None
+
+        async def rest() -> AsyncIterator[bytes]:
+            try:
+                if first is not None:
+                    yield first.data
+                    async for m in it:
+                        yield m.data
+            finally:
+                call.cancel()
+
+        return rest()
+
+    async def load(self, data: AsyncIterator[bytes]) -> tuple[list[str], list[str]]:
+        """docker load: (docker's lines, the image ids)."""
+
+        async def requests() -> AsyncIterator[pb.LoadRequest]:
+            buf = b""
+            async for piece in data:
+                buf += piece
+                if len(buf) >= _CHUNK:
+                    yield pb.LoadRequest(chunk=buf)
+                    buf = b""
+            if buf:
+                yield pb.LoadRequest(chunk=buf)
+
+        r = await self._call("load", self._images.Load(requests(), wait_for_ready=True, timeout=None))
+        return list(r.messages), list(r.ids)
+
     async def tag_image(self, ref: str, name: str) -> Image:
         return _image(await self._call(f"tag {ref}", self._images.Tag(
             pb.TagImageRequest(ref=ref, name=name), wait_for_ready=True, timeout=CALL_TIMEOUT)))

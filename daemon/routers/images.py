@@ -127,28 +127,8 @@ async def tag_image(
         repo: Annotated[str, Query(description="The repository to tag in, e.g. `someuser/someimage`.")] = "",
         tag: Annotated[str, Query(description="The name of the new tag.")] = "",
 ) -> Response:
-    ctrd = request.app.state.engine.ctrd
-    target = _tag_target(repo, tag)
-    img = await service.resolve(ctrd, name)
-    await ctrd.tag_image(img.id, target)
+    await manage.tag(request.app.state.engine.ctrd, name, repo, tag)
     return Response(status_code=201)
-
-
-def _tag_target(repo: str, tag: str) -> str:
-    from berth.common import reference
-
-    try:
-        ref = reference.parse(repo)
-    except reference.ReferenceError as e:
-        raise bad_request(str(e)) from None
-    if ref.digest:
-        raise bad_request("refusing to create a tag with a digest reference")
-    if tag:
-        try:
-            ref = reference.parse(f"{ref.name}:{tag}")
-        except reference.ReferenceError as e:
-            raise bad_request(str(e)) from None
-    return ref.with_default_tag().familiar()
 
 
 @router.delete("/images/{name:path}", responses=errors({404: "No such image", 409: "Conflict",

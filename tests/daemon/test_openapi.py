@@ -33,6 +33,9 @@ DOCKER_API: dict[tuple[str, str], tuple[set[str], set[str], set[int]]] = {
     ("post", "/images/{name}/tag"): ({"repo", "tag"}, set(), {400, 404, 409, 500}),
     ("delete", "/images/{name}"): ({"force", "noprune"}, set(), {404, 409, 500}),
     ("post", "/images/prune"): ({"filters"}, set(), {400, 500}),
+    ("get", "/images/{name}/get"): (set(), set(), {404, 500}),
+    ("get", "/images/get"): ({"names"}, set(), {400, 404, 500}),
+    ("post", "/images/load"): ({"quiet"}, set(), {400, 500}),
     ("post", "/containers/create"): ({"name", "platform"}, set(), {400, 404, 409, 500}),
     ("get", "/containers/json"): ({"all", "limit", "size", "filters"}, set(), {400, 500}),
     ("get", "/containers/{id}/json"): ({"size"}, set(), {404, 500}),
@@ -110,7 +113,8 @@ def test_booleans_are_dockers_and_typed_as_booleans(doc: dict[str, Any], api: ht
 
 # Read-only endpoints only: nothing generated can change the engine's state.
 _FUZZED = [("GET", "/_ping"), ("GET", "/version"), ("GET", "/info"), ("GET", "/images/json"),
-           ("GET", "/images/{name}/json"), ("GET", "/images/{name}/history"), ("GET", "/containers/json"), ("GET", "/containers/{id}/json")]
+           ("GET", "/images/{name}/json"), ("GET", "/images/{name}/history"),
+           ("GET", "/images/{name}/get"), ("GET", "/images/get"), ("GET", "/containers/json"), ("GET", "/containers/{id}/json")]
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=lambda m: m.value)
