@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bench import engines
+from tests.images import dockerd as private_dockerd
 from tests.images import oci
 from tests.images.conftest import berth
 
@@ -32,23 +32,18 @@ def _busybox_image(api, name: str, message: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def dockerd() -> Iterator[engines.Engine]:
+def dockerd() -> Iterator[private_dockerd.Dockerd]:
     if not shutil.which("dockerd"):
         pytest.skip("Debian's docker.io is not installed")
-    work = engines.workdir()
+    d = private_dockerd.start()
     try:
-        d = engines.start_dockerd(work)
-        try:
-            yield d
-        finally:
-            d.stop()
+        yield d
     finally:
-        engines.remove_workdir(work)
+        private_dockerd.stop(d)
 
 
-def _docker(d: engines.Engine, *args: str, **kw) -> subprocess.CompletedProcess:
-    env = {**d.env(), "DOCKER_CONFIG": os.path.join(d.root, "cli")}
-    return subprocess.run(["docker", *args], env=env, capture_output=True, timeout=120, **kw)
+def _docker(d: private_dockerd.Dockerd, *args: str, **kw) -> subprocess.CompletedProcess:
+    return d.docker(*args, **kw)
 
 
 def test_save_is_a_docker_archive_and_an_oci_layout_and_loads_back(engine, api):
