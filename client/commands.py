@@ -151,6 +151,8 @@ _CONTAINER = {
 _IMAGE = {
     "ls": ("List images", "[OPTIONS] [REPOSITORY[:TAG]]", (
         Flag("all", "a", "bool", "Show all images (default hides intermediate images)"),
+        Flag("digests", "", "bool", "Show digests"),
+        Flag("filter", "f", "list", "Filter output based on conditions provided"),
         Flag("no-trunc", "", "bool", "Don't truncate output"),
         Flag("quiet", "q", "bool", "Only show image IDs"),
     ), 0, 1, True, "images:cmd_images"),
@@ -167,7 +169,39 @@ _IMAGE = {
         Flag("platform", "", "string", "Set platform if server is multi-platform capable"),
         Flag("quiet", "q", "bool", "Suppress verbose output"),
     ), 1, 1, True, "pull:cmd_pull"),
+    "push": ("Upload an image to a registry", "[OPTIONS] NAME[:TAG]", (
+        Flag("all-tags", "a", "bool", "Push all tags of an image to the repository"),
+        Flag("disable-content-trust", "", "bool", "Skip image signing (default true)"),
+        Flag("quiet", "q", "bool", "Suppress verbose output"),
+    ), 1, 1, True, "push:cmd_push"),
+    "tag": ("Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
+            (), 2, 2, True, "image_ops:cmd_tag"),
+    "rm": ("Remove one or more images", "[OPTIONS] IMAGE [IMAGE...]", (
+        Flag("force", "f", "bool", "Force removal of the image"),
+        Flag("no-prune", "", "bool", "Do not delete untagged parents"),
+    ), 1, None, True, "image_ops:cmd_rmi"),
+    "history": ("Show the history of an image", "[OPTIONS] IMAGE", (
+        Flag("human", "H", "bool", "Print sizes and dates in human readable format", True),
+        Flag("no-trunc", "", "bool", "Don't truncate output"),
+        Flag("quiet", "q", "bool", "Only show image IDs"),
+    ), 1, 1, True, "image_ops:cmd_history"),
+    "prune": ("Remove unused images", "[OPTIONS]", (
+        Flag("all", "a", "bool", "Remove all unused images, not just dangling ones"),
+        Flag("filter", "", "list", "Provide filter values (e.g. \"until=<timestamp>\")"),
+        Flag("force", "f", "bool", "Do not prompt for confirmation"),
+    ), 0, 0, True, "image_ops:cmd_prune"),
+    "save": ("Save one or more images to a tar archive (streamed to STDOUT by default)",
+             "[OPTIONS] IMAGE [IMAGE...]", (
+                 Flag("output", "o", "string", "Write to a file, instead of STDOUT"),
+             ), 1, None, True, "image_ops:cmd_save"),
+    "load": ("Load an image from a tar archive or STDIN", "[OPTIONS]", (
+        Flag("input", "i", "string", "Read from tar archive file, instead of STDIN"),
+        Flag("quiet", "q", "bool", "Suppress the load output"),
+    ), 0, 0, True, "image_ops:cmd_load"),
 }
+# top-level forms of image commands: `berth rmi` is `berth image rm`
+_IMAGE_SHORTCUTS = {"import": "import", "pull": "pull", "push": "push", "tag": "tag", "rmi": "rm",
+                    "history": "history", "save": "save", "load": "load"}
 
 _SYSTEM = {
     "version": ("Show the berth version information", "[OPTIONS]", (), 0, 0, True, "system:cmd_version"),
@@ -199,12 +233,21 @@ _SYSTEM_ONLY = {
 _CONTAINER_SHORTCUTS = ("run", "create", "start", "ps", "logs", "stop", "kill", "rm", "wait", "exec", "attach",
                         "stats", "update", "port")
 _CONTAINER_ALIASES = {"ls": "ps", "list": "ps", "remove": "rm"}
-_IMAGE_ALIASES = {"list": "ls"}
+_IMAGE_ALIASES = {"list": "ls", "remove": "rm", "rmi": "rm"}
 
 
 def _spec(path: str, entry: tuple, aliases: tuple[str, ...]) -> tuple[Command, str]:
     summary, usage, flags, lo, hi, inter, handler = entry
     return Command(path, usage, summary, flags, lo, hi, inter, aliases), handler
+
+
+def _image_aliases(name: str) -> tuple[str, ...]:
+    if name == "ls":
+        return ("image ls", "image list", "images")
+    if name == "rm":
+        return ("image rm", "image remove", "rmi")
+    top = [k for k, v in _IMAGE_SHORTCUTS.items() if v == name]
+    return (f"image {name}", *top)
 
 
 def _container_aliases(name: str) -> tuple[str, ...]:
@@ -233,8 +276,7 @@ def lookup(words: list[str]) -> tuple[Command, str, int] | tuple[None, str, int]
         if sub not in group:
             return None, first, 2
         spec, handler = _spec(f"{first} {words[1]}", group[sub],
-                              _container_aliases(sub) if first == "container" else
-                              (("image ls", "image list", "images") if sub == "ls" else ()))
+                              _container_aliases(sub) if first == "container" else _image_aliases(sub))
         return spec, handler, 2
     if first in _CONTAINER_SHORTCUTS:
         spec, handler = _spec(first, _CONTAINER[first], _container_aliases(first))
@@ -242,8 +284,9 @@ def lookup(words: list[str]) -> tuple[Command, str, int] | tuple[None, str, int]
     if first == "images":
         spec, handler = _spec("images", _IMAGE["ls"], ("image ls", "image list", "images"))
         return spec, handler, 1
-    if first in ("import", "pull"):
-        spec, handler = _spec(first, _IMAGE[first], (f"image {first}", first))
+    if first in _IMAGE_SHORTCUTS:
+        sub = _IMAGE_SHORTCUTS[first]
+        spec, handler = _spec(first, _IMAGE[sub], _image_aliases(sub))
         return spec, handler, 1
     if first in _SYSTEM:
         spec, handler = _spec(first, _SYSTEM[first], ())
@@ -269,7 +312,8 @@ def group_help(group: str) -> str:
             lines.append(f"  {name:<11} {spec.summary}")
         lines += ["", "Management Commands:", "  container   Manage containers", "  image       Manage images",
                   "", "Commands:"]
-        for name in ("attach", "create", "events", "import", "inspect", "kill", "start", "stats", "update", "wait"):
+        for name in ("attach", "create", "events", "history", "import", "inspect", "kill", "load", "push", "rmi",
+                     "save", "start", "stats", "tag", "update", "wait"):
             spec, _, _ = lookup([name])
             assert spec is not None
             lines.append(f"  {name:<11} {spec.summary}")

@@ -180,24 +180,34 @@ def ps_rows(containers: Iterable[dict], trunc: bool = True, now: float | None = 
     return rows
 
 
-def image_rows(images: Iterable[dict], trunc: bool = True, now: float | None = None) -> list[list[str]]:
-    """The table `docker images` prints: one row per tag, `<none>` for untagged images."""
-    rows = [["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]]
+def image_rows(images: Iterable[dict], trunc: bool = True, now: float | None = None,
+               digests: bool = False) -> list[list[str]]:
+    """The table `docker images` prints: one row per tag, `<none>` for untagged images;
+    with `digests`, a DIGEST column (the repository's digest, or `<none>`)."""
+    head = ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]
+    rows = [head[:2] + ["DIGEST"] + head[2:] if digests else head]
     for img in images:
         image_id = img.get("Id", "")
         ident = short_id(image_id) if trunc else image_id
         created = ago(img.get("Created"), now)
         size = human_size(img.get("Size", 0))
+        by_repo: dict[str, str] = {}
+        for d in img.get("RepoDigests") or []:
+            if d != "<none>@<none>":
+                repo, _, digest = d.partition("@")
+                by_repo.setdefault(repo, digest)
         tags = [t for t in (img.get("RepoTags") or []) if t != "<none>:<none>"]
-        if not tags:
-            repo = "<none>"
-            for digest in img.get("RepoDigests") or []:
-                repo = digest.partition("@")[0]
-                break
-            rows.append([repo, "<none>", ident, created, size])
+        entries = []
         for tag in tags:
             repo, _, name = tag.rpartition(":")
             if "/" in name:  # a registry port, not a tag
                 repo, name = tag, "<none>"
-            rows.append([repo, name, ident, created, size])
+            entries.append((repo, name))
+        if not tags:
+            entries = [(repo, "<none>") for repo in by_repo] or [("<none>", "<none>")]
+        for repo, name in entries:
+            row = [repo, name, ident, created, size]
+            if digests:
+                row.insert(2, by_repo.get(repo, "<none>"))
+            rows.append(row)
     return rows

@@ -27,8 +27,19 @@ def familiar(ref: str) -> str:
 
 def cmd_images(ctx: Context, parsed: Parsed) -> int:
     query = {"all": "1" if parsed.opts["all"] else None}
+    filters: dict[str, dict[str, bool]] = {}
+    for f in parsed.opts["filter"] or []:
+        key, eq, value = f.partition("=")
+        if not eq:
+            ctx.err("bad format of filter (expected name=value)\n")
+            return 125
+        filters.setdefault(key.strip().lower(), {})[value] = True
     if parsed.args:
-        query["filters"] = '{"reference":{"%s":true}}' % parsed.args[0].replace('"', "")
+        filters.setdefault("reference", {})[parsed.args[0]] = True
+    if filters:
+        from berth.client import jsontext
+
+        query["filters"] = jsontext.dumps(filters)
     images = ctx.client().get("/images/json", query) or []
     images = sorted(images, key=lambda i: i.get("Created", 0), reverse=True)
     trunc = not parsed.opts["no_trunc"]
@@ -40,7 +51,7 @@ def cmd_images(ctx: Context, parsed: Parsed) -> int:
                 seen.append(ident)
         ctx.out("".join(i + "\n" for i in seen))
         return 0
-    ctx.out(fmt.table(fmt.image_rows(images, trunc)))
+    ctx.out(fmt.table(fmt.image_rows(images, trunc, digests=bool(parsed.opts["digests"]))))
     return 0
 
 

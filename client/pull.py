@@ -43,6 +43,8 @@ def display(messages: Iterable[dict], write: Callable[[str], None], tty: bool) -
     """DisplayJSONMessagesStream: a line per id that has progress, updated in place on a tty."""
     ids: dict[str, int] = {}
     for msg in messages:
+        if "aux" in msg and not msg.get("status"):
+            continue  # for the program, not the screen (push's {Tag, Digest, Size})
         if msg.get("error") or msg.get("errorDetail"):
             raise PullError(msg.get("error") or (msg.get("errorDetail") or {}).get("message") or "pull failed")
         has_progress = "progressDetail" in msg or "progress" in msg

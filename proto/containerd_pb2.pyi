@@ -21,7 +21,7 @@ STOPPED: Status
 PAUSED: Status
 
 class Image(_message.Message):
-    __slots__ = ("names", "id", "manifest_digest", "config", "size", "layers", "created")
+    __slots__ = ("names", "id", "manifest_digest", "config", "size", "layers", "created", "layer_sizes")
     NAMES_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
     MANIFEST_DIGEST_FIELD_NUMBER: _ClassVar[int]
@@ -29,6 +29,7 @@ class Image(_message.Message):
     SIZE_FIELD_NUMBER: _ClassVar[int]
     LAYERS_FIELD_NUMBER: _ClassVar[int]
     CREATED_FIELD_NUMBER: _ClassVar[int]
+    LAYER_SIZES_FIELD_NUMBER: _ClassVar[int]
     names: _containers.RepeatedScalarFieldContainer[str]
     id: str
     manifest_digest: str
@@ -36,7 +37,8 @@ class Image(_message.Message):
     size: int
     layers: _containers.RepeatedScalarFieldContainer[str]
     created: str
-    def __init__(self, names: _Optional[_Iterable[str]] = ..., id: _Optional[str] = ..., manifest_digest: _Optional[str] = ..., config: _Optional[bytes] = ..., size: _Optional[int] = ..., layers: _Optional[_Iterable[str]] = ..., created: _Optional[str] = ...) -> None: ...
+    layer_sizes: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, names: _Optional[_Iterable[str]] = ..., id: _Optional[str] = ..., manifest_digest: _Optional[str] = ..., config: _Optional[bytes] = ..., size: _Optional[int] = ..., layers: _Optional[_Iterable[str]] = ..., created: _Optional[str] = ..., layer_sizes: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class ImportRequest(_message.Message):
     __slots__ = ("name", "config", "chunk")
@@ -49,10 +51,12 @@ class ImportRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., config: _Optional[bytes] = ..., chunk: _Optional[bytes] = ...) -> None: ...
 
 class GetImageRequest(_message.Message):
-    __slots__ = ("ref",)
+    __slots__ = ("ref", "layer_sizes")
     REF_FIELD_NUMBER: _ClassVar[int]
+    LAYER_SIZES_FIELD_NUMBER: _ClassVar[int]
     ref: str
-    def __init__(self, ref: _Optional[str] = ...) -> None: ...
+    layer_sizes: bool
+    def __init__(self, ref: _Optional[str] = ..., layer_sizes: _Optional[bool] = ...) -> None: ...
 
 class ListImagesRequest(_message.Message):
     __slots__ = ()
@@ -81,12 +85,16 @@ class DeleteImageRequest(_message.Message):
     def __init__(self, ref: _Optional[str] = ..., force: _Optional[bool] = ...) -> None: ...
 
 class DeleteImageResponse(_message.Message):
-    __slots__ = ("untagged", "deleted")
+    __slots__ = ("untagged", "deleted", "deleted_layers", "reclaimed")
     UNTAGGED_FIELD_NUMBER: _ClassVar[int]
     DELETED_FIELD_NUMBER: _ClassVar[int]
+    DELETED_LAYERS_FIELD_NUMBER: _ClassVar[int]
+    RECLAIMED_FIELD_NUMBER: _ClassVar[int]
     untagged: _containers.RepeatedScalarFieldContainer[str]
     deleted: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, untagged: _Optional[_Iterable[str]] = ..., deleted: _Optional[_Iterable[str]] = ...) -> None: ...
+    deleted_layers: _containers.RepeatedScalarFieldContainer[str]
+    reclaimed: int
+    def __init__(self, untagged: _Optional[_Iterable[str]] = ..., deleted: _Optional[_Iterable[str]] = ..., deleted_layers: _Optional[_Iterable[str]] = ..., reclaimed: _Optional[int] = ...) -> None: ...
 
 class RegistryAuth(_message.Message):
     __slots__ = ("username", "password", "identity_token", "registry_token")
@@ -131,6 +139,74 @@ class PullProgress(_message.Message):
     digest: str
     updated: bool
     def __init__(self, id: _Optional[str] = ..., status: _Optional[str] = ..., current: _Optional[int] = ..., total: _Optional[int] = ..., layer: _Optional[bool] = ..., image: _Optional[_Union[Image, _Mapping]] = ..., digest: _Optional[str] = ..., updated: _Optional[bool] = ...) -> None: ...
+
+class PushRequest(_message.Message):
+    __slots__ = ("ref", "auth", "insecure_registries")
+    REF_FIELD_NUMBER: _ClassVar[int]
+    AUTH_FIELD_NUMBER: _ClassVar[int]
+    INSECURE_REGISTRIES_FIELD_NUMBER: _ClassVar[int]
+    ref: str
+    auth: RegistryAuth
+    insecure_registries: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, ref: _Optional[str] = ..., auth: _Optional[_Union[RegistryAuth, _Mapping]] = ..., insecure_registries: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class PushProgress(_message.Message):
+    __slots__ = ("id", "status", "current", "total", "layer", "tag", "digest", "size")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    LAYER_FIELD_NUMBER: _ClassVar[int]
+    TAG_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    status: str
+    current: int
+    total: int
+    layer: bool
+    tag: str
+    digest: str
+    size: int
+    def __init__(self, id: _Optional[str] = ..., status: _Optional[str] = ..., current: _Optional[int] = ..., total: _Optional[int] = ..., layer: _Optional[bool] = ..., tag: _Optional[str] = ..., digest: _Optional[str] = ..., size: _Optional[int] = ...) -> None: ...
+
+class SaveRequest(_message.Message):
+    __slots__ = ("refs",)
+    REFS_FIELD_NUMBER: _ClassVar[int]
+    refs: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, refs: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Chunk(_message.Message):
+    __slots__ = ("data",)
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    def __init__(self, data: _Optional[bytes] = ...) -> None: ...
+
+class LoadRequest(_message.Message):
+    __slots__ = ("chunk",)
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    chunk: bytes
+    def __init__(self, chunk: _Optional[bytes] = ...) -> None: ...
+
+class LoadResponse(_message.Message):
+    __slots__ = ("messages", "ids")
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    messages: _containers.RepeatedScalarFieldContainer[str]
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, messages: _Optional[_Iterable[str]] = ..., ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class GarbageCollectRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GarbageCollectResponse(_message.Message):
+    __slots__ = ("removed", "reclaimed")
+    REMOVED_FIELD_NUMBER: _ClassVar[int]
+    RECLAIMED_FIELD_NUMBER: _ClassVar[int]
+    removed: _containers.RepeatedScalarFieldContainer[str]
+    reclaimed: int
+    def __init__(self, removed: _Optional[_Iterable[str]] = ..., reclaimed: _Optional[int] = ...) -> None: ...
 
 class Container(_message.Message):
     __slots__ = ("id", "image", "spec", "runtime", "labels", "created", "user")

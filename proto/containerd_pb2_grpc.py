@@ -68,6 +68,26 @@ class ImagesStub:
                 request_serializer=containerd__pb2.PullRequest.SerializeToString,
                 response_deserializer=containerd__pb2.PullProgress.FromString,
                 _registered_method=True)
+        self.Push = channel.unary_stream(
+                '/berth.containerd.v1.Images/Push',
+                request_serializer=containerd__pb2.PushRequest.SerializeToString,
+                response_deserializer=containerd__pb2.PushProgress.FromString,
+                _registered_method=True)
+        self.GarbageCollect = channel.unary_unary(
+                '/berth.containerd.v1.Images/GarbageCollect',
+                request_serializer=containerd__pb2.GarbageCollectRequest.SerializeToString,
+                response_deserializer=containerd__pb2.GarbageCollectResponse.FromString,
+                _registered_method=True)
+        self.Save = channel.unary_stream(
+                '/berth.containerd.v1.Images/Save',
+                request_serializer=containerd__pb2.SaveRequest.SerializeToString,
+                response_deserializer=containerd__pb2.Chunk.FromString,
+                _registered_method=True)
+        self.Load = channel.stream_unary(
+                '/berth.containerd.v1.Images/Load',
+                request_serializer=containerd__pb2.LoadRequest.SerializeToString,
+                response_deserializer=containerd__pb2.LoadResponse.FromString,
+                _registered_method=True)
 
 
 class ImagesServicer:
@@ -121,6 +141,42 @@ class ImagesServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Push(self, request, context):
+        """docker push: the local tag (or, without a tag, every tag of the repository) into
+        its registry: a HEAD per blob, a cross-repository mount when another repository of
+        that registry has it, else an upload; then the manifest. Streams docker's statuses.
+        A name with no local image fails after the first message ("The push refers to
+        repository"), as dockerd's does: it is the stream's error.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GarbageCollect(self, request, context):
+        """Removes every blob and committed snapshot that no image, container or operation in
+        progress uses (image prune's sweep: layers of a failed pull, orphaned indexes).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Save(self, request, context):
+        """docker save: the images as one tar, both a docker-archive (manifest.json) and an
+        OCI image layout (index.json, blobs/sha256/), streamed. Unknown images fail before
+        the first chunk.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Load(self, request_iterator, context):
+        """docker load: a docker-archive or an OCI layout tar (plain or compressed), streamed
+        in; every layer verified against the config's diff ids before the image is named.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ImagesServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -153,6 +209,26 @@ def add_ImagesServicer_to_server(servicer, server):
                     servicer.Pull,
                     request_deserializer=containerd__pb2.PullRequest.FromString,
                     response_serializer=containerd__pb2.PullProgress.SerializeToString,
+            ),
+            'Push': grpc.unary_stream_rpc_method_handler(
+                    servicer.Push,
+                    request_deserializer=containerd__pb2.PushRequest.FromString,
+                    response_serializer=containerd__pb2.PushProgress.SerializeToString,
+            ),
+            'GarbageCollect': grpc.unary_unary_rpc_method_handler(
+                    servicer.GarbageCollect,
+                    request_deserializer=containerd__pb2.GarbageCollectRequest.FromString,
+                    response_serializer=containerd__pb2.GarbageCollectResponse.SerializeToString,
+            ),
+            'Save': grpc.unary_stream_rpc_method_handler(
+                    servicer.Save,
+                    request_deserializer=containerd__pb2.SaveRequest.FromString,
+                    response_serializer=containerd__pb2.Chunk.SerializeToString,
+            ),
+            'Load': grpc.stream_unary_rpc_method_handler(
+                    servicer.Load,
+                    request_deserializer=containerd__pb2.LoadRequest.FromString,
+                    response_serializer=containerd__pb2.LoadResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -321,6 +397,114 @@ class Images:
             '/berth.containerd.v1.Images/Pull',
             containerd__pb2.PullRequest.SerializeToString,
             containerd__pb2.PullProgress.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Push(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/berth.containerd.v1.Images/Push',
+            containerd__pb2.PushRequest.SerializeToString,
+            containerd__pb2.PushProgress.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GarbageCollect(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/berth.containerd.v1.Images/GarbageCollect',
+            containerd__pb2.GarbageCollectRequest.SerializeToString,
+            containerd__pb2.GarbageCollectResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Save(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/berth.containerd.v1.Images/Save',
+            containerd__pb2.SaveRequest.SerializeToString,
+            containerd__pb2.Chunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Load(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/berth.containerd.v1.Images/Load',
+            containerd__pb2.LoadRequest.SerializeToString,
+            containerd__pb2.LoadResponse.FromString,
             options,
             channel_credentials,
             insecure,

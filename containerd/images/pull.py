@@ -20,7 +20,7 @@ from berth.common import reference
 
 from ..errors import BerthError, InvalidArgument
 from ..metadata import ImageRecord
-from ..remotes import Credentials, Fetcher, Hosts, Repository, media, parse_platform
+from ..remotes import Credentials, Fetcher, Hosts, Manifest, Repository, media, parse_platform
 from ..snapshots import chain_id
 from .pull_errors import translate
 from .service import ImageService
@@ -81,6 +81,12 @@ class Puller:
             raise media.MediaError(f"unsupported manifest media type {media.media_type_of(doc, top.media_type)}")
         emit(PullEvent(ident, f"Pulling from {ref.path}"))
         manifest = media.image_manifest(doc)
+        keys = [top.digest, chosen.digest, manifest.config.digest, *(d.digest for d in manifest.layers)]
+        with self.images.lease(keys):
+            return self._pull_image(repo, ref, top, chosen, manifest, want, emit)
+
+    def _pull_image(self, repo: Repository, ref: reference.Reference, top: Manifest, chosen: Manifest,
+                    manifest: media.ImageManifest, want: media.Platform, emit: Emit) -> PullResult:
         self.fetcher.fetch(repo, manifest.config, lambda *_: None)
         config_bytes = self.images.content.read(manifest.config.digest)
         config = media.decode(config_bytes, "image config")
@@ -90,6 +96,13 @@ class Puller:
             raise media.MediaError(f"image config of {ref.familiar()} lists {len(diff_ids)} layers, "
                                    f"its manifest {len(manifest.layers)}")
         chains = [chain_id(diff_ids[:i + 1]) for i in range(len(diff_ids))]
+        with self.images.lease(chains):
+            return self._finish(repo, ref, top, chosen, manifest, config_bytes, diff_ids, chains, emit)
+
+    def _finish(self, repo: Repository, ref: reference.Reference, top: Manifest, chosen: Manifest,
+                manifest: media.ImageManifest, config_bytes: bytes, diff_ids: list[str], chains: list[str],
+                emit: Emit) -> PullResult:
+        config = media.decode(config_bytes, "image config")
         self._layers(repo, manifest.layers, diff_ids, chains, emit)
         for body in (top.body, chosen.body):
             self.images.content.put(body)  # named by their own hash: verified by construction
@@ -100,7 +113,9 @@ class Puller:
             created=str(config.get("created") or ""))
         name = ref.familiar() if not (ref.tag and ref.digest) else reference.Reference(
             ref.domain, ref.path, "", ref.digest).familiar()
-        updated = self.images.record_pulled(record, name)
+        updated = self.images.record_pulled(record, name, f"{ref.familiar_name}@{top.digest}")
+        for blob in (manifest.config.digest, *record.layer_blobs):  # where a push may mount them from
+            self.images.meta.add_blob_source(blob, repo.host, ref.path)
         emit(PullEvent("", f"Digest: {top.digest}"))
         emit(PullEvent("", f"Status: {'Downloaded newer image' if updated else 'Image is up to date'} for {name}"))
         return PullResult(self.images.get(record.id), top.digest, name, updated)

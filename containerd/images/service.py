@@ -8,19 +8,20 @@ The image id is "sha256:" + the config digest, as Docker's is.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import platform
+import threading
 import zlib
-from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from berth.common import reference
 from berth.common.timefmt import rfc3339_nano
 
 from ..content import ContentStore
-from ..errors import FailedPrecondition, InvalidArgument, NotFound
+from ..errors import InvalidArgument, NotFound
 from ..metadata import ImageRecord, Metadata
 from ..snapshots import Snapshotter, chain_id
 
@@ -28,12 +29,6 @@ MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MEDIA_CONFIG = "application/vnd.oci.image.config.v1+json"
 MEDIA_LAYER = "application/vnd.oci.image.layer.v1.tar"
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386", "ppc64le": "ppc64le", "s390x": "s390x"}
-
-
-@dataclass
-class DeleteResult:
-    untagged: list[str]
-    deleted: list[str]
 
 
 def normalize_name(name: str) -> str:
@@ -52,6 +47,8 @@ class ImageService:
         self.content = content
         self.snapshots = snapshots
         self.meta = meta
+        self._leases: dict[str, int] = {}
+        self._lease_lock = threading.Lock()
 
     # ---------------------------------------------------------------- import
     def import_tar(self, name: str, config_changes: bytes, chunks: Iterable[bytes]) -> tuple[ImageRecord, str | None]:
@@ -183,52 +180,27 @@ class ImageService:
         moved_from = self.meta.set_name(name, image_id)
         return self.get(image_id), moved_from
 
-    # ---------------------------------------------------------------- delete
-    def delete(self, ref: str, force: bool) -> DeleteResult:
-        """Docker's rules: a name untags; an id deletes (forced when it has several names)."""
-        image_id = self.resolve(ref)
-        img = self.meta.image(image_id)
-        assert img is not None
+    # ---------------------------------------------------------------- leases
+    @contextlib.contextmanager
+    def lease(self, keys: Iterable[str]) -> Iterator[None]:
+        """Blobs and snapshots an operation in progress (a pull) is making or relies on:
+        no delete or garbage collection removes them until it ends."""
+        keys = list(keys)
+        with self._lease_lock:
+            for k in keys:
+                self._leases[k] = self._leases.get(k, 0) + 1
         try:
-            as_name = normalize_name(ref)
-        except InvalidArgument:
-            as_name = ""
-        untagged: list[str] = []
-        users = self.meta.containers_using(image_id)
-        if as_name and as_name in img.names:
-            if len(img.names) == 1 and users and not force:
-                raise FailedPrecondition(
-                    f'conflict: unable to remove repository reference "{as_name}" (must force) - '
-                    f"container {users[0][:12]} is using its referenced image {image_id[7:19]}")
-            self.meta.remove_name(as_name)
-            untagged.append(as_name)
-            if len(img.names) > 1:
-                return DeleteResult(untagged, [])
-        else:
-            if len(img.names) > 1 and not force:
-                raise FailedPrecondition(
-                    f"conflict: unable to delete {image_id[7:19]} (must be forced) - "
-                    "image is referenced in multiple repositories")
-            if users and not force:
-                raise FailedPrecondition(
-                    f"conflict: unable to delete {image_id[7:19]} (must be forced) - "
-                    f"image is being used by container {users[0][:12]}")
-            for name in img.names:
-                self.meta.remove_name(name)
-                untagged.append(name)
-        if self.meta.containers_using(image_id):
-            return DeleteResult(untagged, [])  # stays, dangling, while a container uses it
-        self._remove(img)
-        return DeleteResult(untagged, [image_id])
+            yield
+        finally:
+            with self._lease_lock:
+                for k in keys:
+                    self._leases[k] -= 1
+                    if not self._leases[k]:
+                        del self._leases[k]
 
-    def _remove(self, img: ImageRecord) -> None:
-        self.meta.delete_image(img.id)
-        self.snapshots.remove_unused_chain(img.chain_id)
-        self.content.delete(img.manifest_digest)
-        self.content.delete(img.id)
-        for blob in img.layer_blobs:
-            if not self._blob_in_use(blob):
-                self.content.delete(blob)
+    def leased(self, key: str) -> bool:
+        with self._lease_lock:
+            return key in self._leases
 
     def _blob_in_use(self, digest: str) -> bool:
         return any(digest in img.layer_blobs for img in self.meta.images())
@@ -241,14 +213,21 @@ class ImageService:
     def layer_size(self, key: str) -> int:
         return _tree_size(self.snapshots.layer_path(key))
 
-    def record_pulled(self, record: ImageRecord, name: str) -> bool:
-        """Record a pulled image and point `name` at it; True if the name moved (docker's
-        "Downloaded newer image" rather than "Image is up to date")."""
+    def record_pulled(self, record: ImageRecord, name: str, digest_name: str = "") -> bool:
+        """Record a pulled image and point `name` at it, and `digest_name` (REPO@DIGEST,
+        docker's RepoDigests); True if the name moved (docker's "Downloaded newer image"
+        rather than "Image is up to date")."""
         with self.meta.tx():
             before = self.meta.image_for_name(name)
             self.meta.put_image(record)
             self.meta.set_name(name, record.id)
+            if digest_name and digest_name != name:
+                self.meta.set_name(digest_name, record.id)
         return before != record.id  # an image the name left stays, nameless, as docker's <none>
+
+    def record_pushed(self, image_id: str, digest_name: str) -> None:
+        """After a push, REPO@DIGEST names the image (docker adds it to RepoDigests)."""
+        self.meta.set_name(digest_name, image_id)
 
 
 def _parse_changes(raw: bytes) -> dict:

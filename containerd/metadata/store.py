@@ -38,6 +38,12 @@ CREATE TABLE IF NOT EXISTS containers (
     created TEXT NOT NULL,
     snapshot TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS blob_sources (  -- where a blob is known to be: cross-repository mounts
+    digest TEXT NOT NULL,
+    host TEXT NOT NULL,             -- the registry, host[:port]
+    repo TEXT NOT NULL,             -- a repository there that has it (pulled from, or pushed to)
+    PRIMARY KEY (digest, host, repo)
+);
 CREATE TABLE IF NOT EXISTS snapshots (
     key TEXT PRIMARY KEY,           -- chain id (committed) or active:<container id>
     kind TEXT NOT NULL,             -- committed | active
@@ -175,6 +181,19 @@ class Metadata:
     def containers_using(self, image_id: str) -> list[str]:
         return [r[0] for r in self._query("SELECT id FROM containers WHERE image=?", (image_id,))]
 
+    # ---------------------------------------------------------- blob sources
+    def add_blob_source(self, digest: str, host: str, repo: str) -> None:
+        with self.tx() as db:
+            db.execute("INSERT OR IGNORE INTO blob_sources VALUES (?,?,?)", (digest, host, repo))
+
+    def blob_sources(self, digest: str, host: str) -> list[str]:
+        return [r[0] for r in self._query("SELECT repo FROM blob_sources WHERE digest=? AND host=? ORDER BY repo",
+                                          (digest, host))]
+
+    def forget_blob(self, digest: str) -> None:
+        with self.tx() as db:
+            db.execute("DELETE FROM blob_sources WHERE digest=?", (digest,))
+
     # ------------------------------------------------------------- snapshots
     def put_snapshot(self, s: SnapshotRecord) -> None:
         with self.tx() as db:
@@ -183,6 +202,9 @@ class Metadata:
     def snapshot(self, key: str) -> SnapshotRecord | None:
         rows = self._query("SELECT * FROM snapshots WHERE key=?", (key,))
         return SnapshotRecord(*rows[0]) if rows else None
+
+    def snapshots(self) -> list[SnapshotRecord]:
+        return [SnapshotRecord(*r) for r in self._query("SELECT * FROM snapshots ORDER BY key")]
 
     def snapshot_children(self, key: str) -> list[str]:
         return [r[0] for r in self._query("SELECT key FROM snapshots WHERE parent=?", (key,))]

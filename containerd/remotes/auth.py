@@ -75,6 +75,7 @@ class Authorizer:
         self._creds = creds
         self._scope = scope
         self._header = "Bearer " + creds.registry_token if creds.registry_token else ""
+        self._granted: set[str] = set()  # the scopes the current bearer token was asked for
         self._lock = threading.Lock()
 
     def header(self) -> dict[str, str]:
@@ -87,6 +88,11 @@ class Authorizer:
         with self._lock:
             if self._header != sent:
                 return True  # another request of this pull already answered the challenge
+            if sent and scheme == "bearer" and params.get("realm") and not self._creds.registry_token:
+                wanted = set(params.get("scope", "").split()) - self._granted
+                if wanted:  # a push (or a mount) needs more than the token was given for
+                    self._header = "Bearer " + self._token(params)
+                    return True
             if sent:
                 return False  # what we sent was refused: wrong password, or a refused token
             if scheme == "basic" and (self._creds.username or self._creds.password):
@@ -99,10 +105,13 @@ class Authorizer:
             return False
 
     def _token(self, params: dict[str, str]) -> str:
-        scope = params.get("scope") or self._scope
-        query = {"service": params.get("service", "")} if params.get("service") else {}
-        if scope:
-            query["scope"] = scope
+        """A token for every scope asked so far: this repository's, and the challenge's
+        (several, space-separated, when a mount names the repository it comes from)."""
+        scopes = sorted(self._granted | set(self._scope.split()) | set(params.get("scope", "").split()))
+        scope = " ".join(scopes)
+        query: dict[str, str | list[str]] = {"service": params.get("service", "")} if params.get("service") else {}
+        if scopes:
+            query["scope"] = scopes
         try:
             if self._creds.identity_token:
                 resp = self._client.post(params["realm"], data={
@@ -124,4 +133,5 @@ class Authorizer:
         token = body.get("token") or body.get("access_token") if isinstance(body, dict) else None
         if not token:
             raise AuthError(f"the token service {params['realm']} answered with no token")
+        self._granted = set(scopes)
         return str(token)

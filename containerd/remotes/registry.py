@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -50,24 +50,35 @@ class Manifest:
     body: bytes
 
 
-class Repository:
-    """`ref`'s repository, with the caller's credentials, for the requests of one pull."""
+# A request body, made anew for each try (a 401 answered means sending it again).
+Body = Callable[[], "bytes | Iterable[bytes]"]
 
-    def __init__(self, hosts: Hosts, ref: Reference, creds: Credentials) -> None:
+
+class Repository:
+    """`ref`'s repository, with the caller's credentials, for the requests of one pull
+    (actions "pull") or push ("pull,push")."""
+
+    def __init__(self, hosts: Hosts, ref: Reference, creds: Credentials, actions: str = "pull") -> None:
         self.ref = ref
         self.host = endpoint(ref.domain)
         self.base, self.client = base_url(hosts, self.host)
-        self.auth = Authorizer(self.client, creds, f"repository:{ref.path}:pull")
+        self.auth = Authorizer(self.client, creds, f"repository:{ref.path}:{actions}")
 
     def url(self, kind: str, ident: str) -> str:
         return f"{self.base}/v2/{self.ref.path}/{kind}/{ident}"
 
-    def _send(self, method: str, url: str, headers: dict[str, str], stream: bool) -> httpx.Response:
+    def send(self, method: str, url: str, headers: dict[str, str], body: Body | None = None) -> httpx.Response:
+        """A request whose answer is read whole (uploads, HEAD): the status is the caller's."""
+        return self._send(method, url, headers, stream=False, body=body)
+
+    def _send(self, method: str, url: str, headers: dict[str, str], stream: bool,
+              body: Body | None = None) -> httpx.Response:
         """The request, again after answering a 401 challenge; redirects (a blob on a CDN)
         are followed without our Authorization, which belongs to the registry only."""
         while True:
             sent = self.auth.header()
-            req = self.client.build_request(method, url, headers={**headers, **sent})
+            req = self.client.build_request(method, url, headers={**headers, **sent},
+                                            content=body() if body is not None else None)
             try:
                 resp = self.client.send(req, stream=True)
             except httpx.HTTPError as e:
@@ -137,10 +148,11 @@ def _error(resp: httpx.Response, method: str, url: str) -> RegistryError:
         code, message = str(first.get("code", "")), str(first.get("message", ""))
     except (ValueError, AttributeError, IndexError):
         code, message = "", ""
-    if not code:
-        code = {401: "UNAUTHORIZED", 403: "DENIED", 404: "NOT_FOUND"}.get(resp.status_code, "")
-        message = message or (f'{method.title()} "{url}": unexpected status {resp.status_code}'
-                              if not code else code.lower().replace("_", " "))
+    if not code:  # a bodiless answer (HEAD): the distribution errcode's own message
+        code, default = {401: ("UNAUTHORIZED", "authentication required"),
+                         403: ("DENIED", "requested access to the resource is denied"),
+                         404: ("NOT_FOUND", "not found")}.get(resp.status_code, ("", ""))
+        message = message or default or f'{method.title()} "{url}": unexpected status {resp.status_code}'
     return RegistryError(resp.status_code, code, message)
 
 

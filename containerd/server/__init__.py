@@ -31,7 +31,7 @@ def serve(address: str, images: ImageService, containers: ContainerService, task
     """
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc"),
                          options=[("grpc.max_receive_message_length", 64 << 20)])
-    rpc.add_ImagesServicer_to_server(Images(images, events, puller, certs_dir), server)
+    rpc.add_ImagesServicer_to_server(Images(images, events, puller, certs_dir, tasks), server)
     rpc.add_ContainersServicer_to_server(Containers(containers, tasks, events), server)
     rpc.add_TasksServicer_to_server(Tasks(tasks), server)
     rpc.add_EventsServicer_to_server(Events(events), server)

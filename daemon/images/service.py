@@ -13,7 +13,7 @@ from ..libcontainerd import Containerd, ContainerdError, Image
 _ID = re.compile(r"(sha256:)?[0-9a-f]{4,64}")
 
 
-async def resolve(ctrd: Containerd, ref: str) -> Image:
+async def resolve(ctrd: Containerd, ref: str, layer_sizes: bool = False) -> Image:
     """An image by id, short id or name (docker's order: an id-looking ref is tried as one first)."""
     candidates = [ref] if _ID.fullmatch(ref) else []
     try:
@@ -23,7 +23,7 @@ async def resolve(ctrd: Containerd, ref: str) -> Image:
             raise no_such_image(ref) from None
     for cand in candidates:
         try:
-            return await ctrd.get_image(cand)
+            return await ctrd.get_image(cand, layer_sizes)
         except ContainerdError as e:
             if not e.not_found:
                 raise

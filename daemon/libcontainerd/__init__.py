@@ -1,8 +1,8 @@
 """berthd's client of berth-containerd (the only gRPC importer in berthd) and the
 supervisor of the berth-containerd berthd manages itself."""
 
-from .client import (CALL_TIMEOUT, Container, Containerd, ContainerdError, Event, Image, Metrics, PullProgress,
-                     RegistryAuth, Task)
+from .client import (CALL_TIMEOUT, Container, Containerd, ContainerdError, DeleteResult, Event, Image, Metrics,
+                     PullProgress, PushProgress, RegistryAuth, Task)
 
-__all__ = ["CALL_TIMEOUT", "Container", "Containerd", "ContainerdError", "Event", "Image", "Metrics", "PullProgress",
-           "RegistryAuth", "Task"]
+__all__ = ["CALL_TIMEOUT", "Container", "Containerd", "ContainerdError", "DeleteResult", "Event", "Image", "Metrics",
+           "PullProgress", "PushProgress", "RegistryAuth", "Task"]

@@ -64,6 +64,7 @@ class Image:
     layers: list[str]
     created: str
     manifest_digest: str = ""
+    layer_sizes: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -88,6 +89,28 @@ class PullProgress:
     image: Image | None = None
     digest: str = ""
     updated: bool = False
+
+
+@dataclass
+class PushProgress:
+    """One status of a push; a tag's last one has `tag`, `digest` and `size` set."""
+
+    id: str = ""
+    status: str = ""
+    current: int = 0
+    total: int = 0
+    layer: bool = False
+    tag: str = ""
+    digest: str = ""
+    size: int = 0
+
+
+@dataclass
+class DeleteResult:
+    untagged: list[str]
+    deleted: list[str]          # image ids
+    layers: list[str]           # chain ids
+    reclaimed: int = 0
 
 
 @dataclass
@@ -154,7 +177,8 @@ def _image(m: pb.Image) -> Image:
     except ValueError:
         config = {}
     return Image(id=m.id, names=list(m.names), config=config if isinstance(config, dict) else {},
-                 size=m.size, layers=list(m.layers), created=m.created, manifest_digest=m.manifest_digest)
+                 size=m.size, layers=list(m.layers), created=m.created, manifest_digest=m.manifest_digest,
+                 layer_sizes=list(m.layer_sizes))
 
 
 def _task(m: pb.Task) -> Task:
@@ -195,9 +219,9 @@ class Containerd:
             raise _error(e, what) from None
 
     # ------------------------------------------------------------------ images
-    async def get_image(self, ref: str) -> Image:
+    async def get_image(self, ref: str, layer_sizes: bool = False) -> Image:
         return _image(await self._call(f"image {ref}", self._images.Get(
-            pb.GetImageRequest(ref=ref), wait_for_ready=True, timeout=CALL_TIMEOUT)))
+            pb.GetImageRequest(ref=ref, layer_sizes=layer_sizes), wait_for_ready=True, timeout=CALL_TIMEOUT)))
 
     async def list_images(self) -> list[Image]:
         resp = await self._call("list images", self._images.List(
@@ -240,6 +264,77 @@ class Containerd:
             raise _error(e, f"pull {ref}") from None
         finally:
             call.cancel()
+
+    async def push(self, ref: str, auth: RegistryAuth, insecure: list[str]) -> AsyncIterator[PushProgress]:
+        """docker push, as berth-containerd streams it; its error ends the iteration."""
+        call = self._images.Push(pb.PushRequest(
+            ref=ref, insecure_registries=insecure,
+            auth=pb.RegistryAuth(username=auth.username, password=auth.password,
+                                 identity_token=auth.identity_token, registry_token=auth.registry_token)),
+            wait_for_ready=True)
+        try:
+            async for m in call:
+                yield PushProgress(id=m.id, status=m.status, current=m.current, total=m.total, layer=m.layer,
+                                   tag=m.tag, digest=m.digest, size=m.size)
+        except grpc.aio.AioRpcError as e:
+            raise _error(e, f"push {ref}") from None
+        finally:
+            call.cancel()
+
+    async def save(self, refs: list[str]) -> AsyncIterator[bytes]:
+        """docker save's tar, in pieces. The first piece is awaited before this returns,
+        so an unknown image is an error of the call, not a cut-off archive."""
+        call = self._images.Save(pb.SaveRequest(refs=refs), wait_for_ready=True)
+        it = call.__aiter__()
+        try:
+            first = await it.__anext__()
+        except StopAsyncIteration:
+            first = None
+        except grpc.aio.AioRpcError as e:
+            call.cancel()
+            raise _error(e, "save") from None
+
+        async def rest() -> AsyncIterator[bytes]:
+            try:
+                if first is not None:
+                    yield first.data
+                    async for m in it:
+                        yield m.data
+            finally:
+                call.cancel()
+
+        return rest()
+
+    async def load(self, data: AsyncIterator[bytes]) -> tuple[list[str], list[str]]:
+        """docker load: (docker's lines, the image ids)."""
+
+        async def requests() -> AsyncIterator[pb.LoadRequest]:
+            buf = b""
+            async for piece in data:
+                buf += piece
+                if len(buf) >= _CHUNK:
+                    yield pb.LoadRequest(chunk=buf)
+                    buf = b""
+            if buf:
+                yield pb.LoadRequest(chunk=buf)
+
+        r = await self._call("load", self._images.Load(requests(), wait_for_ready=True, timeout=None))
+        return list(r.messages), list(r.ids)
+
+    async def tag_image(self, ref: str, name: str) -> Image:
+        return _image(await self._call(f"tag {ref}", self._images.Tag(
+            pb.TagImageRequest(ref=ref, name=name), wait_for_ready=True, timeout=CALL_TIMEOUT)))
+
+    async def delete_image(self, ref: str, force: bool) -> DeleteResult:
+        r = await self._call(f"delete image {ref}", self._images.Delete(
+            pb.DeleteImageRequest(ref=ref, force=force), wait_for_ready=True, timeout=CALL_TIMEOUT))
+        return DeleteResult(list(r.untagged), list(r.deleted), list(r.deleted_layers), r.reclaimed)
+
+    async def collect_garbage(self) -> tuple[list[str], int]:
+        """Blobs and snapshots nothing references, removed; (what, bytes freed)."""
+        r = await self._call("garbage collection", self._images.GarbageCollect(
+            pb.GarbageCollectRequest(), wait_for_ready=True, timeout=None))
+        return list(r.removed), r.reclaimed
 
     # -------------------------------------------------------------- containers
     async def create_container(self, cid: str, image: str, spec: dict[str, Any], runtime: str,

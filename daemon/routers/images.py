@@ -1,4 +1,5 @@
-"""/images/create (import), /images/json, /images/{name}/json."""
+"""/images/create (pull, import), /images/json, /images/{name}/json, push, tag, delete,
+history, prune."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ import json
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from ..http.errors import bad_request
 from ..http.params import Bool, parse_filters
 from ..images import changes as dockerfile_changes
-from ..images import pull, service, views
+from ..images import manage, pull, service, views
+from ..images import push as pushing
 from .models import errors
 
 router = APIRouter(tags=["Image"])
@@ -56,20 +58,22 @@ async def create_image(
     return Response(json.dumps({"status": image.id}) + "\r\n", media_type="application/json")
 
 
-@router.get("/images/json", responses=errors({400: "bad parameter", 500: "server error"}))
+@router.get("/images/json", responses=errors({400: "bad parameter", 404: "no such image (before, since)",
+                                               500: "server error"}))
 async def list_images(
         request: Request,
         all: Annotated[Bool, Query(description="Show all images (berth has no intermediate "
                                                "images: the same list).")] = False,
-        filters: Annotated[str, Query(description="Filters, encoded as JSON (a "
-                                                         "`map[string][]string`); berth checks "
-                                                         "them but does not apply them yet.")] = "",
+        filters: Annotated[str, Query(description="Filters, encoded as JSON (a `map[string][]string`): "
+                                                  "`before`, `dangling=true|false`, `label`, "
+                                                  "`reference=PATTERN`, `since`.")] = "",
         shared_size: Annotated[Bool, Query(alias="shared-size", description=_IGNORED)] = False,
-        digests: Annotated[Bool, Query(description=_IGNORED)] = False,
+        digests: Annotated[Bool, Query(description="Show digest information as a `RepoDigests` field on "
+                                                   "each image (berth always does).")] = False,
 ) -> JSONResponse:
     engine = request.app.state.engine
-    parse_filters(filters)
-    out = [views.summary_json(i) for i in await service.list_images(engine.ctrd)]
+    images = await manage.filter_images(engine.ctrd, await service.list_images(engine.ctrd), parse_filters(filters))
+    out = [views.summary_json(i) for i in images]
     used: dict[str, int] = {}
     for c in engine.store.by_id.values():
         used[c.image] = used.get(c.image, 0) + 1
@@ -78,7 +82,63 @@ async def list_images(
     return JSONResponse(sorted(out, key=lambda i: i["Created"], reverse=True))
 
 
+@router.post("/images/prune", responses=errors({400: "bad parameter", 500: "server error"}))
+async def prune_images(
+        request: Request,
+        filters: Annotated[str, Query(description="Filters, encoded as JSON (a `map[string][]string`): "
+                                                  "`dangling=true|false` (false: every unused image), "
+                                                  "`until=TIMESTAMP`, `label`, `label!`.")] = "",
+) -> dict:
+    engine = request.app.state.engine
+    in_use = {c.image for c in engine.store.by_id.values()}
+    return await manage.prune(engine.ctrd, parse_filters(filters), in_use)
+
+
 @router.get("/images/{name:path}/json", responses=errors({404: "No such image", 500: "Server error"}))
 async def inspect_image(name: Annotated[str, Path(description="Image name or id")],
                         request: Request) -> dict:
     return views.inspect_json(await service.resolve(request.app.state.engine.ctrd, name))
+
+
+@router.get("/images/{name:path}/history", responses=errors({404: "No such image", 500: "Server error"}))
+async def image_history(name: Annotated[str, Path(description="Image name or id")], request: Request) -> list:
+    img = await service.resolve(request.app.state.engine.ctrd, name, layer_sizes=True)
+    return manage.history(img, img.layer_sizes)
+
+
+@router.post("/images/{name:path}/push", responses=errors({404: "No such image", 500: "Server error"}))
+async def push_image(
+        request: Request,
+        name: Annotated[str, Path(description="Name of the image to push, without its tag (the `tag` "
+                                              "parameter), e.g. `registry.example.com/myimage`.")],
+        tag: Annotated[str, Query(description="Tag of the image to push; all tags of the repository "
+                                              "when empty.")] = "",
+        x_registry_auth: Annotated[str, Header(alias="X-Registry-Auth",
+                                               description="A base64url-encoded auth configuration")] = "",
+) -> StreamingResponse:
+    return await pushing.push(request.app.state.engine, name, request.query_params, request.headers)
+
+
+@router.post("/images/{name:path}/tag", status_code=201,
+             responses=errors({400: "bad parameter", 404: "No such image", 409: "Conflict", 500: "Server error"}))
+async def tag_image(
+        request: Request,
+        name: Annotated[str, Path(description="Image name or id to tag")],
+        repo: Annotated[str, Query(description="The repository to tag in, e.g. `someuser/someimage`.")] = "",
+        tag: Annotated[str, Query(description="The name of the new tag.")] = "",
+) -> Response:
+    await manage.tag(request.app.state.engine.ctrd, name, repo, tag)
+    return Response(status_code=201)
+
+
+@router.delete("/images/{name:path}", responses=errors({404: "No such image", 409: "Conflict",
+                                                        500: "Server error"}))
+async def delete_image(
+        request: Request,
+        name: Annotated[str, Path(description="Image name or id")],
+        force: Annotated[Bool, Query(description="Remove the image even if it is being used by stopped "
+                                                 "containers or has other tags")] = False,
+        noprune: Annotated[Bool, Query(description="Do not delete untagged parent images (berth's "
+                                                   "images have no parent images)")] = False,
+) -> JSONResponse:
+    return JSONResponse(await manage.delete(request.app.state.engine.ctrd, name, force))

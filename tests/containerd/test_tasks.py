@@ -207,12 +207,16 @@ def test_an_image_in_use_keeps_its_last_name_unless_forced_and_its_layers_always
     with pytest.raises(grpc.RpcError) as e:
         client.images.Delete(pb.DeleteImageRequest(ref="inuse:1"))
     assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION and "must force" in e.value.details()
+    # forced, the image goes (dockerd's rule for a stopped container), its layers stay
     res = client.images.Delete(pb.DeleteImageRequest(ref="inuse:1", force=True))
-    assert (list(res.untagged), list(res.deleted)) == (["inuse:1"], [])
-    # nameless now, but the container still runs from it
-    assert client.images.Get(pb.GetImageRequest(ref=img.id)).names == []
-    run_task(client, cid)
+    assert (list(res.untagged), list(res.deleted), list(res.deleted_layers)) == (["inuse:1"], [img.id], [])
+    with pytest.raises(grpc.RpcError) as e:
+        client.images.Get(pb.GetImageRequest(ref=img.id))
+    assert e.value.code() == grpc.StatusCode.NOT_FOUND
+    run_task(client, cid)  # the container still runs from its layers
     assert client.tasks.Wait(pb.TaskRequest(id=cid), timeout=60).exit_status == 0
     client.tasks.Delete(pb.DeleteTaskRequest(id=cid))
     client.containers.Delete(pb.DeleteContainerRequest(id=cid))
-    assert list(client.images.Delete(pb.DeleteImageRequest(ref=img.id)).deleted) == [img.id]
+    shared = any(i.layers == img.layers for i in client.images.List(pb.ListImagesRequest()).images)
+    removed = client.images.GarbageCollect(pb.GarbageCollectRequest()).removed
+    assert (img.layers[0] in removed) is not shared  # the busybox image's layer is the same: it stays

@@ -26,8 +26,16 @@ DOCKER_API: dict[tuple[str, str], tuple[set[str], set[str], set[int]]] = {
     ("get", "/info"): (set(), set(), {500}),
     ("post", "/images/create"): ({"fromImage", "fromSrc", "repo", "tag", "message", "changes", "platform"},
                                  {"X-Registry-Auth"}, {400, 404, 500}),
-    ("get", "/images/json"): ({"all", "filters", "shared-size", "digests"}, set(), {400, 500}),
+    ("get", "/images/json"): ({"all", "filters", "shared-size", "digests"}, set(), {400, 404, 500}),
     ("get", "/images/{name}/json"): (set(), set(), {404, 500}),
+    ("get", "/images/{name}/history"): (set(), set(), {404, 500}),
+    ("post", "/images/{name}/push"): ({"tag"}, {"X-Registry-Auth"}, {404, 500}),
+    ("post", "/images/{name}/tag"): ({"repo", "tag"}, set(), {400, 404, 409, 500}),
+    ("delete", "/images/{name}"): ({"force", "noprune"}, set(), {404, 409, 500}),
+    ("post", "/images/prune"): ({"filters"}, set(), {400, 500}),
+    ("get", "/images/{name}/get"): (set(), set(), {404, 500}),
+    ("get", "/images/get"): ({"names"}, set(), {400, 404, 500}),
+    ("post", "/images/load"): ({"quiet"}, set(), {400, 500}),
     ("post", "/containers/create"): ({"name", "platform"}, set(), {400, 404, 409, 500}),
     ("get", "/containers/json"): ({"all", "limit", "size", "filters"}, set(), {400, 500}),
     ("get", "/containers/{id}/json"): ({"size"}, set(), {404, 500}),
@@ -64,7 +72,8 @@ _SUCCESS = {("post", "/containers/{id}/start"): {"204", "304"}, ("post", "/conta
             ("post", "/containers/{id}/attach"): {"101", "200"}, ("post", "/containers/create"): {"201"},
             ("post", "/containers/{id}/kill"): {"204"}, ("delete", "/containers/{id}"): {"204"},
             ("post", "/containers/{id}/exec"): {"201"}, ("post", "/exec/{id}/start"): {"101", "200"},
-            ("post", "/networks/create"): {"201"}, ("delete", "/networks/{id}"): {"204"}}
+            ("post", "/networks/create"): {"201"}, ("delete", "/networks/{id}"): {"204"},
+            ("post", "/images/{name}/tag"): {"201"}}
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +132,8 @@ def test_booleans_are_dockers_and_typed_as_booleans(doc: dict[str, Any], api: ht
 
 # Read-only endpoints only: nothing generated can change the engine's state.
 _FUZZED = [("GET", "/_ping"), ("GET", "/version"), ("GET", "/info"), ("GET", "/images/json"),
-           ("GET", "/images/{name}/json"), ("GET", "/containers/json"), ("GET", "/containers/{id}/json"),
+           ("GET", "/images/{name}/json"), ("GET", "/images/{name}/history"), ("GET", "/images/{name}/get"),
+           ("GET", "/images/get"), ("GET", "/containers/json"), ("GET", "/containers/{id}/json"),
            ("GET", "/networks"), ("GET", "/networks/{id}")]
 
 

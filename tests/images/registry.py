@@ -97,7 +97,8 @@ class Proxy:
     users: dict[str, str] = field(default_factory=dict)     # user -> password the token service wants
     refresh_tokens: set[str] = field(default_factory=set)   # identity tokens it takes (grant_type=refresh_token)
     token_requests: list[dict] = field(default_factory=list)
-    _tokens: set[str] = field(default_factory=set)
+    uploads: list[tuple[str, str]] = field(default_factory=list)  # (method, path) of each write forwarded
+    _tokens: dict[str, set[str]] = field(default_factory=dict)  # token -> the scopes it was asked for
     _server: http.server.ThreadingHTTPServer | None = None
 
     @property
@@ -118,13 +119,35 @@ class Proxy:
 
             def do_GET(self) -> None:
                 if self.path.startswith("/token"):
-                    self._token(dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query)))
+                    self._token(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
                     return
                 self._forward("GET")
 
             def do_POST(self) -> None:
+                if self.path.startswith("/v2/"):
+                    self._forward("POST")
+                    return
                 size = int(self.headers.get("Content-Length") or 0)
-                self._token(dict(urllib.parse.parse_qsl(self.rfile.read(size).decode())))
+                self._token(urllib.parse.parse_qsl(self.rfile.read(size).decode()))
+
+            def do_PUT(self) -> None:
+                self._forward("PUT")
+
+            def do_PATCH(self) -> None:
+                self._forward("PATCH")
+
+            def _body(self) -> bytes:
+                """The request's body (uploads), whether sized or chunked."""
+                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                    out = b""
+                    while True:
+                        n = int(self.rfile.readline().strip() or b"0", 16)
+                        if not n:
+                            self.rfile.readline()
+                            return out
+                        out += self.rfile.read(n)
+                        self.rfile.readline()
+                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
             def _answer(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
                 self.send_response(status)
@@ -132,10 +155,14 @@ class Proxy:
                     self.send_header(k, v)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                if self.command != "HEAD":  # a HEAD answer has no body, whatever its length says
+                    self.wfile.write(body)
 
-            def _token(self, form: dict[str, str]) -> None:
-                proxy.token_requests.append({**form, "authorization": self.headers.get("Authorization", "")})
+            def _token(self, pairs: list[tuple[str, str]]) -> None:
+                form = dict(pairs)
+                scopes = {s for k, v in pairs if k == "scope" for s in v.split()}
+                proxy.token_requests.append({**form, "scopes": sorted(scopes),
+                                             "authorization": self.headers.get("Authorization", "")})
                 ok = not proxy.users and not proxy.refresh_tokens
                 auth = self.headers.get("Authorization", "")
                 if auth.startswith("Basic "):
@@ -147,27 +174,38 @@ class Proxy:
                     self._answer(401, b'{"details":"incorrect username or password"}')
                     return
                 token = uuid.uuid4().hex
-                proxy._tokens.add(token)
+                proxy._tokens[token] = scopes
                 self._answer(200, json.dumps({"token": token}).encode(), {"Content-Type": "application/json"})
 
             def _challenged(self) -> bool:
                 if not proxy.bearer or not self.path.startswith("/v2/"):
                     return False
                 auth = self.headers.get("Authorization", "")
-                if auth.startswith("Bearer ") and auth[7:] in proxy._tokens:
-                    return False
                 repo = self.path[4:].split("/manifests/")[0].split("/blobs/")[0]
-                realm = f'Bearer realm="http://{proxy.host}/token",service="berth-test",scope="repository:{repo}:pull"'
+                actions = "pull" if self.command in ("GET", "HEAD") else "pull,push"
+                granted = proxy._tokens.get(auth[7:], set()) if auth.startswith("Bearer ") else set()
+                for scope in granted:  # a token lets in what its scopes name: pull, or push too
+                    kind, _, rest = scope.partition(":")
+                    name, _, allowed = rest.rpartition(":")
+                    if kind == "repository" and name == repo and set(actions.split(",")) <= set(allowed.split(",")):
+                        return False
+                realm = (f'Bearer realm="http://{proxy.host}/token",service="berth-test",'
+                         f'scope="repository:{repo}:{actions}"')
                 body = b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}'
                 self._answer(401, body, {"WWW-Authenticate": realm, "Content-Type": "application/json"})
                 return True
 
             def _forward(self, method: str) -> None:
+                sent = self._body() if method in ("POST", "PUT", "PATCH") else None
                 if self._challenged():
                     return
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                if method in ("POST", "PUT", "PATCH"):
+                    proxy.uploads.append((method, self.path.split("?")[0]))
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() not in ("host", "connection", "transfer-encoding", "content-length")}
+                headers["Host"] = proxy.host  # the registry builds its Location URLs from it
                 with httpx.stream(method, f"http://{proxy.upstream}{self.path}", headers=headers,
-                                  timeout=60) as resp:
+                                  content=sent, timeout=60) as resp:
                     body = resp.read()
                 digest = self.path.rsplit("/", 1)[-1] if "/blobs/" in self.path else ""
                 if digest and method == "GET" and resp.status_code == 200:

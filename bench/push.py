@@ -1,0 +1,123 @@
+"""Push of a ~200 MB multi-layer image into a local registry: berth against Docker.
+
+    sudo .venv/bin/python bench/push.py [--runs 3] [--layers 4] [--layer-mb 50]
+
+Builds one docker-archive of LAYERS gzip layers of incompressible data (plus a busybox
+layer) and loads it into each engine, freshly started and private, so that both hold
+the very same image; then, every run into a new docker-registry on 127.0.0.1 (nothing
+there yet: every blob is uploaded), times POST /images/{name}/push until its stream
+ends, alternating engines. Prints MB/s (the gzip'd layer bytes over the wall time)
+and the ratio. What each engine does differs by design: dockerd stores layers
+uncompressed and gzips them again on every push; berth keeps the blobs it received and
+sends them as they are (the digests the image was loaded with).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import io
+import json
+import os
+import statistics
+import sys
+import tarfile
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+from bench import engines  # noqa: E402
+from tests.images import oci  # noqa: E402
+from tests.images.registry import Registry  # noqa: E402
+
+
+def make_archive(layers: int, layer_mb: int, path: str) -> int:
+    """A docker-archive (manifest.json, config, gzip layers); returns the layers' bytes."""
+    tars = [oci.tar_bytes(oci.busybox_entries("bench"))]
+    tars += [oci.tar_bytes([(f"layer{i}/data", "file", os.urandom(layer_mb << 20))]) for i in range(layers)]
+    blobs = [gzip.compress(t, compresslevel=1, mtime=0) for t in tars]
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["true"]},
+                         "created": "2024-01-01T00:00:00Z",
+                         "rootfs": {"type": "layers", "diff_ids": [oci.digest(t) for t in tars]}}).encode()
+    files = [(f"{oci.digest(b)[7:]}.tar.gz", b) for b in blobs] + [("config.json", config)]
+    files.append(("manifest.json", json.dumps([{"Config": "config.json", "RepoTags": ["bench/push:v1"],
+                                                "Layers": [n for n, _ in files[:-1]]}]).encode()))
+    with tarfile.open(path, "w") as tar:
+        for name, data in files:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return sum(len(b) for b in blobs)
+
+
+def _load(engine: engines.Engine, archive: str) -> None:
+    with open(archive, "rb") as f:
+        status, body = engines.api(engine.sock, "POST", "/images/load?quiet=1", f.read(), "application/x-tar")
+    if status != 200 or b"Loaded image" not in body:
+        raise RuntimeError(f"{engine.name} load failed: {status} {body[-300:]!r}")
+
+
+def _push(engine: engines.Engine, registry: Registry) -> float:
+    name = f"{registry.host}/bench/push"
+    status, body = engines.api(engine.sock, "POST", f"/images/bench/push:v1/tag?repo={name}&tag=v1")
+    if status != 201:
+        raise RuntimeError(f"{engine.name} tag failed: {status} {body!r}")
+    conn = engines._UnixHTTP(engine.sock)
+    start = time.perf_counter()
+    conn.request("POST", f"/images/{name}/push?tag=v1", headers={"X-Registry-Auth": "e30="})
+    resp = conn.getresponse()
+    out = resp.read()
+    elapsed = time.perf_counter() - start
+    conn.close()
+    if resp.status != 200 or b'"error' in out or b"digest: sha256:" not in out:
+        raise RuntimeError(f"{engine.name} push failed: {resp.status} {out[-400:]!r}")
+    return elapsed
+
+
+def one_run(kind: str, archive: str) -> float:
+    work = engines.workdir()
+    try:
+        engine = engines.start_dockerd(work) if kind == "docker" else engines.start_berthd(work)
+        try:
+            _load(engine, archive)
+            registry = Registry()
+            registry.start()
+            try:
+                return _push(engine, registry)
+            finally:
+                registry.stop()
+        finally:
+            engine.stop()
+    finally:
+        engines.remove_workdir(work)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--layers", type=int, default=4)
+    p.add_argument("--layer-mb", type=int, default=50)
+    args = p.parse_args()
+    archive = os.path.join(tempfile.mkdtemp(prefix="berth-bench-push-"), "image.tar")
+    try:
+        size = make_archive(args.layers, args.layer_mb, archive)
+        mb = size / 1e6
+        print(f"image: {args.layers + 1} layers, {mb:.1f} MB gzip'd")
+        times: dict[str, list[float]] = {"docker": [], "berth": []}
+        for _ in range(args.runs):
+            for kind in ("docker", "berth"):
+                elapsed = one_run(kind, archive)
+                times[kind].append(elapsed)
+                print(f"  {kind:6} {elapsed:6.2f} s  {mb / elapsed:6.1f} MB/s", flush=True)
+        med = {k: statistics.median(v) for k, v in times.items()}
+        print(f"\nmedian of {args.runs}:")
+        for kind in ("docker", "berth"):
+            print(f"  {kind:6} {med[kind]:6.2f} s  {mb / med[kind]:6.1f} MB/s")
+        print(f"  ratio berth/docker throughput: {med['docker'] / med['berth']:.2f}x")
+    finally:
+        engines.shutil.rmtree(os.path.dirname(archive), ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

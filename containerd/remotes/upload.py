@@ -1,0 +1,119 @@
+"""Blobs and manifests into a registry: the distribution spec's push side.
+
+A blob is checked first (HEAD: the registry may have it already), then mounted from
+another repository of the same registry that is known to hold it (one request, no
+bytes sent), and only then uploaded: POST opens an upload session, then either one
+PUT carries the whole blob (monolithic) or PATCHes carry it in chunks and a final
+PUT closes it; either way the registry checks the digest given with the PUT. Bytes
+are read from the content store file as they are sent: nothing is held in memory.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+
+import httpx
+
+from .registry import RegistryError, Repository, TransportError
+
+# (bytes sent so far, total)
+Sent = Callable[[int, int], None]
+_READ = 1 << 20
+# Bigger blobs go in PATCHes of this size: bounded requests, which proxies in front
+# of registries often insist on (a body limit), at the cost of a round trip each.
+CHUNK = 64 << 20
+
+
+def blob_exists(repo: Repository, digest: str) -> bool:
+    """HEAD /v2/NAME/blobs/DIGEST: 200 yes, 404 no (anything else is an error)."""
+    try:
+        repo.send("HEAD", repo.url("blobs", digest), {})
+    except RegistryError as e:
+        if e.status == 404:
+            return False
+        raise
+    return True
+
+
+def mount(repo: Repository, digest: str, source: str) -> str:
+    """Cross-repository mount of `digest` from repository `source` (same registry).
+
+    Returns "" when mounted; otherwise the registry opened an ordinary upload instead
+    (202, as the spec allows) and this is its Location, for upload() to use."""
+    url = f"{repo.base}/v2/{repo.ref.path}/blobs/uploads/"
+    resp = repo.send("POST", _with(url, {"mount": digest, "from": source}), {"Content-Length": "0"})
+    if resp.status_code == 201:
+        return ""
+    return _location(resp, url)
+
+
+def start(repo: Repository) -> str:
+    """POST /v2/NAME/blobs/uploads/: a new upload session; its URL."""
+    url = f"{repo.base}/v2/{repo.ref.path}/blobs/uploads/"
+    return _location(repo.send("POST", url, {"Content-Length": "0"}), url)
+
+
+def upload(repo: Repository, location: str, digest: str, path: str, size: int, sent: Sent,
+           chunk: int = CHUNK) -> None:
+    """The blob at `path` into the session at `location`: one PUT if it fits in a
+    chunk, else PATCHes of `chunk` bytes (Content-Range) and an empty closing PUT."""
+    if size <= chunk:
+        _put(repo, location, digest, lambda: _read(path, 0, size, sent, size), size)
+        return
+    offset = 0
+    while offset < size:
+        n = min(chunk, size - offset)
+        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(n),
+                   "Content-Range": f"{offset}-{offset + n - 1}"}
+        resp = repo.send("PATCH", location, headers,
+                         body=lambda o=offset, n=n: _read(path, o, n, sent, size))  # type: ignore[misc]
+        location = _location(resp, location)
+        offset += n
+    _put(repo, location, digest, lambda: b"", 0)
+
+
+def put_manifest(repo: Repository, tag: str, media_type: str, body: bytes) -> str:
+    """PUT /v2/NAME/manifests/TAG; the digest the registry answers with (or ours)."""
+    resp = repo.send("PUT", repo.url("manifests", tag), {"Content-Type": media_type},
+                     body=lambda: body)
+    return resp.headers.get("Docker-Content-Digest", "")
+
+
+def _put(repo: Repository, location: str, digest: str, body: Callable[[], bytes | Iterator[bytes]],
+         size: int) -> None:
+    headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
+    resp = repo.send("PUT", _with(location, {"digest": digest}), headers, body=body)
+    if resp.status_code not in (201, 204):
+        raise RegistryError(resp.status_code, "", f"upload of {digest}: unexpected status {resp.status_code}")
+
+
+def _read(path: str, offset: int, length: int, sent: Sent, total: int) -> Iterator[bytes]:
+    """`length` bytes of the file from `offset`, told to `sent` as they go."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as e:
+        raise TransportError(f"read {path}: {e.strerror}") from None
+    try:
+        done = 0
+        while done < length:
+            data = os.pread(fd, min(_READ, length - done), offset + done)
+            if not data:
+                raise TransportError(f"read {path}: the blob is shorter than its {total} bytes")
+            done += len(data)
+            sent(offset + done, total)
+            yield data
+    finally:
+        os.close(fd)
+
+
+def _with(url: str, params: dict[str, str]) -> str:
+    """The URL with these query parameters added (an upload's Location carries its own)."""
+    return str(httpx.URL(url).copy_merge_params(params))
+
+
+def _location(resp: httpx.Response, base: str) -> str:
+    where = resp.headers.get("Location", "")
+    if not where:
+        raise RegistryError(resp.status_code, "", f"upload to {base}: the registry gave no Location")
+    return str(httpx.URL(base).join(where))
