@@ -21,7 +21,6 @@ from typing import Iterator
 
 import pytest
 
-from berth import runc
 
 # what the runtime itself holds (runc: its Go runtime's epoll and pipes; both: sync pipes)
 _RUNTIME_OWN = ("pipe:", "socket:", "anon_inode:")
@@ -199,35 +198,61 @@ def _feed_nonblocking(rootfs: str) -> None:
 
 
 # The library, as berth-shim calls it: the fds to close are the caller's, in the child
-# only; the caller keeps every one of them.
+# only; the caller keeps every one of them. The caller is a fresh interpreter with no
+# other threads, as the shim is (a fork from pytest's threaded process could deadlock).
+
+_LIBRARY_CREATE = """
+import json, os, sys
+from berth import runc
+root, cid, bundle = sys.argv[1:4]
+own = [os.open(p, os.O_RDONLY | os.O_CLOEXEC) for p in ("/dev/null", "/etc/hostname", "/etc/passwd")]
+own.append(os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
+inheritable = os.open("/etc/hostname", os.O_RDONLY)
+os.set_inheritable(inheritable, True)
+r, w = os.pipe()
+null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
+held = [list(os.fstat(fd)[1:3])[::-1] for fd in (*own, inheritable, r)]
+pid = runc.create(root, cid, bundle, stdio=(null, w, w))
+print(json.dumps({"pid": pid, "held": held}), flush=True)
+sys.stdin.readline()  # the test has looked at the init
+for fd in (*own, inheritable, r, w, null):
+    os.fstat(fd)  # still ours
+os.close(w)
+runc.start(root, cid)
+os.waitpid(pid, 0)
+with os.fdopen(r, "rb") as f:
+    out = f.read().decode()
+runc.delete(root, cid, force=True)
+print(json.dumps({"out": out}), flush=True)
+"""
+
 
 def test_library_create_closes_the_callers_fds_in_the_init_only(bundle, cid, tmp_path):
     root = str(tmp_path / "state")
-    own = [os.open(p, os.O_RDONLY | os.O_CLOEXEC) for p in ("/dev/null", "/etc/hostname", "/etc/passwd")]
-    own.append(os.open(str(tmp_path), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
-    inheritable = os.open("/etc/hostname", os.O_RDONLY)
-    os.set_inheritable(inheritable, True)
-    r, w = os.pipe()
-    null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
+    os.makedirs(root)
+    b = bundle(["sh", "-c", "ls /proc/self/fd | tr '\\n' ' '"])
+    caller = subprocess.Popen([sys.executable, "-c", _LIBRARY_CREATE, root, cid, b], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
     try:
-        pid = runc.create(root, cid, bundle(["sh", "-c", "ls /proc/self/fd | tr '\\n' ' '"]), stdio=(null, w, w))
-        try:
-            assert _callers_fds_in(pid, [*own, inheritable, r]) == []
-            assert _named_fds_of(pid) == ["exec.fifo"]
-            for fd in (*own, inheritable, r, w, null):
-                os.fstat(fd)  # still ours
-            os.close(w)
-            runc.start(root, cid)
-            os.waitpid(pid, 0)
-            with os.fdopen(r, "rb") as f:
-                assert f.read() == b"0 1 2 3 "
-        finally:
-            runc.delete(root, cid, force=True)
+        first = json.loads(caller.stdout.readline())
+        pid, held = first["pid"], {tuple(x) for x in first["held"]}
+        leaked = []
+        for name in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                st = os.stat(f"/proc/{pid}/fd/{name}")
+            except OSError:
+                continue
+            if int(name) > 2 and (st.st_dev, st.st_ino) in held:
+                leaked.append(name)
+        assert leaked == []
+        assert _named_fds_of(pid) == ["exec.fifo"]
+        out, _ = caller.communicate("go\n", timeout=60)
+        assert caller.returncode == 0
+        assert json.loads(out)["out"] == "0 1 2 3 "
     finally:
-        for fd in (*own, inheritable, null):
-            os.close(fd)
-        with contextlib.suppress(OSError):
-            os.close(w)
+        if caller.poll() is None:
+            caller.kill()
+            caller.wait()
 
 
 _LIBRARY_EXEC = """
