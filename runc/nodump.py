@@ -13,8 +13,10 @@ program resets it, as for any new program.
 from __future__ import annotations
 
 import os
+import sys
 
 from berth.runc import libc
+from berth.runc.errors import RuncError
 
 PR_SET_DUMPABLE = 4
 PR_GET_DUMPABLE = 3
@@ -27,6 +29,13 @@ class Forking:
     __slots__ = ("_was", "_pid")
 
     def __enter__(self) -> None:
+        # A fork copies one thread: a lock another thread holds (the allocator's, the
+        # import lock) stays held in the child forever, which hangs or aborts it. The CLI
+        # and the shim are single-threaded; a threaded caller gets an error, not a hang.
+        threading = sys.modules.get("threading")
+        if threading is not None and (n := threading.active_count()) > 1:
+            raise RuncError(f"berth.runc forks the container's process: call it from a single-threaded "
+                            f"process (this one runs {n} threads)")
         self._was = libc.prctl(PR_GET_DUMPABLE)
         self._pid = os.getpid()
         libc.prctl(PR_SET_DUMPABLE, 0)

@@ -29,6 +29,33 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    """Its server_close ends the keep-alive connections clients still hold open, then
+    joins each handler thread (socketserver's block_on_close)."""
+
+    daemon_threads = False
+
+    def __init__(self, *args: object) -> None:
+        self._open: set[socket.socket] = set()
+        super().__init__(*args)
+
+    def process_request(self, request: socket.socket, client_address: object) -> None:
+        self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: socket.socket) -> None:
+        self._open.discard(request)
+        super().shutdown_request(request)
+
+    def server_close(self) -> None:
+        for sock in list(self._open):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        super().server_close()
+
+
 @dataclass
 class Registry:
     htpasswd: str = ""          # path of an htpasswd file: basic auth on
@@ -99,7 +126,8 @@ class Proxy:
     token_requests: list[dict] = field(default_factory=list)
     uploads: list[tuple[str, str]] = field(default_factory=list)  # (method, path) of each write forwarded
     _tokens: dict[str, set[str]] = field(default_factory=dict)  # token -> the scopes it was asked for
-    _server: http.server.ThreadingHTTPServer | None = None
+    _server: _Server | None = None
+    _serving: threading.Thread | None = None
 
     @property
     def host(self) -> str:
@@ -237,14 +265,17 @@ class Proxy:
                     return
                 self.wfile.write(body)
 
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._serving = threading.Thread(target=self._server.serve_forever)
+        self._serving.start()
 
     def stop(self) -> None:
+        """Ends every thread it started: a test package that forks later (berth.runc
+        does) must not inherit threads frozen in the middle of a request."""
         for ev in self.hold.values():
             ev.set()
         if self._server is not None:
             self._server.shutdown()
+            self._serving.join()
             self._server.server_close()

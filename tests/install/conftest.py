@@ -12,6 +12,8 @@ and running containers survive a reinstall, which restarts berthd onto this
 tree's code), whereas uninstalling would take their install away and refusing
 would leave this test unrun on every machine set up as README says (install,
 then test). Only a machine without an install is uninstalled and cleaned after.
+The test marks the install it made (MARKER), so that one a killed test session
+left behind is taken for the test's own, not a developer's, and removed the next time.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ GROUP = "berth"  # berthd's default --group, created by berthd (daemon/http/acce
 CGROUP_PARENT = "berth"
 MADE_BY_INSTALL = ["/var/lib/berth", "/run/berth", "/var/log/berth"]
 _LOCK = "/run/lock/berth-install-test.lock"
+MARKER = f"{PREFIX}/.installed-by-tests"  # scripts/uninstall removes it with the prefix
 _RUNUSER = shutil.which("runuser") or "/usr/sbin/runuser"
 
 
@@ -111,6 +114,9 @@ class _Found:
             group = True
         except KeyError:
             group = False
+        if os.path.exists(MARKER):  # a killed session's install: everything of it is the test's
+            return cls(paths=dict.fromkeys([PREFIX, *MADE_BY_INSTALL], False), group=False, cgroups=False,
+                       processes=set())
         return cls(paths={p: os.path.lexists(p) for p in [PREFIX, *MADE_BY_INSTALL]}, group=group,
                    cgroups=bool(_cgroup_dirs()), processes=prefix_processes())
 
@@ -188,6 +194,9 @@ def install() -> Iterator[Install]:
         problems: list[str] = []
         try:
             if not inst.preexisting:
+                os.makedirs(PREFIX, exist_ok=True)
+                with open(MARKER, "w") as f:  # first, so that a session killed mid-install is known
+                    f.write("made by tests/install; removed by its teardown\n")
                 _stale_venv()
             r = inst.run()
             assert r.returncode == 0, f"scripts/install failed ({r.returncode}):\n{r.stdout}\n{r.stderr}"
