@@ -22,14 +22,13 @@ from ..stats.service import Stats
 from ..network import prepare as netprep
 from ..network.service import Networks
 from ..streams.stdin import StdinFifos
-from . import names, reconcile, resources, spec, update
-from .process import command, parse_signal, start_error
+from . import create as creation
+from . import names, reconcile, spec, update
+from .process import parse_signal, start_error
 from .store import Container, State, Store
 from .waiters import Waiters
 
 log = logging.getLogger("berthd.engine")
-
-
 
 
 class Engine:
@@ -56,41 +55,15 @@ class Engine:
 
     # ------------------------------------------------------------------ create
     async def create(self, name: str | None, body: dict[str, Any]) -> Container:
-        host = body.pop("HostConfig", None) or {}
-        networking = body.pop("NetworkingConfig", None)
-        image_ref = body.get("Image") or ""
-        if not image_ref:
-            raise bad_request("Config cannot be empty in order to create a container")
-        workdir = body.get("WorkingDir") or ""
-        if workdir and not workdir.startswith("/"):
-            raise bad_request(f"the working directory '{workdir}' is invalid, it needs to be an absolute path")
-        runtime_name = host.get("Runtime") or self.config.default_runtime
-        try:
-            runtime = self.config.runtime_binary(runtime_name)
-        except KeyError:
-            raise bad_request(f"unknown or invalid runtime name: {runtime_name}") from None
-        try:
-            resources.validate(host)  # dockerd's refusals, before anything is made
-        except ValueError as e:
-            raise bad_request(str(e)) from None
+        req = creation.check(body, self.config)
         full_name = names.validate(name) if name else names.generate(set(self.store.by_name))
         self.store.check_name(full_name)
-        image = await images.resolve(self.ctrd, image_ref)
+        image = await images.resolve(self.ctrd, req.image_ref)
         image_cfg = image.config.get("config") or {}
-
         cid = secrets.token_hex(32)
-        config = dict(body)
-        config["Hostname"] = config.get("Hostname") or cid[:12]
-        config["Env"] = spec.merge_env(image_cfg.get("Env") or [], config.get("Env") or [])
-        for key, default in (("WorkingDir", ""), ("User", "")):
-            config[key] = config.get(key) or image_cfg.get(key) or default
-        if image_cfg.get("Labels"):
-            config["Labels"] = {**image_cfg["Labels"], **(config.get("Labels") or {})}
-        config.setdefault("StopSignal", image_cfg.get("StopSignal"))
-        parse_signal(config["StopSignal"])  # refused now, or the container could never be stopped
-        path, args = command(config, image_cfg)
-        host.setdefault("LogConfig", {"Type": "json-file", "Config": {}})
-        host["Runtime"] = runtime_name
+        filled = creation.fill(cid, req, image_cfg)
+        config, host, path, args, runtime = filled.config, req.host, filled.path, filled.args, req.runtime
+        networking = req.networking
 
         c = Container(id=cid, name=full_name, created=rfc3339_nano(), path=path, args=args,
                       config=config, host_config=host, image=image.id, runtime=runtime)

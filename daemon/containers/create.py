@@ -1,0 +1,74 @@
+"""What a create request becomes before anything exists: dockerd's refusals, then the
+container's Config and HostConfig filled in from the image (service.py makes the rest).
+
+New create-time settings (mounts, restart policies, health checks, log drivers) validate
+in `check` and fill in `fill`, each by a call into their own package, so that nothing a
+request sets is stored unread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import Config
+from ..http.errors import bad_request
+from . import resources, spec
+from .process import command, parse_signal
+
+
+@dataclass
+class Request:
+    """The body taken apart: HostConfig and NetworkingConfig are not part of Config."""
+    body: dict[str, Any]  # Config
+    host: dict[str, Any]
+    networking: dict[str, Any] | None
+    image_ref: str
+    runtime_name: str
+    runtime: str  # the binary (or the in-process runtime's name)
+
+
+@dataclass
+class Filled:
+    config: dict[str, Any]
+    path: str
+    args: list[str]
+
+
+def check(body: dict[str, Any], config: Config) -> Request:
+    """dockerd's refusals of the request alone (400s), before the image is even looked up."""
+    host = body.pop("HostConfig", None) or {}
+    networking = body.pop("NetworkingConfig", None)
+    image_ref = body.get("Image") or ""
+    if not image_ref:
+        raise bad_request("Config cannot be empty in order to create a container")
+    workdir = body.get("WorkingDir") or ""
+    if workdir and not workdir.startswith("/"):
+        raise bad_request(f"the working directory '{workdir}' is invalid, it needs to be an absolute path")
+    runtime_name = host.get("Runtime") or config.default_runtime
+    try:
+        runtime = config.runtime_binary(runtime_name)
+    except KeyError:
+        raise bad_request(f"unknown or invalid runtime name: {runtime_name}") from None
+    try:
+        resources.validate(host)  # dockerd's refusals, before anything is made
+    except ValueError as e:
+        raise bad_request(str(e)) from None
+    return Request(body=body, host=host, networking=networking, image_ref=image_ref,
+                   runtime_name=runtime_name, runtime=runtime)
+
+
+def fill(cid: str, req: Request, image_cfg: dict[str, Any]) -> Filled:
+    """Config as dockerd stores it: the image's defaults under the request's settings."""
+    config = dict(req.body)
+    config["Hostname"] = config.get("Hostname") or cid[:12]
+    config["Env"] = spec.merge_env(image_cfg.get("Env") or [], config.get("Env") or [])
+    for key, default in (("WorkingDir", ""), ("User", "")):
+        config[key] = config.get(key) or image_cfg.get(key) or default
+    if image_cfg.get("Labels"):
+        config["Labels"] = {**image_cfg["Labels"], **(config.get("Labels") or {})}
+    config.setdefault("StopSignal", image_cfg.get("StopSignal"))
+    parse_signal(config["StopSignal"])  # refused now, or the container could never be stopped
+    path, args = command(config, image_cfg)
+    req.host.setdefault("LogConfig", {"Type": "json-file", "Config": {}})
+    req.host["Runtime"] = req.runtime_name
+    return Filled(config=config, path=path, args=args)
