@@ -12,20 +12,12 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
-import time
 
 import engines
 
 BERTH = os.path.join(engines.BIN, "berth")
 DOCKER = shutil.which("docker") or "docker"
-
-
-def _time(cmd: list[str], env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
 
 
 def main() -> int:
@@ -39,10 +31,10 @@ def main() -> int:
         }
         times: dict[str, list[float]] = {name: [] for name in cases}
         for cmd, env in cases.values():
-            _time(cmd, env)  # warm-up, not counted
+            engines.time_command(cmd, env)  # warm-up, not counted
         for _ in range(args.runs):  # interleaved so machine noise hits both alike
             for name, (cmd, env) in cases.items():
-                times[name].append(_time(cmd, env))
+                times[name].append(engines.time_command(cmd, env))
     med = {name: statistics.median(t) for name, t in times.items()}
     for name, m in med.items():
         print(f"{name:>8}: median {m * 1000:7.1f} ms over {args.runs} runs (min {min(times[name]) * 1000:.1f})")

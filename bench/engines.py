@@ -171,6 +171,46 @@ def remove_workdir(path: str) -> None:
         cleanup_cgroups(cgroup_parent(engine))
 
 
+@contextlib.contextmanager
+def fresh(kind: str) -> Iterator[Engine]:
+    """One private engine ("docker" or "berth") with nothing cached, removed with all it made."""
+    work = workdir()
+    try:
+        engine = start_dockerd(work) if kind == "docker" else start_berthd(work)
+        try:
+            yield engine
+        finally:
+            engine.stop()
+    finally:
+        remove_workdir(work)
+
+
+def time_command(argv: list[str], env: dict[str, str]) -> float:
+    """Seconds one run of argv takes (it must succeed)."""
+    start = time.perf_counter()
+    subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+@contextlib.contextmanager
+def sleepers(docker: Engine, berth: Engine, count: int, seconds: int = 3600) -> Iterator[None]:
+    """`count` idle containers running in each engine (docker's without a network, as
+    side_by_side's dockerd has none), all removed when the block ends."""
+    clis = ((os.path.join(BIN, "berth"), berth, []), (shutil.which("docker") or "docker", docker,
+                                                       ["--network", "none"]))
+    try:
+        for _ in range(count):
+            for cli, engine, extra in clis:
+                subprocess.run([cli, "run", "-d", *extra, "bench-busybox", "sleep", str(seconds)],
+                               env=engine.env(), check=True, stdout=subprocess.DEVNULL)
+        yield
+    finally:
+        for cli, engine, _ in clis:
+            ids = subprocess.run([cli, "ps", "-aq"], env=engine.env(), capture_output=True, text=True).stdout.split()
+            if ids:
+                subprocess.run([cli, "rm", "-f", *ids], env=engine.env(), stdout=subprocess.DEVNULL)
+
+
 DOCKER_BRIDGE = f"bd{os.getpid()}"
 
 

@@ -14,8 +14,6 @@ import argparse
 import glob
 import os
 import shutil
-import statistics
-import subprocess
 import sys
 
 import engines
@@ -71,38 +69,25 @@ def _docker_shims(namespace: str) -> list[int]:
             and "containerd-shim" in _cmdline(int(p)) and f"-namespace {namespace} " in _cmdline(int(p))]
 
 
+def engine_pss(engine: engines.Engine, shims: list[int]) -> tuple[float, float, int]:
+    """MiB of PSS: the engine's daemons (every descendant that is not a shim), its shims; and the shim count."""
+    daemons = [p for p in _descendants(engine.proc.pid) if p not in shims]
+    return (sum(_pss_kb(p) for p in daemons) / 1024, sum(_pss_kb(p) for p in shims) / 1024, len(shims))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--containers", type=int, default=5)
     args = parser.parse_args()
-    with engines.side_by_side() as (docker, berth):
-        try:
-            for _ in range(args.containers):
-                subprocess.run([BERTH, "run", "-d", "bench-busybox", "sleep", "600"], env=berth.env(),
-                               check=True, stdout=subprocess.DEVNULL)
-                subprocess.run([DOCKER, "run", "-d", "--network", "none", "bench-busybox", "sleep", "600"],
-                               env=docker.env(), check=True, stdout=subprocess.DEVNULL)
-            shims = {"berth": _berth_shims(berth), "docker": _docker_shims(f"bench{os.getpid()}")}
-            # the daemons: berthd + berth-containerd + its fork server; dockerd + its containerd
-            daemons = {name: [p for p in _descendants(e.proc.pid) if p not in shims[name]]
-                       for name, e in (("berth", berth), ("docker", docker))}
-            totals = {}
-            for name in ("berth", "docker"):
-                daemon = sum(_pss_kb(p) for p in daemons[name]) / 1024
-                per_shim = statistics.mean(_pss_kb(p) for p in shims[name]) / 1024 if shims[name] else 0.0
-                totals[name] = (daemon, per_shim, len(daemons[name]), len(shims[name]))
-        finally:
-            for cli, engine in ((BERTH, berth), (DOCKER, docker)):
-                ids = subprocess.run([cli, "ps", "-aq"], env=engine.env(), capture_output=True,
-                                     text=True).stdout.split()
-                if ids:
-                    subprocess.run([cli, "rm", "-f", *ids], env=engine.env(), stdout=subprocess.DEVNULL)
+    with engines.side_by_side() as (docker, berth), engines.sleepers(docker, berth, args.containers, 600):
+        # the daemons: berthd + berth-containerd + its fork server; dockerd + its containerd
+        totals = {"berth": engine_pss(berth, _berth_shims(berth)),
+                  "docker": engine_pss(docker, _docker_shims(f"bench{os.getpid()}"))}
     print(f"PSS with {args.containers} running containers each (MiB)")
-    for name, (daemon, per_shim, n_daemons, n_shims) in totals.items():
-        print(f"  {name:>6}: daemons {daemon:6.1f} ({n_daemons} processes), "
-              f"per container shim {per_shim:5.2f} ({n_shims} shims)")
-    (bd, bs, _, _), (dd, ds, _, _) = totals["berth"], totals["docker"]
-    print(f"  ratio berth/docker: daemons {bd / dd:.2f}, per shim {bs / ds:.2f}")
+    for name, (daemon, shims, n_shims) in totals.items():
+        print(f"  {name:>6}: daemons {daemon:6.1f}, per container shim {shims / max(n_shims, 1):5.2f} ({n_shims} shims)")
+    (bd, bs, bn), (dd, ds, dn) = totals["berth"], totals["docker"]
+    print(f"  ratio berth/docker: daemons {bd / dd:.2f}, per shim {(bs / max(bn, 1)) / (ds / max(dn, 1)):.2f}")
     return 0
 
 

@@ -103,24 +103,17 @@ def _pull(engine: engines.Engine, repo: str) -> float:
 
 
 def one_run(kind: str, repo: str) -> tuple[float, dict[str, int]]:
-    work = engines.workdir()
-    try:
-        engine = engines.start_dockerd(work) if kind == "docker" else engines.start_berthd(work)
-        try:
-            if kind == "docker":
-                pids = {"dockerd": engine.proc.pid}
-                for child in _children(engine.proc.pid, "containerd"):
-                    pids["containerd"] = child
-            else:
-                with open(os.path.join(engine.root, "exec", "berth-containerd.pid")) as f:
-                    pids = {"berthd": engine.proc.pid, "berth-containerd": int(f.read())}
-            with PeakRss(pids) as rss:
-                elapsed = _pull(engine, repo)
-            return elapsed, rss.peak
-        finally:
-            engine.stop()
-    finally:
-        engines.remove_workdir(work)
+    with engines.fresh(kind) as engine:
+        if kind == "docker":
+            pids = {"dockerd": engine.proc.pid}
+            for child in _children(engine.proc.pid, "containerd"):
+                pids["containerd"] = child
+        else:
+            with open(os.path.join(engine.root, "exec", "berth-containerd.pid")) as f:
+                pids = {"berthd": engine.proc.pid, "berth-containerd": int(f.read())}
+        with PeakRss(pids) as rss:
+            elapsed = _pull(engine, repo)
+        return elapsed, rss.peak
 
 
 def main() -> None:

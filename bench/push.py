@@ -76,21 +76,14 @@ def _push(engine: engines.Engine, registry: Registry) -> float:
 
 
 def one_run(kind: str, archive: str) -> float:
-    work = engines.workdir()
-    try:
-        engine = engines.start_dockerd(work) if kind == "docker" else engines.start_berthd(work)
+    with engines.fresh(kind) as engine:
+        _load(engine, archive)
+        registry = Registry()
+        registry.start()
         try:
-            _load(engine, archive)
-            registry = Registry()
-            registry.start()
-            try:
-                return _push(engine, registry)
-            finally:
-                registry.stop()
+            return _push(engine, registry)
         finally:
-            engine.stop()
-    finally:
-        engines.remove_workdir(work)
+            registry.stop()
 
 
 def main() -> None:

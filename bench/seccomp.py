@@ -14,19 +14,11 @@ import glob
 import os
 import shutil
 import statistics
-import subprocess
 import sys
-import time
 
 import engines
 
 BERTH = os.path.join(engines.BIN, "berth")
-
-
-def _time(cmd: list[str], env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
 
 
 def main() -> int:
@@ -34,32 +26,24 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--cold", action="store_true", help="drop the compiled-profile cache before each run")
     args = parser.parse_args()
-    work = engines.workdir()
-    try:
-        tar = engines.busybox_tar(work)
-        berth = engines.start_berthd(work)
-        try:
-            engines.import_image(berth.sock, tar, "bench-busybox")
-            env = berth.env()
-            cases = {
-                "default profile": [BERTH, "run", "--rm", "bench-busybox", "true"],
-                "unconfined": [BERTH, "run", "--rm", "--security-opt", "seccomp=unconfined", "bench-busybox", "true"],
-            }
-            caches = os.path.join(berth.root, "exec", "containerd", "*", "@seccomp")
-            times: dict[str, list[float]] = {name: [] for name in cases}
-            for cmd in cases.values():
-                _time(cmd, env)  # warm-up (and the one compile), not counted
-            for _ in range(args.runs):  # interleaved so machine noise hits both alike
-                for name, cmd in cases.items():
-                    if args.cold and name == "default profile":
-                        for d in glob.glob(caches) + glob.glob(os.path.join(berth.root, "**", "@seccomp"),
-                                                               recursive=True):
-                            shutil.rmtree(d, ignore_errors=True)
-                    times[name].append(_time(cmd, env))
-        finally:
-            berth.stop()
-    finally:
-        engines.remove_workdir(work)
+    with engines.fresh("berth") as berth:
+        engines.import_image(berth.sock, engines.busybox_tar(berth.root), "bench-busybox")
+        env = berth.env()
+        cases = {
+            "default profile": [BERTH, "run", "--rm", "bench-busybox", "true"],
+            "unconfined": [BERTH, "run", "--rm", "--security-opt", "seccomp=unconfined", "bench-busybox", "true"],
+        }
+        caches = os.path.join(berth.root, "exec", "containerd", "*", "@seccomp")
+        times: dict[str, list[float]] = {name: [] for name in cases}
+        for cmd in cases.values():
+            engines.time_command(cmd, env)  # warm-up (and the one compile), not counted
+        for _ in range(args.runs):  # interleaved so machine noise hits both alike
+            for name, cmd in cases.items():
+                if args.cold and name == "default profile":
+                    for d in glob.glob(caches) + glob.glob(os.path.join(berth.root, "**", "@seccomp"),
+                                                           recursive=True):
+                        shutil.rmtree(d, ignore_errors=True)
+                times[name].append(engines.time_command(cmd, env))
     med = {name: statistics.median(t) for name, t in times.items()}
     for name, m in med.items():
         print(f"{name:>16}: median {m * 1000:7.1f} ms over {args.runs} runs (min {min(times[name]) * 1000:.1f})")

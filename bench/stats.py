@@ -20,7 +20,7 @@ import sys
 import time
 
 import engines
-from memory import BERTH, DOCKER, _berth_shims, _descendants, _docker_shims, _pss_kb
+from memory import BERTH, DOCKER, _berth_shims, _docker_shims, engine_pss
 
 
 def _time(argv: list[str], env: dict[str, str], rounds: int) -> float:
@@ -35,36 +35,19 @@ def _time(argv: list[str], env: dict[str, str], rounds: int) -> float:
     return statistics.median(times)
 
 
-def _memory(engine: engines.Engine, shims: list[int]) -> tuple[float, float, int]:
-    daemons = [p for p in _descendants(engine.proc.pid) if p not in shims]
-    return (sum(_pss_kb(p) for p in daemons) / 1024, sum(_pss_kb(p) for p in shims) / 1024, len(shims))
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--containers", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    with engines.side_by_side() as (docker, berth):
-        try:
-            for _ in range(args.containers):
-                subprocess.run([BERTH, "run", "-d", "bench-busybox", "sleep", "3600"], env=berth.env(),
-                               check=True, stdout=subprocess.DEVNULL)
-                subprocess.run([DOCKER, "run", "-d", "--network", "none", "bench-busybox", "sleep", "3600"],
-                               env=docker.env(), check=True, stdout=subprocess.DEVNULL)
-            timing = {
-                "berth CLI on berthd": _time([BERTH, "stats", "--no-stream"], berth.env(), args.rounds),
-                "docker CLI on berthd": _time([DOCKER, "stats", "--no-stream"], berth.env(), args.rounds),
-                "docker CLI on dockerd": _time([DOCKER, "stats", "--no-stream"], docker.env(), args.rounds),
-            }
-            mem = {"berth": _memory(berth, _berth_shims(berth)),
-                   "docker": _memory(docker, _docker_shims(f"bench{os.getpid()}"))}
-        finally:
-            for cli, engine in ((BERTH, berth), (DOCKER, docker)):
-                ids = subprocess.run([cli, "ps", "-aq"], env=engine.env(), capture_output=True,
-                                     text=True).stdout.split()
-                if ids:
-                    subprocess.run([cli, "rm", "-f", *ids], env=engine.env(), stdout=subprocess.DEVNULL)
+    with engines.side_by_side() as (docker, berth), engines.sleepers(docker, berth, args.containers):
+        timing = {
+            "berth CLI on berthd": _time([BERTH, "stats", "--no-stream"], berth.env(), args.rounds),
+            "docker CLI on berthd": _time([DOCKER, "stats", "--no-stream"], berth.env(), args.rounds),
+            "docker CLI on dockerd": _time([DOCKER, "stats", "--no-stream"], docker.env(), args.rounds),
+        }
+        mem = {"berth": engine_pss(berth, _berth_shims(berth)),
+               "docker": engine_pss(docker, _docker_shims(f"bench{os.getpid()}"))}
     n = args.containers
     print(f"stats --no-stream with {n} running containers (median of {args.rounds}, seconds)")
     for what, secs in timing.items():

@@ -13,6 +13,7 @@ import resource
 import signal
 import stat
 
+from berth.common.capabilities import BY_NUMBER
 from berth.runc import libc
 from berth.runc.errors import RuncError
 
@@ -20,17 +21,7 @@ TYPE_CHECKING = False  # typing costs ~2 ms per CLI start; annotations are strin
 if TYPE_CHECKING:
     from typing import Any
 
-CAPS = [
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
-    "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
-]
-_CAP_INDEX = {name: i for i, name in enumerate(CAPS)}
+_CAP_INDEX = {name: i for i, name in enumerate(BY_NUMBER)}
 
 # Linux's resource numbers (the resource module lacks some of them)
 RLIMITS = {
@@ -46,7 +37,7 @@ def _last_cap() -> int:
         with open("/proc/sys/kernel/cap_last_cap") as f:
             return int(f.read())
     except OSError:
-        return len(CAPS) - 1
+        return len(BY_NUMBER) - 1
 
 
 def cap_mask(names: list[str] | None) -> int:

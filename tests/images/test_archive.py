@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.images import dockerd as private_dockerd
+from tests import dockerd as private_dockerd
 from tests.images import oci
 from tests.images.conftest import berth
 
@@ -43,7 +43,7 @@ def dockerd() -> Iterator[private_dockerd.Dockerd]:
 
 
 def _docker(d: private_dockerd.Dockerd, *args: str, **kw) -> subprocess.CompletedProcess:
-    return d.docker(*args, **kw)
+    return d.docker(*args, text=False, **kw)
 
 
 def test_save_is_a_docker_archive_and_an_oci_layout_and_loads_back(engine, api):

@@ -7,44 +7,22 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import urllib.parse
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import httpx
 import pytest
 
+from tests import dockerd as private_dockerd
 from tests import rootfs
-from tests.daemon.conftest import Berthd, _cleanup, wait_until
+from tests.dockerd import Dockerd
+from tests.daemon.conftest import Berthd, _cleanup
 
 IMAGE = "sec-probe"
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-@dataclass
-class Dockerd:
-    root: str
-    cgroup_parent: str
-    proc: subprocess.Popen
-
-    @property
-    def sock(self) -> str:
-        return os.path.join(self.root, "docker.sock")
-
-    @property
-    def env(self) -> dict[str, str]:
-        return {**os.environ, "DOCKER_HOST": f"unix://{self.sock}",
-                "DOCKER_CONFIG": os.path.join(self.root, "docker-cli")}
-
-    def docker(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-        return subprocess.run(["docker", *args], env=self.env, capture_output=True, text=True, timeout=timeout)
-
-    def client(self) -> httpx.Client:
-        return httpx.Client(transport=httpx.HTTPTransport(uds=self.sock), base_url="http://docker", timeout=60)
 
 
 def _image_tar(work: str) -> str:
@@ -97,62 +75,14 @@ def berthd(image_tar: str) -> Iterator[Berthd]:
 
 
 @pytest.fixture(scope="session")
-def dockerd(image_tar: str, work: str) -> Iterator[Dockerd]:
-    root = os.path.join(work, "docker")
-    os.makedirs(root)
-    parent = f"berth-sec-docker-{uuid.uuid4().hex[:8]}"
-    log = open(os.path.join(root, "dockerd.log"), "wb")
-    proc = subprocess.Popen(
-        ["dockerd", "--host", f"unix://{root}/docker.sock", "--data-root", f"{root}/data",
-         "--exec-root", f"{root}/exec", "--pidfile", f"{root}/dockerd.pid", "--bridge", "none",
-         "--iptables=false", "--ip6tables=false", "--containerd-namespace", f"sec{os.getpid()}",
-         "--cgroup-parent", parent], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    log.close()
-    d = Dockerd(root, parent, proc)
+def dockerd(image_tar: str) -> Iterator[Dockerd]:
+    d = private_dockerd.start()
     try:
-        assert wait_until(lambda: _pings(d), timeout=60), "dockerd did not come up"
         with d.client() as c:
             _import(c, image_tar)
         yield d
     finally:
-        _stop_dockerd(d)
-
-
-def _pings(d: Dockerd) -> bool:
-    if d.proc.poll() is not None:
-        raise RuntimeError("dockerd exited: " + open(os.path.join(d.root, "dockerd.log")).read()[-2000:])
-    try:
-        with d.client() as c:
-            return c.get("/_ping").status_code == 200
-    except httpx.TransportError:
-        return False
-
-
-def _stop_dockerd(d: Dockerd) -> None:
-    try:
-        with d.client() as c:
-            for ctr in c.get("/containers/json", params={"all": 1}).json():
-                c.delete(f"/containers/{ctr['Id']}", params={"force": 1})
-    except httpx.HTTPError:
-        pass
-    if d.proc.poll() is None:
-        d.proc.send_signal(signal.SIGTERM)
-        try:
-            d.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            d.proc.kill()
-            d.proc.wait()
-    with open("/proc/mounts") as f:
-        points = [line.split()[1] for line in f if line.split()[1].startswith(d.root)]
-    for point in sorted(points, key=len, reverse=True):
-        subprocess.run(["umount", "-l", point], capture_output=True)
-    for top in [os.path.join("/sys/fs/cgroup", h) for h in os.listdir("/sys/fs/cgroup")] + ["/sys/fs/cgroup"]:
-        base = os.path.join(top, d.cgroup_parent)
-        for sub, _, _ in sorted(os.walk(base), key=lambda w: -len(w[0])) if os.path.isdir(base) else []:
-            try:
-                os.rmdir(sub)
-            except OSError:
-                pass
+        private_dockerd.stop(d)
 
 
 @pytest.fixture(scope="session")
