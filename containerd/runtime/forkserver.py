@@ -22,6 +22,7 @@ If the helper or berth.shim.spawn is unavailable, `spawn_command` runs the
 from __future__ import annotations
 
 import ctypes
+import gc
 import json
 import logging
 import os
@@ -153,6 +154,11 @@ def _serve(sock: socket.socket, title: list[str]) -> int:
     # the next request); the helper never waits for one.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     spawn = _load_spawn()
+    # Every object imported so far goes to the permanent generation: a collection in a
+    # shim would otherwise write the gc header of each one it traverses, and each page
+    # so touched becomes the shim's own copy (copy-on-write), megabytes per shim.
+    gc.collect()
+    gc.freeze()
     while True:
         try:
             raw = sock.recv(_MAX_MSG)
