@@ -14,6 +14,7 @@ import sys
 import threading
 
 from berth.common import CONTAINERD_ADDRESS, CONTAINERD_ROOT, CONTAINERD_STATE
+from berth.common.malloc import limit_arenas
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -46,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     from .runtime import forkserver
 
     fork = forkserver.start()
+    limit_arenas()  # after the fork: the shims' own heaps are left as they are
 
     from .containers import ContainerService
     from .content import ContentStore

@@ -9,6 +9,8 @@ import os
 import signal
 import sys
 
+from berth.common.malloc import limit_arenas
+
 from .config import Config
 
 # dockerd's levels (its log.SetLevel's) as Python's; trace is as far as debug goes here.
@@ -214,6 +216,7 @@ def main(argv: list[str] | None = None) -> None:
     cfg = parse_args(argv)
     if os.geteuid() != 0:
         sys.exit("berthd needs to be started as root")
+    limit_arenas()
     logging.basicConfig(level=cfg.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for chatty in ("asyncio", "grpc"):  # their debug is a line per call (grpc: "Loaded running loop")
