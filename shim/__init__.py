@@ -16,6 +16,8 @@ def preload() -> None:
     For a fork server: call once before serving (it starts no threads).
     """
     import berth.shim.service  # noqa: F401
+    from berth.runc.cgroups import open_manager_from_paths  # noqa: F401 - the shim's own stats reads
+    from berth.runc.cgroups import _stats, manager, stats_v1, v1, v2  # noqa: F401 - the managers it opens
     from berth.shim import runtime
 
     for verb in ("create", "start", "kill", "delete", "ps", "exec_process"):
