@@ -80,7 +80,7 @@ class Engine:
                 oci = spec.build(cid=cid, path=path, args=args, config=config, host=host,
                                  container_dir=cdir, cgroup_parent=self.config.cgroup_parent,
                                  security=self.config.security)
-                netprep.adjust_spec(self.networks, oci, cid)
+                netprep.adjust_spec(self.networks, oci, cid, lambda other: self.store.get(other).config.get("Env") or [])
             except ValueError as e:
                 raise bad_request(str(e)) from None
             created = self.events.seen(cid, "create")  # asked before: it cannot slip past

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..config import Config
 from ..http.errors import ApiError, bad_request
-from . import etc, ports
+from . import etc, legacy, ports
 from .store import Attachment
 
 if TYPE_CHECKING:
@@ -85,11 +85,14 @@ def prepare(nets: Networks, *, cid: str, name: str, config: dict[str, Any], host
     return a
 
 
-def adjust_spec(nets: Networks, oci: dict[str, Any], cid: str) -> None:
-    """The network namespace berthd makes (by path), none for the host network."""
+def adjust_spec(nets: Networks, oci: dict[str, Any], cid: str,
+                env_of: Callable[[str], list[str]] = lambda _cid: []) -> None:
+    """The network namespace berthd makes (by path), none for the host network; the
+    environment of legacy links (env_of: a linked container's Config.Env)."""
     a = nets.att.get(cid)
     if a is None:
         return
+    oci["process"]["env"] = [*oci["process"].get("env", []), *legacy.link_env(nets, a, env_of)]
     spaces = [ns for ns in oci["linux"]["namespaces"] if ns["type"] != "network"]
     if a.mode != "host":
         spaces.append({"type": "network", "path": nets.ns_path(cid)})
