@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from dnslib import QTYPE, RCODE, RR, A, DNSRecord
@@ -31,16 +32,62 @@ log = logging.getLogger("berthd.dns")
 _TTL = 600
 
 
-def _bound_in(ns_path: str) -> socket.socket:
-    with netns.entered(ns_path):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+def _bound_in(ns_path: str) -> tuple[socket.socket, socket.socket]:
+    """UDP and TCP sockets on 127.0.0.11:53 in the namespace (TCP: for answers too long
+    for a datagram, and resolvers that ask over TCP first, as `options use-vc` makes them)."""
+    socks: list[socket.socket] = []
     try:
-        s.bind((etc.EMBEDDED_DNS, 53))
-        s.setblocking(False)
+        with netns.entered(ns_path):
+            for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+                socks.append(socket.socket(socket.AF_INET, kind | socket.SOCK_CLOEXEC))
+        udp, tcp = socks
+        tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        for s in socks:
+            s.bind((etc.EMBEDDED_DNS, 53))
+            s.setblocking(False)
+        tcp.listen(16)
     except OSError:
-        s.close()
+        for s in socks:
+            s.close()
         raise
-    return s
+    return udp, tcp
+
+
+async def _answer_bytes(resolver: Resolver, cid: str, data: bytes) -> bytes | None:
+    """The reply to one query message: ours, or the host's resolvers' (None: unreadable)."""
+    try:
+        q = DNSRecord.parse(data)
+    except Exception:  # noqa: BLE001 - garbage on the wire is not ours to crash on
+        return None
+    answer = resolver.answer(cid, q)
+    if answer is not None:
+        return answer.pack()
+    for server in etc.upstream_servers():
+        try:
+            return await _ask(server, data)
+        except (TimeoutError, OSError):
+            continue
+    reply = q.reply()
+    reply.header.rcode = RCODE.SERVFAIL
+    return reply.pack()
+
+
+def _tcp_handler(resolver: Resolver, cid: str) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter],
+                                                           Awaitable[None]]:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:  # RFC 7766: several queries per connection, each with a 2-byte length
+                size = int.from_bytes(await asyncio.wait_for(reader.readexactly(2), 10), "big")
+                reply = await _answer_bytes(resolver, cid, await reader.readexactly(size))
+                if reply is None:
+                    return
+                writer.write(len(reply).to_bytes(2, "big") + reply)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, TimeoutError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+    return serve
 
 
 class _Server(asyncio.DatagramProtocol):
@@ -60,22 +107,16 @@ class _Server(asyncio.DatagramProtocol):
         if answer is not None:
             self._send(answer.pack(), addr)
         else:
-            asyncio.get_running_loop().create_task(self._forward(data, q, addr))
+            asyncio.get_running_loop().create_task(self._forward(data, addr))
 
     def _send(self, data: bytes, addr: tuple[str, int]) -> None:
         if self.transport is not None and not self.transport.is_closing():
             self.transport.sendto(data, addr)
 
-    async def _forward(self, data: bytes, q: DNSRecord, addr: tuple[str, int]) -> None:
-        for server in etc.upstream_servers():
-            try:
-                self._send(await _ask(server, data), addr)
-                return
-            except (TimeoutError, OSError):
-                continue
-        reply = q.reply()
-        reply.header.rcode = RCODE.SERVFAIL
-        self._send(reply.pack(), addr)
+    async def _forward(self, data: bytes, addr: tuple[str, int]) -> None:
+        reply = await _answer_bytes(self.resolver, self.cid, data)
+        if reply is not None:
+            self._send(reply, addr)
 
 
 async def _ask(server: str, data: bytes) -> bytes:
@@ -98,7 +139,7 @@ async def _ask(server: str, data: bytes) -> bytes:
 class Resolver:
     def __init__(self, nets: Networks) -> None:
         self.nets = nets
-        self._servers: dict[str, asyncio.DatagramTransport] = {}
+        self._servers: dict[str, tuple[asyncio.DatagramTransport, asyncio.Server]] = {}
 
     def _user_networks(self, a: Attachment) -> list[str]:
         return [nid for nid in a.endpoints if not self.nets.by_id[nid].predefined]
@@ -106,15 +147,22 @@ class Resolver:
     async def serve(self, a: Attachment) -> None:
         if not a.ns_path or not self._user_networks(a) or a.cid in self._servers:
             return
-        sock = await self.nets.run(_bound_in, a.ns_path)
-        transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
-            lambda: _Server(self, a.cid), sock=sock)
-        self._servers[a.cid] = transport  # type: ignore[assignment]
+        udp, tcp = await self.nets.run(_bound_in, a.ns_path)
+        try:
+            transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
+                lambda: _Server(self, a.cid), sock=udp)
+        except BaseException:
+            udp.close()
+            tcp.close()
+            raise
+        server = await asyncio.start_server(_tcp_handler(self, a.cid), sock=tcp)
+        self._servers[a.cid] = (transport, server)  # type: ignore[assignment]
 
     def stop(self, cid: str) -> None:
-        t = self._servers.pop(cid, None)
-        if t is not None:
-            t.close()
+        served = self._servers.pop(cid, None)
+        if served is not None:
+            served[0].close()
+            served[1].close()
 
     def close(self) -> None:
         for cid in list(self._servers):

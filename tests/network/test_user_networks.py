@@ -115,3 +115,42 @@ def test_the_docker_sdk_carries_on_outside_a_swarm(berthd: Berthd, api) -> None:
         net.remove()
     finally:
         client.close()
+
+
+_TCP_QUERY = """
+import socket, sys
+from dnslib import DNSRecord
+out = []
+with socket.create_connection(("127.0.0.11", 53), timeout=5) as s:
+    for name in sys.argv[1:]:  # several queries on one connection, as RFC 7766 allows
+        q = DNSRecord.question(name).pack()
+        s.sendall(len(q).to_bytes(2, "big") + q)
+        size = int.from_bytes(s.recv(2), "big")
+        data = b""
+        while len(data) < size:
+            data += s.recv(size - len(data))
+        out.append(",".join(str(rr.rdata) for rr in DNSRecord.parse(data).rr) or "-")
+print(" ".join(out))
+"""
+
+
+def test_the_embedded_dns_answers_over_tcp_too(berthd: Berthd) -> None:
+    import subprocess
+    import sys
+
+    berthd.docker("network", "create", "tcpdns", check=True)
+    try:
+        berthd.docker("run", "-d", "--name", "tdb", "--network", "tcpdns", "--network-alias", "store",
+                      "busybox", "sleep", "300", check=True)
+        berthd.docker("run", "-d", "--name", "tclient", "--network", "tcpdns", "busybox", "sleep", "300", check=True)
+        ip = json.loads(berthd.docker("inspect", "tdb", check=True).stdout)[0]["NetworkSettings"]["Networks"][
+            "tcpdns"]["IPAddress"]
+        pid = json.loads(berthd.docker("inspect", "tclient", check=True).stdout)[0]["State"]["Pid"]
+        # a resolver inside the client's network namespace (the host's python, the container's network)
+        r = subprocess.run(["nsenter", "-t", str(pid), "-n", sys.executable, "-c", _TCP_QUERY, "tdb", "store"],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.split() == [ip, ip]
+    finally:
+        berthd.docker("rm", "-f", "tdb", "tclient")
+        berthd.docker("network", "rm", "tcpdns")
