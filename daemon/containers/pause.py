@@ -57,6 +57,7 @@ async def thaw_after_signal(engine: Engine, c: Container) -> None:
         return
     c.state.paused = False
     engine.store.save(c)
+    engine.events.container(c, "unpause")
 
 
 def refuse_attach(c: Container, ref: str) -> None:
