@@ -109,7 +109,8 @@ async def rename(ref: ContainerId, request: Request,
 
 
 @router.post("/containers/{id}/restart", status_code=204,
-             responses=errors({404: "no such container", 500: "server error"}))
+             responses=errors({400: "bad parameter", 404: "no such container",
+                               409: "container is marked for removal", 500: "server error"}))
 async def restart(ref: ContainerId, request: Request,
                   signal: Annotated[str, Query(description="Signal to send to the container as an integer or "
                                                            "string (e.g. `SIGINT`).")] = "",
