@@ -146,6 +146,28 @@ _CONTAINER = {
                _UPDATE_FLAGS, 1, None, True, "update:cmd_update"),
     "port": ("List port mappings or a specific mapping for the container", "CONTAINER [PRIVATE_PORT[/PROTO]]",
              (), 1, 2, True, "network:cmd_port"),
+    # working inside containers (client/cp.py, client/ctrcmds.py)
+    "cp": ("Copy files/folders between a container and the local filesystem",
+           "[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tberth cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH", (
+               Flag("archive", "a", "bool", "Archive mode (copy all uid/gid information)"),
+               Flag("follow-link", "L", "bool", "Always follow symlinks in SRC_PATH"),
+               Flag("quiet", "q", "bool", "Suppress progress output during copy. Progress output is "
+                                          "automatically suppressed if no terminal is attached"),
+           ), 2, 2, True, "cp:cmd_cp"),
+    "export": ("Export a container's filesystem as a tar archive", "[OPTIONS] CONTAINER", (
+        Flag("output", "o", "string", "Write to a file, instead of STDOUT"),
+    ), 1, 1, True, "ctrcmds:cmd_export"),
+    "pause": ("Pause all processes within one or more containers", "CONTAINER [CONTAINER...]", (),
+              1, None, True, "ctrcmds:cmd_pause"),
+    "unpause": ("Unpause all processes within one or more containers", "CONTAINER [CONTAINER...]", (),
+                1, None, True, "ctrcmds:cmd_unpause"),
+    "rename": ("Rename a container", "CONTAINER NEW_NAME", (), 2, 2, True, "ctrcmds:cmd_rename"),
+    "restart": ("Restart one or more containers", "[OPTIONS] CONTAINER [CONTAINER...]", (
+        Flag("signal", "s", "string", "Signal to send to the container"),
+        Flag("timeout", "t", "int", "Seconds to wait before killing the container"),
+    ), 1, None, True, "ctrcmds:cmd_restart"),
+    "top": ("Display the running processes of a container", "CONTAINER [ps OPTIONS]", (),
+            1, None, False, "ctrcmds:cmd_top"),
 }
 
 _IMAGE = {
@@ -231,7 +253,7 @@ _SYSTEM_ONLY = {
 
 # Short top-level forms: `berth ps` is `berth container ps`, `berth images` is `berth image ls`.
 _CONTAINER_SHORTCUTS = ("run", "create", "start", "ps", "logs", "stop", "kill", "rm", "wait", "exec", "attach",
-                        "stats", "update", "port")
+                        "stats", "update", "port", "cp", "export", "pause", "unpause", "rename", "restart", "top")
 _CONTAINER_ALIASES = {"ls": "ps", "list": "ps", "remove": "rm"}
 _IMAGE_ALIASES = {"list": "ls", "remove": "rm", "rmi": "rm"}
 
@@ -312,8 +334,9 @@ def group_help(group: str) -> str:
             lines.append(f"  {name:<11} {spec.summary}")
         lines += ["", "Management Commands:", "  container   Manage containers", "  image       Manage images",
                   "", "Commands:"]
-        for name in ("attach", "create", "events", "history", "import", "inspect", "kill", "load", "push", "rmi",
-                     "save", "start", "stats", "tag", "update", "wait"):
+        for name in ("attach", "cp", "create", "events", "export", "history", "import", "inspect", "kill", "load",
+                     "pause", "push", "rename", "restart", "rmi", "save", "start", "stats", "tag", "top", "unpause",
+                     "update", "wait"):
             spec, _, _ = lookup([name])
             assert spec is not None
             lines.append(f"  {name:<11} {spec.summary}")

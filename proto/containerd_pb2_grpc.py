@@ -548,6 +548,21 @@ class ContainersStub:
                 request_serializer=containerd__pb2.DeleteContainerRequest.SerializeToString,
                 response_deserializer=containerd__pb2.Empty.FromString,
                 _registered_method=True)
+        self.StatPath = channel.unary_unary(
+                '/berth.containerd.v1.Containers/StatPath',
+                request_serializer=containerd__pb2.PathRequest.SerializeToString,
+                response_deserializer=containerd__pb2.PathStat.FromString,
+                _registered_method=True)
+        self.ReadArchive = channel.unary_stream(
+                '/berth.containerd.v1.Containers/ReadArchive',
+                request_serializer=containerd__pb2.PathRequest.SerializeToString,
+                response_deserializer=containerd__pb2.ArchiveChunk.FromString,
+                _registered_method=True)
+        self.WriteArchive = channel.stream_unary(
+                '/berth.containerd.v1.Containers/WriteArchive',
+                request_serializer=containerd__pb2.WriteArchiveRequest.SerializeToString,
+                response_deserializer=containerd__pb2.Empty.FromString,
+                _registered_method=True)
 
 
 class ContainersServicer:
@@ -581,6 +596,31 @@ class ContainersServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StatPath(self, request, context):
+        """The container's files (docker cp, export), whether it runs or not: every path is
+        resolved inside its rootfs (openat2 RESOLVE_IN_ROOT), never on the host. Volumes
+        and binds are not seen (the rootfs underneath them is).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReadArchive(self, request, context):
+        """A tar of the path, named as docker names it; the first message carries the path's
+        stat and no data. With export, the whole rootfs, names relative to it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WriteArchive(self, request_iterator, context):
+        """Extracts a tar into the directory the path names (its last symlink followed, in
+        the container's scope); the first message carries the id, path and options.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ContainersServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -602,6 +642,21 @@ def add_ContainersServicer_to_server(servicer, server):
             'Delete': grpc.unary_unary_rpc_method_handler(
                     servicer.Delete,
                     request_deserializer=containerd__pb2.DeleteContainerRequest.FromString,
+                    response_serializer=containerd__pb2.Empty.SerializeToString,
+            ),
+            'StatPath': grpc.unary_unary_rpc_method_handler(
+                    servicer.StatPath,
+                    request_deserializer=containerd__pb2.PathRequest.FromString,
+                    response_serializer=containerd__pb2.PathStat.SerializeToString,
+            ),
+            'ReadArchive': grpc.unary_stream_rpc_method_handler(
+                    servicer.ReadArchive,
+                    request_deserializer=containerd__pb2.PathRequest.FromString,
+                    response_serializer=containerd__pb2.ArchiveChunk.SerializeToString,
+            ),
+            'WriteArchive': grpc.stream_unary_rpc_method_handler(
+                    servicer.WriteArchive,
+                    request_deserializer=containerd__pb2.WriteArchiveRequest.FromString,
                     response_serializer=containerd__pb2.Empty.SerializeToString,
             ),
     }
@@ -715,6 +770,87 @@ class Containers:
             target,
             '/berth.containerd.v1.Containers/Delete',
             containerd__pb2.DeleteContainerRequest.SerializeToString,
+            containerd__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StatPath(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/berth.containerd.v1.Containers/StatPath',
+            containerd__pb2.PathRequest.SerializeToString,
+            containerd__pb2.PathStat.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadArchive(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/berth.containerd.v1.Containers/ReadArchive',
+            containerd__pb2.PathRequest.SerializeToString,
+            containerd__pb2.ArchiveChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WriteArchive(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/berth.containerd.v1.Containers/WriteArchive',
+            containerd__pb2.WriteArchiveRequest.SerializeToString,
             containerd__pb2.Empty.FromString,
             options,
             channel_credentials,

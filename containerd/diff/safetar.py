@@ -59,12 +59,21 @@ def _symlink_ok(rel: str, target: str) -> bool:
 
 
 class Extractor:
-    def __init__(self, dest: str, has_parent: bool, allow_devices: bool) -> None:
+    """`owner` (docker cp -a) replaces every entry's uid/gid; `keep_kinds` (docker's
+    noOverwriteDirNonDir) refuses to replace a directory by a non-directory or back."""
+
+    def __init__(self, dest: str, has_parent: bool, allow_devices: bool,
+                 owner: tuple[int, int] | None = None, keep_kinds: bool = False) -> None:
         self.root = ConfinedRoot(dest)
         self.has_parent = has_parent
         self.allow_devices = allow_devices
+        self.owner = owner
+        self.keep_kinds = keep_kinds
         self._dir_times: list[tuple[str, int, int]] = []
         self.is_root = os.geteuid() == 0
+
+    def _ids(self, info: tarfile.TarInfo) -> tuple[int, int]:
+        return self.owner if self.owner is not None else (info.uid, info.gid)
 
     def run(self, stream: IO[bytes]) -> None:
         try:
@@ -113,7 +122,7 @@ class Extractor:
         if info.isdir():
             self._make_dir(parent, name, rel, info)
             return
-        self._replace(parent, name)
+        self._replace(parent, name, rel)
         if info.isreg():
             self._file(tar, info, parent, name)
         elif info.issym():
@@ -145,12 +154,14 @@ class Extractor:
         self._replace(parent, hidden)
         os.mknod(hidden, stat.S_IFCHR, os.makedev(0, 0), dir_fd=parent)
 
-    def _replace(self, parent: int, name: str) -> None:
+    def _replace(self, parent: int, name: str, rel: str = "") -> None:
         """A later entry wins: whatever the layer put at `name` before goes."""
         try:
             st = os.stat(name, dir_fd=parent, follow_symlinks=False)
         except FileNotFoundError:
             return
+        if self.keep_kinds and rel and stat.S_ISDIR(st.st_mode):
+            raise LayerError(f"unpack layer: cannot overwrite directory {rel!r} with non-directory")
         self.root.forget()
         if stat.S_ISDIR(st.st_mode):
             shutil.rmtree(name, dir_fd=parent)  # fd-based: never follows a symlink out
@@ -161,6 +172,8 @@ class Extractor:
         try:
             st = os.stat(name, dir_fd=parent, follow_symlinks=False)
             if not stat.S_ISDIR(st.st_mode):
+                if self.keep_kinds:
+                    raise LayerError(f"unpack layer: cannot overwrite non-directory {rel!r} with directory")
                 self._replace(parent, name)
                 os.mkdir(name, 0o700, dir_fd=parent)
         except FileNotFoundError:
@@ -171,7 +184,7 @@ class Extractor:
         fd = self.root.open_dir(rel)
         try:
             if self.is_root:
-                os.fchown(fd, info.uid, info.gid)
+                os.fchown(fd, *self._ids(info))
             os.fchmod(fd, info.mode & 0o7777)
             self._xattrs(fd, info)
         finally:
@@ -189,7 +202,7 @@ class Extractor:
                     while view:
                         view = view[os.write(fd, view):]
             if self.is_root:
-                os.fchown(fd, info.uid, info.gid)
+                os.fchown(fd, *self._ids(info))
             os.fchmod(fd, info.mode & 0o7777)
             self._xattrs(fd, info)
             mtime = int(info.mtime * 1e9)
@@ -215,7 +228,7 @@ class Extractor:
 
     def _owner_and_times(self, parent: int, name: str, info: tarfile.TarInfo) -> None:
         if self.is_root:
-            os.chown(name, info.uid, info.gid, dir_fd=parent, follow_symlinks=False)
+            os.chown(name, *self._ids(info), dir_fd=parent, follow_symlinks=False)
         mtime = int(info.mtime * 1e9)
         os.utime(name, ns=(_atime(info, mtime), mtime), dir_fd=parent, follow_symlinks=False)
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import grpc
 
 from berth.proto import containerd_pb2 as pb
 from berth.proto import containerd_pb2_grpc as rpc
 
+from ..archive import ArchiveService, PathInfo
 from ..containers import ContainerService, NewContainer
 from ..errors import FailedPrecondition
 from ..events import EventBus
@@ -19,6 +22,7 @@ class Containers(rpc.ContainersServicer):
         self.containers = containers
         self.tasks = tasks
         self.events = events
+        self.archives = ArchiveService(tasks)  # docker cp and export: containerd/archive/
 
     @errors
     def Create(self, request: pb.CreateContainerRequest, context: grpc.ServicerContext) -> pb.Container:
@@ -43,3 +47,36 @@ class Containers(rpc.ContainersServicer):
         self.containers.delete(request.id)
         self.events.publish("/containers/delete", request.id)
         return pb.Empty()
+
+    # ------------------------------------------------------- files (archive/)
+    @errors
+    def StatPath(self, request: pb.PathRequest, context: grpc.ServicerContext) -> pb.PathStat:
+        return _stat(self.archives.stat(request.id, request.path))
+
+    def ReadArchive(self, request: pb.PathRequest, context: grpc.ServicerContext) -> Iterator[pb.ArchiveChunk]:
+        pieces = self.archives.read(request.id, request.path, request.export)
+        first = self._first(pieces, context)  # an unknown container or path aborts the call here
+        yield pb.ArchiveChunk(stat=_stat(first))
+        for piece in pieces:
+            yield pb.ArchiveChunk(data=piece)  # type: ignore[arg-type]
+
+    @errors
+    def _first(self, pieces: Iterator[PathInfo | bytes], context: grpc.ServicerContext) -> PathInfo:
+        return next(pieces)  # type: ignore[return-value]
+
+    @errors
+    def WriteArchive(self, request_iterator: Iterator[pb.WriteArchiveRequest],
+                     context: grpc.ServicerContext) -> pb.Empty:
+        first = next(request_iterator)
+
+        def pieces() -> Iterator[bytes]:
+            yield first.data
+            for m in request_iterator:
+                yield m.data
+
+        self.archives.write(first.id, first.path, pieces(), first.copy_uid_gid, first.no_overwrite_dir_non_dir)
+        return pb.Empty()
+
+
+def _stat(s: PathInfo) -> pb.PathStat:
+    return pb.PathStat(name=s.name, size=s.size, mode=s.mode, mtime_ns=s.mtime_ns, link_target=s.link_target)

@@ -71,7 +71,7 @@ async def _one(engine: "Engine", c: Container, in_containerd: bool, startup: boo
                 engine._removed(c.id)
             return
         task_left = task is not None
-        if task is not None and task.status == "running":
+        if task is not None and task.status in ("running", "paused"):
             _adopt(engine, c, task)
             return
         if c.state.running:
@@ -96,6 +96,9 @@ def _adopt(engine: "Engine", c: Container, task: Task) -> None:
         # started, but the answer was lost (a daemon died in start): the new state
         c.state = State(status="running", pid=task.pid, started_at=task.started_at or rfc3339_nano(),
                         finished_at=c.state.finished_at)
+        engine.store.save(c)
+    if c.state.paused != (task.status == "paused"):  # paused or thawed while berthd was away
+        c.state.paused = task.status == "paused"
         engine.store.save(c)
     if c.config.get("OpenStdin"):
         engine.stdin.adopt(c.id)  # a restarted berthd writes to the same FIFO

@@ -23,7 +23,7 @@ from ..network import prepare as netprep
 from ..network.service import Networks
 from ..streams.stdin import StdinFifos
 from . import create as creation
-from . import names, reconcile, spec, update
+from . import names, pause, reconcile, spec, update
 from .process import parse_signal, start_error
 from .store import Container, State, Store
 from .waiters import Waiters
@@ -177,6 +177,7 @@ class Engine:
             if e.not_found:
                 return
             raise ApiError(e.status, f"Cannot kill container: {c.id}: {e.message}") from None
+        await pause.thaw_after_signal(self, c)  # a frozen container gets it once thawed
 
     async def stop(self, c: Container, timeout: int | None, sig: int | None = None) -> bool:
         """SIGTERM (or the StopSignal), then SIGKILL after the timeout; False if not running."""

@@ -28,6 +28,7 @@ class State:
     started_at: str = ZERO_TIME
     finished_at: str = ZERO_TIME
     oom_killed: bool = False
+    paused: bool = False  # frozen (docker pause): still running (containers/pause.py)
 
     @property
     def running(self) -> bool:
@@ -112,6 +113,20 @@ class Store:
         self.by_id[c.id] = c
         os.makedirs(self.dir_of(c.id), mode=0o710, exist_ok=True)
         self.save(c)
+
+    def rename(self, c: Container, new: str) -> None:
+        """docker rename: the new name claimed and the old one freed in one step on the loop."""
+        self.check_name(new)
+        old, c.name = c.name, new
+        self.by_name[new] = c.id
+        try:
+            self.save(c)
+        except BaseException:
+            c.name = old
+            del self.by_name[new]
+            raise
+        if self.by_name.get(old) == c.id:
+            del self.by_name[old]
 
     def save(self, c: Container) -> None:
         write_json_atomic(os.path.join(self.dir_of(c.id), CONFIG), c.to_json(), 0o600)

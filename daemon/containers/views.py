@@ -18,7 +18,7 @@ def _ago(ts: str) -> float:
 def status_text(c: Container) -> str:
     st = c.state
     if st.status == "running":
-        return "Up " + human_duration(_ago(st.started_at))
+        return "Up " + human_duration(_ago(st.started_at)) + (" (Paused)" if st.paused else "")
     if st.status == "removing":
         return "Removal In Progress"
     if st.status == "dead":
@@ -26,6 +26,11 @@ def status_text(c: Container) -> str:
     if st.status == "exited" and st.finished_at != ZERO_TIME:
         return f"Exited ({st.exit_code}) {human_duration(_ago(st.finished_at))} ago"
     return "Created"
+
+
+def status_name(c: Container) -> str:
+    """docker's State.Status: "paused" is a running container's, frozen."""
+    return "paused" if c.state.running and c.state.paused else c.state.status
 
 
 def command_text(c: Container) -> str:
@@ -43,7 +48,8 @@ def inspect(c: Container, store: Store, image_ref: str) -> dict[str, Any]:
         "Path": c.path,
         "Args": c.args,
         "State": {
-            "Status": st.status, "Running": st.running, "Paused": False, "Restarting": False,
+            "Status": status_name(c), "Running": st.running, "Paused": st.running and st.paused,
+            "Restarting": False,
             "OOMKilled": st.oom_killed, "Dead": st.status == "dead", "Pid": st.pid if st.running else 0,
             "ExitCode": st.exit_code, "Error": st.error,
             "StartedAt": st.started_at, "FinishedAt": st.finished_at,
@@ -84,7 +90,7 @@ def summary(c: Container) -> dict[str, Any]:
         "Created": parse_rfc3339_nano(c.created) // 1_000_000_000,
         "Ports": [],
         "Labels": c.config.get("Labels") or {},
-        "State": c.state.status,
+        "State": status_name(c),
         "Status": status_text(c),
         "HostConfig": {"NetworkMode": c.host_config.get("NetworkMode") or "none"},
         "NetworkSettings": {"Networks": {}},

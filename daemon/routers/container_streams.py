@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, unquote
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
 
+from ..containers import pause
 from ..containers.service import Engine
 from ..containers.store import Container
 from ..http import access
@@ -128,6 +129,7 @@ async def attach(
     """Without `Upgrade: tcp` (which the hijacker takes): a plain streamed body."""
     engine: Engine = request.app.state.engine
     c = engine.store.get(ref)
+    pause.refuse_attach(c, ref)
     if not _valid_keys(detachKeys):
         raise bad_request(f"Invalid detach keys ({detachKeys}) provided")
     opts = _options(c, stdout=stdout, stderr=stderr, follow=stream)
@@ -164,8 +166,8 @@ def hijacker(engine: Engine, gid: int) -> Hijacker:
         except ApiError:
             return None
         q = dict(parse_qsl(query, keep_blank_values=True))
-        if not _valid_keys(q.get("detachKeys", "")):
-            return None  # the route answers it with docker's 400
+        if not _valid_keys(q.get("detachKeys", "")) or c.state.paused:
+            return None  # the route answers it with docker's 400 (409 when paused)
         log.debug("Calling %s %s%s: 101 (connection hijacked)", method, path, "?" + query if query else "")
         return AttachSession(engine, c, q, attach_stream, write)
 

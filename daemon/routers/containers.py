@@ -55,7 +55,7 @@ async def create(body: ContainerCreate, request: Request,
 
 def _matches(c: Container, filters: dict[str, list[str]]) -> bool:
     for key, values in filters.items():
-        if key == "status" and c.state.status not in values:
+        if key == "status" and views.status_name(c) not in values:
             return False
         if key == "id" and not any(c.id.startswith(v) for v in values):
             return False

@@ -65,6 +65,16 @@ DOCKER_API: dict[tuple[str, str], tuple[set[str], set[str], set[int]]] = {
     ("post", "/networks/{id}/connect"): (set(), set(), {400, 403, 404, 500}),
     ("post", "/networks/{id}/disconnect"): (set(), set(), {400, 403, 404, 500}),
     ("post", "/networks/prune"): ({"filters"}, set(), {400, 500}),
+    # working inside containers: docker cp, export, pause, rename, restart
+    ("head", "/containers/{id}/archive"): ({"path"}, set(), {400, 404, 500}),
+    ("get", "/containers/{id}/archive"): ({"path"}, set(), {400, 404, 500}),
+    ("put", "/containers/{id}/archive"): ({"path", "noOverwriteDirNonDir", "copyUIDGID"}, set(),
+                                          {400, 403, 404, 500}),
+    ("get", "/containers/{id}/export"): (set(), set(), {404, 500}),
+    ("post", "/containers/{id}/pause"): (set(), set(), {404, 409, 500}),
+    ("post", "/containers/{id}/unpause"): (set(), set(), {404, 409, 500}),
+    ("post", "/containers/{id}/rename"): ({"name"}, set(), {400, 404, 409, 500}),
+    ("post", "/containers/{id}/restart"): ({"signal", "t"}, set(), {400, 404, 409, 500}),
     ("get", "/swarm"): (set(), set(), {500, 503}),
     ("post", "/swarm/leave"): ({"force"}, set(), {500, 503}),
 }
@@ -73,7 +83,9 @@ _SUCCESS = {("post", "/containers/{id}/start"): {"204", "304"}, ("post", "/conta
             ("post", "/containers/{id}/kill"): {"204"}, ("delete", "/containers/{id}"): {"204"},
             ("post", "/containers/{id}/exec"): {"201"}, ("post", "/exec/{id}/start"): {"101", "200"},
             ("post", "/networks/create"): {"201"}, ("delete", "/networks/{id}"): {"204"},
-            ("post", "/images/{name}/tag"): {"201"}}
+            ("post", "/images/{name}/tag"): {"201"}, ("post", "/containers/{id}/pause"): {"204"},
+            ("post", "/containers/{id}/unpause"): {"204"}, ("post", "/containers/{id}/rename"): {"204"},
+            ("post", "/containers/{id}/restart"): {"204"}}
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,61 @@
+"""A container's files for docker cp and export (GET|HEAD|PUT /containers/{id}/archive,
+GET /containers/{id}/export): stat, tar out, tar in, inside its root and nowhere else."""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterator
+
+from . import extract, paths, tarout
+from .rootfs import RootfsViews
+
+if TYPE_CHECKING:
+    from ..runtime.tasks import TaskService
+
+
+@dataclass
+class PathInfo:
+    name: str
+    size: int
+    mode: int  # st_mode
+    mtime_ns: int
+    link_target: str = ""
+
+
+def _info(root_fd: int, entry: paths.Entry) -> PathInfo:
+    s = entry.stat
+    target = paths.link_target(root_fd, entry.abs_path) if stat.S_ISLNK(s.st_mode) else ""
+    return PathInfo(entry.name, s.st_size, s.st_mode, s.st_mtime_ns, target)
+
+
+class ArchiveService:
+    def __init__(self, tasks: TaskService) -> None:
+        self.tasks = tasks
+        self.views = RootfsViews(tasks, os.path.dirname(tasks.dir))
+
+    def stat(self, cid: str, path: str) -> PathInfo:
+        with self.views.open(cid) as root:
+            entry = paths.lookup(root, path)
+            try:
+                return _info(root, entry)
+            finally:
+                os.close(entry.dir_fd)
+
+    def read(self, cid: str, path: str, export: bool = False) -> Iterator[PathInfo | bytes]:
+        """The stat first, then the tar's pieces; the root stays mounted until the end."""
+        with self.views.open(cid) as root:
+            entry = paths.lookup(root, "/" if export else path)
+            try:
+                yield _info(root, entry)
+                yield from tarout.archive(entry, export)
+            finally:
+                os.close(entry.dir_fd)
+
+    def write(self, cid: str, path: str, pieces: Iterator[bytes], copy_uid_gid: bool,
+              no_overwrite_dir_non_dir: bool) -> None:
+        record = self.tasks.containers.get(cid)
+        owner = extract.owner_of(record.spec) if copy_uid_gid else None
+        with self.views.open(cid) as root:
+            extract.extract(root, path, pieces, owner, no_overwrite_dir_non_dir)

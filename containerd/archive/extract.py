@@ -1,0 +1,79 @@
+"""docker cp into a container (PUT /containers/{id}/archive): a tar extracted into a
+directory of the container's root.
+
+The destination is resolved inside the root, its last component followed too (moby
+does: one may extract to a symlink to a directory); the tar is unpacked by the layer
+extractor (diff/safetar.py) confined to that directory, so neither a symlink already
+in the container nor one the archive plants leads a later entry out of it.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import stat
+from typing import Iterator
+
+from ..diff.confined import openat2_in_root
+from ..diff.safetar import Extractor, LayerError
+from ..errors import Internal, InvalidArgument, NotFound
+from .paths import absolute
+
+TAR_ERROR = "Error processing tar file(exit status 1): "
+
+
+class _Reader:
+    """The request's pieces as the file tarfile reads."""
+
+    def __init__(self, pieces: Iterator[bytes]) -> None:
+        self._pieces = pieces
+        self._buf = b""
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self._buf) < size:
+            piece = next(self._pieces, None)
+            if piece is None:
+                break
+            self._buf += piece
+        if size < 0:
+            out, self._buf = self._buf, b""
+        else:
+            out, self._buf = self._buf[:size], self._buf[size:]
+        return out
+
+
+def destination(root_fd: int, path: str) -> int:
+    """An O_PATH fd of the directory to extract into; NotFound, or InvalidArgument when
+    it is not a directory (docker's "extraction point is not a directory")."""
+    rel = absolute(path).strip("/") or "."
+    try:
+        fd = openat2_in_root(root_fd, rel, os.O_PATH)
+    except OSError as e:
+        if e.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+            raise NotFound(f"no such file or directory: {path}") from None
+        raise
+    if not stat.S_ISDIR(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise InvalidArgument("extraction point is not a directory")
+    return fd
+
+
+def owner_of(spec: bytes) -> tuple[int, int]:
+    """docker cp -a: the container's user (resolved into its spec at create)."""
+    user = (json.loads(spec).get("process") or {}).get("user") or {}
+    return int(user.get("uid", 0)), int(user.get("gid", 0))
+
+
+def extract(root_fd: int, path: str, pieces: Iterator[bytes], owner: tuple[int, int] | None,
+            keep_kinds: bool) -> None:
+    fd = destination(root_fd, path)
+    try:
+        ex = Extractor(f"/proc/self/fd/{fd}", has_parent=False, allow_devices=True, owner=owner,
+                       keep_kinds=keep_kinds)
+        try:
+            ex.run(_Reader(pieces))  # type: ignore[arg-type]
+        except LayerError as e:
+            raise Internal(TAR_ERROR + str(e).removeprefix("unpack layer: ")) from None
+    finally:
+        os.close(fd)

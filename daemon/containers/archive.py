@@ -1,0 +1,118 @@
+"""docker cp and export, on berthd's side: the API's shapes over berth-containerd's file
+RPCs (containerd/archive/ reads and writes inside the container's root, running or not).
+
+dockerd's rules kept here: the path stat is base64 JSON {name, size, mode, mtime,
+linkTarget} with Go's os.FileMode bits and an RFC 3339 mtime; a missing path is 404
+"Could not find the file P in container REF" (REF as the client named it); a read-only
+rootfs refuses PUT; events archive-path, extract-to-dir, export.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import stat as st
+import time
+from typing import TYPE_CHECKING, AsyncIterator
+
+from ..http.errors import ApiError, bad_request
+from ..libcontainerd import ContainerdError
+from ..libcontainerd import archive as rpc
+from .store import Container
+
+if TYPE_CHECKING:
+    from .service import Engine
+
+# Go's os.FileMode type bits
+_GO_DIR, _GO_SYMLINK, _GO_DEVICE, _GO_PIPE, _GO_SOCKET = 1 << 31, 1 << 27, 1 << 26, 1 << 25, 1 << 24
+_GO_SETUID, _GO_SETGID, _GO_CHARDEV, _GO_STICKY = 1 << 23, 1 << 22, 1 << 21, 1 << 20
+
+
+def go_mode(mode: int) -> int:
+    """st_mode as Go's os.FileMode, which docker's stat header carries."""
+    out = mode & 0o777
+    kind = st.S_IFMT(mode)
+    out |= {st.S_IFDIR: _GO_DIR, st.S_IFLNK: _GO_SYMLINK, st.S_IFBLK: _GO_DEVICE, st.S_IFIFO: _GO_PIPE,
+            st.S_IFSOCK: _GO_SOCKET, st.S_IFCHR: _GO_DEVICE | _GO_CHARDEV}.get(kind, 0)
+    if mode & st.S_ISUID:
+        out |= _GO_SETUID
+    if mode & st.S_ISGID:
+        out |= _GO_SETGID
+    if mode & st.S_ISVTX:
+        out |= _GO_STICKY
+    return out
+
+
+def _mtime(ns: int) -> str:
+    """Go's time.Time in JSON: RFC 3339 with the fraction's trailing zeros dropped."""
+    secs, frac = divmod(ns, 1_000_000_000)
+    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
+    digits = f"{frac:09d}".rstrip("0")
+    return text + (f".{digits}" if digits else "") + "Z"
+
+
+def stat_header(s: rpc.PathStat) -> str:
+    doc = {"name": s.name, "size": s.size, "mode": go_mode(s.mode), "mtime": _mtime(s.mtime_ns),
+           "linkTarget": s.link_target}
+    return base64.b64encode(json.dumps(doc, separators=(",", ":")).encode()).decode()
+
+
+def _check(path: str) -> None:
+    if not path:
+        raise bad_request("bad parameter: pathcannot be empty")  # sic: dockerd's words
+
+
+def _usable(c: Container) -> None:
+    if c.state.status in ("removing", "dead"):
+        raise ApiError(409, f"container {c.id} is {'being removed' if c.state.status == 'removing' else 'dead'}")
+
+
+def _failed(e: ContainerdError, path: str, ref: str) -> ApiError:
+    if e.not_found and e.detail.startswith("no such file"):
+        return ApiError(404, f"Could not find the file {path} in container {ref}")
+    return ApiError(e.status, e.detail if not e.unreachable else e.message)
+
+
+async def stat(engine: Engine, c: Container, ref: str, path: str) -> str:
+    """HEAD: the X-Docker-Container-Path-Stat value."""
+    _check(path)
+    _usable(c)
+    try:
+        return stat_header(await rpc.stat_path(engine.ctrd, c.id, path))
+    except ContainerdError as e:
+        raise _failed(e, path, ref) from None
+
+
+async def get(engine: Engine, c: Container, ref: str, path: str) -> tuple[str, AsyncIterator[bytes]]:
+    _check(path)
+    _usable(c)
+    try:
+        s, data = await rpc.read_archive(engine.ctrd, c.id, path)
+    except ContainerdError as e:
+        raise _failed(e, path, ref) from None
+    engine.events.container(c, "archive-path")
+    return stat_header(s), data
+
+
+async def put(engine: Engine, c: Container, ref: str, path: str, body: AsyncIterator[bytes], *,
+              copy_uid_gid: bool, no_overwrite_dir_non_dir: bool) -> None:
+    _check(path)
+    _usable(c)
+    if c.host_config.get("ReadonlyRootfs"):
+        raise bad_request("container rootfs is marked read-only")
+    try:
+        await rpc.write_archive(engine.ctrd, c.id, path, body, copy_uid_gid=copy_uid_gid,
+                                no_overwrite_dir_non_dir=no_overwrite_dir_non_dir)
+    except ContainerdError as e:
+        raise _failed(e, path, ref) from None
+    engine.events.container(c, "extract-to-dir")
+
+
+async def export(engine: Engine, c: Container) -> AsyncIterator[bytes]:
+    _usable(c)
+    try:
+        _, data = await rpc.read_archive(engine.ctrd, c.id, "/", export=True)
+    except ContainerdError as e:
+        raise ApiError(e.status, e.detail if not e.unreachable else e.message) from None
+    engine.events.container(c, "export")
+    return data
