@@ -36,6 +36,8 @@ DOCKER_API: dict[tuple[str, str], tuple[set[str], set[str], set[int]]] = {
     ("get", "/images/{name}/get"): (set(), set(), {404, 500}),
     ("get", "/images/get"): ({"names"}, set(), {400, 404, 500}),
     ("post", "/images/load"): ({"quiet"}, set(), {400, 500}),
+    ("post", "/commit"): ({"container", "repo", "tag", "comment", "author", "pause", "changes"}, set(),
+                          {400, 404, 409, 500}),
     ("post", "/containers/create"): ({"name", "platform"}, set(), {400, 404, 409, 500}),
     ("get", "/containers/json"): ({"all", "limit", "size", "filters"}, set(), {400, 500}),
     ("get", "/containers/{id}/json"): ({"size"}, set(), {404, 500}),
@@ -73,7 +75,7 @@ _SUCCESS = {("post", "/containers/{id}/start"): {"204", "304"}, ("post", "/conta
             ("post", "/containers/{id}/kill"): {"204"}, ("delete", "/containers/{id}"): {"204"},
             ("post", "/containers/{id}/exec"): {"201"}, ("post", "/exec/{id}/start"): {"101", "200"},
             ("post", "/networks/create"): {"201"}, ("delete", "/networks/{id}"): {"204"},
-            ("post", "/images/{name}/tag"): {"201"}}
+            ("post", "/images/{name}/tag"): {"201"}, ("post", "/commit"): {"201"}}
 
 
 @pytest.fixture(scope="module")
