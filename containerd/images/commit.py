@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import shutil
+import stat
 import tarfile
 import uuid
 from dataclasses import dataclass, field
@@ -163,9 +164,21 @@ class _Owned(Extractor):
         self.owner = owner
 
     def _entry(self, tar: tarfile.TarFile, info: tarfile.TarInfo) -> None:
+        if info.isdir() and self._is_dir(info.name):
+            return  # a directory the image has keeps its owner and mode (COPY into /usr, WORKDIR)
         if self.owner is not None:
             info.uid, info.gid = self.owner
         super()._entry(tar, info)
+
+    def _is_dir(self, name: str) -> bool:
+        parts = [p for p in name.split("/") if p not in ("", ".")]
+        if not parts or ".." in parts:
+            return bool(not parts)
+        try:
+            parent = self.root.dir("/".join(parts[:-1]))
+            return stat.S_ISDIR(os.stat(parts[-1], dir_fd=parent, follow_symlinks=False).st_mode)
+        except OSError:
+            return False
 
 
 def apply_tar(svc: ImageService, chunks: Iterable[bytes], chown: str, new: NewImage) -> ImageRecord:
