@@ -110,8 +110,11 @@ def resolve(cmd: str, srcs: list[str], dest: str, root: str, add: bool, local: f
 
 
 class _Builder:
+    """Writes the tar, or (out = "") only hashes what it would hold: a cache hit needs no tar."""
+
     def __init__(self, out: str, chmod: int | None) -> None:
-        self.tar = tarfile.open(out, "w", format=tarfile.PAX_FORMAT)
+        self.tar = tarfile.open(out or os.devnull, "w", format=tarfile.PAX_FORMAT)
+        self.write = bool(out)
         self.hash = hashlib.sha256()
         self.chmod = chmod
 
@@ -131,11 +134,13 @@ class _Builder:
                 while chunk := f.read(1 << 20):
                     h.update(chunk)
             self._note(info, h.hexdigest())
-            with open(host, "rb") as f:
-                self.tar.addfile(info, f)
+            if self.write:
+                with open(host, "rb") as f:
+                    self.tar.addfile(info, f)
         else:
             self._note(info)
-            self.tar.addfile(info)
+            if self.write:
+                self.tar.addfile(info)
 
     def add_tree(self, host: str, name: str) -> None:
         for dirpath, dirs, files in os.walk(host):
@@ -162,7 +167,8 @@ class _Builder:
                     if data:
                         data.seek(0)
                     self._note(m, digest)
-                    self.tar.addfile(m, data)
+                    if self.write:
+                        self.tar.addfile(m, data)
         except (tarfile.TarError, EOFError) as e:
             raise StepError(f"ADD failed: {os.path.basename(host)}: not a valid archive: {e}") from None
 
@@ -171,16 +177,18 @@ class _Builder:
         return self.hash.hexdigest()
 
 
-def layer_tar(sources: Sources, chmod_flag: str, scratch: str) -> tuple[str, str]:
-    """(path of the tar to apply, hash of its content)."""
+def layer_tar(sources: Sources, chmod_flag: str, scratch: str, write: bool = True) -> tuple[str, str]:
+    """(path of the tar to apply, hash of its content); without `write`, ("", hash)."""
     chmod = None
     if chmod_flag:
         try:
             chmod = int(chmod_flag, 8)
         except ValueError:
             raise StepError(f"invalid chmod parameter: {chmod_flag}") from None
-    fd, out = tempfile.mkstemp(suffix=".tar", dir=scratch)
-    os.close(fd)
+    out = ""
+    if write:
+        fd, out = tempfile.mkstemp(suffix=".tar", dir=scratch)
+        os.close(fd)
     b = _Builder(out, chmod)
     for host, name in sources.paths:
         if host in sources.archives:

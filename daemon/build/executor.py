@@ -5,6 +5,7 @@ classic builder lines. Tags are applied only once every step has worked.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import platform as _platform
@@ -198,7 +199,7 @@ class Builder:
             key = caching.key(stage.image, ins.original, args_key)
             if await self._cached(stage, key):
                 return
-            img = await running.run(self.engine, stage, argv, " ".join(argv), self.say)
+            img = await running.run(self.engine, stage, argv, " ".join(argv), self.say, self.opts.network)
         else:
             if ins.cmd != "ARG":
                 steps.apply(ins, stage, self.df.escape)
@@ -259,12 +260,14 @@ class Builder:
             fetched = [await fetch.download(s, work) if fetch.is_url(s) else s for s in srcs]
             local |= {f for f, s in zip(fetched, srcs, strict=False) if f != s}
             srcs = fetched
-        sources = copying.resolve(ins.cmd, srcs, dest, root, add, frozenset(local))
-        tar_path, digest = copying.layer_tar(sources, ins.flags.get("chmod", ""), work)
+        sources = await asyncio.to_thread(copying.resolve, ins.cmd, srcs, dest, root, add, frozenset(local))
+        chmod = ins.flags.get("chmod", "")
+        _, digest = await asyncio.to_thread(copying.layer_tar, sources, chmod, work, False)
         chown = words.expand(ins.flags.get("chown", ""), stage.env(), self.df.escape)
         key = caching.key(stage.image, ins.original, f"{args_key}\n{digest}\n{chown}")
         if await self._cached(stage, key):
             return
+        tar_path, _ = await asyncio.to_thread(copying.layer_tar, sources, chmod, work)
         created_by = f"/bin/sh -c #(nop) {ins.cmd} {'dir' if sources.dest_dir else 'file'}:{digest} in {dest} "
         img = await self.ctrd.apply_layer(stage.image, stage.config, created_by, chown, _chunks(tar_path))
         self._made(stage, key, img)

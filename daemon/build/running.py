@@ -25,10 +25,11 @@ def _args_env(stage: Stage) -> list[str]:
     return [f"{k}={v}" for k, v in declared.items() if k not in env_keys]
 
 
-async def run(engine: Any, stage: Stage, argv: list[str], created_by: str, say: Say) -> Image:
+async def run(engine: Any, stage: Stage, argv: list[str], created_by: str, say: Say, network: str = "") -> Image:
+    host = {"NetworkMode": network} if network not in ("", "default") else {}
     body = {"Image": stage.image, "Cmd": argv, "Entrypoint": [""], "Env": _args_env(stage),
             "WorkingDir": stage.config.get("WorkingDir") or "", "User": stage.config.get("User") or "",
-            "Labels": {}, "AttachStdout": True, "AttachStderr": True, "HostConfig": {}}
+            "Labels": {}, "AttachStdout": True, "AttachStderr": True, "HostConfig": host}
     c = await engine.create(None, body)
     try:
         await say(f" ---> Running in {c.id[:12]}\n")

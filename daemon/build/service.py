@@ -137,8 +137,8 @@ async def build(engine: Any, query: Any, body: AsyncIterator[bytes]) -> Streamin
             msg = getattr(e, "message", None) or str(e)
             await out.put(progress.error_line(msg))
         finally:
-            context.remove(root)
             await out.put(None)
+            await asyncio.to_thread(context.remove, root)
 
     task = asyncio.get_running_loop().create_task(run())
 
