@@ -216,13 +216,33 @@ _IMAGE = {
              "[OPTIONS] IMAGE [IMAGE...]", (
                  Flag("output", "o", "string", "Write to a file, instead of STDOUT"),
              ), 1, None, True, "image_ops:cmd_save"),
+    # issue 10: build and commit (client/build.py)
+    "build": ("Build an image from a Dockerfile", "[OPTIONS] PATH | URL | -", (
+        Flag("build-arg", "", "list", "Set build-time variables"),
+        Flag("file", "f", "string", "Name of the Dockerfile (Default is 'PATH/Dockerfile')"),
+        Flag("iidfile", "", "string", "Write the image ID to the file"),
+        Flag("label", "", "list", "Set metadata for an image"),
+        Flag("no-cache", "", "bool", "Do not use cache when building the image"),
+        Flag("platform", "", "string", "Set platform if server is multi-platform capable"),
+        Flag("pull", "", "bool", "Always attempt to pull a newer version of the image"),
+        Flag("quiet", "q", "bool", "Suppress the build output and print image ID on success"),
+        Flag("tag", "t", "list", "Name and optionally a tag in the 'name:tag' format"),
+        Flag("target", "", "string", "Set the target build stage to build."),
+    ), 1, 1, True, "build:cmd_build"),
+    "commit": ("Create a new image from a container's changes", "[OPTIONS] CONTAINER [REPOSITORY[:TAG]]", (
+        Flag("author", "a", "string", "Author (e.g., \"John Hannibal Smith <hannibal@a-team.com>\")"),
+        Flag("change", "c", "list", "Apply Dockerfile instruction to the created image"),
+        Flag("message", "m", "string", "Commit message"),
+        Flag("pause", "p", "bool", "Pause container during commit", True),
+    ), 1, 2, True, "build:cmd_commit"),
     "load": ("Load an image from a tar archive or STDIN", "[OPTIONS]", (
         Flag("input", "i", "string", "Read from tar archive file, instead of STDIN"),
         Flag("quiet", "q", "bool", "Suppress the load output"),
     ), 0, 0, True, "image_ops:cmd_load"),
 }
 # top-level forms of image commands: `berth rmi` is `berth image rm`
-_IMAGE_SHORTCUTS = {"import": "import", "pull": "pull", "push": "push", "tag": "tag", "rmi": "rm",
+_IMAGE_SHORTCUTS = {"build": "build", "commit": "commit",  # issue 10
+                    "import": "import", "pull": "pull", "push": "push", "tag": "tag", "rmi": "rm",
                     "history": "history", "save": "save", "load": "load"}
 
 _SYSTEM = {

@@ -196,6 +196,44 @@ class LoadResponse(_message.Message):
     ids: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, messages: _Optional[_Iterable[str]] = ..., ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class CommitRequest(_message.Message):
+    __slots__ = ("container_id", "parent", "config", "comment", "author", "created_by", "name", "consume")
+    CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    COMMENT_FIELD_NUMBER: _ClassVar[int]
+    AUTHOR_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BY_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CONSUME_FIELD_NUMBER: _ClassVar[int]
+    container_id: str
+    parent: str
+    config: bytes
+    comment: str
+    author: str
+    created_by: str
+    name: str
+    consume: bool
+    def __init__(self, container_id: _Optional[str] = ..., parent: _Optional[str] = ..., config: _Optional[bytes] = ..., comment: _Optional[str] = ..., author: _Optional[str] = ..., created_by: _Optional[str] = ..., name: _Optional[str] = ..., consume: _Optional[bool] = ...) -> None: ...
+
+class ApplyLayerRequest(_message.Message):
+    __slots__ = ("commit", "chown", "chunk")
+    COMMIT_FIELD_NUMBER: _ClassVar[int]
+    CHOWN_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    commit: CommitRequest
+    chown: str
+    chunk: bytes
+    def __init__(self, commit: _Optional[_Union[CommitRequest, _Mapping]] = ..., chown: _Optional[str] = ..., chunk: _Optional[bytes] = ...) -> None: ...
+
+class ExportRequest(_message.Message):
+    __slots__ = ("ref", "paths")
+    REF_FIELD_NUMBER: _ClassVar[int]
+    PATHS_FIELD_NUMBER: _ClassVar[int]
+    ref: str
+    paths: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, ref: _Optional[str] = ..., paths: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class GarbageCollectRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

@@ -88,6 +88,21 @@ class ImagesStub:
                 request_serializer=containerd__pb2.LoadRequest.SerializeToString,
                 response_deserializer=containerd__pb2.LoadResponse.FromString,
                 _registered_method=True)
+        self.Commit = channel.unary_unary(
+                '/berth.containerd.v1.Images/Commit',
+                request_serializer=containerd__pb2.CommitRequest.SerializeToString,
+                response_deserializer=containerd__pb2.Image.FromString,
+                _registered_method=True)
+        self.ApplyLayer = channel.stream_unary(
+                '/berth.containerd.v1.Images/ApplyLayer',
+                request_serializer=containerd__pb2.ApplyLayerRequest.SerializeToString,
+                response_deserializer=containerd__pb2.Image.FromString,
+                _registered_method=True)
+        self.Export = channel.unary_stream(
+                '/berth.containerd.v1.Images/Export',
+                request_serializer=containerd__pb2.ExportRequest.SerializeToString,
+                response_deserializer=containerd__pb2.Chunk.FromString,
+                _registered_method=True)
 
 
 class ImagesServicer:
@@ -177,6 +192,33 @@ class ImagesServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Commit(self, request, context):
+        """docker commit, and the builder's steps: a new image over `parent` with a new config
+        and history entry, and as its new layer the container's overlay upper dir (a tar
+        with whiteouts, gzip) or, without a container, no layer (empty_layer).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApplyLayer(self, request_iterator, context):
+        """The builder's COPY and ADD: a tar of files (plain, names relative to the root)
+        written over `parent` (in an overlay mount of it) becomes the new layer. The first
+        message carries the rest of the request.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Export(self, request, context):
+        """The builder's COPY --from: the paths (resolved inside the image's root, symlinks
+        as the container sees them) as one tar, each under its own name. NOT_FOUND for a
+        missing path, before the first chunk.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ImagesServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -229,6 +271,21 @@ def add_ImagesServicer_to_server(servicer, server):
                     servicer.Load,
                     request_deserializer=containerd__pb2.LoadRequest.FromString,
                     response_serializer=containerd__pb2.LoadResponse.SerializeToString,
+            ),
+            'Commit': grpc.unary_unary_rpc_method_handler(
+                    servicer.Commit,
+                    request_deserializer=containerd__pb2.CommitRequest.FromString,
+                    response_serializer=containerd__pb2.Image.SerializeToString,
+            ),
+            'ApplyLayer': grpc.stream_unary_rpc_method_handler(
+                    servicer.ApplyLayer,
+                    request_deserializer=containerd__pb2.ApplyLayerRequest.FromString,
+                    response_serializer=containerd__pb2.Image.SerializeToString,
+            ),
+            'Export': grpc.unary_stream_rpc_method_handler(
+                    servicer.Export,
+                    request_deserializer=containerd__pb2.ExportRequest.FromString,
+                    response_serializer=containerd__pb2.Chunk.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -505,6 +562,87 @@ class Images:
             '/berth.containerd.v1.Images/Load',
             containerd__pb2.LoadRequest.SerializeToString,
             containerd__pb2.LoadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Commit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/berth.containerd.v1.Images/Commit',
+            containerd__pb2.CommitRequest.SerializeToString,
+            containerd__pb2.Image.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApplyLayer(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/berth.containerd.v1.Images/ApplyLayer',
+            containerd__pb2.ApplyLayerRequest.SerializeToString,
+            containerd__pb2.Image.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Export(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/berth.containerd.v1.Images/Export',
+            containerd__pb2.ExportRequest.SerializeToString,
+            containerd__pb2.Chunk.FromString,
             options,
             channel_credentials,
             insecure,

@@ -20,10 +20,11 @@ from ..images.push import Pusher, PushEvent
 from ..remotes import Credentials, Hosts
 from ..runtime.tasks import TaskService
 from ..snapshots import chain_id
+from .commit import CommitMethods
 from .convert import errors, image_message
 
 
-class Images(rpc.ImagesServicer):
+class Images(CommitMethods, rpc.ImagesServicer):
     def __init__(self, images: ImageService, events: EventBus, puller: Puller, certs_dir: str,
                  tasks: TaskService | None = None) -> None:
         self.images = images

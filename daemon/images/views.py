@@ -20,13 +20,14 @@ def repo_digests(image: Image) -> list[str]:
 
 def _container_config(cfg: dict[str, Any]) -> dict[str, Any]:
     c = cfg.get("config") or {}
-    return {
+    extra = {k: c[k] for k in ("Healthcheck", "Shell", "ArgsEscaped") if c.get(k)}  # omitempty, as docker's
+    return {**extra,
         "Hostname": "", "Domainname": "", "User": c.get("User", ""), "AttachStdin": False,
         "AttachStdout": False, "AttachStderr": False, "ExposedPorts": c.get("ExposedPorts"),
         "Tty": False, "OpenStdin": False, "StdinOnce": False, "Env": c.get("Env"),
         "Cmd": c.get("Cmd"), "Image": "", "Volumes": c.get("Volumes"),
         "WorkingDir": c.get("WorkingDir", ""), "Entrypoint": c.get("Entrypoint"),
-        "OnBuild": None, "Labels": c.get("Labels"), "StopSignal": c.get("StopSignal"),
+        "OnBuild": c.get("OnBuild"), "Labels": c.get("Labels"), "StopSignal": c.get("StopSignal"),
     }
 
 

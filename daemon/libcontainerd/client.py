@@ -72,6 +72,13 @@ def _task(m: pb.Task) -> Task:
                 started_at=m.started_at, exited_at=m.exited_at, oom_killed=m.oom_killed)
 
 
+def _commit(container_id: str, parent: str, config: dict[str, Any] | None, created_by: str, comment: str = "",
+            author: str = "", name: str = "", consume: bool = False) -> pb.CommitRequest:
+    return pb.CommitRequest(container_id=container_id, parent=parent,
+                            config=json.dumps(config).encode() if config is not None else b"",
+                            created_by=created_by, comment=comment, author=author, name=name, consume=consume)
+
+
 class Containerd:
     """The four services on one channel. Calls wait for the server to be ready, so a
     berth-containerd that is being restarted delays requests instead of failing them."""
@@ -221,6 +228,33 @@ class Containerd:
         r = await self._call("garbage collection", self._images.GarbageCollect(
             pb.GarbageCollectRequest(), wait_for_ready=True, timeout=None))
         return list(r.removed), r.reclaimed
+
+    async def commit(self, container_id: str, parent: str, config: dict[str, Any] | None, created_by: str,
+                     comment: str = "", author: str = "", name: str = "", consume: bool = False) -> Image:
+        """A new image over `parent`: the container's changes as its layer, or none."""
+        return _image(await self._call("commit", self._images.Commit(_commit(
+            container_id, parent, config, created_by, comment, author, name, consume),
+            wait_for_ready=True, timeout=None)))
+
+    async def apply_layer(self, parent: str, config: dict[str, Any] | None, created_by: str, chown: str,
+                          data: AsyncIterator[bytes]) -> Image:
+        """A new image over `parent` ("" = scratch) with the tar's files as its layer."""
+
+        async def requests() -> AsyncIterator[pb.ApplyLayerRequest]:
+            yield pb.ApplyLayerRequest(commit=_commit("", parent, config, created_by), chown=chown)
+            async for piece in data:
+                yield pb.ApplyLayerRequest(chunk=piece)
+
+        return _image(await self._call("apply layer", self._images.ApplyLayer(
+            requests(), wait_for_ready=True, timeout=None)))
+
+    async def export(self, ref: str, paths: list[str]) -> bytes:
+        """The paths of image `ref` as one tar (COPY --from)."""
+        call = self._images.Export(pb.ExportRequest(ref=ref, paths=paths), wait_for_ready=True)
+        try:
+            return b"".join([m.data async for m in call])
+        except grpc.aio.AioRpcError as e:
+            raise _error(e, "export") from None
 
     # -------------------------------------------------------------- containers
     async def create_container(self, cid: str, image: str, spec: dict[str, Any], runtime: str,

@@ -142,3 +142,35 @@ async def delete_image(
                                                    "images have no parent images)")] = False,
 ) -> JSONResponse:
     return JSONResponse(await manage.delete(request.app.state.engine.ctrd, name, force))
+
+
+@router.post("/commit", status_code=201,
+             openapi_extra={"requestBody": {"required": False, "description": "The container's Config "
+                                            "fields to override in the image", "content": {
+                                                "application/json": {"schema": {"type": "object"}}}}},
+             responses=errors({400: "bad parameter", 404: "no such container", 409: "container is being removed",
+                               500: "server error"}))
+async def commit_container(
+        request: Request,
+        container: Annotated[str, Query(description="The ID or name of the container to commit")] = "",
+        repo: Annotated[str, Query(description="Repository name for the created image")] = "",
+        tag: Annotated[str, Query(description="Tag name for the create image")] = "",
+        comment: Annotated[str, Query(description="Commit message")] = "",
+        author: Annotated[str, Query(description="Author of the image (e.g., `John Hannibal Smith "
+                                                 "<hannibal@a-team.com>`)")] = "",
+        pause: Annotated[Bool, Query(description="Whether to pause the container before committing")] = True,
+        changes: Annotated[list[str], Query(description="`Dockerfile` instructions to apply while "
+                                                        "committing")] = [],  # noqa: B006 - FastAPI copies it
+) -> JSONResponse:
+    raw = await request.body()
+    try:
+        body = json.loads(raw) if raw.strip() else None
+    except ValueError as e:
+        raise bad_request(f"invalid JSON in request body: {e}") from None
+    if body is not None and not isinstance(body, dict):
+        raise bad_request("invalid request: body: must be a JSON object")
+    from ..images import commit as committing
+
+    image = await committing.commit(request.app.state.engine, container, repo, tag, comment, author, pause,
+                                    changes, body)
+    return JSONResponse({"Id": image.id}, status_code=201)

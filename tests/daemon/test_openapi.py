@@ -36,6 +36,13 @@ DOCKER_API: dict[tuple[str, str], tuple[set[str], set[str], set[int]]] = {
     ("get", "/images/{name}/get"): (set(), set(), {404, 500}),
     ("get", "/images/get"): ({"names"}, set(), {400, 404, 500}),
     ("post", "/images/load"): ({"quiet"}, set(), {400, 500}),
+    ("post", "/build"): ({"dockerfile", "t", "extrahosts", "remote", "q", "nocache", "cachefrom", "pull", "rm",
+                          "forcerm", "memory", "memswap", "cpushares", "cpusetcpus", "cpuperiod", "cpuquota",
+                          "buildargs", "shmsize", "squash", "labels", "networkmode", "platform", "target",
+                          "outputs", "version"}, {"Content-type", "X-Registry-Config"}, {400, 500}),
+    ("post", "/build/prune"): ({"keep-storage", "all", "filters"}, set(), {400, 500}),
+    ("post", "/commit"): ({"container", "repo", "tag", "comment", "author", "pause", "changes"}, set(),
+                          {400, 404, 409, 500}),
     ("post", "/containers/create"): ({"name", "platform"}, set(), {400, 404, 409, 500}),
     ("get", "/containers/json"): ({"all", "limit", "size", "filters"}, set(), {400, 500}),
     ("get", "/containers/{id}/json"): ({"size"}, set(), {404, 500}),
@@ -85,7 +92,7 @@ _SUCCESS = {("post", "/containers/{id}/start"): {"204", "304"}, ("post", "/conta
             ("post", "/networks/create"): {"201"}, ("delete", "/networks/{id}"): {"204"},
             ("post", "/images/{name}/tag"): {"201"}, ("post", "/containers/{id}/pause"): {"204"},
             ("post", "/containers/{id}/unpause"): {"204"}, ("post", "/containers/{id}/rename"): {"204"},
-            ("post", "/containers/{id}/restart"): {"204"}}
+            ("post", "/containers/{id}/restart"): {"204"}, ("post", "/commit"): {"201"}}
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,185 @@
+"""An overlayfs upper dir as an OCI layer: the tar of what changed, with whiteouts.
+
+overlayfs marks a deleted path as a 0:0 character device and a directory that hides
+everything below it (rm -rf then mkdir) with the `trusted.overlay.opaque` xattr; the
+OCI layer format says the same with `.wh.NAME` and `DIR/.wh..wh..opq` entries. The
+tar is written sorted by name (the same tree makes the same diff id), hard links
+within the upper dir stay links, overlayfs's own xattrs are left out. The stream is
+gzip-compressed into the content store while the uncompressed bytes are hashed for
+the diff id: one pass over the files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import tarfile
+import zlib
+from dataclasses import dataclass
+from typing import IO
+
+from ..content import ContentStore
+from .safetar import OPAQUE, WHITEOUT
+
+_COPY = 1 << 20
+_OVERLAY_XATTRS = ("trusted.overlay.", "user.overlay.")
+# Fast enough to keep up with the disk; a registry push recompresses nothing.
+GZIP_LEVEL = 1
+
+
+@dataclass
+class Layer:
+    digest: str     # the gzip blob in the content store
+    size: int       # its size
+    diff_id: str    # sha256 of the uncompressed tar
+
+
+class _Sink:
+    """A file object for tarfile: hashes the tar, gzips it into a content writer."""
+
+    def __init__(self, store: ContentStore) -> None:
+        self.writer = store.writer()
+        self.diff = hashlib.sha256()
+        self.zip = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
+
+    def write(self, data: bytes) -> int:
+        self.diff.update(data)
+        out = self.zip.compress(data)
+        if out:
+            self.writer.write(out)
+        return len(data)
+
+    def finish(self) -> Layer:
+        self.writer.write(self.zip.flush())
+        digest, size = self.writer.commit()
+        return Layer(digest, size, "sha256:" + self.diff.hexdigest())
+
+
+def _is_whiteout(st: os.stat_result) -> bool:
+    return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
+
+
+def _xattrs(path: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    try:
+        names = os.listxattr(path, follow_symlinks=False)
+    except OSError:
+        return out
+    for name in names:
+        if name.startswith(_OVERLAY_XATTRS):
+            continue
+        try:
+            out["SCHILY.xattr." + name] = os.getxattr(path, name, follow_symlinks=False).decode(
+                "utf-8", "surrogateescape")
+        except OSError:
+            continue
+    return out
+
+
+def _opaque(path: str) -> bool:
+    for attr in ("trusted.overlay.opaque", "user.overlay.opaque"):
+        try:
+            if os.getxattr(path, attr, follow_symlinks=False) == b"y":
+                return True
+        except OSError:
+            continue
+    return False
+
+
+class _Writer:
+    def __init__(self, root: str, out: IO[bytes]) -> None:
+        self.root = root
+        self.tar = tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, bufsize=_COPY)
+        self.links: dict[tuple[int, int], str] = {}
+
+    def walk(self, rel: str) -> None:
+        path = os.path.join(self.root, rel) if rel else self.root
+        for name in sorted(os.listdir(path)):
+            child = f"{rel}/{name}" if rel else name
+            full = os.path.join(path, name)
+            st = os.lstat(full)
+            if _is_whiteout(st):
+                self._add(tarfile.TarInfo(_join(rel, WHITEOUT + name)), None)
+                continue
+            self._entry(child, full, st)
+            if stat.S_ISDIR(st.st_mode):
+                if _opaque(full):
+                    self._add(tarfile.TarInfo(f"{child}/{OPAQUE}"), None)
+                self.walk(child)
+
+    def _entry(self, rel: str, full: str, st: os.stat_result) -> None:
+        info = tarfile.TarInfo(rel + ("/" if stat.S_ISDIR(st.st_mode) else ""))
+        info.mode = stat.S_IMODE(st.st_mode)
+        info.uid, info.gid = st.st_uid, st.st_gid
+        info.mtime = st.st_mtime
+        info.uname = info.gname = ""
+        info.pax_headers = _xattrs(full)
+        src = None
+        if stat.S_ISDIR(st.st_mode):
+            info.type = tarfile.DIRTYPE
+        elif stat.S_ISLNK(st.st_mode):
+            info.type, info.linkname = tarfile.SYMTYPE, os.readlink(full)
+        elif stat.S_ISREG(st.st_mode):
+            key = (st.st_dev, st.st_ino)
+            if st.st_nlink > 1 and key in self.links:
+                info.type, info.linkname = tarfile.LNKTYPE, self.links[key]
+            else:
+                self.links[key] = rel
+                info.type, info.size = tarfile.REGTYPE, st.st_size
+                src = open(full, "rb")  # noqa: SIM115 - closed below
+        elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+            info.type = tarfile.CHRTYPE if stat.S_ISCHR(st.st_mode) else tarfile.BLKTYPE
+            info.devmajor, info.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
+        elif stat.S_ISFIFO(st.st_mode):
+            info.type = tarfile.FIFOTYPE
+        else:
+            return  # sockets have no tar form
+        try:
+            self._add(info, src)
+        finally:
+            if src is not None:
+                src.close()
+
+    def _add(self, info: tarfile.TarInfo, src: IO[bytes] | None) -> None:
+        if info.type == tarfile.REGTYPE and not info.name.endswith("/") and src is None:
+            info.size = 0  # a whiteout marker: an empty regular file
+        self.tar.addfile(info, src)
+
+    def close(self) -> None:
+        self.tar.close()
+
+
+def _join(rel: str, name: str) -> str:
+    return f"{rel}/{name}" if rel else name
+
+
+def write_layer(upper: str, store: ContentStore) -> Layer:
+    """The upper dir `upper` as a gzip layer blob in `store` (digest, size, diff id)."""
+    sink = _Sink(store)
+    try:
+        w = _Writer(upper, sink)  # type: ignore[arg-type]
+        w.walk("")
+        w.close()
+        return sink.finish()
+    except BaseException:
+        sink.writer.abort()
+        raise
+
+
+def strip_overlay_xattrs(root: str) -> None:
+    """An upper dir about to serve as a committed (lower) layer keeps only the opaque
+    marker: origin and impure xattrs describe the mount it came from."""
+    for dirpath, dirs, files in os.walk(root):
+        for name in [*dirs, *files]:
+            full = os.path.join(dirpath, name)
+            try:
+                attrs = os.listxattr(full, follow_symlinks=False)
+            except OSError:
+                continue
+            for a in attrs:
+                if a.startswith("trusted.overlay.") and a != "trusted.overlay.opaque":
+                    try:
+                        os.removexattr(full, a, follow_symlinks=False)
+                    except OSError:
+                        pass

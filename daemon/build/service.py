@@ -1,0 +1,153 @@
+"""POST /build as docker's classic builder answers it: the query taken apart, the
+context received and its Dockerfile parsed (errors so far are HTTP errors), then the
+build's output as a JSON stream: {"stream": ...} lines, {"aux": {"ID": ...}}, and a
+failure as {"errorDetail": ..., "error": ...}; tags applied only at the end."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import posixpath
+from typing import Any, AsyncIterator, Mapping
+
+from fastapi.responses import StreamingResponse
+
+from ..http.errors import ApiError, bad_request
+from ..images import progress
+from ..libcontainerd import ContainerdError
+from . import context, dockerfile
+from .cache import BuildCache
+from .executor import Builder, Options
+from .ignore import Matcher, read_patterns
+from .steps import StepError
+
+_TRUE = ("1", "true", "True")
+_NETWORKS = ("", "default", "bridge", "host", "none")
+
+
+def _json_param(query: Mapping[str, str], name: str) -> dict[str, Any]:
+    raw = query.get(name) or ""
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError as e:
+        raise bad_request(f"invalid {name} parameter: {e}") from None
+    if not isinstance(value, dict):
+        raise bad_request(f"invalid {name} parameter: must be a JSON object")
+    return value
+
+
+def options(query: Any) -> tuple[Options, bool, str]:
+    """(options, quiet, the Dockerfile's path in the context); refuses what berth cannot do."""
+    if query.get("version") == "2":
+        raise bad_request("BuildKit (version=2) is not supported by berth: use the classic builder "
+                          "(DOCKER_BUILDKIT=0)")
+    if query.get("remote"):
+        raise bad_request(f"remote build contexts are not supported by berth: cannot fetch {query['remote']}; "
+                          "send the context as the request body")
+    if query.get("squash") in _TRUE:
+        raise bad_request("squash is not supported by berth")
+    for name in ("extrahosts", "outputs"):
+        if query.get(name) not in (None, "", "[]", "null"):
+            raise bad_request(f"{name} is not supported by berth's builder")
+    if query.get("cachefrom") not in (None, "", "[]", "null"):
+        raise bad_request("cachefrom is not supported by berth's builder (its cache is local)")
+    for name in ("memory", "memswap", "cpushares", "cpuquota", "cpuperiod", "shmsize"):
+        if query.get(name) not in (None, "", "0"):
+            raise bad_request(f"{name} is not supported by berth's builder")
+    for name in ("cpusetcpus", "cpusetmems", "cgroupparent", "isolation"):
+        if query.get(name) not in (None, "", "default"):
+            raise bad_request(f"{name} is not supported by berth's builder")
+    network = query.get("networkmode") or ""
+    if network not in _NETWORKS:
+        raise bad_request(f"networkmode {network!r} is not supported by berth's builder")
+    args = {k: (None if v is None else str(v)) for k, v in _json_param(query, "buildargs").items()}
+    labels = {k: str(v) for k, v in _json_param(query, "labels").items()}
+    opts = Options(tags=query.getlist("t"), buildargs=args, target=query.get("target") or "",
+                   nocache=query.get("nocache") in _TRUE, pull=query.get("pull") in _TRUE, labels=labels,
+                   platform=query.get("platform") or "", network=network)
+    from ..images.changes import import_name
+
+    opts.tags = [import_name(t, "") for t in opts.tags]
+    return opts, query.get("q") in _TRUE, query.get("dockerfile") or "Dockerfile"
+
+
+def _read_dockerfile(root: str, name: str) -> str:
+    rel = posixpath.normpath(name.lstrip("/"))
+    if rel.startswith(".."):
+        raise bad_request(f"Forbidden path outside the build context: {name}")
+    path = os.path.join(root, rel)
+    if not os.path.isfile(path) and name == "Dockerfile" and os.path.isfile(os.path.join(root, "dockerfile")):
+        path = os.path.join(root, "dockerfile")
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+    except (FileNotFoundError, IsADirectoryError):
+        raise bad_request(f"Cannot locate specified Dockerfile: {name}") from None
+    # dockerd's removeDockerfile: excluded by .dockerignore, they are read but not copied
+    try:
+        with open(os.path.join(root, ".dockerignore"), encoding="utf-8", errors="replace") as f:
+            matcher = Matcher(read_patterns(f.read()))
+        for special in (rel, ".dockerignore"):
+            if matcher.excluded(special):
+                os.unlink(os.path.join(root, special))
+    except FileNotFoundError:
+        pass
+    return text
+
+
+async def build(engine: Any, query: Any, body: AsyncIterator[bytes]) -> StreamingResponse:
+    opts, quiet, name = options(query)
+    root = await context.receive(body, os.path.join(engine.config.data_root, "build", "tmp"))
+    try:
+        text = _read_dockerfile(root, name)
+        try:
+            df = dockerfile.parse(text)
+        except dockerfile.ParseError as e:
+            raise bad_request(str(e)) from None
+    except BaseException:
+        context.remove(root)
+        raise
+    out: asyncio.Queue[bytes | None] = asyncio.Queue()
+
+    async def say(text: str) -> None:
+        if not quiet:
+            await out.put(progress.line({"stream": text}))
+
+    async def run() -> None:
+        try:
+            builder = Builder(engine, BuildCache(engine.config.data_root), opts, root, df, say)
+            image_id = await builder.build()
+            for tag in opts.tags:
+                await engine.ctrd.tag_image(image_id, tag)
+            await out.put(progress.line({"aux": {"ID": image_id}}))
+            if quiet:
+                await out.put(progress.line({"stream": image_id + "\n"}))
+            await say(f"Successfully built {image_id[7:19]}\n")
+            for tag in opts.tags:
+                await say(f"Successfully tagged {tag}\n")
+        except StepError as e:
+            detail: dict[str, Any] = {"message": str(e)}
+            if e.code is not None:
+                detail["code"] = e.code
+            await out.put(progress.line({"errorDetail": detail, "error": str(e)}))
+        except (ApiError, ContainerdError, dockerfile.ParseError, ValueError) as e:
+            msg = getattr(e, "message", None) or str(e)
+            await out.put(progress.error_line(msg))
+        finally:
+            await out.put(None)
+            await asyncio.to_thread(context.remove, root)
+
+    task = asyncio.get_running_loop().create_task(run())
+
+    async def stream() -> AsyncIterator[bytes]:
+        try:
+            while (item := await out.get()) is not None:
+                yield item
+        finally:
+            if not task.done():
+                await task  # a client gone mid-build: the build still cleans up after itself
+
+    return StreamingResponse(stream(), media_type="application/json")

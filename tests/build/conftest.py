@@ -1,0 +1,60 @@
+"""Build tests: a private berthd of their own (its busybox is the built-in image made
+from Debian's busybox-static), the berth CLI and the docker CLI pointed at it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.daemon.conftest import Berthd, _cleanup
+
+BERTH = os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "..", ".venv", "bin", "berth")
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[Berthd]:
+    suffix = uuid.uuid4().hex[:8]
+    root = tempfile.mkdtemp(prefix="berthd-build-")
+    os.chmod(root, 0o755)
+    d = Berthd(root=root, group=f"berth-test-{suffix}", cgroup_parent=f"berth-test-{suffix}")
+    try:
+        d.start()
+        yield d
+    finally:
+        _cleanup(d)
+
+
+@pytest.fixture
+def api(engine: Berthd) -> Iterator[httpx.Client]:
+    with engine.client(timeout=300) as c:
+        yield c
+
+
+def berth(engine: Berthd, *args: str, cwd: str | None = None, input: str | None = None,
+          timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([BERTH, "-H", engine.host, *args], capture_output=True, text=True, timeout=timeout,
+                          cwd=cwd, input=input)
+
+
+def write_tree(root: str, files: dict[str, str | bytes]) -> str:
+    for rel, data in files.items():
+        path = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data.encode() if isinstance(data, str) else data)
+    return root
+
+
+@pytest.fixture
+def ctx() -> Iterator[str]:
+    d = tempfile.mkdtemp(prefix="berth-build-ctx-")
+    try:
+        yield d
+    finally:
+        subprocess.run(["rm", "-rf", d], check=False)
