@@ -246,7 +246,7 @@ class Builder:
 
     async def _copy(self, stage: Stage, ins: Instruction, args_key: str) -> None:
         add = ins.cmd == "ADD"
-        unknown = set(ins.flags) - ({"chown", "chmod", "from", "link"} if not add else {"chown", "chmod", "link"})
+        unknown = set(ins.flags) - ({"chown", "chmod", "from"} if not add else {"chown", "chmod"})  # --link: BuildKit's
         if unknown:
             raise StepError(f"Unknown flag: {sorted(unknown)[0]}")
         work = tempfile.mkdtemp(dir=self.scratch)

@@ -60,6 +60,9 @@ def options(query: Any) -> tuple[Options, bool, str]:
     for name in ("cpusetcpus", "cpusetmems", "cgroupparent", "isolation"):
         if query.get(name) not in (None, "", "default"):
             raise bad_request(f"{name} is not supported by berth's builder")
+    if query.get("rm") is not None and query.get("rm") not in _TRUE:
+        raise bad_request("rm=false is not supported by berth's builder: it always removes the intermediate "
+                          "containers")
     network = query.get("networkmode") or ""
     if network not in _NETWORKS:
         raise bad_request(f"networkmode {network!r} is not supported by berth's builder")

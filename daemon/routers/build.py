@@ -9,6 +9,7 @@ from fastapi.responses import StreamingResponse
 
 from ..build import service
 from ..build.cache import BuildCache
+from ..http.errors import bad_request
 from ..http.params import Bool
 from .models import errors
 
@@ -33,7 +34,7 @@ async def build(
         pull: Annotated[str, Query(description="Attempt to pull the image even if an older image exists "
                                                "locally.")] = "",
         rm: Annotated[Bool, Query(description="Remove intermediate containers after a successful build "
-                                              "(berth always does).")] = True,
+                                              "(berth always does: false is refused).")] = True,
         forcerm: Annotated[Bool, Query(description="Always remove intermediate containers (berth always "
                                                    "does).")] = False,
         memory: Annotated[str, Query(description=_REFUSED)] = "",
@@ -66,10 +67,13 @@ async def build(
 async def prune(
         request: Request,
         all: Annotated[Bool, Query(description="Remove all types of build cache")] = False,
-        filters: Annotated[str, Query(description="Filters (none are applied by berth)")] = "",
+        filters: Annotated[str, Query(description="Filters: refused (berth's cache has no entries to "
+                                                  "filter by age or type)")] = "",
         keep_storage: Annotated[str, Query(alias="keep-storage", description="Accepted; berth's cache holds "
                                                                               "no storage of its own")] = "",
 ) -> dict:
     """The cache's keys go; the images they named stay (image prune removes them)."""
+    if filters not in ("", "{}"):
+        raise bad_request("filters are not supported by berth's build cache prune")
     n = BuildCache(request.app.state.engine.config.data_root).prune()
     return {"CachesDeleted": [] if not n else [f"{n} cache keys"], "SpaceReclaimed": 0}

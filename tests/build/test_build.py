@@ -161,3 +161,10 @@ def test_bad_input(engine, api, ctx):
         assert not [m for m in f if "apply-" in m or "export-" in m]
     r = api.post("/build", params={"version": "2"}, content=b"")
     assert r.status_code == 400 and "BuildKit" in r.json()["message"]
+    # what berth's builder cannot do is refused, not ignored
+    r = api.post("/build", params={"rm": "0"}, content=b"")
+    assert r.status_code == 400 and "rm=false" in r.json()["message"]
+    assert api.post("/build/prune", params={"filters": '{"until":["24h"]}'}).status_code == 400
+    write_tree(ctx, {"Dockerfile": "FROM busybox\nCOPY --link a.txt /a\n", "a.txt": "a"})
+    r = berth(engine, "build", "-t", "bad:1", ctx)
+    assert r.returncode == 1 and "Unknown flag: link" in r.stderr
