@@ -17,7 +17,13 @@ async def restart(engine: Engine, c: Container, timeout: int | None, sig: int | 
     try:
         if c.state.running:
             await engine.stop(c, timeout, sig)
-        await engine.start(c)
+        started = engine.events.seen(c.id, "start")  # berth-containerd's; "restart" comes after it
+        try:
+            await engine.start(c)
+        except BaseException:
+            engine.events.unwatch(c.id, "start", started)
+            raise
+        await started
     except ApiError as e:
         raise ApiError(e.status, f"Cannot restart container {c.id}: {e.message}") from None
     engine.events.container(c, "restart")
