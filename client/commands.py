@@ -222,6 +222,13 @@ _SYSTEM = {
         Flag("quiet", "q", "bool", "Only display network IDs"),
     ), 1, None, True, "network:cmd_network"),
 }
+# registries (client/login.py)
+_SYSTEM["login"] = ("Authenticate to a registry", "[OPTIONS] [SERVER]", (
+    Flag("password", "p", "string", "Password or Personal Access Token (PAT)"),
+    Flag("password-stdin", "", "bool", "Take the Password or Personal Access Token (PAT) from stdin"),
+    Flag("username", "u", "string", "Username"),
+), 0, 1, True, "login:cmd_login")
+_SYSTEM["logout"] = ("Log out from a registry", "[SERVER]", (), 0, 1, True, "login:cmd_logout")
 # `berth system SUB`: the subcommands that have no top-level form
 _SYSTEM_ONLY = {
     "df": ("Show berth disk usage", "[OPTIONS]", (
@@ -312,8 +319,8 @@ def group_help(group: str) -> str:
             lines.append(f"  {name:<11} {spec.summary}")
         lines += ["", "Management Commands:", "  container   Manage containers", "  image       Manage images",
                   "", "Commands:"]
-        for name in ("attach", "create", "events", "history", "import", "inspect", "kill", "load", "push", "rmi",
-                     "save", "start", "stats", "tag", "update", "wait"):
+        for name in ("attach", "create", "events", "history", "import", "inspect", "kill", "load", "login", "logout",
+                     "push", "rmi", "save", "start", "stats", "tag", "update", "wait"):
             spec, _, _ = lookup([name])
             assert spec is not None
             lines.append(f"  {name:<11} {spec.summary}")

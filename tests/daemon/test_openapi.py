@@ -65,6 +65,8 @@ DOCKER_API: dict[tuple[str, str], tuple[set[str], set[str], set[int]]] = {
     ("post", "/networks/{id}/connect"): (set(), set(), {400, 403, 404, 500}),
     ("post", "/networks/{id}/disconnect"): (set(), set(), {400, 403, 404, 500}),
     ("post", "/networks/prune"): ({"filters"}, set(), {400, 500}),
+    ("post", "/auth"): (set(), set(), {400, 401, 500}),
+    ("get", "/distribution/{name}/json"): (set(), {"X-Registry-Auth"}, {400, 401, 404, 500}),
     ("get", "/swarm"): (set(), set(), {500, 503}),
     ("post", "/swarm/leave"): ({"force"}, set(), {500, 503}),
 }
