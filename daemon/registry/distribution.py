@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from berth.common import reference
 
 from ..containers.service import Engine
-from ..http.errors import bad_request
+from ..http.errors import ApiError, bad_request
 from ..images.pull import registry_auth
 from ..libcontainerd.registry import Platform
 
@@ -17,7 +17,7 @@ from ..libcontainerd.registry import Platform
 def _name(text: str) -> str:
     """dockerd's ParseAnyReference: a name (default tag latest), or a refused id."""
     if _full_id(text):
-        raise bad_request("no manifest found for full image ID")
+        raise ApiError(500, "no manifest found for full image ID")  # dockerd's plain error: a 500
     try:
         return str(reference.parse(text).with_default_tag())
     except reference.ReferenceError as e:

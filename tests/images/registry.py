@@ -126,6 +126,7 @@ class Proxy:
     give_refresh_tokens: bool = False  # answer offline_token=true with a refresh_token (docker login's identity token)
     token_requests: list[dict] = field(default_factory=list)
     uploads: list[tuple[str, str]] = field(default_factory=list)  # (method, path) of each write forwarded
+    seen: list[tuple[str, str]] = field(default_factory=list)     # (method, path) of every request forwarded
     _tokens: dict[str, set[str]] = field(default_factory=dict)  # token -> the scopes it was asked for
     _server: _Server | None = None
     _serving: threading.Thread | None = None
@@ -234,6 +235,7 @@ class Proxy:
                 sent = self._body() if method in ("POST", "PUT", "PATCH") else None
                 if self._challenged():
                     return
+                proxy.seen.append((method, self.path.split("?")[0]))
                 if method in ("POST", "PUT", "PATCH"):
                     proxy.uploads.append((method, self.path.split("?")[0]))
                 headers = {k: v for k, v in self.headers.items()
