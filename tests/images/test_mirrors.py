@@ -73,6 +73,11 @@ def test_info_shows_the_registry_config(mirrored, mirrors):
         "Mirrors": urls}
     r = mirrored.docker("info", "--format", "{{json .RegistryConfig.Mirrors}}")
     assert r.returncode == 0 and json.loads(r.stdout) == urls, r.stderr
+    theirs = mirrored.docker("info").stdout
+    ours = berth(mirrored, "info").stdout
+    section = "\n".join([" Insecure Registries:", "  myreg.example:5000", "  10.0.0.0/8", "  127.0.0.0/8",
+                         " Registry Mirrors:", *(f"  {u}" for u in urls)]) + "\n"
+    assert section in theirs and section in ours
 
 
 def test_docker_io_pulls_come_from_the_first_mirror_that_has_them(mirrored, mirrors, layout):
