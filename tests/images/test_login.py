@@ -12,6 +12,7 @@ import os
 import stat
 import subprocess
 
+import docker
 import pytest
 
 from tests.images.conftest import BERTH, unique_image
@@ -58,6 +59,11 @@ def test_login_pull_logout(engine, locked, layout, tmp_path):  # noqa: F811
     assert r.returncode == 0, r.stderr
     r = cli(engine, tmp_path, "run", "--rm", ref)
     assert r.stdout == "loginpull behind a password"
+    pushed = f"{locked.host}/loginpushed:v1"
+    assert cli(engine, tmp_path, "tag", ref, pushed).returncode == 0
+    r = cli(engine, tmp_path, "push", pushed)  # push sends the login too
+    assert r.returncode == 0 and "v1: digest: sha256:" in r.stdout, r.stderr
+    cli(engine, tmp_path, "rmi", pushed)
     r = cli(engine, tmp_path, "logout", locked.host)
     assert (r.returncode, r.stdout, r.stderr) == (0, f"Removing login credentials for {locked.host}\n", "")
     assert config(tmp_path) == {"auths": {}}
@@ -111,6 +117,16 @@ def test_auth_endpoint(api, locked):  # noqa: F811
     assert r.status_code == 400
     r = api.post("/auth", json={"username": "a", "password": "b", "serveraddress": "127.0.0.1:1"})
     assert r.status_code == 500 and r.json()["message"].startswith('Get "http://127.0.0.1:1/v2/"')
+
+
+def test_docker_sdk_login(engine, locked):  # noqa: F811
+    client = docker.DockerClient(base_url=engine.host)
+    try:
+        with pytest.raises(docker.errors.APIError, match="401 Unauthorized"):
+            client.login("alice", "bad", registry=locked.host, reauth=True)
+        assert client.login("alice", "s3cret", registry=locked.host, reauth=True)["Status"] == "Login Succeeded"
+    finally:
+        client.close()
 
 
 @pytest.fixture
