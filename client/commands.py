@@ -264,6 +264,13 @@ _SYSTEM = {
         Flag("quiet", "q", "bool", "Only display network IDs"),
     ), 1, None, True, "network:cmd_network"),
 }
+# registries (client/login.py)
+_SYSTEM["login"] = ("Authenticate to a registry", "[OPTIONS] [SERVER]", (
+    Flag("password", "p", "string", "Password or Personal Access Token (PAT)"),
+    Flag("password-stdin", "", "bool", "Take the Password or Personal Access Token (PAT) from stdin"),
+    Flag("username", "u", "string", "Username"),
+), 0, 1, True, "login:cmd_login")
+_SYSTEM["logout"] = ("Log out from a registry", "[SERVER]", (), 0, 1, True, "login:cmd_logout")
 # `berth system SUB`: the subcommands that have no top-level form
 _SYSTEM_ONLY = {
     "df": ("Show berth disk usage", "[OPTIONS]", (
@@ -355,8 +362,8 @@ def group_help(group: str) -> str:
         lines += ["", "Management Commands:", "  container   Manage containers", "  image       Manage images",
                   "", "Commands:"]
         for name in ("attach", "cp", "create", "events", "export", "history", "import", "inspect", "kill", "load",
-                     "pause", "push", "rename", "restart", "rmi", "save", "start", "stats", "tag", "top", "unpause",
-                     "update", "wait"):
+                     "login", "logout", "pause", "push", "rename", "restart", "rmi", "save", "start", "stats", "tag",
+                     "top", "unpause", "update", "wait"):
             spec, _, _ = lookup([name])
             assert spec is not None
             lines.append(f"  {name:<11} {spec.summary}")

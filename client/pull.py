@@ -24,11 +24,14 @@ class PullError(Exception):
     """An error the daemon reported inside the progress stream (after the pull began)."""
 
 
-def query_for(image: str, platform: str | None) -> tuple[dict, str]:
-    """docker's ImagePull query (fromImage = familiar name, tag = tag or digest) and the
-    fully qualified reference docker prints at the end."""
+def query_for(image: str, platform: str | None, all_tags: bool = False) -> tuple[dict, str]:
+    """docker's ImagePull query (fromImage = familiar name, tag = tag or digest; no tag
+    at all for --all-tags) and the fully qualified reference docker prints at the end."""
     from berth.common import reference
 
+    if all_tags:
+        ref = reference.parse(image)
+        return {"fromImage": ref.familiar_name, "platform": platform or None}, ref.name
     ref = reference.parse(image).with_default_tag()
     query = {"fromImage": ref.familiar_name, "tag": ref.digest or ref.tag, "platform": platform or None}
     return query, str(ref)
@@ -81,9 +84,9 @@ def _line(msg: dict, write: Callable[[str], None], tty: bool, has_progress: bool
 
 
 def pull(client: Client, image: str, platform: str | None, write: Callable[[str], None], tty: bool,
-         quiet: bool = False) -> str:
+         quiet: bool = False, all_tags: bool = False) -> str:
     """Pull `image`, showing the progress (unless quiet); returns its qualified name."""
-    query, full = query_for(image, platform)
+    query, full = query_for(image, platform, all_tags)
     stream = client.stream("POST", "/images/create", query, headers=_auth_header(full))
     finished = []
 
@@ -103,27 +106,14 @@ def pull(client: Client, image: str, platform: str | None, write: Callable[[str]
 
 
 def _auth_header(full: str) -> dict[str, str]:
-    """X-Registry-Auth from a docker-compatible config.json ($BERTH_CONFIG, else ~/.berth),
-    for the registry of `full`; none when there are no credentials for it."""
-    import base64
-    import json
+    """X-Registry-Auth for the registry of `full`, from the docker CLI's config.json
+    (client/credentials.py); none when there are no credentials for it."""
+    from berth.client import credentials
 
-    directory = os.environ.get("BERTH_CONFIG") or os.path.join(os.path.expanduser("~"), ".berth")
     try:
-        with open(os.path.join(directory, "config.json")) as f:
-            auths = json.load(f).get("auths") or {}
-    except (OSError, ValueError, AttributeError):
-        return {}
-    host = full.split("/", 1)[0]
-    entry = auths.get(host) or (auths.get("https://index.docker.io/v1/") if host == "docker.io" else None)
-    if not isinstance(entry, dict) or not entry.get("auth"):
-        return {}
-    try:
-        user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
-    except (ValueError, UnicodeDecodeError):
-        return {}
-    body = json.dumps({"username": user, "password": password, "serveraddress": host}).encode()
-    return {"X-Registry-Auth": base64.urlsafe_b64encode(body).decode()}
+        return credentials.auth_header(full.split("/", 1)[0])
+    except credentials.CredentialsError as e:
+        raise PullError(str(e)) from None
 
 
 def _isatty(fd: int) -> bool:
@@ -142,14 +132,15 @@ def cmd_pull(ctx: Context, parsed: Parsed) -> int:
     except reference.ReferenceError as e:
         ctx.err(f"invalid reference format: {e}\n" if "invalid reference format" not in str(e) else f"{e}\n")
         return 1
-    if parsed.opts["all_tags"]:
-        ctx.err("berth: --all-tags is not supported yet\n")
+    all_tags = bool(parsed.opts["all_tags"])
+    if all_tags and (ref.tag or ref.digest):
+        ctx.err("tag can't be used with --all-tags/-a\n")
         return 1
     quiet = bool(parsed.opts["quiet"])
-    if not ref.tag and not ref.digest and not quiet:
+    if not ref.tag and not ref.digest and not quiet and not all_tags:
         ctx.out("Using default tag: latest\n")
     try:
-        full = pull(ctx.client(), image, parsed.opts["platform"], ctx.out, _isatty(1), quiet)
+        full = pull(ctx.client(), image, parsed.opts["platform"], ctx.out, _isatty(1), quiet, all_tags)
     except PullError as e:
         ctx.err(f"{e}\n")
         return 1

@@ -33,8 +33,12 @@ def cmd_push(ctx: Context, parsed: Parsed) -> int:
         if not quiet:
             ctx.out("Using default tag: latest\n")
     query = {"tag": None if all_tags else ref.tag}
-    stream = ctx.client().stream("POST", f"/images/{ref.familiar_name}/push", query,
-                                 headers=_auth_header(str(ref)) or {"X-Registry-Auth": "e30="})
+    try:
+        headers = _auth_header(str(ref)) or {"X-Registry-Auth": "e30="}  # config.json's login (credentials.py)
+    except PullError as e:
+        ctx.err(f"{e}\n")
+        return 1
+    stream = ctx.client().stream("POST", f"/images/{ref.familiar_name}/push", query, headers=headers)
     try:
         display(stream.json_messages(), (lambda _text: None) if quiet else ctx.out, _isatty(1) and not quiet)
     except PullError as e:

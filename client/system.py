@@ -134,6 +134,15 @@ def cmd_info(ctx: Context, parsed: Parsed) -> int:
         f" Docker Root Dir: {g('DockerRootDir', '')}",
         f" Debug Mode: {str(g('Debug', False)).lower()}",
         f" Experimental: {str(g('ExperimentalBuild', False)).lower()}",
+    ]
+    reg = g("RegistryConfig") or {}
+    if reg.get("InsecureRegistryCIDRs") or reg.get("IndexConfigs"):  # docker's order: names, then CIDRs
+        lines.append(" Insecure Registries:")
+        lines += [f"  {i['Name']}" for i in (reg.get("IndexConfigs") or {}).values() if not i.get("Secure")]
+        lines += [f"  {cidr}" for cidr in reg.get("InsecureRegistryCIDRs") or []]
+    if reg.get("Mirrors"):
+        lines += [" Registry Mirrors:", *(f"  {m}" for m in reg["Mirrors"])]
+    lines += [
         f" Live Restore Enabled: {str(g('LiveRestoreEnabled', False)).lower()}",
     ]
     ctx.out("\n".join(lines) + "\n\n")

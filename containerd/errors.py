@@ -31,3 +31,9 @@ class InvalidArgument(BerthError):
 
 class Internal(BerthError):
     code = "INTERNAL"
+
+
+class Unauthenticated(BerthError):
+    """A registry refused the credentials (berthd answers 401, as dockerd does for a login)."""
+
+    code = "UNAUTHENTICATED"

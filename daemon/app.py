@@ -22,6 +22,7 @@ from .routers import (container_ops, container_resources, container_streams, con
                       images, networks, system)
 from .routers import build as build_router  # issue 10
 from .routers import exec as exec_router
+from .routers import registry as registry_router
 
 log = logging.getLogger("berthd")
 
@@ -75,7 +76,7 @@ def build(engine: Engine, managed: ManagedContainerd | None) -> FastAPI:
                   description="The Docker Engine API as served by berthd.")
     app.state.engine = engine
     for module in (system, image_archive, images, containers, container_streams, container_resources, events,
-                   exec_router, networks, container_ops, build_router):
+                   exec_router, networks, container_ops, build_router, registry_router):
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_middleware(CatchUnexpected)

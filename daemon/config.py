@@ -29,6 +29,7 @@ class Config:
     runtimes: dict[str, str] = field(default_factory=dict)  # name -> runc-compatible binary
     log_level: str = "info"
     insecure_registries: list[str] = field(default_factory=list)  # host[:port] or CIDR (--insecure-registry)
+    registry_mirrors: list[str] = field(default_factory=list)  # http(s)://HOST[:PORT]/ for docker.io (--registry-mirror)
     security: DaemonSecurity = field(default_factory=DaemonSecurity)  # --seccomp-profile, --no-new-privileges, ...
     tls: TLSSettings | None = None  # a tcp:// host: --tlsverify and its files
     # networking (daemon/network/): every name and subnet is a flag, so that test

@@ -11,6 +11,7 @@ import sys
 
 from berth.common.malloc import limit_arenas
 
+from . import configfile
 from .config import Config
 
 # dockerd's levels (its log.SetLevel's) as Python's; trace is as far as debug goes here.
@@ -34,6 +35,10 @@ def parse_args(argv: list[str] | None = None) -> Config:
     p.add_argument("--add-runtime", action="append", default=[], metavar="NAME=PATH")
     p.add_argument("--insecure-registry", action="append", default=[], metavar="HOST[:PORT]|CIDR",
                    help="a registry to reach over plain HTTP or unverified HTTPS (loopback always is)")
+    p.add_argument("--registry-mirror", action="append", default=[], metavar="URL",
+                   help="Preferred registry mirror (for docker.io images)")
+    p.add_argument("--config-file", default=configfile.DEFAULT, help="Daemon configuration file")
+    p.add_argument("--validate", action="store_true", help="Validate daemon configuration and exit")
     p.add_argument("-D", "--debug", action="store_true", help="Enable debug mode")
     p.add_argument("-l", "--log-level", default=d.log_level,
                    help='Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "info")')
@@ -45,7 +50,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
                    help="Default address pools for node specific local networks")
     p.add_argument("--veth-prefix", default=d.veth_prefix, help="prefix of the host-side veth names")
     p.add_argument("--nft-table", default=d.nft_table, help="berth's nftables table (ip family)")
-    a = p.parse_args(argv)
+    a = configfile.merge(p, argv)  # flags over daemon.json, dockerd's way (daemon/configfile.py)
     log_level = "debug" if a.debug else _LEVELS.get(a.log_level.lower())
     if log_level is None:
         p.error(f"invalid logging level: {a.log_level}")
@@ -66,12 +71,30 @@ def parse_args(argv: list[str] | None = None) -> Config:
                  exec_root=os.path.abspath(a.exec_root), group=a.group, pidfile=a.pidfile,
                  containerd=a.containerd, cgroup_parent=a.cgroup_parent,
                  default_runtime=a.default_runtime, runtimes=runtimes,
-                 insecure_registries=list(a.insecure_registry),
+                 insecure_registries=_registries(a), registry_mirrors=_mirrors(a),
                  log_level=log_level, bridge=a.bridge, bip=a.bip, default_address_pools=pools,
                  veth_prefix=a.veth_prefix, nft_table=a.nft_table)
     if cfg.default_runtime not in cfg.runtime_names():
         p.error(f"--default-runtime {cfg.default_runtime}: no such runtime (add it with --add-runtime)")
     return cfg
+
+
+def _registries(a: argparse.Namespace) -> list[str]:
+    from .registry import settings
+
+    try:
+        return list(dict.fromkeys(settings.insecure_registry(r) for r in a.insecure_registry))
+    except ValueError as e:
+        sys.exit(f"failed to start daemon: {e}")
+
+
+def _mirrors(a: argparse.Namespace) -> list[str]:
+    from .registry import settings
+
+    try:
+        return settings.mirrors(a.registry_mirror)
+    except ValueError as e:
+        sys.exit(f"failed to start daemon: {e}")
 
 
 def _security_flags(p: argparse.ArgumentParser) -> None:
@@ -214,6 +237,9 @@ def _quiet_signals() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     cfg = parse_args(argv)
+    if "--validate" in (sys.argv[1:] if argv is None else argv):
+        print("configuration OK")  # dockerd's --validate: the flags and the file were read
+        return
     if os.geteuid() != 0:
         sys.exit("berthd needs to be started as root")
     limit_arenas()

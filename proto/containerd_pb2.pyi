@@ -109,16 +109,18 @@ class RegistryAuth(_message.Message):
     def __init__(self, username: _Optional[str] = ..., password: _Optional[str] = ..., identity_token: _Optional[str] = ..., registry_token: _Optional[str] = ...) -> None: ...
 
 class PullRequest(_message.Message):
-    __slots__ = ("ref", "platform", "auth", "insecure_registries")
+    __slots__ = ("ref", "platform", "auth", "insecure_registries", "mirrors")
     REF_FIELD_NUMBER: _ClassVar[int]
     PLATFORM_FIELD_NUMBER: _ClassVar[int]
     AUTH_FIELD_NUMBER: _ClassVar[int]
     INSECURE_REGISTRIES_FIELD_NUMBER: _ClassVar[int]
+    MIRRORS_FIELD_NUMBER: _ClassVar[int]
     ref: str
     platform: str
     auth: RegistryAuth
     insecure_registries: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, ref: _Optional[str] = ..., platform: _Optional[str] = ..., auth: _Optional[_Union[RegistryAuth, _Mapping]] = ..., insecure_registries: _Optional[_Iterable[str]] = ...) -> None: ...
+    mirrors: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, ref: _Optional[str] = ..., platform: _Optional[str] = ..., auth: _Optional[_Union[RegistryAuth, _Mapping]] = ..., insecure_registries: _Optional[_Iterable[str]] = ..., mirrors: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class PullProgress(_message.Message):
     __slots__ = ("id", "status", "current", "total", "layer", "image", "digest", "updated")
@@ -233,6 +235,66 @@ class ExportRequest(_message.Message):
     ref: str
     paths: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, ref: _Optional[str] = ..., paths: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class LoginRequest(_message.Message):
+    __slots__ = ("server", "auth", "insecure_registries")
+    SERVER_FIELD_NUMBER: _ClassVar[int]
+    AUTH_FIELD_NUMBER: _ClassVar[int]
+    INSECURE_REGISTRIES_FIELD_NUMBER: _ClassVar[int]
+    server: str
+    auth: RegistryAuth
+    insecure_registries: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, server: _Optional[str] = ..., auth: _Optional[_Union[RegistryAuth, _Mapping]] = ..., insecure_registries: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class LoginResponse(_message.Message):
+    __slots__ = ("identity_token",)
+    IDENTITY_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    identity_token: str
+    def __init__(self, identity_token: _Optional[str] = ...) -> None: ...
+
+class ResolveRequest(_message.Message):
+    __slots__ = ("ref", "auth", "insecure_registries", "mirrors")
+    REF_FIELD_NUMBER: _ClassVar[int]
+    AUTH_FIELD_NUMBER: _ClassVar[int]
+    INSECURE_REGISTRIES_FIELD_NUMBER: _ClassVar[int]
+    MIRRORS_FIELD_NUMBER: _ClassVar[int]
+    ref: str
+    auth: RegistryAuth
+    insecure_registries: _containers.RepeatedScalarFieldContainer[str]
+    mirrors: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, ref: _Optional[str] = ..., auth: _Optional[_Union[RegistryAuth, _Mapping]] = ..., insecure_registries: _Optional[_Iterable[str]] = ..., mirrors: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Platform(_message.Message):
+    __slots__ = ("architecture", "os", "os_version", "os_features", "variant")
+    ARCHITECTURE_FIELD_NUMBER: _ClassVar[int]
+    OS_FIELD_NUMBER: _ClassVar[int]
+    OS_VERSION_FIELD_NUMBER: _ClassVar[int]
+    OS_FEATURES_FIELD_NUMBER: _ClassVar[int]
+    VARIANT_FIELD_NUMBER: _ClassVar[int]
+    architecture: str
+    os: str
+    os_version: str
+    os_features: _containers.RepeatedScalarFieldContainer[str]
+    variant: str
+    def __init__(self, architecture: _Optional[str] = ..., os: _Optional[str] = ..., os_version: _Optional[str] = ..., os_features: _Optional[_Iterable[str]] = ..., variant: _Optional[str] = ...) -> None: ...
+
+class ResolveResponse(_message.Message):
+    __slots__ = ("media_type", "digest", "size", "platforms")
+    MEDIA_TYPE_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    PLATFORMS_FIELD_NUMBER: _ClassVar[int]
+    media_type: str
+    digest: str
+    size: int
+    platforms: _containers.RepeatedCompositeFieldContainer[Platform]
+    def __init__(self, media_type: _Optional[str] = ..., digest: _Optional[str] = ..., size: _Optional[int] = ..., platforms: _Optional[_Iterable[_Union[Platform, _Mapping]]] = ...) -> None: ...
+
+class ListTagsResponse(_message.Message):
+    __slots__ = ("tags",)
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    tags: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, tags: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GarbageCollectRequest(_message.Message):
     __slots__ = ()

@@ -103,6 +103,21 @@ class ImagesStub:
                 request_serializer=containerd__pb2.ExportRequest.SerializeToString,
                 response_deserializer=containerd__pb2.Chunk.FromString,
                 _registered_method=True)
+        self.Login = channel.unary_unary(
+                '/berth.containerd.v1.Images/Login',
+                request_serializer=containerd__pb2.LoginRequest.SerializeToString,
+                response_deserializer=containerd__pb2.LoginResponse.FromString,
+                _registered_method=True)
+        self.Resolve = channel.unary_unary(
+                '/berth.containerd.v1.Images/Resolve',
+                request_serializer=containerd__pb2.ResolveRequest.SerializeToString,
+                response_deserializer=containerd__pb2.ResolveResponse.FromString,
+                _registered_method=True)
+        self.ListTags = channel.unary_unary(
+                '/berth.containerd.v1.Images/ListTags',
+                request_serializer=containerd__pb2.ResolveRequest.SerializeToString,
+                response_deserializer=containerd__pb2.ListTagsResponse.FromString,
+                _registered_method=True)
 
 
 class ImagesServicer:
@@ -219,6 +234,31 @@ class ImagesServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Login(self, request, context):
+        """---- registries (docker login, GET /distribution, pull --all-tags); never a mirror for Login
+        docker login: pings the registry's /v2/ and answers its challenge with the credentials
+        (Basic, or a token asked of the realm with offline_token=true). UNAUTHENTICATED when
+        they are refused (docker's "login attempt to URL failed with status: 401 Unauthorized").
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Resolve(self, request, context):
+        """docker's distribution inspect: the descriptor a reference resolves to on its registry
+        (mirrors first for docker.io), and the platforms of an index (or of a Docker manifest's config).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTags(self, request, context):
+        """The registry's tags of a repository (GET /v2/NAME/tags/list, every page), for pull --all-tags.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ImagesServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -286,6 +326,21 @@ def add_ImagesServicer_to_server(servicer, server):
                     servicer.Export,
                     request_deserializer=containerd__pb2.ExportRequest.FromString,
                     response_serializer=containerd__pb2.Chunk.SerializeToString,
+            ),
+            'Login': grpc.unary_unary_rpc_method_handler(
+                    servicer.Login,
+                    request_deserializer=containerd__pb2.LoginRequest.FromString,
+                    response_serializer=containerd__pb2.LoginResponse.SerializeToString,
+            ),
+            'Resolve': grpc.unary_unary_rpc_method_handler(
+                    servicer.Resolve,
+                    request_deserializer=containerd__pb2.ResolveRequest.FromString,
+                    response_serializer=containerd__pb2.ResolveResponse.SerializeToString,
+            ),
+            'ListTags': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTags,
+                    request_deserializer=containerd__pb2.ResolveRequest.FromString,
+                    response_serializer=containerd__pb2.ListTagsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -643,6 +698,87 @@ class Images:
             '/berth.containerd.v1.Images/Export',
             containerd__pb2.ExportRequest.SerializeToString,
             containerd__pb2.Chunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Login(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/berth.containerd.v1.Images/Login',
+            containerd__pb2.LoginRequest.SerializeToString,
+            containerd__pb2.LoginResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Resolve(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/berth.containerd.v1.Images/Resolve',
+            containerd__pb2.ResolveRequest.SerializeToString,
+            containerd__pb2.ResolveResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTags(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/berth.containerd.v1.Images/ListTags',
+            containerd__pb2.ResolveRequest.SerializeToString,
+            containerd__pb2.ListTagsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -20,7 +20,7 @@ from berth.common import reference
 
 from ..errors import BerthError, InvalidArgument
 from ..metadata import ImageRecord
-from ..remotes import Credentials, Fetcher, Hosts, Manifest, Repository, media, parse_platform
+from ..remotes import Credentials, Fetcher, Hosts, Manifest, Repository, media, mirrors, parse_platform
 from ..snapshots import chain_id
 from .pull_errors import translate
 from .service import ImageService
@@ -69,9 +69,8 @@ class Puller:
     def _pull(self, ref: reference.Reference, platform: str, creds: Credentials, hosts: Hosts,
               emit: Emit) -> PullResult:
         want = parse_platform(platform)
-        repo = Repository(hosts, ref, creds)
         ident = ref.digest or ref.tag
-        top = repo.manifest(ident)
+        repo, top = mirrors.first(hosts, ref, creds, lambda r: r.manifest(ident))  # docker.io: mirrors first
         doc = media.decode(top.body, "manifest")
         chosen = top
         if media.media_type_of(doc, top.media_type) in media.INDEX_TYPES:

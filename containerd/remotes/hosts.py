@@ -33,6 +33,7 @@ _lock = threading.Lock()
 class Hosts:
     insecure: tuple[str, ...] = ()
     certs_dir: str = DEFAULT_CERTS_DIR
+    mirrors: tuple[str, ...] = ()  # berthd's --registry-mirror URLs, tried first for docker.io (mirrors.py)
 
     def is_insecure(self, host: str) -> bool:
         name = _hostname(host)
@@ -69,6 +70,15 @@ def base_url(hosts: Hosts, host: str) -> tuple[str, httpx.Client]:
     with _lock:
         _bases[key] = base
     return base, client
+
+
+def mirror_url(hosts: Hosts, url: str) -> tuple[str, str, httpx.Client]:
+    """A mirror's host, base URL and client: its URL says the scheme (http:// is plain
+    HTTP, as dockerd takes it); https:// is verified unless the host is insecure."""
+    scheme, _, rest = url.partition("://")
+    host = rest.split("/", 1)[0]
+    verify = scheme == "https" and not hosts.is_insecure(host)
+    return host, f"{scheme}://{host}", _client(hosts, host, verify=verify)
 
 
 def _client(hosts: Hosts, host: str, verify: bool) -> httpx.Client:

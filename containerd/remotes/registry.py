@@ -19,7 +19,7 @@ import httpx
 from berth.common.reference import Reference
 
 from .auth import AuthError, Authorizer, Credentials
-from .hosts import Hosts, base_url, endpoint
+from .hosts import Hosts, base_url, endpoint, mirror_url
 from .media import MANIFEST_TYPES
 
 MAX_MANIFEST = 4 << 20  # the same bound containerd puts on a manifest
@@ -58,10 +58,15 @@ class Repository:
     """`ref`'s repository, with the caller's credentials, for the requests of one pull
     (actions "pull") or push ("pull,push")."""
 
-    def __init__(self, hosts: Hosts, ref: Reference, creds: Credentials, actions: str = "pull") -> None:
+    def __init__(self, hosts: Hosts, ref: Reference, creds: Credentials, actions: str = "pull",
+                 mirror: str = "") -> None:
         self.ref = ref
-        self.host = endpoint(ref.domain)
-        self.base, self.client = base_url(hosts, self.host)
+        self.mirror = mirror  # a --registry-mirror URL serving this docker.io repository, or ""
+        if mirror:
+            self.host, self.base, self.client = mirror_url(hosts, mirror)
+        else:
+            self.host = endpoint(ref.domain)
+            self.base, self.client = base_url(hosts, self.host)
         self.auth = Authorizer(self.client, creds, f"repository:{ref.path}:{actions}")
 
     def url(self, kind: str, ident: str) -> str:
@@ -129,6 +134,33 @@ class Repository:
             raise RegistryError(0, "", f"manifest verification failed for digest {ident}")
         media_type = resp.headers.get("Content-Type", "").split(";")[0].strip()
         return Manifest(media_type, digest, body)
+
+    def tags(self) -> list[str]:
+        """GET /v2/NAME/tags/list, following its Link pages (the distribution spec's `next`)."""
+        url, tags = self.url("tags", "list"), []
+        for _ in range(1000):  # a bound on the pages, not on the tags
+            resp = self._send("GET", url, {"Accept": "application/json"}, stream=False)
+            try:
+                tags += [str(t) for t in (resp.json().get("tags") or [])]
+            except (ValueError, AttributeError):
+                raise RegistryError(0, "", f"{self.ref.name}: the tags list is not JSON") from None
+            link = resp.headers.get("Link", "")
+            if 'rel="next"' not in link or "<" not in link:
+                break
+            url = str(resp.url.join(link[link.index("<") + 1:link.index(">")]))
+        return tags
+
+    def blob_bytes(self, digest: str, limit: int = MAX_MANIFEST) -> bytes:
+        """A small blob (an image config), read whole and checked against its digest."""
+        with self.blob(digest) as resp:
+            body = b""
+            for piece in resp.iter_bytes():
+                body += piece
+                if len(body) > limit:
+                    raise RegistryError(0, "", f"blob {digest}: larger than {limit} bytes")
+        if "sha256:" + hashlib.sha256(body).hexdigest() != digest:
+            raise RegistryError(0, "", f"blob {digest}: digest mismatch")
+        return body
 
     @contextlib.contextmanager
     def blob(self, digest: str, offset: int = 0) -> Iterator[httpx.Response]:

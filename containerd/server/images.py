@@ -22,9 +22,10 @@ from ..runtime.tasks import TaskService
 from ..snapshots import chain_id
 from .commit import CommitMethods
 from .convert import errors, image_message
+from .registry import RegistryCalls
 
 
-class Images(CommitMethods, rpc.ImagesServicer):
+class Images(CommitMethods, RegistryCalls, rpc.ImagesServicer):  # Login, Resolve, ListTags: registry.py
     def __init__(self, images: ImageService, events: EventBus, puller: Puller, certs_dir: str,
                  tasks: TaskService | None = None) -> None:
         self.images = images
@@ -152,7 +153,7 @@ class Images(CommitMethods, rpc.ImagesServicer):
         events: queue.Queue[PullEvent | PullResult | BaseException] = queue.Queue()
         a = request.auth
         creds = Credentials(a.username, a.password, a.identity_token, a.registry_token)
-        hosts = Hosts(tuple(request.insecure_registries), self.certs_dir)
+        hosts = Hosts(tuple(request.insecure_registries), self.certs_dir, tuple(request.mirrors))
 
         def run() -> None:
             try:

@@ -26,7 +26,7 @@ from . import progress
 
 def pull_reference(from_image: str, tag: str) -> str:
     """dockerd's rule: `tag` is a tag, or a digest when it parses as one; it replaces
-    what fromImage had. An empty tag is `latest` (berth pulls no --all-tags yet)."""
+    what fromImage had. (No tag at all is every tag: daemon/registry/alltags.py.)"""
     try:
         ref = reference.parse(from_image)
     except reference.ReferenceError as e:
@@ -70,9 +70,14 @@ def registry_auth(header: str) -> RegistryAuth:
 
 
 async def create_from_image(engine: Engine, query: Mapping[str, str], headers: Mapping[str, str]) -> StreamingResponse:
+    from ..registry import alltags  # registries: mirrors and --all-tags
+
+    if alltags.wants_all_tags(query.get("fromImage", ""), query.get("tag", "")):
+        return await alltags.pull_all(engine, query, headers)
     ref = pull_reference(query.get("fromImage", ""), query.get("tag", ""))
     auth = registry_auth(headers.get("x-registry-auth", ""))
-    stream = engine.ctrd.pull(ref, query.get("platform", ""), auth, list(engine.config.insecure_registries))
+    stream = engine.ctrd.pull(ref, query.get("platform", ""), auth, list(engine.config.insecure_registries),
+                              list(engine.config.registry_mirrors))
     first = await stream.__anext__()  # raises ContainerdError: an HTTP error answer
 
     async def body() -> AsyncIterator[bytes]:

@@ -14,6 +14,7 @@ import grpc.aio
 from berth.proto import containerd_pb2 as pb
 from berth.proto import containerd_pb2_grpc as pbg
 
+from .registry import RegistryClient
 from .types import (Container, ContainerdError, DeleteResult, Event, Image, Metrics, PullProgress, PushProgress,
                     RegistryAuth, Task)
 
@@ -29,6 +30,7 @@ _HTTP = {
     grpc.StatusCode.ALREADY_EXISTS: 409,
     grpc.StatusCode.FAILED_PRECONDITION: 409,
     grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.UNAUTHENTICATED: 401,  # a registry refused the credentials (POST /auth)
 }
 _NO_ANSWER = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED)
 
@@ -79,7 +81,7 @@ def _commit(container_id: str, parent: str, config: dict[str, Any] | None, creat
                             created_by=created_by, comment=comment, author=author, name=name, consume=consume)
 
 
-class Containerd:
+class Containerd(RegistryClient):  # login, resolve, list_tags: registry.py
     """The four services on one channel. Calls wait for the server to be ready, so a
     berth-containerd that is being restarted delays requests instead of failing them."""
 
@@ -138,12 +140,12 @@ class Containerd:
         return _image(await self._call("import image", self._images.Import(
             requests(), wait_for_ready=True, timeout=None)))
 
-    async def pull(self, ref: str, platform: str, auth: RegistryAuth,
-                   insecure: list[str]) -> AsyncIterator[PullProgress]:
+    async def pull(self, ref: str, platform: str, auth: RegistryAuth, insecure: list[str],
+                   mirrors: list[str] | None = None) -> AsyncIterator[PullProgress]:
         """docker pull, as berth-containerd streams it; an error before the first status
         is raised by the first step of the iteration (the caller can still answer 4xx)."""
         call = self._images.Pull(pb.PullRequest(
-            ref=ref, platform=platform, insecure_registries=insecure,
+            ref=ref, platform=platform, insecure_registries=insecure, mirrors=mirrors or [],
             auth=pb.RegistryAuth(username=auth.username, password=auth.password,
                                  identity_token=auth.identity_token, registry_token=auth.registry_token)),
             wait_for_ready=True)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 
 from ..config import API_VERSION, ENGINE_VERSION, MIN_API_VERSION
 from ..images import service as images
+from ..registry import settings as registry
 from ..security.settings import security_options
 from .models import errors
 
@@ -92,7 +93,8 @@ async def info(request: Request) -> dict:
         "CgroupDriver": "cgroupfs", "CgroupVersion": "2" if cgroup_v2 else "1",
         "NEventsListener": 0, "KernelVersion": platform.release(), "OperatingSystem": _os_name(),
         "OSVersion": "", "OSType": "linux", "Architecture": platform.machine(),
-        "IndexServerAddress": "", "RegistryConfig": None, "NCPU": os.cpu_count() or 1,
+        "IndexServerAddress": registry.INDEX_SERVER, "NCPU": os.cpu_count() or 1,
+        "RegistryConfig": registry.registry_config(cfg.insecure_registries, cfg.registry_mirrors),
         "MemTotal": _mem_total(), "GenericResources": None, "DockerRootDir": cfg.data_root,
         "HttpProxy": "", "HttpsProxy": "", "NoProxy": "", "Name": platform.node(), "Labels": [],
         "ExperimentalBuild": False, "ServerVersion": ENGINE_VERSION,

@@ -82,6 +82,8 @@ DOCKER_API: dict[tuple[str, str], tuple[set[str], set[str], set[int]]] = {
     ("post", "/containers/{id}/unpause"): (set(), set(), {404, 409, 500}),
     ("post", "/containers/{id}/rename"): ({"name"}, set(), {400, 404, 409, 500}),
     ("post", "/containers/{id}/restart"): ({"signal", "t"}, set(), {400, 404, 409, 500}),
+    ("post", "/auth"): (set(), set(), {400, 401, 500}),
+    ("get", "/distribution/{name}/json"): (set(), {"X-Registry-Auth"}, {400, 401, 404, 500}),
     ("get", "/swarm"): (set(), set(), {500, 503}),
     ("post", "/swarm/leave"): ({"force"}, set(), {500, 503}),
 }

@@ -123,8 +123,10 @@ class Proxy:
     bearer: bool = False
     users: dict[str, str] = field(default_factory=dict)     # user -> password the token service wants
     refresh_tokens: set[str] = field(default_factory=set)   # identity tokens it takes (grant_type=refresh_token)
+    give_refresh_tokens: bool = False  # answer offline_token=true with a refresh_token (docker login's identity token)
     token_requests: list[dict] = field(default_factory=list)
     uploads: list[tuple[str, str]] = field(default_factory=list)  # (method, path) of each write forwarded
+    seen: list[tuple[str, str]] = field(default_factory=list)     # (method, path) of every request forwarded
     _tokens: dict[str, set[str]] = field(default_factory=dict)  # token -> the scopes it was asked for
     _server: _Server | None = None
     _serving: threading.Thread | None = None
@@ -203,13 +205,19 @@ class Proxy:
                     return
                 token = uuid.uuid4().hex
                 proxy._tokens[token] = scopes
-                self._answer(200, json.dumps({"token": token}).encode(), {"Content-Type": "application/json"})
+                answer = {"token": token}
+                if proxy.give_refresh_tokens and form.get("offline_token") == "true":
+                    answer["refresh_token"] = "refresh-" + uuid.uuid4().hex
+                    proxy.refresh_tokens.add(answer["refresh_token"])
+                self._answer(200, json.dumps(answer).encode(), {"Content-Type": "application/json"})
 
             def _challenged(self) -> bool:
                 if not proxy.bearer or not self.path.startswith("/v2/"):
                     return False
                 auth = self.headers.get("Authorization", "")
-                repo = self.path[4:].split("/manifests/")[0].split("/blobs/")[0]
+                if self.path.split("?")[0] == "/v2/" and auth[7:] in proxy._tokens:
+                    return False  # the API root takes any token the service gave (a login's check)
+                repo = self.path[4:].split("/manifests/")[0].split("/blobs/")[0].split("/tags/")[0]
                 actions = "pull" if self.command in ("GET", "HEAD") else "pull,push"
                 granted = proxy._tokens.get(auth[7:], set()) if auth.startswith("Bearer ") else set()
                 for scope in granted:  # a token lets in what its scopes name: pull, or push too
@@ -227,6 +235,7 @@ class Proxy:
                 sent = self._body() if method in ("POST", "PUT", "PATCH") else None
                 if self._challenged():
                     return
+                proxy.seen.append((method, self.path.split("?")[0]))
                 if method in ("POST", "PUT", "PATCH"):
                     proxy.uploads.append((method, self.path.split("?")[0]))
                 headers = {k: v for k, v in self.headers.items()

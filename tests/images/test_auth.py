@@ -106,7 +106,7 @@ def test_berth_cli_reads_a_docker_style_config(engine, locked, layout, tmp_path)
         {"auths": {locked.host: {"auth": base64.b64encode(b"alice:s3cret").decode()}}}))
     r = subprocess.run([os.path.join(os.path.dirname(__file__), "..", "..", ".venv", "bin", "berth"),
                         "-H", engine.host, "pull", ref], capture_output=True, text=True, timeout=300,
-                       env={**os.environ, "BERTH_CONFIG": str(tmp_path)})
+                       env={**os.environ, "DOCKER_CONFIG": str(tmp_path)})
     assert r.returncode == 0, r.stderr
 
 
