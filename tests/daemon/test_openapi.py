@@ -65,6 +65,11 @@ DOCKER_API: dict[tuple[str, str], tuple[set[str], set[str], set[int]]] = {
     ("post", "/networks/{id}/connect"): (set(), set(), {400, 403, 404, 500}),
     ("post", "/networks/{id}/disconnect"): (set(), set(), {400, 403, 404, 500}),
     ("post", "/networks/prune"): ({"filters"}, set(), {400, 500}),
+    ("get", "/volumes"): ({"filters"}, set(), {400, 500}),
+    ("post", "/volumes/create"): (set(), set(), {400, 404, 500}),
+    ("get", "/volumes/{name}"): (set(), set(), {404, 500}),
+    ("delete", "/volumes/{name}"): ({"force"}, set(), {404, 409, 500}),
+    ("post", "/volumes/prune"): ({"filters"}, set(), {400, 500}),
     ("get", "/swarm"): (set(), set(), {500, 503}),
     ("post", "/swarm/leave"): ({"force"}, set(), {500, 503}),
 }
@@ -73,7 +78,8 @@ _SUCCESS = {("post", "/containers/{id}/start"): {"204", "304"}, ("post", "/conta
             ("post", "/containers/{id}/kill"): {"204"}, ("delete", "/containers/{id}"): {"204"},
             ("post", "/containers/{id}/exec"): {"201"}, ("post", "/exec/{id}/start"): {"101", "200"},
             ("post", "/networks/create"): {"201"}, ("delete", "/networks/{id}"): {"204"},
-            ("post", "/images/{name}/tag"): {"201"}}
+            ("post", "/images/{name}/tag"): {"201"}, ("post", "/volumes/create"): {"201"},
+            ("delete", "/volumes/{name}"): {"204"}}
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +140,7 @@ def test_booleans_are_dockers_and_typed_as_booleans(doc: dict[str, Any], api: ht
 _FUZZED = [("GET", "/_ping"), ("GET", "/version"), ("GET", "/info"), ("GET", "/images/json"),
            ("GET", "/images/{name}/json"), ("GET", "/images/{name}/history"), ("GET", "/images/{name}/get"),
            ("GET", "/images/get"), ("GET", "/containers/json"), ("GET", "/containers/{id}/json"),
-           ("GET", "/networks"), ("GET", "/networks/{id}")]
+           ("GET", "/networks"), ("GET", "/networks/{id}"), ("GET", "/volumes"), ("GET", "/volumes/{name}")]
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=lambda m: m.value)
