@@ -90,6 +90,8 @@ class LocalDriver:
 
     def remove(self, v: Volume) -> None:
         self.unmount(v)
+        if sysmount.mounted_under(self.dir_of(v.name)):  # never rmtree through a device's files
+            raise OSError(f"remove {v.name}: its mountpoint is still mounted")
         try:
             os.unlink(os.path.join(self.dir_of(v.name), RECORD))
         except FileNotFoundError:

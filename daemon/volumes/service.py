@@ -43,6 +43,11 @@ class Volumes:
     def view(self, v: Volume) -> dict[str, Any]:
         return local.view(v, self.driver.mountpoint(v.name))
 
+    def usage(self) -> list[dict[str, Any]]:
+        """/system/df's volumes: the only place docker shows UsageData (Size, RefCount)."""
+        return [{**self.view(v), "UsageData": {"Size": self.driver.size(v), "RefCount": len(self.users(v.name))}}
+                for v in sorted(self.by_name.values(), key=lambda v: v.name)]
+
     def users(self, name: str) -> list[str]:
         return [cid for cid, pts in self.points.items() if any(p.type == "volume" and p.name == name for p in pts)]
 
@@ -75,8 +80,8 @@ class Volumes:
         users = self.users(name)
         if users:
             raise ApiError(409, f"remove {name}: volume is in use - [{', '.join(users)}]")
-        del self.by_name[name]
         self.driver.remove(v)
+        del self.by_name[name]
 
     def list(self, filters: dict[str, list[str]]) -> list[Volume]:
         for key in filters:
@@ -111,8 +116,8 @@ class Volumes:
             if filters.get("label!") and _labels_match(v.labels, filters["label!"]):
                 continue
             space += self.driver.size(v)
-            del self.by_name[v.name]
             self.driver.remove(v)
+            del self.by_name[v.name]
             gone.append(v.name)
         return gone, space
 
@@ -158,8 +163,8 @@ class Volumes:
         for name in self._made.pop(cid, []):
             v = self.by_name.get(name)
             if v is not None and not self.users(name):
-                del self.by_name[name]
                 self.driver.remove(v)
+                del self.by_name[name]
 
     def points_of(self, cid: str) -> list[MountPoint]:
         return self.points.get(cid, [])

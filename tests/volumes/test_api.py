@@ -171,3 +171,16 @@ def test_the_cli_refuses_a_bad_mount_flag(berthd: Berthd) -> None:
     assert done.returncode == 125
     assert "invalid argument \"type=bind,src=/tmp,dst=/x,colour=red\" for \"--mount\" flag: unexpected key " \
            "'colour' in 'colour=red'" in done.stderr
+
+
+def test_system_df_shows_volumes_with_their_usage(api: httpx.Client, berthd: Berthd) -> None:
+    vol = _name()
+    run(berthd, "run", "--rm", "-v", f"{vol}:/d", "busybox", "dd", "if=/dev/zero", "of=/d/f", "bs=64k", "count=16")
+    cid = api.post("/containers/create", json={"Image": "busybox", "HostConfig": {"Binds": [f"{vol}:/d"]}}).json()["Id"]
+    try:
+        row = next(v for v in api.get("/system/df").json()["Volumes"] if v["Name"] == vol)
+        assert row["UsageData"]["RefCount"] == 1 and row["UsageData"]["Size"] >= 1 << 20
+        assert "UsageData" not in api.get(f"/volumes/{vol}").json()  # inspect has none, as docker's
+    finally:
+        api.delete(f"/containers/{cid}")
+        api.delete(f"/volumes/{vol}")

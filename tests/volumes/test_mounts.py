@@ -167,3 +167,20 @@ def test_a_tmpfs_volume_is_mounted_at_first_use_and_unmounted_after_the_last(ber
         run(berthd, "rm", "-f", a)
     assert data not in mounts_under(berthd.data_root)
     run(berthd, "volume", "rm", vol)
+
+
+def test_a_volume_of_a_host_directory_by_o_bind(berthd: Berthd) -> None:
+    vol = _name()
+    host = tempfile.mkdtemp(prefix="berth-volbind-")
+    try:
+        run(berthd, "volume", "create", "-o", "type=none", "-o", f"device={host}", "-o", "o=bind", vol)
+        run(berthd, "run", "--rm", "-v", f"{vol}:/v", "busybox", "sh", "-c", "echo through > /v/f")
+        with open(os.path.join(host, "f")) as f:
+            assert f.read() == "through\n"
+        assert mounts_under(berthd.data_root) == [p for p in mounts_under(berthd.data_root) if vol not in p]
+        run(berthd, "volume", "rm", vol)
+        assert os.path.isfile(os.path.join(host, "f"))  # removing the volume leaves the device's files
+    finally:
+        import shutil
+
+        shutil.rmtree(host, ignore_errors=True)
