@@ -8,10 +8,10 @@ filesystem, runs one idle container in each with a named volume at /vol and a bi
 a host directory at /bind, and times `dd` of --mb MiB: a write (conv=fsync, so the
 data is on disk when it ends) and a read with O_DIRECT (iflag=direct: from the disk,
 not the page cache, without dropping the machine's caches). The same dd runs on the
-host in a directory of that filesystem. Each case is timed from outside (`exec`),
-median of --rounds; an `exec true` is timed too and subtracted, so only the I/O is
-compared. A volume and a bind are the host's own filesystem: the target is the host's
-speed (ratio 1.0); anything slower is a bug.
+host in a directory of that filesystem. The time is dd's own (the I/O alone, not the
+exec around it), median of --rounds, the cases taking turns in each round. A volume
+and a bind are the host's own filesystem: the target is the host's speed (ratio 1.0);
+anything slower is a bug.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import re
 import subprocess
-import time
 
 import engines
 
@@ -32,9 +32,12 @@ def _dd(target: str, mb: int) -> tuple[list[str], list[str]]:
 
 
 def _timed(argv: list[str], env: dict[str, str] | None = None) -> float:
-    t0 = time.perf_counter()
-    subprocess.run(argv, env=env, check=True, capture_output=True)
-    return time.perf_counter() - t0
+    """dd's own seconds (GNU's and busybox's both say "copied, N s..."): the I/O alone,
+    without the exec's own cost."""
+    done = subprocess.run(argv, env=env, check=True, capture_output=True, text=True)
+    found = re.search(r"copied, ([0-9.]+) s", done.stderr)
+    assert found, done.stderr
+    return float(found.group(1))
 
 
 def _start(cli: str, env: dict[str, str], name: str, bind: str) -> None:
@@ -60,14 +63,12 @@ def main() -> int:
             cases: list[tuple[str, list[str], dict[str, str] | None]] = [("host", [], None)]
             for engine, cli in clis:
                 cases += [(f"{engine.name} {w}", [cli, "exec", name], engine.env()) for w in ("vol", "bind")]
-            base = {key: statistics.median(_timed([*prefix, "true"], env) for _ in range(3))
-                    for key, prefix, env in cases if prefix}
             for _ in range(args.rounds):
                 for key, prefix, env in cases:
                     where = host_dir if not prefix else "/" + key.split()[1]
                     write, read = _dd(where, args.mb)
                     for op, argv in (("write", write), ("read", read)):
-                        times.setdefault((key, op), []).append(_timed([*prefix, *argv], env) - base.get(key, 0.0))
+                        times.setdefault((key, op), []).append(_timed([*prefix, *argv], env))
                     subprocess.run([*prefix, "rm", os.path.join(where, "bench.dat")], env=env, check=True)
         finally:
             for engine, cli in clis:
