@@ -8,8 +8,8 @@ filesystem, runs one idle container in each with a named volume at /vol and a bi
 a host directory at /bind, and times `dd` of --mb MiB: a write (conv=fsync, so the
 data is on disk when it ends) and a read with O_DIRECT (iflag=direct: from the disk,
 not the page cache, without dropping the machine's caches). The same dd runs on the
-host in a directory of that filesystem. The time is dd's own (the I/O alone, not the
-exec around it), median of --rounds, the cases taking turns in each round. A volume
+host in a directory of that filesystem. The time is busybox `time`'s around the dd, where
+it runs (the I/O alone, not the exec around it), median of --rounds, the cases taking turns in each round. A volume
 and a bind are the host's own filesystem: the target is the host's speed (ratio 1.0);
 anything slower is a bug.
 """
@@ -32,12 +32,12 @@ def _dd(target: str, mb: int) -> tuple[list[str], list[str]]:
 
 
 def _timed(argv: list[str], env: dict[str, str] | None = None) -> float:
-    """dd's own seconds (GNU's and busybox's both say "copied, N s..."): the I/O alone,
-    without the exec's own cost."""
+    """busybox `time`'s real seconds around the dd, where it runs: the I/O alone, without
+    the exec's own cost (this busybox's dd does not print its time)."""
     done = subprocess.run(argv, env=env, check=True, capture_output=True, text=True)
-    found = re.search(r"copied, ([0-9.]+) s", done.stderr)
+    found = re.search(r"real\s+(\d+)m ([0-9.]+)s", done.stderr)
     assert found, done.stderr
-    return float(found.group(1))
+    return int(found.group(1)) * 60 + float(found.group(2))
 
 
 def _start(cli: str, env: dict[str, str], name: str, bind: str) -> None:
@@ -60,16 +60,18 @@ def main() -> int:
             for engine, cli in clis:
                 _start(cli, engine.env(), name, os.path.join(host_dir, engine.name))
             # every case once per round, in turn: the disk's drift is shared out evenly
-            cases: list[tuple[str, list[str], dict[str, str] | None]] = [("host", [], None)]
+            # the same busybox dd and time on the host and in the containers
+            cases: list[tuple[str, list[str], dict[str, str] | None]] = [("host", ["busybox", "time", "busybox"],
+                                                                          None)]
             for engine, cli in clis:
-                cases += [(f"{engine.name} {w}", [cli, "exec", name], engine.env()) for w in ("vol", "bind")]
+                cases += [(f"{engine.name} {w}", [cli, "exec", name, "time"], engine.env()) for w in ("vol", "bind")]
             for _ in range(args.rounds):
                 for key, prefix, env in cases:
-                    where = host_dir if not prefix else "/" + key.split()[1]
+                    where = host_dir if key == "host" else "/" + key.split()[1]
                     write, read = _dd(where, args.mb)
                     for op, argv in (("write", write), ("read", read)):
                         times.setdefault((key, op), []).append(_timed([*prefix, *argv], env))
-                    subprocess.run([*prefix, "rm", os.path.join(where, "bench.dat")], env=env, check=True)
+                    subprocess.run([*prefix[:-1], "rm", os.path.join(where, "bench.dat")], env=env, check=True)
         finally:
             for engine, cli in clis:
                 subprocess.run([cli, "rm", "-f", "-v", name], env=engine.env(), capture_output=True)
