@@ -52,6 +52,10 @@ _RUN_FLAGS = tuple(sorted((
     Flag("privileged", "", "bool", "Give extended privileges to this container"),
     Flag("read-only", "", "bool", "Mount the container's root filesystem as read only"),
     Flag("runtime", "", "string", "Runtime to use for this container"),
+    Flag("mount", "", "list", "Attach a filesystem mount to the container", metavar="mount"),
+    Flag("tmpfs", "", "list", "Mount a tmpfs directory"),
+    Flag("volume", "v", "list", "Bind mount a volume"),
+    Flag("volumes-from", "", "list", "Mount volumes from the specified container(s)"),
     Flag("rm", "", "bool", "Automatically remove the container and its associated anonymous "
                            "volumes when it exits"),
     Flag("security-opt", "", "list", "Security Options"),
@@ -278,6 +282,34 @@ _SYSTEM_ONLY = {
     ), 0, 0, True, "df:cmd_df"),
 }
 
+# `berth volume SUB` (client/volume.py)
+_VOLUME = {
+    "create": ("Create a volume", "[OPTIONS] [VOLUME]", (
+        Flag("driver", "d", "string", "Specify volume driver name", "local"),
+        Flag("label", "", "list", "Set metadata for a volume"),
+        Flag("name", "", "string", "Specify volume name"),
+        Flag("opt", "o", "list", "Set driver specific options", metavar="map"),
+    ), 0, 1, True, "volume:cmd_create"),
+    "ls": ("List volumes", "[OPTIONS]", (
+        Flag("filter", "f", "list", "Provide filter values (e.g. \"dangling=true\")", metavar="filter"),
+        Flag("format", "", "string", "Format output using a custom template: 'table', 'table TEMPLATE', "
+                                     "'json' or a Go template"),
+        Flag("quiet", "q", "bool", "Only display volume names"),
+    ), 0, 0, True, "volume:cmd_ls"),
+    "inspect": ("Display detailed information on one or more volumes", "[OPTIONS] VOLUME [VOLUME...]",
+                (Flag("format", "f", "string", "Format output using a custom template"),), 1, None, True,
+                "volume:cmd_inspect"),
+    "rm": ("Remove one or more volumes", "[OPTIONS] VOLUME [VOLUME...]", (
+        Flag("force", "f", "bool", "Force the removal of one or more volumes"),
+    ), 1, None, True, "volume:cmd_rm"),
+    "prune": ("Remove unused local volumes", "[OPTIONS]", (
+        Flag("all", "a", "bool", "Remove all unused volumes, not just anonymous ones"),
+        Flag("filter", "", "list", "Provide filter values (e.g. \"label=<label>\")", metavar="filter"),
+        Flag("force", "f", "bool", "Do not prompt for confirmation"),
+    ), 0, 0, True, "volume:cmd_prune"),
+}
+_VOLUME_ALIASES = {"list": "ls", "remove": "rm"}
+
 # Short top-level forms: `berth ps` is `berth container ps`, `berth images` is `berth image ls`.
 _CONTAINER_SHORTCUTS = ("run", "create", "start", "ps", "logs", "stop", "kill", "rm", "wait", "exec", "attach",
                         "stats", "update", "port", "cp", "export", "pause", "unpause", "rename", "restart", "top")
@@ -327,6 +359,14 @@ def lookup(words: list[str]) -> tuple[Command, str, int] | tuple[None, str, int]
         spec, handler = _spec(f"{first} {words[1]}", group[sub],
                               _container_aliases(sub) if first == "container" else _image_aliases(sub))
         return spec, handler, 2
+    if first == "volume":
+        if len(words) < 2:
+            return None, first, 1
+        sub = _VOLUME_ALIASES.get(words[1], words[1])
+        if sub not in _VOLUME:
+            return None, first, 2
+        spec, handler = _spec(f"volume {words[1]}", _VOLUME[sub], ())
+        return spec, handler, 2
     if first in _CONTAINER_SHORTCUTS:
         spec, handler = _spec(first, _CONTAINER[first], _container_aliases(first))
         return spec, handler, 1
@@ -352,6 +392,8 @@ def group_help(group: str) -> str:
         table, usage, title = _CONTAINER, "Usage:  berth container COMMAND\n\nManage containers\n", "Commands"
     elif group == "image":
         table, usage, title = _IMAGE, "Usage:  berth image COMMAND\n\nManage images\n", "Commands"
+    elif group == "volume":
+        table, usage, title = _VOLUME, "Usage:  berth volume COMMAND\n\nManage volumes\n", "Commands"
     else:
         lines = ["Usage:  berth [OPTIONS] COMMAND", "", "A container engine that speaks Docker's API", "",
                  "Common Commands:"]
@@ -360,6 +402,7 @@ def group_help(group: str) -> str:
             assert spec is not None
             lines.append(f"  {name:<11} {spec.summary}")
         lines += ["", "Management Commands:", "  container   Manage containers", "  image       Manage images",
+                  "  volume      Manage volumes",
                   "", "Commands:"]
         for name in ("attach", "cp", "create", "events", "export", "history", "import", "inspect", "kill", "load",
                      "login", "logout", "pause", "push", "rename", "restart", "rmi", "save", "start", "stats", "tag",

@@ -93,6 +93,13 @@ def container_config(parsed: Parsed, attach: bool) -> dict:
         from berth.client import network  # only when a network flag is given
 
         network.apply(config, o)
+    if any(o.get(f) for f in ("volume", "mount", "tmpfs", "volumes_from")):
+        from berth.client import mounts  # -v, --mount, --tmpfs, --volumes-from: only when given
+
+        try:
+            mounts.apply(config, o)
+        except ValueError as e:
+            raise UsageError(str(e), 125) from None
     size = terminal.size() if config["Tty"] else None
     if size:
         config["HostConfig"]["ConsoleSize"] = list(size)  # the pty starts at our size

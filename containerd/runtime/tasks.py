@@ -31,6 +31,7 @@ from ..errors import AlreadyExists, BerthError, FailedPrecondition, Internal, In
 from ..events import EventBus
 from berth.shim.options import ShimOptions
 
+from . import copyup
 from .forkserver import ForkServer, spawn_command
 from ..metadata import ContainerRecord
 from ..snapshots.mounts import is_mountpoint, mount, unmount
@@ -152,6 +153,7 @@ class TaskService:
         for m in self.snapshots.mounts(container.snapshot):
             mount(m, rootfs)
         spec = json.loads(container.spec)
+        copyup.fill(spec, rootfs)  # new volumes get the image's files first
         spec.setdefault("root", {})["path"] = "rootfs"
         write_atomic(os.path.join(bundle, "config.json"), json.dumps(spec).encode(), 0o600)
         runtime_root = self._runtime_root(container.runtime)

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..config import Config
 from ..http.errors import bad_request
+from ..volumes.service import check_request as check_mounts
 from . import resources, spec
 from .process import command, parse_signal
 
@@ -53,6 +54,7 @@ def check(body: dict[str, Any], config: Config) -> Request:
         resources.validate(host)  # dockerd's refusals, before anything is made
     except ValueError as e:
         raise bad_request(str(e)) from None
+    check_mounts(host, body)  # Binds, Mounts, Tmpfs, VolumesFrom, Volumes: daemon/volumes/
     return Request(body=body, host=host, networking=networking, image_ref=image_ref,
                    runtime_name=runtime_name, runtime=runtime)
 

@@ -22,6 +22,7 @@ from ..stats.service import Stats
 from ..network import prepare as netprep
 from ..network.service import Networks
 from ..streams.stdin import StdinFifos
+from ..volumes.service import Volumes
 from . import create as creation
 from . import names, pause, reconcile, spec, update
 from .process import parse_signal, start_error
@@ -44,6 +45,7 @@ class Engine:
         self.stats = Stats(ctrd)
         self.events = EventLog(self.store)  # docker's /events, fed from containerd's (daemon/events/)
         self.networks = Networks(config)  # daemon/network/: hooks at create, start, exit, remove
+        self.volumes = Volumes(config.data_root, config.exec_root)  # daemon/volumes/: the same hooks
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -70,16 +72,19 @@ class Engine:
         self.store.reserve(c)
         try:
             cdir = self.store.dir_of(cid)
+            self.volumes.claim(cid, host, config, image_cfg, lambda ref: self.volumes.points_of(self.store.get(ref).id))
             netprep.prepare(self.networks, cid=cid, name=full_name, config=config, host=host,
                             networking=networking, image_cfg=image_cfg, lookup=self._running_id)
             spec.etc_files(cdir, config["Hostname"])
             self.store.save(c)  # with the network settings prepare filled in
+            self.volumes.commit(cid, cdir)
             # Made now so that an attach before start can hold it open (the shim appends).
             os.close(os.open(self.store.log_path(cid), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o640))
             try:
                 oci = spec.build(cid=cid, path=path, args=args, config=config, host=host,
                                  container_dir=cdir, cgroup_parent=self.config.cgroup_parent,
-                                 security=self.config.security)
+                                 security=self.config.security, mount_points=self.volumes.points_of(cid),
+                                 stage_root=self.volumes.stage_root)
                 netprep.adjust_spec(self.networks, oci, cid, lambda other: self.store.get(other).config.get("Env") or [])
             except ValueError as e:
                 raise bad_request(str(e)) from None
@@ -93,6 +98,7 @@ class Engine:
             await created
         except BaseException as e:
             self.store.forget(c)
+            self.volumes.abandon(cid)
             if isinstance(e, asyncio.CancelledError) or (isinstance(e, ContainerdError) and e.unreachable):
                 # No answer: containerd may have committed it. Undo that now (a task of its
                 # own, so that a cancelled request still does it); reconcile is the backstop.
@@ -113,6 +119,10 @@ class Engine:
         """container:NAME's container, by id (it must exist now and run at start)."""
         return self.store.get(ref).id
 
+    def _running(self, cid: str) -> bool:
+        other = self.store.by_id.get(cid)
+        return other is not None and other.state.running
+
     def _pid_of(self, cid: str) -> int:
         other = self.store.get(cid)
         if not other.state.running:
@@ -129,17 +139,20 @@ class Engine:
             if c.state.status in ("removing", "dead"):
                 raise conflict(f"cannot start container {c.id}: container is marked for removal")
             step = "failed to create task for container"  # docker's words for each step
+            self.volumes.starting(c.id, self._running)  # a refusal leaves nothing behind
             try:
                 await self.networks.attach(c.id, self._pid_of, self.store.dir_of(c.id))
                 stdin_path = self.stdin.open(c.id) if c.config.get("OpenStdin") else ""
                 await self.ctrd.create_task(c.id, self.store.log_path(c.id), bool(c.config.get("Tty")),
                                             stdin_path, bool(c.config.get("StdinOnce")))
+                self.volumes.started(c.id)
                 self.stdin.mark_ready(c.id)  # the shim holds the FIFO: attach may write and close it
                 await update.apply_pending(self.ctrd, self.store, c)
                 step = "failed to start task for container"
                 task = await self.ctrd.start_task(c.id)
             except ContainerdError as e:  # the runtime's message goes to the user
                 self.stdin.close(c.id)
+                self.volumes.start_failed(c.id, self._running)
                 task_gone = await self._drop_task(c.id)  # if unreachable, reconcile drops it
                 await self.networks.release(c.id)
                 msg = f"{step}: {e.detail}"
@@ -259,6 +272,7 @@ class Engine:
                     c.state.status = "dead"
                     self.store.save(c)
                 raise ApiError(e.status, f"unable to remove container {c.id}: {e.detail}") from None
+        self.volumes.removed(c.id, bool(c.host_config.get("AutoRemove")))  # --rm takes its anonymous volumes
         self.events.forget_later(c)  # its destroy event (from containerd) still names it
         self.store.forget(c)
         return True
@@ -336,6 +350,7 @@ class Engine:
                 task = Task(id=c.id, pid=0, status="stopped", exit_status=255)
         self.stdin.close(c.id)
         await self.networks.release(c.id)
+        self.volumes.stopped(c.id, self._running)
         c.state = State(status="exited", exit_code=task.exit_status, started_at=c.state.started_at,
                         finished_at=task.exited_at or rfc3339_nano(), oom_killed=task.oom_killed)
         self.store.save(c)
@@ -361,6 +376,7 @@ class Engine:
 
     async def restore(self) -> None:
         self.store.load()
+        self.volumes.restore({cid: self.store.dir_of(cid) for cid in self.store.by_id}, self._running)
         await reconcile.run(self, startup=True)  # before the first request: exits during the downtime show
         await self.networks.restore({c.id for c in self.store.by_id.values() if c.state.running})
         self._monitor = asyncio.get_running_loop().create_task(self._watch_events())

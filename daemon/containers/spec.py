@@ -9,6 +9,8 @@ from typing import Any
 
 from ..security import confine
 from ..security.settings import DaemonSecurity
+from ..volumes import oci as volume_mounts
+from ..volumes.points import MountPoint
 from . import resources
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -90,7 +92,8 @@ def console_size(config: dict[str, Any], host: dict[str, Any]) -> dict[str, Any]
 
 
 def build(*, cid: str, path: str, args: list[str], config: dict[str, Any], host: dict[str, Any],
-          container_dir: str, cgroup_parent: str, security: DaemonSecurity | None = None) -> dict[str, Any]:
+          container_dir: str, cgroup_parent: str, security: DaemonSecurity | None = None,
+          mount_points: list[MountPoint] | None = None, stage_root: str = "") -> dict[str, Any]:
     """The spec; ValueError (a 400) for what dockerd refuses. Confinement: security/confine.py."""
     confine.prepare(host)
     mounts = _default_mounts()
@@ -118,6 +121,7 @@ def build(*, cid: str, path: str, args: list[str], config: dict[str, Any], host:
             "namespaces": [{"type": t} for t in ("mount", "network", "uts", "pid", "ipc")],
         },
     }
+    volume_mounts.apply(oci, mount_points or [], cid, stage_root)  # -v, --mount, --tmpfs: daemon/volumes/
     confine.apply(oci, host, security or DaemonSecurity())  # caps, seccomp, paths, devices
     return oci
 

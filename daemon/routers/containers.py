@@ -111,6 +111,7 @@ async def inspect(ref: ContainerId, request: Request,
     c = engine.store.get(ref)
     shown = views.inspect(c, engine.store, c.config.get("Image", ""))
     shown["NetworkSettings"] = netviews.settings(engine.networks, c.id, c.state.running)
+    shown["Mounts"] = engine.volumes.mounts_view(c.id)
     return JSONResponse(shown)
 
 
@@ -215,10 +216,14 @@ async def top(ref: ContainerId, request: Request,
                responses=errors({400: "bad parameter", 404: "no such container", 409: "conflict",
                                  500: "server error"}))
 async def remove(ref: ContainerId, request: Request,
-                 v: Annotated[Bool, Query(description=_IGNORED + " (berth makes no volumes)")] = False,
+                 v: Annotated[Bool, Query(description="Remove anonymous volumes associated with the "
+                                                      "container.")] = False,
                  force: Annotated[Bool, Query(description="If the container is running, kill it "
                                                           "before removing it.")] = False,
                  link: Annotated[Bool, Query(description=_IGNORED)] = False) -> Response:
     engine = _engine(request)
-    await engine.remove(engine.store.get(ref), force)
+    c = engine.store.get(ref)
+    anonymous = engine.volumes.anonymous_of(c.id) if v else []
+    await engine.remove(c, force)
+    engine.volumes.remove_unused(anonymous)  # rm -v
     return Response(status_code=204)

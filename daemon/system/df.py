@@ -1,5 +1,5 @@
 """`GET /system/df`: images (with how many containers use each), containers, and the
-empty volume and build-cache lists (berth has neither yet), in docker's shape.
+volumes (with their UsageData), and the empty build-cache list, in docker's shape.
 
 A container's SizeRw (its writable layer) is berth-containerd's to measure and no RPC
 reports it yet: 0 until one does.
@@ -42,7 +42,7 @@ async def usage(engine: Engine, types: list[str]) -> dict[str, Any]:
         out["Containers"] = [{**views.summary(c), "SizeRw": 0, "SizeRootFs": sizes.get(c.image, 0)}
                              for c in containers]
     if "volume" in wanted:
-        out["Volumes"] = []
+        out["Volumes"] = engine.volumes.usage()  # with UsageData: daemon/volumes/
     if "build-cache" in wanted:
         out["BuildCache"] = []
     return out

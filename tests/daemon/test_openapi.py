@@ -84,6 +84,11 @@ DOCKER_API: dict[tuple[str, str], tuple[set[str], set[str], set[int]]] = {
     ("post", "/containers/{id}/restart"): ({"signal", "t"}, set(), {400, 404, 409, 500}),
     ("post", "/auth"): (set(), set(), {400, 401, 500}),
     ("get", "/distribution/{name}/json"): (set(), {"X-Registry-Auth"}, {400, 401, 404, 500}),
+    ("get", "/volumes"): ({"filters"}, set(), {400, 500}),
+    ("post", "/volumes/create"): (set(), set(), {400, 404, 500}),
+    ("get", "/volumes/{name}"): (set(), set(), {404, 500}),
+    ("delete", "/volumes/{name}"): ({"force"}, set(), {404, 409, 500}),
+    ("post", "/volumes/prune"): ({"filters"}, set(), {400, 500}),
     ("get", "/swarm"): (set(), set(), {500, 503}),
     ("post", "/swarm/leave"): ({"force"}, set(), {500, 503}),
 }
@@ -94,7 +99,8 @@ _SUCCESS = {("post", "/containers/{id}/start"): {"204", "304"}, ("post", "/conta
             ("post", "/networks/create"): {"201"}, ("delete", "/networks/{id}"): {"204"},
             ("post", "/images/{name}/tag"): {"201"}, ("post", "/containers/{id}/pause"): {"204"},
             ("post", "/containers/{id}/unpause"): {"204"}, ("post", "/containers/{id}/rename"): {"204"},
-            ("post", "/containers/{id}/restart"): {"204"}, ("post", "/commit"): {"201"}}
+            ("post", "/containers/{id}/restart"): {"204"}, ("post", "/commit"): {"201"},
+            ("post", "/volumes/create"): {"201"}, ("delete", "/volumes/{name}"): {"204"}}
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +161,7 @@ def test_booleans_are_dockers_and_typed_as_booleans(doc: dict[str, Any], api: ht
 _FUZZED = [("GET", "/_ping"), ("GET", "/version"), ("GET", "/info"), ("GET", "/images/json"),
            ("GET", "/images/{name}/json"), ("GET", "/images/{name}/history"), ("GET", "/images/{name}/get"),
            ("GET", "/images/get"), ("GET", "/containers/json"), ("GET", "/containers/{id}/json"),
-           ("GET", "/networks"), ("GET", "/networks/{id}")]
+           ("GET", "/networks"), ("GET", "/networks/{id}"), ("GET", "/volumes"), ("GET", "/volumes/{name}")]
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=lambda m: m.value)
