@@ -6,101 +6,22 @@ cost only this table; handlers live in modules imported on first use.
 
 from __future__ import annotations
 
+from berth.client.ctrflags import CREATE_FLAGS, INSPECT_FLAGS, PS_FLAGS, RUN_FLAGS, UPDATE_FLAGS
 from berth.client.flags import Command, Flag
 from berth.common import DEFAULT_HOST
-
-# Resource limits: run, create and (most of them) update, with docker's help texts.
-_LIMIT_FLAGS = (
-    Flag("cpu-period", "", "int", "Limit CPU CFS (Completely Fair Scheduler) period"),
-    Flag("cpu-quota", "", "int", "Limit CPU CFS (Completely Fair Scheduler) quota"),
-    Flag("cpu-rt-period", "", "int", "Limit the CPU real-time period in microseconds"),
-    Flag("cpu-rt-runtime", "", "int", "Limit the CPU real-time runtime in microseconds"),
-    Flag("cpu-shares", "c", "int", "CPU shares (relative weight)"),
-    Flag("cpus", "", "decimal", "Number of CPUs"),
-    Flag("cpuset-cpus", "", "string", "CPUs in which to allow execution (0-3, 0,1)"),
-    Flag("cpuset-mems", "", "string", "MEMs in which to allow execution (0-3, 0,1)"),
-    Flag("memory", "m", "bytes", "Memory limit"),
-    Flag("memory-reservation", "", "bytes", "Memory soft limit"),
-    Flag("memory-swap", "", "swap", "Swap limit equal to memory plus swap: '-1' to enable unlimited swap"),
-    Flag("pids-limit", "", "int", "Tune container pids limit (set -1 for unlimited)"),
-)
-_RUN_LIMIT_FLAGS = _LIMIT_FLAGS + (
-    Flag("cgroup-parent", "", "string", "Optional parent cgroup for the container"),
-    Flag("oom-score-adj", "", "int", "Tune host's OOM preferences (-1000 to 1000)"),
-    Flag("ulimit", "", "ulimit", "Ulimit options (default [])"),
-)
-_UPDATE_FLAGS = (Flag("blkio-weight", "", "int", "Block IO (relative weight), between 10 and 1000, or 0 to "
-                                                 "disable (default 0)", metavar="uint16"),) + _LIMIT_FLAGS + (
-    Flag("restart", "", "string", "Restart policy to apply when a container exits"),
-)
-
-_RUN_FLAGS = tuple(sorted((
-    Flag("cap-add", "", "list", "Add Linux capabilities"),
-    Flag("cap-drop", "", "list", "Drop Linux capabilities"),
-    Flag("detach", "d", "bool", "Run container in background and print container ID"),
-    Flag("detach-keys", "", "string", "Override the key sequence for detaching a container"),
-    Flag("device", "", "list", "Add a host device to the container"),
-    Flag("device-cgroup-rule", "", "list", "Add a rule to the cgroup allowed devices list"),
-    Flag("entrypoint", "", "string", "Overwrite the default ENTRYPOINT of the image"),
-    Flag("env", "e", "list", "Set environment variables"),
-    Flag("hostname", "h", "string", "Container host name"),
-    Flag("interactive", "i", "bool", "Keep STDIN open even if not attached"),
-    Flag("label", "l", "list", "Set meta data on a container"),
-    Flag("name", "", "string", "Assign a name to the container"),
-    Flag("network", "", "string", "Connect a container to a network", metavar="network"),
-    Flag("platform", "", "string", "Set platform if server is multi-platform capable"),
-    Flag("privileged", "", "bool", "Give extended privileges to this container"),
-    Flag("read-only", "", "bool", "Mount the container's root filesystem as read only"),
-    Flag("runtime", "", "string", "Runtime to use for this container"),
-    Flag("mount", "", "list", "Attach a filesystem mount to the container", metavar="mount"),
-    Flag("tmpfs", "", "list", "Mount a tmpfs directory"),
-    Flag("volume", "v", "list", "Bind mount a volume"),
-    Flag("volumes-from", "", "list", "Mount volumes from the specified container(s)"),
-    Flag("rm", "", "bool", "Automatically remove the container and its associated anonymous "
-                           "volumes when it exits"),
-    Flag("security-opt", "", "list", "Security Options"),
-    Flag("sysctl", "", "list", "Sysctl options"),
-    Flag("tty", "t", "bool", "Allocate a pseudo-TTY"),
-    Flag("user", "u", "string", "Username or UID (format: <name|uid>[:<group|gid>])"),
-    Flag("userns", "", "string", "User namespace to use"),
-    Flag("workdir", "w", "string", "Working directory inside the container"),
-    # networking (client/network.py)
-    Flag("publish", "p", "list", "Publish a container's port(s) to the host"),
-    Flag("publish-all", "P", "bool", "Publish all exposed ports to random ports"),
-    Flag("expose", "", "list", "Expose a port or a range of ports"),
-    Flag("add-host", "", "list", "Add a custom host-to-IP mapping (host:ip)"),
-    Flag("dns", "", "list", "Set custom DNS servers"),
-    Flag("dns-search", "", "list", "Set custom DNS search domains"),
-    Flag("dns-option", "", "list", "Set DNS options"),
-    Flag("ip", "", "string", "IPv4 address (e.g., 172.30.100.104)"),
-    Flag("mac-address", "", "string", "Container MAC address (e.g., 92:d0:c6:0a:29:33)"),
-    Flag("network-alias", "", "list", "Add network-scoped alias for the container"),
-    Flag("link", "", "list", "Add link to another container"),
-) + _RUN_LIMIT_FLAGS, key=lambda f: f.long))
-_CREATE_FLAGS = tuple(f for f in _RUN_FLAGS if f.long not in ("detach", "detach-keys"))
-
-_INSPECT_FLAGS = (
-    Flag("format", "f", "string", "Format output using a custom template: 'json' or a Go template"),
-)
-
-_PS_FLAGS = (
-    Flag("all", "a", "bool", "Show all containers (default shows just running)"),
-    Flag("no-trunc", "", "bool", "Don't truncate output"),
-    Flag("quiet", "q", "bool", "Only display container IDs"),
-)
 
 # (short path, summary, usage, flags, min, max, interspersed, handler)
 _CONTAINER = {
     "run": ("Create and run a new container from an image", "[OPTIONS] IMAGE [COMMAND] [ARG...]",
-            _RUN_FLAGS, 1, None, False, "run:cmd_run"),
+            RUN_FLAGS, 1, None, False, "run:cmd_run"),
     "create": ("Create a new container", "[OPTIONS] IMAGE [COMMAND] [ARG...]",
-               _CREATE_FLAGS, 1, None, False, "run:cmd_create"),
+               CREATE_FLAGS, 1, None, False, "run:cmd_create"),
     "start": ("Start one or more stopped containers", "[OPTIONS] CONTAINER [CONTAINER...]",
               (Flag("attach", "a", "bool", "Attach STDOUT/STDERR and forward signals"),
                Flag("detach-keys", "", "string", "Override the key sequence for detaching a container"),
                Flag("interactive", "i", "bool", "Attach container's STDIN")),
               1, None, True, "run:cmd_start"),
-    "ps": ("List containers", "[OPTIONS]", _PS_FLAGS, 0, 0, True, "containers:cmd_ps"),
+    "ps": ("List containers", "[OPTIONS]", PS_FLAGS, 0, 0, True, "containers:cmd_ps"),
     "logs": ("Fetch the logs of a container", "[OPTIONS] CONTAINER", (
         Flag("follow", "f", "bool", "Follow log output"),
         Flag("tail", "n", "string", "Number of lines to show from the end of the logs", "all"),
@@ -121,7 +42,7 @@ _CONTAINER = {
     "wait": ("Block until one or more containers stop, then print their exit codes",
              "CONTAINER [CONTAINER...]", (), 1, None, True, "containers:cmd_wait"),
     "inspect": ("Display detailed information on one or more containers", "[OPTIONS] CONTAINER [CONTAINER...]",
-                _INSPECT_FLAGS, 1, None, True, "containers:cmd_container_inspect"),
+                INSPECT_FLAGS, 1, None, True, "containers:cmd_container_inspect"),
     "exec": ("Execute a command in a running container", "[OPTIONS] CONTAINER COMMAND [ARG...]", (
         Flag("detach", "d", "bool", "Detached mode: run command in the background"),
         Flag("detach-keys", "", "string", "Override the key sequence for detaching a container"),
@@ -147,7 +68,7 @@ _CONTAINER = {
         Flag("no-trunc", "", "bool", "Do not truncate output"),
     ), 0, None, True, "stats:cmd_stats"),
     "update": ("Update configuration of one or more containers", "[OPTIONS] CONTAINER [CONTAINER...]",
-               _UPDATE_FLAGS, 1, None, True, "update:cmd_update"),
+               UPDATE_FLAGS, 1, None, True, "update:cmd_update"),
     "port": ("List port mappings or a specific mapping for the container", "CONTAINER [PRIVATE_PORT[/PROTO]]",
              (), 1, 2, True, "network:cmd_port"),
     # working inside containers (client/cp.py, client/ctrcmds.py)
@@ -188,7 +109,7 @@ _IMAGE = {
                    Flag("message", "m", "string", "Set commit message for imported image"),
                ), 1, None, True, "images:cmd_import"),
     "inspect": ("Display detailed information on one or more images", "[OPTIONS] IMAGE [IMAGE...]",
-                _INSPECT_FLAGS, 1, None, True, "images:cmd_image_inspect"),
+                INSPECT_FLAGS, 1, None, True, "images:cmd_image_inspect"),
     "pull": ("Download an image from a registry", "[OPTIONS] NAME[:TAG|@DIGEST]", (
         Flag("all-tags", "a", "bool", "Download all tagged images in the repository"),
         Flag("disable-content-trust", "", "bool", "Skip image verification (default true)"),
@@ -253,7 +174,7 @@ _SYSTEM = {
     "version": ("Show the berth version information", "[OPTIONS]", (), 0, 0, True, "system:cmd_version"),
     "info": ("Display system-wide information", "[OPTIONS]", (), 0, 0, True, "system:cmd_info"),
     "inspect": ("Return low-level information on berth objects", "[OPTIONS] NAME|ID [NAME|ID...]",
-                _INSPECT_FLAGS, 1, None, True, "containers:cmd_inspect"),
+                INSPECT_FLAGS, 1, None, True, "containers:cmd_inspect"),
     "events": ("Get real time events from the server", "[OPTIONS]", (
         Flag("filter", "f", "list", "Filter output based on conditions provided", metavar="filter"),
         Flag("format", "", "string", "Format output using a custom template: 'json' or a Go template"),

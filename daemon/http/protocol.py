@@ -43,6 +43,7 @@ def make_protocol(base: type, hijack: Hijacker | None) -> type:
         _hangup: select.epoll | None = None
         _body: bytearray | None = None  # a hijacked request's body, until it is complete
         _body_length = 0
+        _headers: dict[bytes, bytes] = {}  # noqa: RUF012 - replaced per connection, never mutated
 
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
@@ -59,7 +60,7 @@ def make_protocol(base: type, hijack: Hijacker | None) -> type:
             self.app = with_peer
 
         def _should_upgrade(self) -> bool:
-            if hijack is not None and self._get_upgrade() == b"tcp":
+            if hijack is not None and self._get_upgrade() in (b"tcp", b"websocket"):
                 scope = self.scope
                 self._pending = hijack(self._peer, scope["method"], scope["path"],
                                        scope["query_string"].decode("latin-1"), self.transport.write)
@@ -73,7 +74,8 @@ def make_protocol(base: type, hijack: Hijacker | None) -> type:
             self.connections.discard(self)
             session, self._pending = self._pending, None
             self._session = session
-            length = dict(self.headers).get(b"content-length", b"0")
+            self._headers = dict(self.headers)
+            length = self._headers.get(b"content-length", b"0")
             self._body_length = int(length) if length.isdigit() else 0
             self._body = bytearray(self.conn.trailing_data[0])  # what h11 read past the headers
             self._begin_when_read()
@@ -86,7 +88,9 @@ def make_protocol(base: type, hijack: Hijacker | None) -> type:
             session, data = self._session, bytes(self._body)
             self._body = None
             body, rest = data[:self._body_length], data[self._body_length:]
-            self.transport.write(b"HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
+            handshake = getattr(session, "handshake", None)  # a WebSocket's (streams/websocket.py)
+            self.transport.write(handshake(self._headers) if handshake is not None else
+                                 b"HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
                                  b"Content-Type: " + session.content_type.encode() + b"\r\n\r\n")
             self._hijacked = asyncio.get_running_loop().create_task(self._serve_hijacked(session, body))
             if rest:

@@ -48,3 +48,9 @@ def strip_version(app: ASGIApp) -> ASGIApp:
         await app(scope, receive, send)
 
     return unversioned
+
+
+def at_least(path: str, version: str) -> bool:
+    """Whether a request for `path` speaks API `version` or later (unversioned: the latest)."""
+    m = _VERSIONED.match(path)
+    return m is None or (int(m.group(1)), int(m.group(2))) >= _as_tuple(version)

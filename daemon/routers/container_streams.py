@@ -15,13 +15,14 @@ from fastapi.responses import StreamingResponse
 from ..containers import pause
 from ..containers.service import Engine
 from ..containers.store import Container
-from ..http import access
+from ..http import access, versioning
 from ..http.access import Peer
 from ..http.errors import ApiError, bad_request
 from ..http.params import Bool, qbool
 from ..http.protocol import Hijacked, Hijacker
 from ..streams import detach, logs
 from ..streams.attach import AttachSession
+from ..streams.websocket import WebSocketSession
 from .exec import exec_hijack
 from .models import errors
 
@@ -138,6 +139,36 @@ async def attach(
     return StreamingResponse(_output(engine, c, opts, logs_), media_type=media)
 
 
+def ws_stream(engine: Engine, c: Container, q: Mapping[str, str]) -> AsyncIterator[bytes]:
+    """The WebSocket attach's output: as the hijacked one's, never multiplexed (dockerd's)."""
+    opts = log_options(q, c)
+    opts.follow, opts.tty = qbool(q, "stream"), True
+    engine.events.container(c, "attach")
+    return _output(engine, c, opts, qbool(q, "logs"))
+
+
+@router.get("/containers/{id}/attach/ws",
+            responses={101: {"description": "no error, hints proxy about hijacking"},
+                       **errors({400: "bad parameter", 404: "no such container", 500: "server error"})})
+async def attach_ws(
+        ref: ContainerId, request: Request,
+        detachKeys: Annotated[str, Query(description="Override the key sequence for detaching a "
+                                                     "container (with a tty)")] = "",
+        logs_: Annotated[Bool, Query(alias="logs", description="Return logs")] = False,
+        stream: Annotated[Bool, Query(description="Return stream")] = False,
+        stdin: Annotated[Bool, Query(description="Attach to `stdin`")] = False,
+        stdout: Annotated[Bool, Query(description="Attach to `stdout`")] = False,
+        stderr: Annotated[Bool, Query(description="Attach to `stderr`")] = False,
+) -> None:
+    """Reached only without a WebSocket upgrade (the hijacker serves those)."""
+    engine: Engine = request.app.state.engine
+    c = engine.store.get(ref)
+    pause.refuse_attach(c, ref)
+    if not _valid_keys(detachKeys):
+        raise bad_request(f"Invalid detach keys ({detachKeys}) provided")
+    raise bad_request("not a websocket request: send Upgrade: websocket")
+
+
 def _valid_keys(spec: str) -> bool:
     try:
         detach.to_bytes(spec or detach.DEFAULT)
@@ -146,7 +177,7 @@ def _valid_keys(spec: str) -> bool:
         return False
 
 
-_ATTACH = re.compile(r"^(?:/v\d+\.\d+)?/containers/([^/]+)/attach$")
+_ATTACH = re.compile(r"^(?:/v\d+\.\d+)?/containers/([^/]+)/attach(/ws)?$")
 
 
 def hijacker(engine: Engine, gid: int) -> Hijacker:
@@ -157,7 +188,7 @@ def hijacker(engine: Engine, gid: int) -> Hijacker:
     def hijack(peer: Peer | None, method: str, path: str, query: str,
                write: Callable[[bytes], None]) -> Hijacked | None:
         m = _ATTACH.match(path)
-        if method != "POST" or (peer is not None and not access.allowed(peer, gid)):
+        if (peer is not None and not access.allowed(peer, gid)) or method != ("GET" if m and m.group(2) else "POST"):
             return None
         if m is None:
             return exec_hijack(engine, method, path, query, write)
@@ -169,6 +200,9 @@ def hijacker(engine: Engine, gid: int) -> Hijacker:
         if not _valid_keys(q.get("detachKeys", "")) or c.state.paused:
             return None  # the route answers it with docker's 400 (409 when paused)
         log.debug("Calling %s %s%s: 101 (connection hijacked)", method, path, "?" + query if query else "")
+        if m.group(2):  # /attach/ws: the same session inside WebSocket frames, its output raw
+            binary = versioning.at_least(path, "1.28")
+            return WebSocketSession(lambda send: AttachSession(engine, c, q, ws_stream, send), write, binary)
         return AttachSession(engine, c, q, attach_stream, write)
 
     return hijack
