@@ -1,0 +1,66 @@
+"""`docker cp` of a 100 MB file into and out of a running container: the docker CLI
+against a private berthd and against a private dockerd, same image, one run.
+
+    .venv/bin/python bench/cp.py [--mb 100] [--runs 5]
+
+Prints the median MB/s of each direction on each engine and the ratios berth/docker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+
+import engines
+
+DOCKER = shutil.which("docker") or "docker"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--mb", type=int, default=100)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    work = tempfile.mkdtemp(prefix="berth-bench-cp-")
+    try:
+        src = os.path.join(work, "blob")
+        with open(src, "wb") as f:
+            f.write(os.urandom(args.mb << 20))
+        with engines.side_by_side() as (docker, berth):
+            ctrs = {}
+            for name, engine in (("docker", docker), ("berth", berth)):
+                ctrs[name] = subprocess.run([DOCKER, "run", "-d", "--network", "none", "bench-busybox", "sleep",
+                                             "3600"], env=engine.env(), check=True, capture_output=True,
+                                            text=True).stdout.strip()
+            rates: dict[str, list[float]] = {f"{n} {d}": [] for n in ctrs for d in ("in", "out")}
+            try:
+                for _ in range(args.runs):  # interleaved so machine noise hits both alike
+                    for name, engine in (("docker", docker), ("berth", berth)):
+                        env, cid = engine.env(), ctrs[name]
+                        t = engines.time_command([DOCKER, "cp", src, f"{cid}:/tmp/blob"], env)
+                        rates[f"{name} in"].append(args.mb / t)
+                        out = os.path.join(work, f"out-{name}")
+                        t = engines.time_command([DOCKER, "cp", f"{cid}:/tmp/blob", out], env)
+                        rates[f"{name} out"].append(args.mb / t)
+                        os.unlink(out)
+            finally:
+                for name, engine in (("docker", docker), ("berth", berth)):
+                    subprocess.run([DOCKER, "rm", "-f", ctrs[name]], env=engine.env(), capture_output=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    print(f"docker cp of {args.mb} MB (median of {args.runs}, MB/s; the docker CLI on both engines)")
+    for k, v in med.items():
+        print(f"  {k:>10}: {v:8.1f}")
+    print(f"  ratio berth/docker: in {med['berth in'] / med['docker in']:.2f}, "
+          f"out {med['berth out'] / med['docker out']:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
