@@ -72,6 +72,24 @@ _RUN_FLAGS = tuple(sorted((
     Flag("mac-address", "", "string", "Container MAC address (e.g., 92:d0:c6:0a:29:33)"),
     Flag("network-alias", "", "list", "Add network-scoped alias for the container"),
     Flag("link", "", "list", "Add link to another container"),
+    # the rest of its life (client/lifecycle.py)
+    Flag("restart", "", "string", 'Restart policy to apply when a container exits (default "no")'),
+    Flag("health-cmd", "", "string", "Command to run to check health"),
+    Flag("health-interval", "", "duration", "Time between running the check (ms|s|m|h) (default 0s)"),
+    Flag("health-retries", "", "int", "Consecutive failures needed to report unhealthy"),
+    Flag("health-start-interval", "", "duration", "Time between running the check during the start "
+                                                  "period (ms|s|m|h) (default 0s)"),
+    Flag("health-start-period", "", "duration", "Start period for the container to initialize before "
+                                                "starting health-retries countdown (ms|s|m|h) (default 0s)"),
+    Flag("health-timeout", "", "duration", "Maximum time to allow one check to run (ms|s|m|h) (default 0s)"),
+    Flag("no-healthcheck", "", "bool", "Disable any container-specified HEALTHCHECK"),
+    Flag("init", "", "bool", "Run an init inside the container that forwards signals and reaps processes"),
+    Flag("stop-signal", "", "string", "Signal to stop the container"),
+    Flag("stop-timeout", "", "int", "Timeout (in seconds) to stop a container"),
+    Flag("group-add", "", "list", "Add additional groups to join"),
+    Flag("label-file", "", "list", "Read in a line delimited file of labels"),
+    Flag("log-driver", "", "string", "Logging driver for the container"),
+    Flag("log-opt", "", "list", "Log driver options"),
 ) + _RUN_LIMIT_FLAGS, key=lambda f: f.long))
 _CREATE_FLAGS = tuple(f for f in _RUN_FLAGS if f.long not in ("detach", "detach-keys"))
 
@@ -107,6 +125,10 @@ _CONTAINER = {
         Flag("signal", "s", "string", "Signal to send to the container"),
         Flag("timeout", "t", "int", "Seconds to wait before killing the container"),
     ), 1, None, True, "containers:cmd_stop"),
+    "restart": ("Restart one or more containers", "[OPTIONS] CONTAINER [CONTAINER...]", (
+        Flag("signal", "s", "string", "Signal to send to the container"),
+        Flag("timeout", "t", "int", "Seconds to wait before killing the container"),
+    ), 1, None, True, "lifecycle:cmd_restart"),
     "kill": ("Kill one or more running containers", "[OPTIONS] CONTAINER [CONTAINER...]", (
         Flag("signal", "s", "string", "Signal to send to the container"),
     ), 1, None, True, "containers:cmd_kill"),
@@ -230,8 +252,8 @@ _SYSTEM_ONLY = {
 }
 
 # Short top-level forms: `berth ps` is `berth container ps`, `berth images` is `berth image ls`.
-_CONTAINER_SHORTCUTS = ("run", "create", "start", "ps", "logs", "stop", "kill", "rm", "wait", "exec", "attach",
-                        "stats", "update", "port")
+_CONTAINER_SHORTCUTS = ("run", "create", "start", "ps", "logs", "stop", "restart", "kill", "rm", "wait", "exec",
+                        "attach", "stats", "update", "port")
 _CONTAINER_ALIASES = {"ls": "ps", "list": "ps", "remove": "rm"}
 _IMAGE_ALIASES = {"list": "ls", "remove": "rm", "rmi": "rm"}
 

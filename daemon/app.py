@@ -18,8 +18,8 @@ from .http.errors import ApiError
 from .http.requestlog import CatchUnexpected
 from .images import builtin
 from .libcontainerd.supervisor import ManagedContainerd
-from .routers import (container_resources, container_streams, containers, events, image_archive, images, networks,
-                      system)
+from .routers import (container_lifecycle, container_resources, container_streams, containers, events, image_archive,
+                      images, networks, system)
 from .routers import exec as exec_router
 
 log = logging.getLogger("berthd")
@@ -74,7 +74,7 @@ def build(engine: Engine, managed: ManagedContainerd | None) -> FastAPI:
                   description="The Docker Engine API as served by berthd.")
     app.state.engine = engine
     for module in (system, image_archive, images, containers, container_streams, container_resources, events,
-                   exec_router, networks):
+                   exec_router, networks, container_lifecycle):
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_middleware(CatchUnexpected)

@@ -12,7 +12,8 @@ from typing import Any
 
 from ..config import Config
 from ..http.errors import bad_request
-from . import resources, spec
+from ..routers.fieldnames import HOST_CONFIG
+from . import lifecycle, resources, spec
 from .process import command, parse_signal
 
 
@@ -36,7 +37,7 @@ class Filled:
 
 def check(body: dict[str, Any], config: Config) -> Request:
     """dockerd's refusals of the request alone (400s), before the image is even looked up."""
-    host = body.pop("HostConfig", None) or {}
+    host = lifecycle.host_config(body, HOST_CONFIG.names)  # HostConfig fields at the top level too
     networking = body.pop("NetworkingConfig", None)
     image_ref = body.get("Image") or ""
     if not image_ref:
@@ -51,6 +52,7 @@ def check(body: dict[str, Any], config: Config) -> Request:
         raise bad_request(f"unknown or invalid runtime name: {runtime_name}") from None
     try:
         resources.validate(host)  # dockerd's refusals, before anything is made
+        lifecycle.check(body, host, config)  # restart policy, health check, log driver, init, groups
     except ValueError as e:
         raise bad_request(str(e)) from None
     return Request(body=body, host=host, networking=networking, image_ref=image_ref,
@@ -69,6 +71,6 @@ def fill(cid: str, req: Request, image_cfg: dict[str, Any]) -> Filled:
     config.setdefault("StopSignal", image_cfg.get("StopSignal"))
     parse_signal(config["StopSignal"])  # refused now, or the container could never be stopped
     path, args = command(config, image_cfg)
-    req.host.setdefault("LogConfig", {"Type": "json-file", "Config": {}})
+    lifecycle.fill(config, req.host, image_cfg)  # health check, LogConfig, RestartPolicy
     req.host["Runtime"] = req.runtime_name
     return Filled(config=config, path=path, args=args)

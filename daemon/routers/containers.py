@@ -48,7 +48,8 @@ async def create(body: ContainerCreate, request: Request,
                  platform: Annotated[str, Query(description=_IGNORED)] = "") -> JSONResponse:
     engine = _engine(request)
     raw = body.model_dump()
-    raw["HostConfig"] = body.HostConfig.model_dump() if body.HostConfig else {}
+    # None when absent: then HostConfig fields at the top level are the HostConfig (lifecycle.py)
+    raw["HostConfig"] = body.HostConfig.model_dump() if body.HostConfig is not None else None
     c = await engine.create(name or None, raw)
     return JSONResponse({"Id": c.id, "Warnings": []}, status_code=201)
 
