@@ -8,7 +8,8 @@ the stream ends is written as it is.  Every complete line goes to the file at on
 
 With `max_size` (docker's --log-opt max-size/max-file, from the spec's annotations:
 `rotation`) the file is rotated before a line would take it past max-size: <log>.N-1
-becomes <log>.N, ..., <log> becomes <log>.1, and a new <log> is started; with max_file 1
+becomes <log>.N, ..., <log> becomes <log>.1, and a new <log> replaces it (a link, then a
+rename: the path is never missing, so a follower always finds the new file); with max_file 1
 the file is emptied instead. A single line longer than max-size still goes whole.
 
 An interactive process (a terminal, or an open stdin) is `eager`: whatever it prints
@@ -148,7 +149,16 @@ class JsonLog:
                 os.rename(f"{self.path}.{i - 1}", f"{self.path}.{i}")
             except FileNotFoundError:
                 pass
-        os.rename(self.path, f"{self.path}.1")
+        # The path never goes missing (a follower looking for the new file finds it): the old
+        # file gets its second name first, then a new file replaces it in one rename.
+        try:
+            os.unlink(f"{self.path}.1")  # still there only with max_file 2
+        except FileNotFoundError:
+            pass
+        os.link(self.path, f"{self.path}.1")
+        tmp = f"{self.path}.new"
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o640))
+        os.rename(tmp, self.path)
         os.close(self._fd)
         self._open()
 

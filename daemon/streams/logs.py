@@ -176,9 +176,11 @@ async def stream(f: BinaryIO | None, opts: LogOptions, running: Callable[[], boo
                 out = _entry(line, opts)
                 if out:
                     yield out
-            if watch is None or not was_running:
+            if watch is None:
                 return
             new = _rotated(f, path) if path else None
+            if new is None and not was_running:
+                return
             if new is not None:
                 pending += f.read()  # the old file's last lines, then the new file's
                 *lines, pending = pending.split(b"\n")
