@@ -99,6 +99,10 @@ _INSPECT_FLAGS = (
 
 _PS_FLAGS = (
     Flag("all", "a", "bool", "Show all containers (default shows just running)"),
+    Flag("filter", "f", "list", "Filter output based on conditions provided"),
+    Flag("format", "", "string", "Format output using a custom template: 'table', 'table TEMPLATE' or a Go template"),
+    Flag("last", "n", "int", "Show n last created containers (includes all states) (default -1)"),
+    Flag("latest", "l", "bool", "Show the latest created container (includes all states)"),
     Flag("no-trunc", "", "bool", "Don't truncate output"),
     Flag("quiet", "q", "bool", "Only display container IDs"),
 )

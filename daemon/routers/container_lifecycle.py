@@ -1,17 +1,19 @@
-"""/containers/{id}/restart (and, later, the rest of a container's life the API exposes):
-a stop with the container's StopTimeout, then a start by the user, as dockerd's
-ContainerRestart; its "restart" event follows."""
+"""/containers/{id}/restart: a stop with the container's StopTimeout, then a start by the
+user, as dockerd's ContainerRestart (its "restart" event follows); /containers/prune."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
+from berth.common.timefmt import parse_rfc3339_nano
 from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from ..containers.process import parse_signal
 from ..containers.service import Engine
 from ..http.errors import ApiError
-from ..http.params import Int
+from ..events import times
+from ..http.params import Int, parse_filters
 from .models import errors
 
 router = APIRouter(tags=["Container"])
@@ -37,3 +39,41 @@ async def restart(ref: ContainerId, request: Request,
         raise ApiError(e.status, f"Cannot restart container {ref}: {e.message}") from None
     engine.events.container(c, "restart")
     return Response(status_code=204)
+
+
+@router.post("/containers/prune", responses=errors({400: "bad filter", 500: "server error"}))
+async def prune(request: Request,
+                filters: Annotated[str, Query(description="Filters, encoded as JSON: `until` (a timestamp or "
+                                                          "duration), `label` and `label!` (key or key=value)")] = "",
+                ) -> JSONResponse:
+    """Every container that does not run (created, exited, dead) and matches, removed as
+    `DELETE /containers/{id}` removes it."""
+    engine: Engine = request.app.state.engine
+    wanted = parse_filters(filters)
+    for key in wanted:
+        if key not in ("until", "label", "label!"):
+            raise ApiError(400, f"invalid filter '{key}'")
+    until = times.parse(wanted["until"][-1]) if wanted.get("until") else 0
+    gone: list[str] = []
+    for c in list(engine.store.by_id.values()):
+        if c.state.status not in ("created", "exited", "dead"):
+            continue
+        if until and parse_rfc3339_nano(c.created) >= until:
+            continue
+        labels = c.config.get("Labels") or {}
+        if not all(_has(labels, v) for v in wanted.get("label", [])) or \
+                any(_has(labels, v) for v in wanted.get("label!", [])):
+            continue
+        try:
+            await engine.remove(c, force=False)
+        except ApiError:
+            continue  # started meanwhile, or its removal failed: dockerd skips it too
+        gone.append(c.id)
+    if gone:
+        engine.events.publish("container", "prune", "", {"reclaimed": "0"})
+    return JSONResponse({"ContainersDeleted": gone or None, "SpaceReclaimed": 0})
+
+
+def _has(labels: dict[str, str], filt: str) -> bool:
+    key, eq, value = filt.partition("=")
+    return key in labels and (not eq or labels[key] == value)

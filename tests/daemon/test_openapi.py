@@ -43,6 +43,7 @@ DOCKER_API: dict[tuple[str, str], tuple[set[str], set[str], set[int]]] = {
     ("post", "/containers/{id}/stop"): ({"signal", "t"}, set(), {400, 404, 500}),
     ("post", "/containers/{id}/kill"): ({"signal"}, set(), {400, 404, 409, 500}),
     ("post", "/containers/{id}/restart"): ({"signal", "t"}, set(), {404, 500}),
+    ("post", "/containers/prune"): ({"filters"}, set(), {400, 500}),
     ("post", "/containers/{id}/wait"): ({"condition"}, set(), {400, 404, 500}),
     ("get", "/containers/{id}/logs"): ({"follow", "stdout", "stderr", "since", "until", "timestamps", "tail"},
                                        set(), {400, 404, 500}),
