@@ -114,6 +114,15 @@ def readable(host: dict[str, Any]) -> bool:
     return ((host.get("LogConfig") or {}).get("Type") or "json-file") != "none"
 
 
+def rotates(host: dict[str, Any]) -> bool:
+    """Whether the shim rotates this container's log (then followers watch for the new file)."""
+    lc = host.get("LogConfig") or {}
+    try:
+        return limits(lc.get("Type") or "json-file", lc.get("Config") or {})[0] > 0
+    except ValueError:
+        return False
+
+
 def max_file(host: dict[str, Any]) -> int:
     lc = host.get("LogConfig") or {}
     try:

@@ -88,7 +88,7 @@ async def container_logs(
     path = engine.store.log_path(c.id)
     *older, current = logs.open_rotated(path, drivers.max_file(c.host_config)) or [None]
     return StreamingResponse(logs.stream(current, opts, lambda: c.state.running, exited=engine.waiters(c.id).exited,
-                                         older=older, path=path),
+                                         older=older, path=path if drivers.rotates(c.host_config) else ""),
                              media_type=media)
 
 
@@ -102,7 +102,7 @@ def _output(engine: Engine, c: Container, opts: logs.LogOptions, replay: bool) -
 
     path = engine.store.log_path(c.id)
     return logs.stream(logs.open_log(path), opts, running, exited=engine.waiters(c.id).exited,
-                       from_end=not replay, path=path)
+                       from_end=not replay, path=path if drivers.rotates(c.host_config) else "")
 
 
 def attach_stream(engine: Engine, c: Container, q: Mapping[str, str]) -> AsyncIterator[bytes]:
