@@ -36,13 +36,24 @@ def for_each(ctx: Context, names: list[str], action: Callable[[Client, str], str
 
 
 def cmd_ps(ctx: Context, parsed: Parsed) -> int:
-    answer = ctx.client().start_request("GET", "/containers/json", {"all": "1" if parsed.opts["all"] else None})
+    o = parsed.opts
+    extra = bool(o.get("filter") or o.get("format") or o.get("last") or o.get("latest") or o.get("size"))
+    if extra:  # --filter, --format, -n, -l, -s: client/psformat.py
+        from berth.client import psformat
+
+        query = psformat.query(o)
+    else:
+        query = {"all": "1" if o["all"] else None}
+    answer = ctx.client().start_request("GET", "/containers/json", query)
     from berth.client import format as fmt  # loads while the daemon works on the answer
 
     containers = answer.result()
-    trunc = not parsed.opts["no_trunc"]
-    if parsed.opts["quiet"]:
+    trunc = not o["no_trunc"]
+    if o["quiet"]:
         ctx.out("".join((fmt.short_id(c["Id"]) if trunc else c["Id"]) + "\n" for c in containers))
+        return 0
+    if extra:
+        ctx.out(psformat.render(containers, o.get("format") or "", trunc, bool(o.get("size"))))
         return 0
     ctx.out(fmt.table(fmt.ps_rows(containers, trunc)))
     return 0

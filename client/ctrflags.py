@@ -72,6 +72,24 @@ RUN_FLAGS = tuple(sorted((
     Flag("mac-address", "", "string", "Container MAC address (e.g., 92:d0:c6:0a:29:33)"),
     Flag("network-alias", "", "list", "Add network-scoped alias for the container"),
     Flag("link", "", "list", "Add link to another container"),
+    # the rest of its life (client/lifecycle.py)
+    Flag("restart", "", "string", 'Restart policy to apply when a container exits (default "no")'),
+    Flag("health-cmd", "", "string", "Command to run to check health"),
+    Flag("health-interval", "", "duration", "Time between running the check (ms|s|m|h) (default 0s)"),
+    Flag("health-retries", "", "int", "Consecutive failures needed to report unhealthy"),
+    Flag("health-start-interval", "", "duration", "Time between running the check during the start "
+                                                  "period (ms|s|m|h) (default 0s)"),
+    Flag("health-start-period", "", "duration", "Start period for the container to initialize before "
+                                                "starting health-retries countdown (ms|s|m|h) (default 0s)"),
+    Flag("health-timeout", "", "duration", "Maximum time to allow one check to run (ms|s|m|h) (default 0s)"),
+    Flag("no-healthcheck", "", "bool", "Disable any container-specified HEALTHCHECK"),
+    Flag("init", "", "bool", "Run an init inside the container that forwards signals and reaps processes"),
+    Flag("stop-signal", "", "string", "Signal to stop the container"),
+    Flag("stop-timeout", "", "int", "Timeout (in seconds) to stop a container"),
+    Flag("group-add", "", "list", "Add additional groups to join"),
+    Flag("label-file", "", "list", "Read in a line delimited file of labels"),
+    Flag("log-driver", "", "string", "Logging driver for the container"),
+    Flag("log-opt", "", "list", "Log driver options"),
 ) + _RUN_LIMIT_FLAGS, key=lambda f: f.long))
 CREATE_FLAGS = tuple(f for f in RUN_FLAGS if f.long not in ("detach", "detach-keys"))
 
@@ -81,6 +99,10 @@ INSPECT_FLAGS = (
 
 PS_FLAGS = (
     Flag("all", "a", "bool", "Show all containers (default shows just running)"),
+    Flag("filter", "f", "list", "Filter output based on conditions provided"),
+    Flag("format", "", "string", "Format output using a custom template: 'table', 'table TEMPLATE' or a Go template"),
+    Flag("last", "n", "int", "Show n last created containers (includes all states) (default -1)"),
+    Flag("latest", "l", "bool", "Show the latest created container (includes all states)"),
     Flag("no-trunc", "", "bool", "Don't truncate output"),
     Flag("quiet", "q", "bool", "Only display container IDs"),
 )

@@ -71,7 +71,7 @@ class Parsed:
 
 
 HELP = Flag("help", "", "bool", "Print usage")
-_TYPED = ("bytes", "swap", "decimal", "ulimit")  # kinds whose values client/units.py converts
+_TYPED = ("bytes", "swap", "decimal", "ulimit", "duration")  # kinds whose values client/units.py converts
 
 
 def _find(cmd: Command, long: str = "", short: str = "") -> Flag | None:
@@ -210,7 +210,7 @@ def _wrap(text: str, width: int) -> list[str]:
 
 
 _METAVARS = {"int": "int", "string": "string", "bytes": "bytes", "swap": "bytes", "decimal": "decimal",
-             "ulimit": "ulimit"}
+             "ulimit": "ulimit", "duration": "duration"}
 
 
 def help_text(cmd: Command) -> str:

@@ -28,13 +28,8 @@ def host_config(opts: dict[str, Any]) -> dict[str, Any]:
 
 
 def restart_policy(text: str) -> dict[str, Any]:
-    """--restart no|always|unless-stopped|on-failure[:N] (docker's ParseRestartPolicy)."""
-    name, _, count = text.partition(":")
-    if name not in ("no", "always", "unless-stopped", "on-failure"):
-        raise ValueError(f"invalid restart policy format: unknown policy '{name}'; use one of "
-                         "'no', 'always', 'on-failure', or 'unless-stopped'")
-    if count and name != "on-failure":
-        raise ValueError("invalid restart policy format: maximum retry count can only be used with 'on-failure'")
-    if count and not count.isdigit():
-        raise ValueError("invalid restart policy format: maximum retry count must be an integer")
-    return {"Name": name, "MaximumRetryCount": int(count or 0)}
+    """--restart no|always|unless-stopped|on-failure[:N]: docker's opts.ParseRestartPolicy checks
+    only the format; the daemon refuses unknown policies and misplaced counts."""
+    from berth.client.lifecycle import restart_policy
+
+    return restart_policy(text)

@@ -88,6 +88,10 @@ def container_config(parsed: Parsed, attach: bool) -> dict:
 
         secflags.apply(o, config["HostConfig"])
     config["HostConfig"].update(limits.host_config(o))  # -m, --cpus, --pids-limit, --ulimit, ...
+    if lifecycle_flags_given(o):  # --restart, --health-*, --init, --log-*, ... (client/lifecycle.py)
+        from berth.client import lifecycle
+
+        lifecycle.apply(o, config)
     if any(o.get(f) for f in ("publish", "publish_all", "expose", "add_host", "dns", "dns_search", "dns_option",
                               "ip", "mac_address", "network_alias", "link")):
         from berth.client import network  # only when a network flag is given
@@ -104,6 +108,13 @@ def container_config(parsed: Parsed, attach: bool) -> dict:
     if size:
         config["HostConfig"]["ConsoleSize"] = list(size)  # the pty starts at our size
     return {k: v for k, v in config.items() if v is not None}
+
+
+def lifecycle_flags_given(o: dict) -> bool:
+    return any(o.get(k) not in (None, "", []) for k in (
+        "restart", "health_cmd", "health_interval", "health_timeout", "health_retries", "health_start_period",
+        "health_start_interval", "no_healthcheck", "init", "stop_signal", "stop_timeout", "group_add",
+        "label_file", "log_driver", "log_opt"))
 
 
 def create(ctx: Context, client: Client, parsed: Parsed, attach: bool) -> str:

@@ -40,6 +40,8 @@ def convert(kind: str, text: str) -> object:
         return nano_cpus(text)
     if kind == "ulimit":
         return ulimit(text)
+    if kind == "duration":
+        return duration(text)
     raise ValueError(f"unknown flag kind {kind}")
 
 
@@ -77,3 +79,38 @@ def _go_int(text: str) -> int:
     if not body.isdigit() or not body.isascii():
         raise ValueError(f'strconv.ParseInt: parsing "{text}": invalid syntax')
     return int(text)
+
+
+_DURATION_UNITS = {"ns": 1, "us": 1000, "\u00b5s": 1000, "\u03bcs": 1000, "ms": 1_000_000, "s": 1_000_000_000,
+                   "m": 60_000_000_000, "h": 3_600_000_000_000}
+
+
+def duration(text: str) -> int:
+    """Go's time.ParseDuration ("1m30s", "500ms", "1.5h") as nanoseconds, with its errors."""
+    s, sign = text, 1
+    if s[:1] in ("+", "-"):
+        sign, s = (-1 if s[0] == "-" else 1), s[1:]
+    if s == "0":
+        return 0
+    if not s:
+        raise ValueError(f'time: invalid duration "{text}"')
+    total = 0
+    while s:
+        i = 0
+        while i < len(s) and (s[i].isdigit() or s[i] == "."):
+            i += 1
+        number, s = s[:i], s[i:]
+        if not number or number == "." or number.count(".") > 1:
+            raise ValueError(f'time: invalid duration "{text}"')
+        j = 0
+        while j < len(s) and not (s[j].isdigit() or s[j] == "."):
+            j += 1
+        unit, s = s[:j], s[j:]
+        if not unit:
+            raise ValueError(f'time: missing unit in duration "{text}"')
+        if unit not in _DURATION_UNITS:
+            raise ValueError(f'time: unknown unit "{unit}" in duration "{text}"')
+        whole, _, frac = number.partition(".")
+        scale = _DURATION_UNITS[unit]
+        total += int(whole or "0") * scale + (int(frac) * scale // 10 ** len(frac) if frac else 0)
+    return sign * total

@@ -18,8 +18,8 @@ from .http.errors import ApiError
 from .http.requestlog import CatchUnexpected
 from .images import builtin
 from .libcontainerd.supervisor import ManagedContainerd
-from .routers import (container_ops, container_resources, container_streams, containers, events, image_archive,
-                      images, networks, system, volumes)
+from .routers import (container_lifecycle, container_ops, container_resources, container_streams, containers,
+                      events, image_archive, images, networks, system, volumes)
 from .routers import build as build_router  # issue 10
 from .routers import exec as exec_router
 from .routers import registry as registry_router
@@ -76,7 +76,7 @@ def build(engine: Engine, managed: ManagedContainerd | None) -> FastAPI:
                   description="The Docker Engine API as served by berthd.")
     app.state.engine = engine
     for module in (system, image_archive, images, containers, container_streams, container_resources, events,
-                   exec_router, networks, container_ops, build_router, registry_router, volumes):
+                   exec_router, networks, container_ops, container_lifecycle, build_router, registry_router, volumes):
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_middleware(CatchUnexpected)

@@ -40,6 +40,8 @@ class Config:
         default_factory=lambda: [("10.199.0.0/16", 24), ("10.200.0.0/16", 24)])
     veth_prefix: str = "vb"  # host-side veth names: prefix + hex (15 characters at most)
     nft_table: str = "berth"  # berth's own nftables table (ip family); nothing else is touched
+    init: bool = False  # dockerd's --init: every container without HostConfig.Init gets the init
+    init_path: str = ""  # dockerd's --init-path; "": Debian's tini (daemon/containers/lifecycle.py)
 
     @property
     def socket_path(self) -> str:

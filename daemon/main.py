@@ -50,6 +50,9 @@ def parse_args(argv: list[str] | None = None) -> Config:
                    help="Default address pools for node specific local networks")
     p.add_argument("--veth-prefix", default=d.veth_prefix, help="prefix of the host-side veth names")
     p.add_argument("--nft-table", default=d.nft_table, help="berth's nftables table (ip family)")
+    p.add_argument("--init", action="store_true", help="Run an init in the containers to forward signals "
+                                                       "and reap processes")
+    p.add_argument("--init-path", default=d.init_path, help="Path to the docker-init binary")
     a = configfile.merge(p, argv)  # flags over daemon.json, dockerd's way (daemon/configfile.py)
     log_level = "debug" if a.debug else _LEVELS.get(a.log_level.lower())
     if log_level is None:
@@ -73,7 +76,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
                  default_runtime=a.default_runtime, runtimes=runtimes,
                  insecure_registries=_registries(a), registry_mirrors=_mirrors(a),
                  log_level=log_level, bridge=a.bridge, bip=a.bip, default_address_pools=pools,
-                 veth_prefix=a.veth_prefix, nft_table=a.nft_table)
+                 veth_prefix=a.veth_prefix, nft_table=a.nft_table, init=a.init, init_path=a.init_path)
     if cfg.default_runtime not in cfg.runtime_names():
         p.error(f"--default-runtime {cfg.default_runtime}: no such runtime (add it with --add-runtime)")
     return cfg

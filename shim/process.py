@@ -68,7 +68,7 @@ class _ConsoleSocket:
 
 
 def start_process(terminal: bool, with_stdin: bool, log_path: str,
-                  launch: Callable[[runtime.Stdio, str | None], int]) -> Proc:
+                  launch: Callable[[runtime.Stdio, str | None], int], rotation: tuple[int, int] = (0, 1)) -> Proc:
     """Make the stdio (pipes, or a pty through a console socket), run `launch`, keep our ends.
 
     `launch(stdio, console_socket) -> pid` runs the runtime verb.
@@ -94,7 +94,8 @@ def start_process(terminal: bool, with_stdin: bool, log_path: str,
             stdio = (in_fd, out_w, err_w)
         pid = launch(stdio, console.path if console else None)
         # Interactive output goes to the log unbuffered: attach reads it from there.
-        proc = Proc(pid=pid, log=JsonLog(log_path, eager=terminal or with_stdin))
+        proc = Proc(pid=pid, log=JsonLog(log_path, eager=terminal or with_stdin,
+                                         max_size=rotation[0], max_file=rotation[1]))
         if console:
             master = console.receive_master()
             ours.append(master)

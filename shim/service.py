@@ -18,7 +18,7 @@ import signal
 from typing import Any
 
 from berth.common.files import write_atomic, write_json_atomic
-from berth.shim import cgroup, handlers, runtime, stdin
+from berth.shim import cgroup, handlers, jsonlog, runtime, stdin
 from berth.shim.options import ShimOptions
 from berth.shim.process import Proc, start_process
 from berth.shim.protocol import Answer, Request
@@ -71,7 +71,7 @@ class Shim:
         def launch(stdio: runtime.Stdio, console: str | None) -> int:
             return runtime.create(self.rt, o.id, o.bundle, stdio, console, pid_file)
 
-        self.init = start_process(o.terminal, o.stdin, o.log_path, launch)
+        self.init = start_process(o.terminal, o.stdin, o.log_path, launch, jsonlog.rotation(o.bundle))
         self.reaper.track(self.init)
         self.cgroup = cgroup.locate(self.init.pid)
         self._oom_base = cgroup.oom_kills(self.cgroup)

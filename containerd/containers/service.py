@@ -55,9 +55,10 @@ class ContainerService:
             self.snapshots.remove(key)
         self.snapshots.prepare(key, img.chain_id)
         spec_bytes = req.spec
-        if req.user:
+        if req.user or users.group_add(spec):  # --user and --group-add: names from the image's files
             try:
-                spec["process"]["user"] = users.resolve(req.user, lambda p: self.snapshots.read_file(key, p))
+                spec["process"]["user"] = users.resolve(req.user, lambda p: self.snapshots.read_file(key, p),
+                                                        users.group_add(spec))
             except BaseException:
                 self.snapshots.remove(key)
                 raise

@@ -39,7 +39,8 @@ def exec_process(svc: TaskService, tid: str, exec_id: str, process: bytes, log_p
 def _user(svc: TaskService, tid: str, user: str) -> dict[str, Any]:
     record = svc.containers.get(tid)
     if user:
-        return users.resolve(user, lambda path: svc.snapshots.read_file(record.snapshot, path))
+        return users.resolve(user, lambda path: svc.snapshots.read_file(record.snapshot, path),
+                             users.group_add(json.loads(record.spec)))
     own = (json.loads(record.spec).get("process") or {}).get("user")
     return own if isinstance(own, dict) else {"uid": 0, "gid": 0}
 

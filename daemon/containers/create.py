@@ -12,8 +12,9 @@ from typing import Any
 
 from ..config import Config
 from ..http.errors import bad_request
+from ..routers.fieldnames import HOST_CONFIG
 from ..volumes.service import check_request as check_mounts
-from . import resources, spec
+from . import lifecycle, resources, spec
 from .process import command, parse_signal
 
 
@@ -37,7 +38,7 @@ class Filled:
 
 def check(body: dict[str, Any], config: Config) -> Request:
     """dockerd's refusals of the request alone (400s), before the image is even looked up."""
-    host = body.pop("HostConfig", None) or {}
+    host = lifecycle.host_config(body, HOST_CONFIG.names)  # HostConfig fields at the top level too
     networking = body.pop("NetworkingConfig", None)
     image_ref = body.get("Image") or ""
     if not image_ref:
@@ -52,6 +53,7 @@ def check(body: dict[str, Any], config: Config) -> Request:
         raise bad_request(f"unknown or invalid runtime name: {runtime_name}") from None
     try:
         resources.validate(host)  # dockerd's refusals, before anything is made
+        lifecycle.check(body, host, config)  # restart policy, health check, log driver, init, groups
     except ValueError as e:
         raise bad_request(str(e)) from None
     check_mounts(host, body)  # Binds, Mounts, Tmpfs, VolumesFrom, Volumes: daemon/volumes/
@@ -71,6 +73,6 @@ def fill(cid: str, req: Request, image_cfg: dict[str, Any]) -> Filled:
     config.setdefault("StopSignal", image_cfg.get("StopSignal"))
     parse_signal(config["StopSignal"])  # refused now, or the container could never be stopped
     path, args = command(config, image_cfg)
-    req.host.setdefault("LogConfig", {"Type": "json-file", "Config": {}})
+    lifecycle.fill(config, req.host, image_cfg)  # health check, LogConfig, RestartPolicy
     req.host["Runtime"] = req.runtime_name
     return Filled(config=config, path=path, args=args)

@@ -14,6 +14,7 @@ from berth.common.timefmt import rfc3339_nano
 
 from ..config import Config
 from ..exec.service import Execs
+from ..health.monitor import Health
 from ..events import EventLog
 from ..http.errors import ApiError, bad_request, conflict
 from ..images import service as images
@@ -24,7 +25,7 @@ from ..network.service import Networks
 from ..streams.stdin import StdinFifos
 from ..volumes.service import Volumes
 from . import create as creation
-from . import names, pause, reconcile, spec, update
+from . import names, pause, reconcile, restart, spec, update
 from .process import parse_signal, start_error
 from .store import Container, State, Store
 from .waiters import Waiters
@@ -46,6 +47,8 @@ class Engine:
         self.events = EventLog(self.store)  # docker's /events, fed from containerd's (daemon/events/)
         self.networks = Networks(config)  # daemon/network/: hooks at create, start, exit, remove
         self.volumes = Volumes(config.data_root, config.exec_root)  # daemon/volumes/: the same hooks
+        self.restarts = restart.Restarts(self)  # RestartPolicy: restart.py, called at start, kill, exit
+        self.health = Health(self)  # daemon/health/: probes from each start to the exit
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -86,6 +89,7 @@ class Engine:
                                  security=self.config.security, mount_points=self.volumes.points_of(cid),
                                  stage_root=self.volumes.stage_root)
                 netprep.adjust_spec(self.networks, oci, cid, lambda other: self.store.get(other).config.get("Env") or [])
+                creation.lifecycle.adjust_spec(oci, host, self.config)  # --init, --group-add, log rotation
             except ValueError as e:
                 raise bad_request(str(e)) from None
             created = self.events.seen(cid, "create")  # asked before: it cannot slip past
@@ -130,12 +134,14 @@ class Engine:
         return other.state.pid
 
     # ------------------------------------------------------------------- start
-    async def start(self, c: Container) -> bool:
-        """False when it was already running (docker's 304)."""
+    async def start(self, c: Container, by_policy: bool = False) -> bool:
+        """False when it was already running (docker's 304); `by_policy`: a restart (restart.py)."""
         w = self.waiters(c.id)
         async with w.lock:
-            if c.state.running:
-                return False
+            if c.state.running or by_policy != (c.state.status == "restarting"):
+                return False  # a user's start while restarting: docker's 304; a restart cancelled
+            if not by_policy:
+                self.restarts.user_start(c)
             if c.state.status in ("removing", "dead"):
                 raise conflict(f"cannot start container {c.id}: container is marked for removal")
             step = "failed to create task for container"  # docker's words for each step
@@ -166,6 +172,7 @@ class Engine:
                             started_at=task.started_at or rfc3339_nano(),
                             finished_at=c.state.finished_at)
             self.store.save(c)
+            self.health.started(c)
             return True
 
     async def _drop_task(self, cid: str) -> bool:
@@ -181,8 +188,11 @@ class Engine:
 
     # ------------------------------------------------------------- kill, stop
     async def kill(self, c: Container, sig: int) -> None:
+        if await self.restarts.cancel_pending(c):
+            return
         if not c.state.running:
             raise conflict(f"Cannot kill container: {c.name.lstrip('/')}: Container {c.id} is not running")
+        self.restarts.user_kill(c, sig)
         self.events.container(c, "kill", signal=str(sig))  # before: its die may come back first
         try:
             await self.ctrd.kill_task(c.id, sig)
@@ -194,11 +204,13 @@ class Engine:
 
     async def stop(self, c: Container, timeout: int | None, sig: int | None = None) -> bool:
         """SIGTERM (or the StopSignal), then SIGKILL after the timeout; False if not running."""
+        if await self.restarts.cancel_pending(c):
+            return True
         if not c.state.running:
             return False
         w = self.waiters(c.id)
-        if timeout is None:
-            timeout = c.config.get("StopTimeout") or 10
+        if timeout is None:  # the container's StopTimeout (0 too), else dockerd's 10 s
+            timeout = c.config.get("StopTimeout") if c.config.get("StopTimeout") is not None else 10
         first = sig or parse_signal(c.config.get("StopSignal"), _signal.SIGTERM)
         exited = w.exited
         await self.kill(c, first)
@@ -216,6 +228,10 @@ class Engine:
 
     # ------------------------------------------------------------------ remove
     async def remove(self, c: Container, force: bool) -> None:
+        if c.state.status == "restarting" and not force:
+            raise conflict(f'cannot remove container "{c.name}": container is restarting: '
+                           "stop the container before removing or force remove")
+        await self.restarts.cancel_pending(c)
         if c.state.running:
             if not force:
                 raise conflict(f'cannot remove container "{c.name}": container is running: '
@@ -278,6 +294,7 @@ class Engine:
         return True
 
     def _removed(self, cid: str) -> None:
+        self.restarts.forget(cid)
         w = self._w.pop(cid, None)
         if w is not None:
             w.removed.set()
@@ -349,6 +366,7 @@ class Engine:
             else:
                 task = Task(id=c.id, pid=0, status="stopped", exit_status=255)
         self.stdin.close(c.id)
+        self.health.stopped(c.id)
         await self.networks.release(c.id)
         self.volumes.stopped(c.id, self._running)
         c.state = State(status="exited", exit_code=task.exit_status, started_at=c.state.started_at,
@@ -357,6 +375,7 @@ class Engine:
         w = self.waiters(c.id)
         exited, w.exited = w.exited, asyncio.Event()
         exited.set()
+        self.restarts.exited(c)  # the policy may restart it: then it is "restarting"
         return task_left
 
     async def _watch_events(self) -> None:
@@ -379,11 +398,16 @@ class Engine:
         self.volumes.restore({cid: self.store.dir_of(cid) for cid in self.store.by_id}, self._running)
         await reconcile.run(self, startup=True)  # before the first request: exits during the downtime show
         await self.networks.restore({c.id for c in self.store.by_id.values() if c.state.running})
+        for c in [c for c in self.store.by_id.values() if c.state.running]:
+            self.health.started(c)  # as dockerd's restore: a new monitor, `starting`
+        self.restarts.at_boot()  # as dockerd's restore: the policies' restarts
         self._monitor = asyncio.get_running_loop().create_task(self._watch_events())
 
     async def close(self) -> None:
         if self._monitor is not None:
             self._monitor.cancel()
+        self.restarts.close()
+        self.health.close()
         for task in list(self._background):
             task.cancel()
         await self.networks.close(any(c.state.running for c in self.store.by_id.values()))

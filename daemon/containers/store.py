@@ -21,7 +21,7 @@ _TMP = re.compile(r"\.tmp\.\d+$")  # write_atomic's temporary name: <name>.tmp.<
 
 @dataclass
 class State:
-    status: str = "created"  # created | running | exited | removing | dead
+    status: str = "created"  # created | running | restarting | exited | removing | dead
     pid: int = 0
     exit_code: int = 0
     error: str = ""
@@ -49,6 +49,8 @@ class Container:
     state: State = field(default_factory=State)
     restart_count: int = 0
     resources_pending: bool = False  # `update` while stopped: applied to the next task (update.py)
+    manually_stopped: bool = False  # moby's HasBeenManuallyStopped: unless-stopped stays stopped (restart.py)
+    health: dict[str, Any] | None = None  # State.Health, kept across berthd restarts (daemon/health/)
 
     @property
     def short_id(self) -> str:

@@ -11,13 +11,14 @@ from typing import Any
 
 from ..http.errors import ApiError, bad_request
 from ..libcontainerd import Containerd, ContainerdError
-from . import resources
+from . import resources, restart
 from .store import Container, Store
 
 
 async def update(ctrd: Containerd, store: Store, c: Container, body: dict[str, Any]) -> None:
     try:
         resources.validate(body, update=True)
+        restart.validate({"RestartPolicy": body.get("RestartPolicy")})
     except ValueError as e:
         raise bad_request(str(e)) from None
     if c.state.status in ("removing", "dead"):

@@ -8,6 +8,7 @@ from typing import Any
 from berth.common.humanize import human_duration
 from berth.common.timefmt import ZERO_TIME, parse_rfc3339_nano
 
+from ..health import monitor as health
 from .store import Container, Store
 
 
@@ -18,7 +19,9 @@ def _ago(ts: str) -> float:
 def status_text(c: Container) -> str:
     st = c.state
     if st.status == "running":
-        return "Up " + human_duration(_ago(st.started_at)) + (" (Paused)" if st.paused else "")
+        return "Up " + human_duration(_ago(st.started_at)) + (" (Paused)" if st.paused else health.status_suffix(c))
+    if st.status == "restarting":
+        return f"Restarting ({st.exit_code}) {human_duration(_ago(st.finished_at))} ago"
     if st.status == "removing":
         return "Removal In Progress"
     if st.status == "dead":
@@ -48,11 +51,12 @@ def inspect(c: Container, store: Store, image_ref: str) -> dict[str, Any]:
         "Path": c.path,
         "Args": c.args,
         "State": {
-            "Status": status_name(c), "Running": st.running, "Paused": st.running and st.paused,
-            "Restarting": False,
+            "Status": status_name(c), "Running": st.running or st.status == "restarting",
+            "Paused": st.running and st.paused, "Restarting": st.status == "restarting",
             "OOMKilled": st.oom_killed, "Dead": st.status == "dead", "Pid": st.pid if st.running else 0,
             "ExitCode": st.exit_code, "Error": st.error,
             "StartedAt": st.started_at, "FinishedAt": st.finished_at,
+            **({"Health": health.inspect(c)} if c.health is not None else {}),
         },
         "Image": c.image,
         "ResolvConfPath": f"{d}/resolv.conf",

@@ -95,6 +95,12 @@ class Execs:
         self._by_id[e.id] = e
         return e
 
+    def discard(self, eid: str) -> None:
+        """Forget a finished exec now (the health monitor's probes: one every interval)."""
+        e = self._by_id.get(eid)
+        if e is not None and not e.running:
+            del self._by_id[eid]
+
     def _sweep(self) -> None:
         """Forget the finished execs of containers that are gone."""
         for eid, e in list(self._by_id.items()):

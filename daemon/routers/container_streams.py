@@ -20,6 +20,7 @@ from ..http.access import Peer
 from ..http.errors import ApiError, bad_request
 from ..http.params import Bool, qbool
 from ..http.protocol import Hijacked, Hijacker
+from ..logs import drivers
 from ..streams import detach, logs
 from ..streams.attach import AttachSession
 from ..streams.websocket import WebSocketSession
@@ -83,9 +84,13 @@ async def container_logs(
                     since=since, until=until, follow=follow)
     if not opts.stdout and not opts.stderr:
         raise bad_request("Bad parameters: you must choose at least one stream")
+    if not drivers.readable(c.host_config):
+        raise ApiError(501, drivers.NOT_READABLE)
     media = logs.RAW if opts.tty else logs.MULTIPLEXED
-    return StreamingResponse(logs.stream(logs.open_log(engine.store.log_path(c.id)), opts,
-                                         lambda: c.state.running, exited=engine.waiters(c.id).exited),
+    path = engine.store.log_path(c.id)
+    *older, current = logs.open_rotated(path, drivers.max_file(c.host_config)) or [None]
+    return StreamingResponse(logs.stream(current, opts, lambda: c.state.running, exited=engine.waiters(c.id).exited,
+                                         older=older, path=path if drivers.rotates(c.host_config) else ""),
                              media_type=media)
 
 
@@ -97,8 +102,9 @@ def _output(engine: Engine, c: Container, opts: logs.LogOptions, replay: bool) -
         # dockerd's, the attach lasts until its next exit, or until it is removed.
         return c.id in engine.store.by_id and c.state.status in ("created", "running", "exited")
 
-    return logs.stream(logs.open_log(engine.store.log_path(c.id)), opts, running,
-                       exited=engine.waiters(c.id).exited, from_end=not replay)
+    path = engine.store.log_path(c.id)
+    return logs.stream(logs.open_log(path), opts, running, exited=engine.waiters(c.id).exited,
+                       from_end=not replay, path=path if drivers.rotates(c.host_config) else "")
 
 
 def attach_stream(engine: Engine, c: Container, q: Mapping[str, str]) -> AsyncIterator[bytes]:

@@ -9,7 +9,6 @@ nothing berth can do.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, AsyncIterator
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -18,9 +17,9 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from ..containers import top as ps
 from ..containers import views
 from ..containers import kill as kill_api
+from ..containers import listing
 from ..containers.process import parse_signal
 from ..containers.service import Engine
-from ..containers.store import Container
 from ..http.errors import ApiError, bad_request
 from ..http.params import Bool, Int, parse_filters
 from ..network import views as netviews
@@ -48,30 +47,10 @@ async def create(body: ContainerCreate, request: Request,
                  platform: Annotated[str, Query(description=_IGNORED)] = "") -> JSONResponse:
     engine = _engine(request)
     raw = body.model_dump()
-    raw["HostConfig"] = body.HostConfig.model_dump() if body.HostConfig else {}
+    # None when absent: then HostConfig fields at the top level are the HostConfig (lifecycle.py)
+    raw["HostConfig"] = body.HostConfig.model_dump() if body.HostConfig is not None else None
     c = await engine.create(name or None, raw)
     return JSONResponse({"Id": c.id, "Warnings": []}, status_code=201)
-
-
-def _matches(c: Container, filters: dict[str, list[str]]) -> bool:
-    for key, values in filters.items():
-        if key == "status" and views.status_name(c) not in values:
-            return False
-        if key == "id" and not any(c.id.startswith(v) for v in values):
-            return False
-        if key == "name" and not any(re.search(v, c.name) for v in values):
-            return False
-        if key == "exited" and not (c.state.status == "exited" and str(c.state.exit_code) in values):
-            return False
-        if key == "label":
-            labels = c.config.get("Labels") or {}
-            for v in values:
-                k, eq, val = v.partition("=")
-                if k not in labels or (eq and labels[k] != val):
-                    return False
-        if key == "ancestor" and not any(v in (c.image, c.config.get("Image")) for v in values):
-            return False
-    return True
 
 
 @router.get("/containers/json", responses=errors({400: "bad parameter", 500: "server error"}))
@@ -84,20 +63,24 @@ async def list_containers(
         size: Annotated[Bool, Query(description=_IGNORED)] = False,
         filters: Annotated[str, Query(
             description='Filters, encoded as JSON (a `map[string][]string`), e.g. '
-                        '`{"status": ["exited"]}`: ancestor, exited, id, label, name, status.')] = "",
+                        '`{"status": ["exited"]}`: ancestor, before, exited, health, id, label, name, '
+                        'network, since, status, volume.')] = "",
 ) -> JSONResponse:
     engine = _engine(request)
     wanted = parse_filters(filters)
+    refs = listing.check(wanted, engine.store)  # dockerd's filters: containers/listing.py
     limit = limit or -1
     show_all = all or limit > 0 or "status" in wanted or "exited" in wanted
     out = []
     for c in engine.store.all():
-        if not show_all and not c.state.running:
+        if not show_all and not (c.state.running or c.state.status == "restarting"):
             continue
-        if _matches(c, wanted):
+        nets = netviews.summary_networks(engine.networks, c.id, c.state.running)
+        on = {*nets, *(n.get("NetworkID", "") for n in nets.values() if isinstance(n, dict))} - {""}
+        if listing.matches(c, wanted, refs, on or None):
             item = views.summary(c)
             item["Ports"] = netviews.summary_ports(engine.networks, c.id, c.state.running)
-            item["NetworkSettings"]["Networks"] = netviews.summary_networks(engine.networks, c.id, c.state.running)
+            item["NetworkSettings"]["Networks"] = nets
             out.append(item)
         if 0 < limit <= len(out):
             break

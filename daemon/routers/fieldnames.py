@@ -105,9 +105,13 @@ CONTAINER_CREATE = Shape(
     ("Hostname", "Domainname", "User", "AttachStdin", "AttachStdout", "AttachStderr",
      "ExposedPorts", "Tty", "OpenStdin", "StdinOnce", "Env", "Cmd", "Healthcheck", "ArgsEscaped",
      "Image", "Volumes", "WorkingDir", "Entrypoint", "NetworkDisabled", "MacAddress", "OnBuild",
-     "Labels", "StopSignal", "StopTimeout", "Shell", "HostConfig", "NetworkingConfig"),
+     "Labels", "StopSignal", "StopTimeout", "Shell", "HostConfig", "NetworkingConfig",
+     # moby's ContainerConfigWrapper embeds HostConfig too: its fields may come at the top level
+     *HOST_CONFIG.names, "Cpuset"),
     objects={
         "Healthcheck": Shape(("Test", "Interval", "Timeout", "Retries", "StartPeriod", "StartInterval")),
         "HostConfig": HOST_CONFIG,
         "NetworkingConfig": Shape(("EndpointsConfig",), map_values={"EndpointsConfig": _ENDPOINT}),
-    })
+        **HOST_CONFIG.objects,
+    },
+    map_values=HOST_CONFIG.map_values)

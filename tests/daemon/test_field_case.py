@@ -85,7 +85,7 @@ def test_unknown_fields_and_user_keys_are_kept_as_sent(api: httpx.Client) -> Non
             "labels": {"Mixed.Case": "v"}, "exposedports": {"80/tcp": {}},
             "hostconfig": {"someFutureField": 2, "portbindings": {"80/tcp": [{"hostport": "8080"}]},
                            "restartpolicy": {"name": "no", "maximumretrycount": 0},
-                           "logconfig": {"type": "json-file", "config": {"Max-Size": "1m"}}}}
+                           "logconfig": {"type": "json-file", "config": {"max-size": "1m"}}}}
     r = api.post("/containers/create", json=body)
     assert r.status_code == 201, r.text
     got = api.get(f"/containers/{r.json()['Id']}/json").json()
@@ -95,7 +95,7 @@ def test_unknown_fields_and_user_keys_are_kept_as_sent(api: httpx.Client) -> Non
     assert host["someFutureField"] == 2
     assert host["PortBindings"] == {"80/tcp": [{"HostPort": "8080"}]}
     assert host["RestartPolicy"] == {"Name": "no", "MaximumRetryCount": 0}
-    assert host["LogConfig"] == {"Type": "json-file", "Config": {"Max-Size": "1m"}}
+    assert host["LogConfig"] == {"Type": "json-file", "Config": {"max-size": "1m"}}
     assert api.delete(f"/containers/{got['Id']}").status_code == 204
 
 

@@ -49,6 +49,7 @@ DOCKER_API: dict[tuple[str, str], tuple[set[str], set[str], set[int]]] = {
     ("post", "/containers/{id}/start"): ({"detachKeys"}, set(), {400, 404, 409, 500}),
     ("post", "/containers/{id}/stop"): ({"signal", "t"}, set(), {400, 404, 500}),
     ("post", "/containers/{id}/kill"): ({"signal"}, set(), {400, 404, 409, 500}),
+    ("post", "/containers/prune"): ({"filters"}, set(), {400, 500}),
     ("post", "/containers/{id}/wait"): ({"condition"}, set(), {400, 404, 500}),
     ("get", "/containers/{id}/logs"): ({"follow", "stdout", "stderr", "since", "until", "timestamps", "tail"},
                                        set(), {400, 404, 500}),
@@ -95,7 +96,8 @@ DOCKER_API: dict[tuple[str, str], tuple[set[str], set[str], set[int]]] = {
     ("post", "/swarm/leave"): ({"force"}, set(), {500, 503}),
 }
 _SUCCESS = {("post", "/containers/{id}/start"): {"204", "304"}, ("post", "/containers/{id}/stop"): {"204", "304"},
-            ("post", "/containers/{id}/attach"): {"101", "200"}, ("get", "/containers/{id}/attach/ws"): {"101"}, ("post", "/containers/create"): {"201"},
+            ("post", "/containers/{id}/attach"): {"101", "200"}, ("get", "/containers/{id}/attach/ws"): {"101"},
+            ("post", "/containers/create"): {"201"},
             ("post", "/containers/{id}/kill"): {"204"}, ("delete", "/containers/{id}"): {"204"},
             ("post", "/containers/{id}/exec"): {"201"}, ("post", "/exec/{id}/start"): {"101", "200"},
             ("post", "/networks/create"): {"201"}, ("delete", "/networks/{id}"): {"204"},
