@@ -7,15 +7,22 @@ request sets is stored unread."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import Config
 from ..http.errors import bad_request
+from ..libcontainerd import ContainerdError
 from ..routers.fieldnames import HOST_CONFIG
 from ..volumes.service import check_request as check_mounts
 from . import lifecycle, resources, spec
 from .process import command, parse_signal
+
+if TYPE_CHECKING:
+    from .service import Engine
+
+log = logging.getLogger("berthd.engine")
 
 
 @dataclass
@@ -76,3 +83,31 @@ def fill(cid: str, req: Request, image_cfg: dict[str, Any]) -> Filled:
     lifecycle.fill(config, req.host, image_cfg)  # health check, LogConfig, RestartPolicy
     req.host["Runtime"] = req.runtime_name
     return Filled(config=config, path=path, args=args)
+
+
+def oci_spec(engine: Engine, cid: str, cdir: str, filled: Filled, host: dict[str, Any]) -> dict[str, Any]:
+    """The new container's OCI spec: spec.py's, with the volumes', the networks' and the
+    lifecycle's parts; ValueError (a setting the runtime cannot honour) is a 400."""
+    from ..network import prepare as netprep
+
+    config = engine.config
+    try:
+        oci = spec.build(cid=cid, path=filled.path, args=filled.args, config=filled.config, host=host,
+                         container_dir=cdir, cgroup_parent=config.cgroup_parent, security=config.security,
+                         mount_points=engine.volumes.points_of(cid), stage_root=engine.volumes.stage_root)
+        netprep.adjust_spec(engine.networks, oci, cid,
+                            lambda other: engine.store.get(other).config.get("Env") or [])
+        lifecycle.adjust_spec(oci, host, config)  # --init, --group-add, log rotation
+    except ValueError as e:
+        raise bad_request(str(e)) from None
+    return oci
+
+
+async def undo(engine: Engine, cid: str) -> None:
+    """A create that got no answer from berth-containerd: it may have made the container."""
+    try:
+        await engine.ctrd.delete_container(cid)
+    except ContainerdError as e:
+        if not e.not_found:
+            log.warning("container %s: undoing a create that got no answer: %s (the next reconcile "
+                        "removes it)", cid, e.message)

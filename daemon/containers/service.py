@@ -83,15 +83,7 @@ class Engine:
             self.volumes.commit(cid, cdir)
             # Made now so that an attach before start can hold it open (the shim appends).
             os.close(os.open(self.store.log_path(cid), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o640))
-            try:
-                oci = spec.build(cid=cid, path=path, args=args, config=config, host=host,
-                                 container_dir=cdir, cgroup_parent=self.config.cgroup_parent,
-                                 security=self.config.security, mount_points=self.volumes.points_of(cid),
-                                 stage_root=self.volumes.stage_root)
-                netprep.adjust_spec(self.networks, oci, cid, lambda other: self.store.get(other).config.get("Env") or [])
-                creation.lifecycle.adjust_spec(oci, host, self.config)  # --init, --group-add, log rotation
-            except ValueError as e:
-                raise bad_request(str(e)) from None
+            oci = creation.oci_spec(self, cid, cdir, filled, host)
             created = self.events.seen(cid, "create")  # asked before: it cannot slip past
             try:
                 await self.ctrd.create_container(cid, image.id, oci, runtime, {"berth.name": full_name},
@@ -106,18 +98,10 @@ class Engine:
             if isinstance(e, asyncio.CancelledError) or (isinstance(e, ContainerdError) and e.unreachable):
                 # No answer: containerd may have committed it. Undo that now (a task of its
                 # own, so that a cancelled request still does it); reconcile is the backstop.
-                self._spawn(self._undo_create(cid))
+                self._spawn(creation.undo(self, cid))
             await self.networks.forget(cid)
             raise
         return c
-
-    async def _undo_create(self, cid: str) -> None:
-        try:
-            await self.ctrd.delete_container(cid)
-        except ContainerdError as e:
-            if not e.not_found:
-                log.warning("container %s: undoing a create that got no answer: %s (the next reconcile "
-                            "removes it)", cid, e.message)
 
     def _running_id(self, ref: str) -> str:
         """container:NAME's container, by id (it must exist now and run at start)."""
