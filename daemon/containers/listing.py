@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from ..http.errors import bad_request
+from . import views
 from .store import Container, Store
 
 KEYS = ("ancestor", "before", "exited", "health", "id", "label", "name", "network", "since", "status", "volume")
@@ -57,7 +58,7 @@ def matches(c: Container, filters: dict[str, list[str]], refs: dict[str, Contain
     for key, values in filters.items():
         if not values:
             continue
-        if key == "status" and c.state.status not in values:
+        if key == "status" and views.status_name(c) not in values:
             return False
         if key == "id" and not any(c.id.startswith(v) for v in values):
             return False
