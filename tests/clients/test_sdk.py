@@ -196,6 +196,16 @@ def test_networks_create_connect_disconnect_reach_by_name_remove_prune(berthd: B
         client.reload()
         assert set(client.attrs["NetworkSettings"]["Networks"]) == {"bridge"}
         assert web.id[:12].encode() not in client.exec_run(["sh", "-c", probe]).output
+        # what docker-compose does to each container it creates: off its only network,
+        # then on again with its aliases; NetworkMode stays, as in dockerd
+        late = sdk.containers.create("busybox", HTTPD, name="sdk-late", network="sdk-net")
+        net.disconnect(late)
+        late.reload()
+        assert late.attrs["HostConfig"]["NetworkMode"] == "sdk-net" and late.attrs["NetworkSettings"]["Networks"] == {}
+        net.connect(late, aliases=["late-alias"])
+        late.start()
+        assert _fetch(sdk, "sdk-net", "late-alias") == late.id[:12]
+        late.remove(force=True)
         with pytest.raises(APIError):
             net.remove()  # sdk-web is still on it
         web.remove(force=True)
