@@ -182,12 +182,15 @@ def test_networks_create_connect_disconnect_reach_by_name_remove_prune(berthd: B
         assert _fetch(sdk, "sdk-net", "sdk-web") == web.id[:12]
         # a container on another network does not reach it, until it is connected
         client = sdk.containers.run("busybox", "sleep 300", detach=True, name="sdk-client")
-        probe = "printf 'GET /hostname HTTP/1.0\\r\\n\\r\\n' | nc -w 3 sdk-web 80 | tail -1"
-        assert web.id[:12].encode() not in client.exec_run(["sh", "-c", probe]).output
+        web.reload()
+        web_ip = web.attrs["NetworkSettings"]["Networks"]["sdk-net"]["IPAddress"]
+        probe = "printf 'GET /hostname HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {} 80 | tail -1"
+        # by address: a name unknown here would be asked of the host's resolver
+        assert web.id[:12].encode() not in client.exec_run(["sh", "-c", probe.format(web_ip)]).output
         net.connect(client, aliases=["front"])
         net.reload()
         assert {c.name for c in net.containers} == {"sdk-web", "sdk-client"}
-        assert client.exec_run(["sh", "-c", probe]).output.strip() == web.id[:12].encode()
+        assert client.exec_run(["sh", "-c", probe.format("sdk-web")]).output.strip() == web.id[:12].encode()
         assert b"1 packets received" in sdk.containers.run("busybox", "ping -c1 -W3 front", network="sdk-net",
                                                            remove=True)
         client.reload()
@@ -195,7 +198,7 @@ def test_networks_create_connect_disconnect_reach_by_name_remove_prune(berthd: B
         net.disconnect(client)
         client.reload()
         assert set(client.attrs["NetworkSettings"]["Networks"]) == {"bridge"}
-        assert web.id[:12].encode() not in client.exec_run(["sh", "-c", probe]).output
+        assert web.id[:12].encode() not in client.exec_run(["sh", "-c", probe.format(web_ip)]).output
         # what docker-compose does to each container it creates: off its only network,
         # then on again with its aliases; NetworkMode stays, as in dockerd
         late = sdk.containers.create("busybox", HTTPD, name="sdk-late", network="sdk-net")
