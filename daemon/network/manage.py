@@ -190,6 +190,7 @@ async def disconnect(nets: Networks, ref: str, cid: str, container_dir: str) -> 
             prepare.write_files(nets, a, container_dir)
         if not any(not nets.by_id[x].predefined for x in a.endpoints):
             nets.dns.stop(cid)
-    if a.mode == n.name:
-        a.mode = next(iter(a.wanted), "none")
+    # NetworkMode stays what it was, as in dockerd: a container left on no network keeps
+    # its loopback and may be connected again (docker-compose disconnects, then connects
+    # with its aliases, each container it creates)
     nets.store.save(a)
