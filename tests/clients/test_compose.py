@@ -204,15 +204,7 @@ def _pid(d: Berthd, cid: str) -> int:
         return api.get(f"/containers/{cid}/json").json()["State"]["Pid"]
 
 
-def _restart_route(d: Berthd) -> bool:
-    """POST /containers/{id}/restart comes with another branch (issue 11's `restart`)."""
-    with d.client() as api:
-        return api.post("/containers/no-such-container/restart").json()["message"] != "page not found"
-
-
 def test_restart_starts_the_same_containers_again(berthd: Berthd, project: Project) -> None:
-    if not _restart_route(berthd):
-        pytest.skip("berthd has no POST /containers/{id}/restart yet (issue 11)")
     p = project
     p.compose("up", "-d")
     db_port = int(p.compose("port", "db", "80").stdout.strip().rsplit(":", 1)[1])
