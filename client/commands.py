@@ -79,6 +79,8 @@ _CONTAINER = {
                Flag("quiet", "q", "bool", "Suppress progress output during copy. Progress output is "
                                           "automatically suppressed if no terminal is attached"),
            ), 2, 2, True, "cp:cmd_cp"),
+    "diff": ("Inspect changes to files or directories on a container's filesystem", "CONTAINER", (),
+             1, 1, True, "ctrcmds:cmd_diff"),
     "export": ("Export a container's filesystem as a tar archive", "[OPTIONS] CONTAINER", (
         Flag("output", "o", "string", "Write to a file, instead of STDOUT"),
     ), 1, 1, True, "ctrcmds:cmd_export"),
@@ -233,7 +235,7 @@ _VOLUME_ALIASES = {"list": "ls", "remove": "rm"}
 
 # Short top-level forms: `berth ps` is `berth container ps`, `berth images` is `berth image ls`.
 _CONTAINER_SHORTCUTS = ("run", "create", "start", "ps", "logs", "stop", "kill", "rm", "wait", "exec", "attach",
-                        "stats", "update", "port", "cp", "export", "pause", "unpause", "rename", "restart", "top")
+                        "stats", "update", "port", "cp", "diff", "export", "pause", "unpause", "rename", "restart", "top")
 _CONTAINER_ALIASES = {"ls": "ps", "list": "ps", "remove": "rm"}
 _IMAGE_ALIASES = {"list": "ls", "remove": "rm", "rmi": "rm"}
 
@@ -325,7 +327,7 @@ def group_help(group: str) -> str:
         lines += ["", "Management Commands:", "  container   Manage containers", "  image       Manage images",
                   "  volume      Manage volumes",
                   "", "Commands:"]
-        for name in ("attach", "cp", "create", "events", "export", "history", "import", "inspect", "kill", "load",
+        for name in ("attach", "cp", "create", "diff", "events", "export", "history", "import", "inspect", "kill", "load",
                      "login", "logout", "pause", "push", "rename", "restart", "rmi", "save", "start", "stats", "tag",
                      "top", "unpause", "update", "wait"):
             spec, _, _ = lookup([name])

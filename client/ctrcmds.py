@@ -1,4 +1,4 @@
-"""berth pause, unpause, rename, restart, top, export: one API call each, docker's output."""
+"""berth pause, unpause, rename, restart, top, export, diff: one API call each, docker's output."""
 
 from __future__ import annotations
 
@@ -82,4 +82,15 @@ def cmd_export(ctx: Context, parsed: Parsed) -> int:
             sys.stdout.buffer.flush()
     finally:
         stream.close()
+    return 0
+
+
+_KINDS = {0: "C", 1: "A", 2: "D"}
+
+
+def cmd_diff(ctx: Context, parsed: Parsed) -> int:
+    """docker diff: `C /tmp`, `A /tmp/x`, `D /etc/motd`, in the daemon's order (a walk of the tree)."""
+    (name,) = parsed.args
+    found = ctx.client().get(f"/containers/{name}/changes") or []
+    ctx.out("".join(f"{_KINDS.get(c.get('Kind'), '')} {c.get('Path', '')}\n" for c in found))
     return 0

@@ -105,4 +105,5 @@ PS_FLAGS = (
     Flag("latest", "l", "bool", "Show the latest created container (includes all states)"),
     Flag("no-trunc", "", "bool", "Don't truncate output"),
     Flag("quiet", "q", "bool", "Only display container IDs"),
+    Flag("size", "s", "bool", "Display total file sizes"),
 )

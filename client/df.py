@@ -55,7 +55,8 @@ def _verbose(df: dict[str, Any]) -> str:
     containers = [["CONTAINER ID", "IMAGE", "COMMAND", "LOCAL VOLUMES", "SIZE", "CREATED", "STATUS", "NAMES"]]
     for c in df.get("Containers") or []:
         containers.append([fmt.short_id(c.get("Id", "")), c.get("Image", ""),
-                           fmt.go_quote(fmt.ellipsis(c.get("Command", ""), 20)), "0", human(c.get("SizeRw", 0)),
+                           fmt.go_quote(fmt.ellipsis(c.get("Command", ""), 20)), "0",
+                           fmt.human_size(c.get("SizeRw", 0)),  # ps's SIZE, without its virtual part
                            fmt.ago(c.get("Created")), c.get("Status", ""), fmt.names_column(c.get("Names") or [])])
     return ("Images space usage:\n\n" + fmt.table(images) + "\nContainers space usage:\n\n" + fmt.table(containers)
             + "\nLocal Volumes space usage:\n\n" + fmt.table([["VOLUME NAME", "LINKS", "SIZE"]])

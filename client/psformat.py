@@ -24,13 +24,16 @@ def query(opts: dict) -> dict:
             raise UsageError(f"bad format of filter (expected name=value): {item}", 125)
         filters.setdefault(key, []).append(value)
     limit = 1 if opts.get("latest") else opts.get("last")
+    # docker's CLI asks for sizes with -s and when the template uses {{.Size}}
+    size = opts.get("size") or ".Size" in (opts.get("format") or "")
     return {"all": "1" if opts.get("all") else None, "limit": str(limit) if limit and limit > 0 else None,
-            "size": "1" if opts.get("size") else None, "filters": jsontext.dumps(filters) if filters else None}
+            "size": "1" if size else None, "filters": jsontext.dumps(filters) if filters else None}
 
 
 def _size(c: dict) -> str:
+    """docker's SIZE: `12B (virtual 4.26MB)`, the virtual part only when the daemon gave one."""
     rw, root = c.get("SizeRw") or 0, c.get("SizeRootFs") or 0
-    return f"{fmt.human_size(rw)} (virtual {fmt.human_size(root)})"
+    return f"{fmt.human_size(rw)} (virtual {fmt.human_size(root)})" if root > 0 else fmt.human_size(rw)
 
 
 def fields(c: dict, trunc: bool) -> dict:

@@ -407,6 +407,30 @@ class WriteArchiveRequest(_message.Message):
     data: bytes
     def __init__(self, id: _Optional[str] = ..., path: _Optional[str] = ..., no_overwrite_dir_non_dir: _Optional[bool] = ..., copy_uid_gid: _Optional[bool] = ..., data: _Optional[bytes] = ...) -> None: ...
 
+class WritableLayerRequest(_message.Message):
+    __slots__ = ("id", "changes")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    changes: bool
+    def __init__(self, id: _Optional[str] = ..., changes: _Optional[bool] = ...) -> None: ...
+
+class Change(_message.Message):
+    __slots__ = ("path", "kind")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    kind: int
+    def __init__(self, path: _Optional[str] = ..., kind: _Optional[int] = ...) -> None: ...
+
+class WritableLayerUsage(_message.Message):
+    __slots__ = ("size", "changes")
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    size: int
+    changes: _containers.RepeatedCompositeFieldContainer[Change]
+    def __init__(self, size: _Optional[int] = ..., changes: _Optional[_Iterable[_Union[Change, _Mapping]]] = ...) -> None: ...
+
 class Task(_message.Message):
     __slots__ = ("id", "exec_id", "pid", "status", "exit_status", "started_at", "exited_at", "oom_killed")
     ID_FIELD_NUMBER: _ClassVar[int]

@@ -837,6 +837,11 @@ class ContainersStub:
                 request_serializer=containerd__pb2.WriteArchiveRequest.SerializeToString,
                 response_deserializer=containerd__pb2.Empty.FromString,
                 _registered_method=True)
+        self.WritableLayer = channel.unary_unary(
+                '/berth.containerd.v1.Containers/WritableLayer',
+                request_serializer=containerd__pb2.WritableLayerRequest.SerializeToString,
+                response_deserializer=containerd__pb2.WritableLayerUsage.FromString,
+                _registered_method=True)
 
 
 class ContainersServicer:
@@ -895,6 +900,14 @@ class ContainersServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WritableLayer(self, request, context):
+        """The writable layer (the snapshot's upper dir, read in place, running or not): its
+        size as docker's SizeRw and, when asked, docker's change list (docker diff).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ContainersServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -932,6 +945,11 @@ def add_ContainersServicer_to_server(servicer, server):
                     servicer.WriteArchive,
                     request_deserializer=containerd__pb2.WriteArchiveRequest.FromString,
                     response_serializer=containerd__pb2.Empty.SerializeToString,
+            ),
+            'WritableLayer': grpc.unary_unary_rpc_method_handler(
+                    servicer.WritableLayer,
+                    request_deserializer=containerd__pb2.WritableLayerRequest.FromString,
+                    response_serializer=containerd__pb2.WritableLayerUsage.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1126,6 +1144,33 @@ class Containers:
             '/berth.containerd.v1.Containers/WriteArchive',
             containerd__pb2.WriteArchiveRequest.SerializeToString,
             containerd__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WritableLayer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/berth.containerd.v1.Containers/WritableLayer',
+            containerd__pb2.WritableLayerRequest.SerializeToString,
+            containerd__pb2.WritableLayerUsage.FromString,
             options,
             channel_credentials,
             insecure,

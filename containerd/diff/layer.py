@@ -21,6 +21,7 @@ from typing import IO
 
 from ..content import ContentStore
 from .safetar import OPAQUE, WHITEOUT
+from .upper import walk_upper
 
 _COPY = 1 << 20
 _OVERLAY_XATTRS = ("trusted.overlay.", "user.overlay.")
@@ -56,10 +57,6 @@ class _Sink:
         return Layer(digest, size, "sha256:" + self.diff.hexdigest())
 
 
-def _is_whiteout(st: os.stat_result) -> bool:
-    return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
-
-
 def _xattrs(path: str) -> dict[str, str]:
     out: dict[str, str] = {}
     try:
@@ -77,36 +74,21 @@ def _xattrs(path: str) -> dict[str, str]:
     return out
 
 
-def _opaque(path: str) -> bool:
-    for attr in ("trusted.overlay.opaque", "user.overlay.opaque"):
-        try:
-            if os.getxattr(path, attr, follow_symlinks=False) == b"y":
-                return True
-        except OSError:
-            continue
-    return False
-
-
 class _Writer:
     def __init__(self, root: str, out: IO[bytes]) -> None:
         self.root = root
         self.tar = tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, bufsize=_COPY)
         self.links: dict[tuple[int, int], str] = {}
 
-    def walk(self, rel: str) -> None:
-        path = os.path.join(self.root, rel) if rel else self.root
-        for name in sorted(os.listdir(path)):
-            child = f"{rel}/{name}" if rel else name
-            full = os.path.join(path, name)
-            st = os.lstat(full)
-            if _is_whiteout(st):
+    def walk(self) -> None:
+        for e in walk_upper(self.root):  # diff/upper.py: the walk changes.py shares
+            if e.whiteout:
+                rel, _, name = e.rel.rpartition("/")
                 self._add(tarfile.TarInfo(_join(rel, WHITEOUT + name)), None)
                 continue
-            self._entry(child, full, st)
-            if stat.S_ISDIR(st.st_mode):
-                if _opaque(full):
-                    self._add(tarfile.TarInfo(f"{child}/{OPAQUE}"), None)
-                self.walk(child)
+            self._entry(e.rel, e.full, e.st)
+            if e.opaque:
+                self._add(tarfile.TarInfo(f"{e.rel}/{OPAQUE}"), None)
 
     def _entry(self, rel: str, full: str, st: os.stat_result) -> None:
         info = tarfile.TarInfo(rel + ("/" if stat.S_ISDIR(st.st_mode) else ""))
@@ -159,7 +141,7 @@ def write_layer(upper: str, store: ContentStore) -> Layer:
     sink = _Sink(store)
     try:
         w = _Writer(upper, sink)  # type: ignore[arg-type]
-        w.walk("")
+        w.walk()
         w.close()
         return sink.finish()
     except BaseException:

@@ -11,6 +11,7 @@ from berth.proto import containerd_pb2_grpc as rpc
 
 from ..archive import ArchiveService, PathInfo
 from ..containers import ContainerService, NewContainer
+from ..diff import changes
 from ..errors import FailedPrecondition
 from ..events import EventBus
 from ..runtime.tasks import TaskService
@@ -76,6 +77,14 @@ class Containers(rpc.ContainersServicer):
 
         self.archives.write(first.id, first.path, pieces(), first.copy_uid_gid, first.no_overwrite_dir_non_dir)
         return pb.Empty()
+
+    # ------------------------------------------ the writable layer (diff/changes.py)
+    @errors
+    def WritableLayer(self, request: pb.WritableLayerRequest,
+                      context: grpc.ServicerContext) -> pb.WritableLayerUsage:
+        upper, lowers = self.containers.snapshots.layer_dirs(self.containers.get(request.id).snapshot)
+        got = changes.usage(upper, lowers, request.changes)
+        return pb.WritableLayerUsage(size=got.size, changes=[pb.Change(path=p, kind=k) for p, k in got.changes])
 
 
 def _stat(s: PathInfo) -> pb.PathStat:

@@ -128,15 +128,20 @@ class Snapshotter:
             "workdir=" + os.path.join(base, "work"),
         ])]
 
+    def layer_dirs(self, key: str) -> tuple[str, list[str]]:
+        """Active snapshot `key`'s upper dir and its lower trees, topmost first: what the
+        mount would stack, read in place (size, changes, files of a stopped container)."""
+        (lowers,) = [o[len("lowerdir="):].split(":") for o in self.mounts(key)[0].options
+                     if o.startswith("lowerdir=")]
+        return os.path.join(self._active_dir(key), "fs"), lowers
+
     def read_file(self, key: str, path: str) -> bytes | None:
         """A file as the container will see it, read from the layers without mounting.
 
         Top layer first; a whiteout hides what is below; a path that leaves its layer
         through a symlink is not followed (it would read the host's files).
         """
-        upper = os.path.join(self._active_dir(key), "fs")
-        (lowers,) = [o[len("lowerdir="):].split(":") for o in self.mounts(key)[0].options
-                     if o.startswith("lowerdir=")]
+        upper, lowers = self.layer_dirs(key)
         for layer in [upper, *lowers]:
             candidate = os.path.join(layer, path.lstrip("/"))
             if not os.path.lexists(candidate):

@@ -1,15 +1,15 @@
-"""/containers/{id}/archive (HEAD, GET, PUT: docker cp), /export, /pause, /unpause,
-/rename and /restart. The work is in daemon/containers/ (archive, pause, rename,
-restart_cmd); parameters as Docker's swagger declares them (API v1.45)."""
+"""/containers/{id}/archive (HEAD, GET, PUT: docker cp), /export, /changes, /pause,
+/unpause, /rename and /restart. The work is in daemon/containers/ (archive, sizes, pause,
+rename, restart_cmd); parameters as Docker's swagger declares them (API v1.45)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
-from ..containers import archive, pause, rename as renaming, restart_cmd
+from ..containers import archive, pause, rename as renaming, restart_cmd, sizes
 from ..containers.process import parse_signal
 from ..containers.service import Engine
 from ..http.params import Bool, Int
@@ -79,6 +79,14 @@ async def archive_put(
 async def export(ref: ContainerId, request: Request) -> StreamingResponse:
     engine = _engine(request)
     return StreamingResponse(await archive.export(engine, engine.store.get(ref)), media_type="application/x-tar")
+
+
+@router.get("/containers/{id}/changes",
+            responses={200: {"description": "the changes: Path, and Kind (0 modified, 1 added, 2 deleted)"},
+                       **errors({404: "no such container", 500: "server error"})})
+async def changes(ref: ContainerId, request: Request) -> JSONResponse:
+    engine = _engine(request)
+    return JSONResponse(await sizes.changes(engine, engine.store.get(ref)))
 
 
 @router.post("/containers/{id}/pause", status_code=204,

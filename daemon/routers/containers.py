@@ -3,7 +3,7 @@
 
 Every query parameter is declared (names, types and codes from Docker's swagger, API
 v1.45), so /openapi.json describes the API; the few docker declares that berth does not
-use (size, v, link, detachKeys, platform) are accepted and ignored, as they change
+use (v, link, detachKeys, platform) are accepted and ignored, as they change
 nothing berth can do.
 """
 
@@ -18,6 +18,7 @@ from ..containers import top as ps
 from ..containers import views
 from ..containers import kill as kill_api
 from ..containers import listing
+from ..containers import sizes
 from ..containers.process import parse_signal
 from ..containers.service import Engine
 from ..http.errors import ApiError, bad_request
@@ -60,11 +61,12 @@ async def list_containers(
                                                "containers are shown.")] = False,
         limit: Annotated[Int, Query(description="Return this number of most recently created "
                                                 "containers, including non-running ones.")] = None,
-        size: Annotated[Bool, Query(description=_IGNORED)] = False,
+        size: Annotated[Bool, Query(description="Return the size of container as fields `SizeRw` "
+                                                "and `SizeRootFs`.")] = False,
         filters: Annotated[str, Query(
             description='Filters, encoded as JSON (a `map[string][]string`), e.g. '
-                        '`{"status": ["exited"]}`: ancestor, before, exited, health, id, label, name, '
-                        'network, since, status, volume.')] = "",
+                        '`{"status": ["exited"]}`: ancestor, before, exited, expose, health, id, label, '
+                        'name, network, publish, since, status, volume.')] = "",
 ) -> JSONResponse:
     engine = _engine(request)
     wanted = parse_filters(filters)
@@ -77,24 +79,32 @@ async def list_containers(
             continue
         nets = netviews.summary_networks(engine.networks, c.id, c.state.running)
         on = {*nets, *(n.get("NetworkID", "") for n in nets.values() if isinstance(n, dict))} - {""}
-        if listing.matches(c, wanted, refs, on or None):
+        ports = netviews.summary_ports(engine.networks, c.id, c.state.running)
+        if listing.matches(c, wanted, refs, on or None, ports):
             item = views.summary(c)
-            item["Ports"] = netviews.summary_ports(engine.networks, c.id, c.state.running)
+            item["Ports"] = ports
             item["NetworkSettings"]["Networks"] = nets
-            out.append(item)
+            out.append((c, item))
         if 0 < limit <= len(out):
             break
-    return JSONResponse(out)
+    if size:  # SizeRw, SizeRootFs: containers/sizes.py
+        measured = await sizes.sizes(engine, [c for c, _ in out])
+        for c, item in out:
+            sizes.add_sizes(item, measured[c.id], omit_zero=True)
+    return JSONResponse([item for _, item in out])
 
 
 @router.get("/containers/{id}/json", responses=errors({404: "no such container", 500: "server error"}))
 async def inspect(ref: ContainerId, request: Request,
-                  size: Annotated[Bool, Query(description=_IGNORED)] = False) -> JSONResponse:
+                  size: Annotated[Bool, Query(description="Return the size of container as fields "
+                                                          "`SizeRw` and `SizeRootFs`")] = False) -> JSONResponse:
     engine = _engine(request)
     c = engine.store.get(ref)
     shown = views.inspect(c, engine.store, c.config.get("Image", ""))
     shown["NetworkSettings"] = netviews.settings(engine.networks, c.id, c.state.running)
     shown["Mounts"] = engine.volumes.mounts_view(c.id)
+    if size:
+        sizes.add_sizes(shown, (await sizes.sizes(engine, [c]))[c.id], omit_zero=False)
     return JSONResponse(shown)
 
 

@@ -1,15 +1,15 @@
 """`GET /system/df`: images (with how many containers use each), containers, and the
 volumes (with their UsageData), and the empty build-cache list, in docker's shape.
 
-A container's SizeRw (its writable layer) is berth-containerd's to measure and no RPC
-reports it yet: 0 until one does.
+A container's SizeRw (its writable layer) and SizeRootFs are measured as for
+`ps -s` (containers/sizes.py), omitted when 0 as dockerd's list entries omit them.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..containers import views
+from ..containers import sizes, views
 from ..images import views as image_views
 
 if TYPE_CHECKING:
@@ -38,9 +38,13 @@ async def usage(engine: Engine, types: list[str]) -> dict[str, Any]:
             rows.append(row)
         out["Images"] = rows
     if "container" in wanted:
-        sizes = {i.id: i.size for i in images}
-        out["Containers"] = [{**views.summary(c), "SizeRw": 0, "SizeRootFs": sizes.get(c.image, 0)}
-                             for c in containers]
+        measured = await sizes.sizes(engine, containers)
+        rows = []
+        for c in containers:
+            row = views.summary(c)
+            sizes.add_sizes(row, measured[c.id], omit_zero=True)
+            rows.append(row)
+        out["Containers"] = rows
     if "volume" in wanted:
         out["Volumes"] = engine.volumes.usage()  # with UsageData: daemon/volumes/
     if "build-cache" in wanted:

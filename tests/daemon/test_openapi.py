@@ -81,6 +81,7 @@ DOCKER_API: dict[tuple[str, str], tuple[set[str], set[str], set[int]]] = {
     ("put", "/containers/{id}/archive"): ({"path", "noOverwriteDirNonDir", "copyUIDGID"}, set(),
                                           {400, 403, 404, 500}),
     ("get", "/containers/{id}/export"): (set(), set(), {404, 500}),
+    ("get", "/containers/{id}/changes"): (set(), set(), {404, 500}),
     ("post", "/containers/{id}/pause"): (set(), set(), {404, 409, 500}),
     ("post", "/containers/{id}/unpause"): (set(), set(), {404, 409, 500}),
     ("post", "/containers/{id}/rename"): ({"name"}, set(), {400, 404, 409, 500}),
