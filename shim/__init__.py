@@ -15,10 +15,19 @@ def preload() -> None:
 
     For a fork server: call once before serving (it starts no threads).
     """
+    import importlib
+    import pkgutil
+
+    import berth.runc
     import berth.shim.service  # noqa: F401
-    from berth.runc.cgroups import open_manager_from_paths  # noqa: F401 - the shim's own stats reads
-    from berth.runc.cgroups import _stats, manager, stats_v1, v1, v2  # noqa: F401 - the managers it opens
     from berth.shim import runtime
+
+    # Every module of the runtime: its verbs import theirs lazily (the CLI's start-up),
+    # and they now run in a child the shim forks per call (shim/runtime.py), whose
+    # imports are lost when it exits: each call would import them again.
+    for mod in pkgutil.walk_packages(berth.runc.__path__, "berth.runc."):
+        if mod.name not in ("berth.runc.cli", "berth.runc.prewarm"):
+            importlib.import_module(mod.name)
 
     for verb in ("create", "start", "kill", "delete", "ps", "exec_process"):
         try:
