@@ -3,6 +3,7 @@ a container, as plain values for daemon/containers/archive.py."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import AsyncIterator
 
@@ -13,6 +14,7 @@ from berth.proto import containerd_pb2 as pb
 from .client import CALL_TIMEOUT, Containerd, _error
 
 _CHUNK = 1 << 20
+_AHEAD = 4  # data messages read from the client before berth-containerd takes them
 _SERVICE = pb.DESCRIPTOR.services_by_name["Containers"].full_name
 # WriteArchiveRequest.data's key (length-delimited): a data message is encoded by hand,
 # its pieces joined once into the wire bytes instead of copied into a message and out again
@@ -98,23 +100,45 @@ def _data_message(pieces: list[bytes], size: int) -> bytes:
     return b"".join([_DATA_KEY, _varint(size), *pieces])
 
 
-async def write_archive(ctrd: Containerd, cid: str, path: str, data: AsyncIterator[bytes], *,
-                        copy_uid_gid: bool, no_overwrite_dir_non_dir: bool) -> None:
-    async def requests() -> AsyncIterator[bytes]:
-        yield pb.WriteArchiveRequest(id=cid, path=path, copy_uid_gid=copy_uid_gid,
-                                     no_overwrite_dir_non_dir=no_overwrite_dir_non_dir).SerializeToString()
+async def _read_ahead(data: AsyncIterator[bytes], queue: asyncio.Queue[bytes | Exception | None]) -> None:
+    """The body read into data messages while earlier ones are on their way, so that the
+    client's upload and berth-containerd's extraction overlap instead of taking turns."""
+    try:
         buf: list[bytes] = []
         size = 0
         async for piece in data:
             buf.append(piece)
             size += len(piece)
             if size >= _CHUNK:
-                yield _data_message(buf, size)
+                await queue.put(_data_message(buf, size))
                 buf, size = [], 0
         if buf:
-            yield _data_message(buf, size)
+            await queue.put(_data_message(buf, size))
+        await queue.put(None)
+    except Exception as e:  # noqa: BLE001 - the client's failure, raised where the requests are made
+        await queue.put(e)
+
+
+async def write_archive(ctrd: Containerd, cid: str, path: str, data: AsyncIterator[bytes], *,
+                        copy_uid_gid: bool, no_overwrite_dir_non_dir: bool) -> None:
+    queue: asyncio.Queue[bytes | Exception | None] = asyncio.Queue(_AHEAD)
+    reader = asyncio.get_running_loop().create_task(_read_ahead(data, queue))
+
+    async def requests() -> AsyncIterator[bytes]:
+        yield pb.WriteArchiveRequest(id=cid, path=path, copy_uid_gid=copy_uid_gid,
+                                     no_overwrite_dir_non_dir=no_overwrite_dir_non_dir).SerializeToString()
+        while (item := await queue.get()) is not None:
+            if isinstance(item, Exception):
+                raise item
+            yield item
 
     # the stub's method with the requests passed as bytes (no serializer: already encoded)
     call = ctrd._channel.stream_unary(f"/{_SERVICE}/WriteArchive", request_serializer=None,
                                       response_deserializer=pb.Empty.FromString)
-    await ctrd._call(f"extract to {path}", call(requests(), wait_for_ready=True, timeout=None))
+    try:
+        await ctrd._call(f"extract to {path}", call(requests(), wait_for_ready=True, timeout=None))
+    finally:
+        reader.cancel()
+        while not queue.empty():  # grpc's task that takes the requests must not wait on forever
+            queue.get_nowait()
+        queue.put_nowait(None)
