@@ -16,31 +16,11 @@ import stat
 from typing import Iterator
 
 from ..diff.confined import openat2_in_root
-from ..diff.safetar import Extractor, LayerError
+from ..diff.safetar import Extractor, Feed, LayerError
 from ..errors import Internal, InvalidArgument, NotFound
 from .paths import absolute
 
 TAR_ERROR = "Error processing tar file(exit status 1): "
-
-
-class _Reader:
-    """The request's pieces as the file tarfile reads."""
-
-    def __init__(self, pieces: Iterator[bytes]) -> None:
-        self._pieces = pieces
-        self._buf = b""
-
-    def read(self, size: int = -1) -> bytes:
-        while size < 0 or len(self._buf) < size:
-            piece = next(self._pieces, None)
-            if piece is None:
-                break
-            self._buf += piece
-        if size < 0:
-            out, self._buf = self._buf, b""
-        else:
-            out, self._buf = self._buf[:size], self._buf[size:]
-        return out
 
 
 def destination(root_fd: int, path: str) -> int:
@@ -72,7 +52,7 @@ def extract(root_fd: int, path: str, pieces: Iterator[bytes], owner: tuple[int, 
         ex = Extractor(f"/proc/self/fd/{fd}", has_parent=False, allow_devices=True, owner=owner,
                        keep_kinds=keep_kinds)
         try:
-            ex.run(_Reader(pieces))  # type: ignore[arg-type]
+            ex.run(Feed(pieces))
         except LayerError as e:
             raise Internal(TAR_ERROR + str(e).removeprefix("unpack layer: ")) from None
     finally:

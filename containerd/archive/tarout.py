@@ -23,16 +23,24 @@ _BLOCK = 512
 
 
 class _Writer:
+    """What is written and not yet handed on, as the parts it came in: a file's data goes
+    on as os.read returned it, joined only with the headers before it (one copy at most)."""
+
     def __init__(self) -> None:
-        self.buf = bytearray()
+        self.parts: list[bytes] = []
+        self.size = 0
         self.links: dict[tuple[int, int], str] = {}
 
+    def add(self, data: bytes) -> None:
+        self.parts.append(data)
+        self.size += len(data)
+
     def take(self) -> bytes:
-        out, self.buf = bytes(self.buf), bytearray()
-        return out
+        parts, self.parts, self.size = self.parts, [], 0
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def header(self, info: tarfile.TarInfo) -> None:
-        self.buf += info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+        self.add(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
 
 
 def _info(name: str, s: os.stat_result) -> tarfile.TarInfo:
@@ -55,7 +63,7 @@ def archive(entry: Entry, export: bool = False) -> Iterator[bytes]:
             os.close(fd)
     else:
         yield from _one(w, entry.dir_fd, entry.base, entry.name, entry.stat)
-    w.buf += b"\0" * (2 * _BLOCK)
+    w.add(b"\0" * (2 * _BLOCK))
     yield w.take()
 
 
@@ -116,7 +124,7 @@ def _one(w: _Writer, parent: int, base: str, name: str, s: os.stat_result) -> It
             info.devmajor, info.devminor = os.major(s.st_rdev), os.minor(s.st_rdev)
         w.header(info)
     # sockets and anything else: not archived, as docker's archiver
-    if len(w.buf) >= _PIECE:
+    if w.size >= _PIECE:
         yield w.take()
 
 
@@ -133,15 +141,15 @@ def _file(w: _Writer, parent: int, base: str, info: tarfile.TarInfo) -> Iterator
         w.header(info)
         left = s.st_size
         while left > 0:
-            chunk = os.read(fd, min(_PIECE, left))
+            chunk = os.read(fd, min(max(_PIECE - w.size, _BLOCK), left))  # pieces of _PIECE
             if not chunk:  # truncated while read: the header's size is kept, padded
-                w.buf += b"\0" * left
+                w.add(b"\0" * left)
                 break
-            w.buf += chunk
+            w.add(chunk)
             left -= len(chunk)
-            if len(w.buf) >= _PIECE:
+            if w.size >= _PIECE:
                 yield w.take()
-        pad = -info.size % _BLOCK
-        w.buf += b"\0" * pad
+        if pad := -info.size % _BLOCK:
+            w.add(b"\0" * pad)
     finally:
         os.close(fd)

@@ -16,7 +16,8 @@ import os
 import shutil
 import stat
 import tarfile
-from typing import IO
+from collections import deque
+from typing import IO, Iterable
 
 from ..errors import InvalidArgument
 from .confined import ConfinedRoot
@@ -30,6 +31,70 @@ _RESERVED_XATTRS = ("trusted.overlay.", "user.overlay.")
 
 class LayerError(InvalidArgument):
     """An entry of the layer that cannot be unpacked safely; str() names it."""
+
+
+class Feed:
+    """The tar's bytes as the pieces they arrive in, read by tarfile (headers: a seekable
+    file to it, forward only) and copied to files straight from those pieces, with no
+    copy into tarfile's buffers (what made its stream mode slow for big files)."""
+
+    def __init__(self, pieces: Iterable[bytes]) -> None:
+        self._pieces = iter(pieces)
+        self._queue: deque[memoryview] = deque()
+        self._pos = 0
+
+    @classmethod
+    def of(cls, stream: IO[bytes] | Feed) -> Feed:
+        if isinstance(stream, Feed):
+            return stream
+        return cls(iter(lambda: stream.read(_COPY), b""))
+
+    def _more(self) -> bool:
+        for piece in self._pieces:
+            if piece:
+                self._queue.append(memoryview(piece))
+                return True
+        return False
+
+    def _take(self, size: int) -> memoryview | None:
+        """At most `size` bytes, from the first piece; None at the end."""
+        if not self._queue and not self._more():
+            return None
+        head = self._queue[0]
+        if len(head) <= size:
+            self._queue.popleft()
+        else:
+            head, self._queue[0] = head[:size], head[size:]
+        self._pos += len(head)
+        return head
+
+    def read(self, size: int = -1) -> bytes:
+        want = size if size >= 0 else 1 << 62
+        out = []
+        while want > 0 and (view := self._take(want)) is not None:
+            out.append(view)
+            want -= len(view)
+        return b"".join(out)
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, pos: int, whence: int = os.SEEK_SET) -> int:
+        if whence != os.SEEK_SET or pos < self._pos:
+            raise tarfile.StreamError("seeking backwards is not allowed")
+        while self._pos < pos and self._take(pos - self._pos) is not None:
+            pass
+        return self._pos
+
+    def copy_to(self, fd: int, size: int) -> None:
+        """The next `size` bytes written to `fd`; ReadError if the tar ends first."""
+        while size > 0:
+            view = self._take(size)
+            if view is None:
+                raise tarfile.ReadError("unexpected end of data")
+            size -= len(view)
+            while view:
+                view = view[os.write(fd, view):]
 
 
 def _clean(name: str) -> str:
@@ -75,9 +140,10 @@ class Extractor:
     def _ids(self, info: tarfile.TarInfo) -> tuple[int, int]:
         return self.owner if self.owner is not None else (info.uid, info.gid)
 
-    def run(self, stream: IO[bytes]) -> None:
+    def run(self, stream: IO[bytes] | Feed) -> None:
+        self._feed = feed = Feed.of(stream)
         try:
-            with tarfile.open(fileobj=stream, mode="r|", bufsize=_COPY) as tar:
+            with tarfile.TarFile(fileobj=feed, mode="r") as tar:  # type: ignore[arg-type]
                 for info in tar:
                     try:
                         self._entry(tar, info)
@@ -195,8 +261,10 @@ class Extractor:
     def _file(self, tar: tarfile.TarFile, info: tarfile.TarInfo, parent: int, name: str) -> None:
         fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=parent)
         try:
-            src = tar.extractfile(info)
-            if src is not None:
+            if info.sparse is None:
+                self._feed.seek(info.offset_data)
+                self._feed.copy_to(fd, info.size)
+            elif (src := tar.extractfile(info)) is not None:  # GNU sparse: tarfile knows its map
                 while chunk := src.read(_COPY):
                     view = memoryview(chunk)
                     while view:
