@@ -15,15 +15,19 @@ if TYPE_CHECKING:
 
 async def restart(engine: Engine, c: Container, timeout: int | None, sig: int | None) -> None:
     try:
-        if c.state.running:
+        if c.state.running or c.state.status == "restarting":
+            # a pending policy restart is cancelled by the stop, as moby's containerStop does
             await engine.stop(c, timeout, sig)
         started = engine.events.seen(c.id, "start")  # berth-containerd's; "restart" comes after it
         try:
-            await engine.start(c)
+            began = await engine.start(c)
         except BaseException:
             engine.events.unwatch(c.id, "start", started)
             raise
-        await started
+        if began:
+            await started
+        else:
+            engine.events.unwatch(c.id, "start", started)
     except ApiError as e:
         raise ApiError(e.status, f"Cannot restart container {c.id}: {e.message}") from None
     engine.events.container(c, "restart")
