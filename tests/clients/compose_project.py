@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -187,19 +188,25 @@ def story(p: Project, host_state: Callable[[], object] | None = None) -> Seen:
 
     # logs -f follows the project, and the replicas `up --scale` adds
     follow = p.popen("logs", "-f", "--no-color")
+    out: list[str] = []
+    assert follow.stdout is not None
+    reader = threading.Thread(target=lambda: out.extend(follow.stdout), daemon=True)  # type: ignore[arg-type]
+    reader.start()
     try:
-        assert follow.stdout is not None
-        first = follow.stdout.readline()
-        s["logs -f begins"] = first.startswith("Attaching to ")
         p.compose("up", "-d", "--scale", "web=3")
         s["ps after scale"] = _ps(p)
         s["three webs answer"] = sorted(wait_until(lambda i=i: get(p.port("web", i)), timeout=30) for i in (1, 2, 3))
+        # (no timed assertion: what it saw is asserted, this only waits for it to arrive)
+        wait_until(lambda: sum("web ready" in line for line in out) >= 3, timeout=30)
         p.compose("stop", "-t", "1")
-        rest, _ = follow.communicate(timeout=60)
+        follow.wait(60)
+        reader.join(10)
     finally:
         if follow.poll() is None:
             follow.kill()
             follow.wait()
+    first, rest = (out[0] if out else ""), "".join(out[1:])
+    s["logs -f begins"] = first.startswith("Attaching to ")
     lines = {re.sub(r"^(\w+_\d+)\s*\| ", r"\1 | ", line) for line in (first + rest).splitlines()}
     s["logs -f saw"] = sorted(x for x in lines if re.match(r"(db|web)_\d \| ", x))
     s["logs -f ended with the project"] = follow.returncode

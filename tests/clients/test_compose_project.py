@@ -18,7 +18,7 @@ DOCKER_POOL = "10.250.0.0/16"
 
 
 @pytest.fixture(scope="module")
-def base(berthd: Berthd, registry: Registry) -> str:
+def base(berthd: Berthd, registry: Registry) -> Iterator[str]:
     """busybox pushed to the local registry, then its tag removed from berthd: `up` pulls it."""
     ref = f"{registry.host}/compose/busybox:{uuid.uuid4().hex[:6]}"
     with berthd.client() as api:
@@ -27,7 +27,12 @@ def base(berthd: Berthd, registry: Registry) -> str:
         r = api.post(f"/images/{ref}/push", headers={"X-Registry-Auth": "e30="})
         assert r.status_code == 200 and '"error"' not in r.text, r.text
         assert api.delete(f"/images/{ref}").status_code == 200
-    return ref
+    yield ref
+    with berthd.client() as api:  # what `up` pulled: busybox's other tests see it untouched again
+        for image in api.get("/images/json", params={"digests": 1}).json():
+            for name in (image.get("RepoTags") or []) + (image.get("RepoDigests") or []):
+                if name.startswith(repo + ":") or name.startswith(repo + "@"):
+                    api.delete(f"/images/{name}")
 
 
 @pytest.fixture(scope="module")

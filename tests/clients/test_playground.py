@@ -117,7 +117,10 @@ def _containers_of(env: dict[str, str]):  # type: ignore[no-untyped-def]
 
 def test_playground_on_berth(berthd: Berthd, base_tar: str, checkout: str) -> None:
     _import(berthd.env, base_tar)
-    seen = _playground(berthd.env, checkout, _containers_of(berthd.env))
+    try:
+        seen = _playground(berthd.env, checkout, _containers_of(berthd.env))
+    finally:  # the package's berthd is shared: its other tests see its images as before
+        berthd.docker("rmi", "-f", "berth-playground", "berth-playground-base")
     assert seen["up"] and seen["inner berthd answers"], seen
     assert seen["hello-world"][:2] == (0, ["Hello from berth!"]), seen
     assert seen["down"] == 0 and seen["containers left"] == [] and seen["cgroups left"], seen
