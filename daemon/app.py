@@ -23,6 +23,7 @@ from .routers import (container_lifecycle, container_ops, container_resources, c
 from .routers import build as build_router  # issue 10
 from .routers import exec as exec_router
 from .routers import registry as registry_router
+from .system.notify import notify
 
 log = logging.getLogger("berthd")
 
@@ -66,7 +67,9 @@ def build(engine: Engine, managed: ManagedContainerd | None) -> FastAPI:
         await builtin.ensure_builtin(engine.ctrd)
         await engine.restore()
         log.info("berthd ready")
+        notify("READY=1")  # systemd's Type=notify (daemon/system/notify.py)
         yield
+        notify("STOPPING=1")
         await engine.close()
         await engine.ctrd.close()
         if managed is not None:

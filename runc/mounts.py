@@ -231,7 +231,10 @@ def _mount_cgroup(dest: str, flags: int, cgroup_paths: dict[str, str], new_cgrou
 
 
 def _container_cgroup_dir(mountpoint: str, name: str, cgroup_paths: dict[str, str]) -> str:
-    for key in [name, *name.split(",")]:
+    # the named hierarchy's dir is "systemd", its key in the manager's paths "name=systemd":
+    # missing it gave the container the host's whole tree there (a nested engine's cgroups
+    # then landed at the host's top, outliving the container)
+    for key in [name, *name.split(","), f"name={name}"]:
         path = cgroup_paths.get(key)
         if path and os.path.isdir(path):
             return path

@@ -40,7 +40,8 @@ class Dockerd:
         return httpx.Client(transport=httpx.HTTPTransport(uds=self.sock), base_url="http://docker", timeout=60)
 
 
-def start() -> Dockerd:
+def start(extra: list[str] | None = None) -> Dockerd:
+    """`extra`: more dockerd flags (a test's own bridge or address pool)."""
     root = tempfile.mkdtemp(prefix="berth-dockerd-")
     suffix = uuid.uuid4().hex[:8]
     log = open(os.path.join(root, "dockerd.log"), "wb")
@@ -49,7 +50,7 @@ def start() -> Dockerd:
         ["dockerd", "--host", f"unix://{root}/docker.sock", "--data-root", f"{root}/data",
          "--exec-root", f"{root}/exec", "--pidfile", f"{root}/dockerd.pid", "--bridge", "none",
          "--iptables=false", "--ip6tables=false", "--containerd-namespace", f"berthtest{suffix}",
-         "--cgroup-parent", parent], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+         "--cgroup-parent", parent, *(extra or [])], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     log.close()
     d = Dockerd(root, parent, proc)
     deadline = time.monotonic() + 60

@@ -7,6 +7,11 @@ BERTHD_PIDFILE=/run/berth/berthd.pid
 CONTAINERD_PIDFILE=/run/berth/berth-containerd.pid
 CONTAINERD_ADDRESS=/run/berth/containerd.sock
 
+# berth_systemd: systemd runs this machine (sd_booted's test), so berthd is its service
+berth_systemd() {
+    [ -d /run/systemd/system ]
+}
+
 # _berth_alive PID ARG: PID runs (a zombie has ended: PID 1 here reaps no orphans)
 # and has ARG among its arguments, so a stale pidfile's recycled PID is not ours.
 _berth_alive() {
@@ -36,6 +41,10 @@ _berth_stop() {
 # cleanly has already stopped the containerd (and removed its pidfile); one that had
 # to be killed leaves it running. Shims and containers carry on either way.
 berthd_stop() {
+    # berth.service's berthd: through systemd, which would otherwise see it fail
+    if berth_systemd && systemctl is-active --quiet berth.service 2>/dev/null; then
+        systemctl stop berth.service
+    fi
     _berth_stop "$BERTHD_PIDFILE" "$BERTHD_PIDFILE"
     _berth_stop "$CONTAINERD_PIDFILE" "$CONTAINERD_ADDRESS"
 }

@@ -70,3 +70,18 @@ def test_bind_mounts_over_the_tree_earlier_mounts_made(runtimes, bundle, cid):
         seen[name] = (out.returncode, out.stdout, out.stderr)
         assert mounts_under(b) == [], name  # the container's mount namespace is gone with it
     assert seen["berth-runc"] == seen["runc"] == (0, "a/x\n", "")
+
+
+def test_the_cgroup_mount_shows_the_container_its_own_cgroup_in_every_hierarchy(runtimes, bundle, cid):
+    """cgroup v1: each hierarchy under /sys/fs/cgroup is the container's own cgroup,
+    the named systemd one too (else an engine nested in the container makes its cgroups
+    at the host's top there, and they outlive the container): no child cgroups in any."""
+    if not os.path.isdir("/sys/fs/cgroup/systemd"):
+        return  # a v2 host: one hierarchy, checked by the cgroup tests
+    script = "for h in /sys/fs/cgroup/*/; do echo $h $(find $h -mindepth 1 -maxdepth 1 -type d | wc -l); done"
+    seen = {}
+    for name, rt in runtimes.items():
+        out = rt("run", "--bundle", bundle(["sh", "-c", script]), cid)
+        seen[name] = (out.returncode, out.stdout, out.stderr)
+    assert seen["berth-runc"] == seen["runc"]
+    assert "/sys/fs/cgroup/systemd/ 0\n" in seen["runc"][1]
