@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
 
 from berth.client.api import Client
 from berth.client.containers import for_each
@@ -62,27 +60,10 @@ def cmd_top(ctx: Context, parsed: Parsed) -> int:
 
 
 def cmd_export(ctx: Context, parsed: Parsed) -> int:
+    from berth.client.image_ops import save_stream
+
     (name,) = parsed.args
-    out_path = parsed.opts["output"]
-    if not out_path and os.isatty(1):
-        ctx.err("cowardly refusing to save to a terminal. Use the -o flag or redirect\n")
-        return 1
-    stream = ctx.client().stream("GET", f"/containers/{name}/export")
-    try:
-        if out_path:
-            tmp = out_path + ".tmp"
-            with open(tmp, "wb") as f:
-                for piece in stream:
-                    f.write(piece)
-            os.rename(tmp, out_path)
-        else:
-            sys.stdout.flush()
-            for piece in stream:
-                sys.stdout.buffer.write(piece)
-            sys.stdout.buffer.flush()
-    finally:
-        stream.close()
-    return 0
+    return save_stream(ctx, parsed.opts["output"], f"/containers/{name}/export")
 
 
 _KINDS = {0: "C", 1: "A", 2: "D"}

@@ -107,14 +107,18 @@ def cmd_prune(ctx: Context, parsed: Parsed) -> int:
 
 
 def cmd_save(ctx: Context, parsed: Parsed) -> int:
+    return save_stream(ctx, parsed.opts["output"], "/images/get", {"names": list(parsed.args)})
+
+
+def save_stream(ctx: Context, out_path: str, path: str, query: dict | None = None) -> int:
+    """A tar the daemon streams (save, export) into `out_path` (written whole, then renamed
+    into place) or to stdout, which docker refuses to be a terminal."""
     import os
 
-    out_path = parsed.opts["output"]
     if not out_path and os.isatty(1):
         ctx.err("cowardly refusing to save to a terminal. Use the -o flag or redirect\n")
         return 1
-    query = {"names": list(parsed.args)}
-    stream = ctx.client().stream("GET", "/images/get", query)
+    stream = ctx.client().stream("GET", path, query)
     try:
         if out_path:
             tmp = out_path + ".tmp"

@@ -6,28 +6,20 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
-import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.daemon.conftest import Berthd, _cleanup
+from tests.daemon.conftest import Berthd, private_berthd
 
 BERTH = os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "..", ".venv", "bin", "berth")
 
 
 @pytest.fixture(scope="session")
 def engine() -> Iterator[Berthd]:
-    suffix = uuid.uuid4().hex[:8]
-    root = tempfile.mkdtemp(prefix="berthd-build-")
-    os.chmod(root, 0o755)
-    d = Berthd(root=root, group=f"berth-test-{suffix}", cgroup_parent=f"berth-test-{suffix}")
-    try:
-        d.start()
+    with private_berthd("berthd-build-") as d:
         yield d
-    finally:
-        _cleanup(d)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ with the real chain below it (managed berth-containerd, shims, berth-runc)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -11,6 +12,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import httpx
@@ -181,17 +183,26 @@ def _cleanup(d: Berthd) -> None:
     shutil.rmtree(d.root, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def berthd() -> Berthd:
+@contextlib.contextmanager
+def private_berthd(prefix: str = "berthd-test-", extra_args: list[str] | None = None) -> Iterator[Berthd]:
+    """A started berthd of the test's own (roots, socket, group, cgroup parent, network
+    names), removed with everything it made when the block ends."""
     suffix = uuid.uuid4().hex[:8]
-    root = tempfile.mkdtemp(prefix="berthd-test-")
+    root = tempfile.mkdtemp(prefix=prefix)
     os.chmod(root, 0o755)  # the test users must reach the socket
-    d = Berthd(root=root, group=f"berth-test-{suffix}", cgroup_parent=f"berth-test-{suffix}")
+    d = Berthd(root=root, group=f"berth-test-{suffix}", cgroup_parent=f"berth-test-{suffix}",
+               extra_args=extra_args or [])
     try:
         d.start()
         yield d
     finally:
         _cleanup(d)
+
+
+@pytest.fixture(scope="session")
+def berthd() -> Iterator[Berthd]:
+    with private_berthd() as d:
+        yield d
 
 
 @pytest.fixture

@@ -9,12 +9,11 @@ import asyncio
 import logging
 import os
 import re
-import tempfile
-import uuid
+from collections.abc import Iterator
 
 import httpx
 import pytest
-from tests.daemon.conftest import Berthd, _cleanup, wait_until
+from tests.daemon.conftest import Berthd, private_berthd, wait_until
 
 from berth.daemon import app as app_module
 from berth.daemon.main import parse_args
@@ -26,16 +25,9 @@ def _log(d: Berthd) -> str:
 
 
 @pytest.fixture(scope="module")
-def debug_berthd() -> Berthd:
-    suffix = uuid.uuid4().hex[:8]
-    root = tempfile.mkdtemp(prefix="berthd-test-")
-    os.chmod(root, 0o755)
-    d = Berthd(root=root, group=f"berth-test-{suffix}", cgroup_parent=f"berth-test-{suffix}", extra_args=["-D"])
-    try:
-        d.start()
+def debug_berthd() -> Iterator[Berthd]:
+    with private_berthd(extra_args=["-D"]) as d:
         yield d
-    finally:
-        _cleanup(d)
 
 
 @pytest.mark.parametrize("argv,level", [

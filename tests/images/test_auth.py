@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 
@@ -37,6 +38,7 @@ def locked():
         yield reg
     finally:
         reg.stop()
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def _push_locked(layout: oci.Layout, reg: Registry, name: str) -> str:

@@ -10,7 +10,6 @@ import shutil
 import subprocess
 import tempfile
 import urllib.parse
-import uuid
 from collections.abc import Iterator
 
 import httpx
@@ -19,7 +18,7 @@ import pytest
 from tests import dockerd as private_dockerd
 from tests import rootfs
 from tests.dockerd import Dockerd
-from tests.daemon.conftest import Berthd, _cleanup
+from tests.daemon.conftest import Berthd, private_berthd
 
 IMAGE = "sec-probe"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -60,18 +59,10 @@ def image_tar(work: str) -> str:
 
 @pytest.fixture(scope="session")
 def berthd(image_tar: str) -> Iterator[Berthd]:
-    suffix = uuid.uuid4().hex[:8]
-    root = tempfile.mkdtemp(prefix="berthd-sec-")
-    os.chmod(root, 0o755)
-    d = Berthd(root=root, group=f"berth-sec-{suffix}", cgroup_parent=f"berth-sec-{suffix}",
-               extra_args=["--log-level", "info"])
-    try:
-        d.start()
+    with private_berthd("berthd-sec-", ["--log-level", "info"]) as d:
         with d.client() as c:
             _import(c, image_tar)
         yield d
-    finally:
-        _cleanup(d)
 
 
 @pytest.fixture(scope="session")

@@ -9,29 +9,21 @@ import subprocess
 import sys
 import tempfile
 import urllib.parse
-import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from tests import rootfs
-from tests.daemon.conftest import Berthd, _cleanup
+from tests.daemon.conftest import Berthd, private_berthd
 
 BERTH = os.path.join(os.path.dirname(sys.executable), "berth")
 
 
 @pytest.fixture(scope="session")
 def berthd() -> Iterator[Berthd]:
-    suffix = uuid.uuid4().hex[:8]
-    root = tempfile.mkdtemp(prefix="berthd-vol-")
-    os.chmod(root, 0o755)
-    d = Berthd(root=root, group=f"berth-test-{suffix}", cgroup_parent=f"berth-test-{suffix}")
-    try:
-        d.start()
+    with private_berthd("berthd-vol-") as d:
         yield d
-    finally:
-        _cleanup(d)
 
 
 @pytest.fixture
