@@ -40,7 +40,10 @@ _CONTAINER = {
         Flag("volumes", "v", "bool", "Remove anonymous volumes associated with the container"),
     ), 1, None, True, "containers:cmd_rm"),
     "wait": ("Block until one or more containers stop, then print their exit codes",
-             "CONTAINER [CONTAINER...]", (), 1, None, True, "containers:cmd_wait"),
+             "[OPTIONS] CONTAINER [CONTAINER...]", (
+                 Flag("condition", "", "string", "Wait until the container is not-running (default), "
+                                                 "has its next-exit, or is removed"),
+             ), 1, None, True, "containers:cmd_wait"),
     "inspect": ("Display detailed information on one or more containers", "[OPTIONS] CONTAINER [CONTAINER...]",
                 INSPECT_FLAGS, 1, None, True, "containers:cmd_container_inspect"),
     "exec": ("Execute a command in a running container", "[OPTIONS] CONTAINER COMMAND [ARG...]", (

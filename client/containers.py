@@ -107,8 +107,11 @@ def cmd_rm(ctx: Context, parsed: Parsed) -> int:
 
 
 def cmd_wait(ctx: Context, parsed: Parsed) -> int:
+    condition = parsed.opts["condition"]
+    query = {"condition": condition} if condition else None
+
     def wait(client: Client, name: str) -> str:
-        result = client.post(f"/containers/{name}/wait") or {}
+        result = client.post(f"/containers/{name}/wait", query) or {}
         error = (result.get("Error") or {}).get("Message")
         if error:
             raise DaemonError(500, error)

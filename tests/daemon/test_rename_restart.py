@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 
@@ -98,3 +99,24 @@ def test_top_and_wait(berthd: Berthd, api: httpx.Client, which: str) -> None:
     finally:
         for x in (cid, quick):
             api.delete(f"/containers/{x}", params={"force": 1})
+
+
+def test_berth_wait_takes_the_apis_conditions(berthd: Berthd, api: httpx.Client) -> None:
+    """`berth wait --condition` (the API's condition; the docker CLI has no such flag)."""
+    cid = run_container(api, {"Image": "busybox", "Cmd": ["sh", "-c", "sleep 3; exit 4"]})
+    removed: list = []
+    waiter = threading.Thread(target=lambda: removed.append(
+        cli(berthd, "berth", "wait", "--condition", "removed", cid)))
+    waiter.start()
+    try:
+        r = cli(berthd, "berth", "wait", "--condition", "sometime", cid)
+        assert r.returncode == 1 and "invalid condition" in r.stderr
+        r = cli(berthd, "berth", "wait", "--condition", "next-exit", cid)
+        assert (r.returncode, r.stdout) == (0, "4\n")
+        assert waiter.is_alive()  # exited, not yet removed
+        assert api.delete(f"/containers/{cid}").status_code == 204
+        waiter.join(30)
+        assert removed and (removed[0].returncode, removed[0].stdout) == (0, "4\n")
+    finally:
+        api.delete(f"/containers/{cid}", params={"force": 1})
+        waiter.join(30)
