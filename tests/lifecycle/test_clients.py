@@ -49,8 +49,11 @@ def test_run_restart_and_health_flags(berthd: Berthd, cli: str, tmp_path) -> Non
     assert wait_until(lambda: "(healthy)" in run("ps").stdout)
     pid = _inspect(berthd, name)["State"]["Pid"]
     os.kill(pid, signal.SIGKILL)
-    assert wait_until(lambda: _inspect(berthd, name)["State"]["Status"] == "running"
-                      and _inspect(berthd, name)["State"]["Pid"] != pid)
+    def restarted() -> bool:  # one inspect: while restarting, Pid is 0 (not `pid`) too
+        state = _inspect(berthd, name)["State"]
+        return state["Status"] == "running" and state["Pid"] not in (0, pid)
+
+    assert wait_until(restarted)
     assert _inspect(berthd, name)["RestartCount"] == 1
     assert run("restart", "-t", "1", name).returncode == 0
     assert _inspect(berthd, name)["RestartCount"] == 0

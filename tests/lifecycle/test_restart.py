@@ -29,6 +29,12 @@ def _running(api: httpx.Client, cid: str) -> bool:
     return _state(api, cid)["State"]["Status"] == "running"
 
 
+def _restarted(api: httpx.Client, cid: str, pid: int) -> bool:
+    """Running again under a new process, read in one inspect (while restarting, Pid is 0)."""
+    state = _state(api, cid)["State"]
+    return state["Status"] == "running" and state["Pid"] not in (0, pid)
+
+
 def _policy(name: str, count: int = 0) -> dict:
     return {"RestartPolicy": {"Name": name, "MaximumRetryCount": count}}
 
@@ -141,8 +147,7 @@ def test_always_after_containerd_alone_is_killed(berthd: Berthd) -> None:
         os.kill(old, signal.SIGKILL)
         os.kill(pid, signal.SIGKILL)
         assert wait_until(lambda: berthd.containerd_pid() != old)
-        assert wait_until(lambda: _running(api, cid) and _state(api, cid)["State"]["Pid"] != pid,
-                          timeout=30)
+        assert wait_until(lambda: _restarted(api, cid, pid), timeout=30)
         assert api.delete(f"/containers/{cid}", params={"force": 1}).status_code == 204
 
 
@@ -175,7 +180,7 @@ def test_update_restart_policy(api: httpx.Client) -> None:
     assert api.post(f"/containers/{cid}/update", json={"RestartPolicy": {"Name": "always"}}).status_code == 200
     pid = _state(api, cid)["State"]["Pid"]
     os.kill(pid, signal.SIGKILL)
-    assert wait_until(lambda: _running(api, cid) and _state(api, cid)["State"]["Pid"] != pid)
+    assert wait_until(lambda: _restarted(api, cid, pid))
     assert _state(api, cid)["HostConfig"]["RestartPolicy"]["Name"] == "always"
     assert api.delete(f"/containers/{cid}", params={"force": 1}).status_code == 204
 
