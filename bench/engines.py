@@ -185,6 +185,19 @@ def fresh(kind: str) -> Iterator[Engine]:
         remove_workdir(work)
 
 
+def timed_request(engine: Engine, method: str, path: str,
+                  headers: dict[str, str] | None = None) -> tuple[float, int, bytes]:
+    """Seconds until the whole answer is read (a pull's or push's stream), its status and body."""
+    conn = _UnixHTTP(engine.sock)
+    start = time.perf_counter()
+    conn.request(method, path, headers=headers or {})
+    resp = conn.getresponse()
+    body = resp.read()
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return elapsed, resp.status, body
+
+
 def time_command(argv: list[str], env: dict[str, str]) -> float:
     """Seconds one run of argv takes (it must succeed)."""
     start = time.perf_counter()

@@ -18,7 +18,6 @@ import statistics
 import sys
 import tempfile
 import threading
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
@@ -90,15 +89,9 @@ def make_image(layers: int, layer_mb: int, registry: Registry) -> tuple[str, int
 
 
 def _pull(engine: engines.Engine, repo: str) -> float:
-    conn = engines._UnixHTTP(engine.sock)
-    start = time.perf_counter()
-    conn.request("POST", f"/images/create?fromImage={repo}&tag=v1")
-    resp = conn.getresponse()
-    body = resp.read()
-    elapsed = time.perf_counter() - start
-    conn.close()
-    if resp.status != 200 or b'"error' in body or b"Status:" not in body:
-        raise RuntimeError(f"{engine.name} pull failed: {resp.status} {body[-400:]!r}")
+    elapsed, status, body = engines.timed_request(engine, "POST", f"/images/create?fromImage={repo}&tag=v1")
+    if status != 200 or b'"error' in body or b"Status:" not in body:
+        raise RuntimeError(f"{engine.name} pull failed: {status} {body[-400:]!r}")
     return elapsed
 
 

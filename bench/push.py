@@ -23,7 +23,6 @@ import statistics
 import sys
 import tarfile
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
@@ -63,15 +62,10 @@ def _push(engine: engines.Engine, registry: Registry) -> float:
     status, body = engines.api(engine.sock, "POST", f"/images/bench/push:v1/tag?repo={name}&tag=v1")
     if status != 201:
         raise RuntimeError(f"{engine.name} tag failed: {status} {body!r}")
-    conn = engines._UnixHTTP(engine.sock)
-    start = time.perf_counter()
-    conn.request("POST", f"/images/{name}/push?tag=v1", headers={"X-Registry-Auth": "e30="})
-    resp = conn.getresponse()
-    out = resp.read()
-    elapsed = time.perf_counter() - start
-    conn.close()
-    if resp.status != 200 or b'"error' in out or b"digest: sha256:" not in out:
-        raise RuntimeError(f"{engine.name} push failed: {resp.status} {out[-400:]!r}")
+    elapsed, status, out = engines.timed_request(engine, "POST", f"/images/{name}/push?tag=v1",
+                                                 {"X-Registry-Auth": "e30="})
+    if status != 200 or b'"error' in out or b"digest: sha256:" not in out:
+        raise RuntimeError(f"{engine.name} push failed: {status} {out[-400:]!r}")
     return elapsed
 
 

@@ -20,19 +20,15 @@ if TYPE_CHECKING:
 
 
 def cmd_commit(ctx: Context, parsed: Parsed) -> int:
-    from berth.common import reference
 
     query: dict = {"container": parsed.args[0], "comment": parsed.opts["message"] or None,
                    "author": parsed.opts["author"] or None, "changes": parsed.opts["change"] or None,
                    "pause": "0" if parsed.opts["pause"] is False else "1"}
     if len(parsed.args) > 1:
-        try:
-            ref = reference.parse(parsed.args[1])
-        except reference.ReferenceError as e:
-            ctx.err(f"{e}\n")
-            return 1
-        if ref.digest:
-            ctx.err("refusing to create a tag with a digest reference\n")
+        from berth.client.image_ops import tag_reference
+
+        ref = tag_reference(ctx, parsed.args[1])
+        if ref is None:
             return 1
         query["repo"], query["tag"] = ref.familiar_name, ref.tag or None
     answer = ctx.client().call("POST", "/commit", query, {})

@@ -11,19 +11,29 @@ from berth.client.flags import Parsed
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from berth.client.main import Context
+    from berth.common.reference import Reference
+
+
+def tag_reference(ctx: Context, text: str) -> Reference | None:
+    """REPO[:TAG] that tag and commit name (a digest refused), or None after docker's error."""
+    from berth.common import reference
+
+    try:
+        ref = reference.parse(text)
+    except reference.ReferenceError as e:
+        ctx.err(f"{e}\n")
+        return None
+    if ref.digest:
+        ctx.err("refusing to create a tag with a digest reference\n")
+        return None
+    return ref
 
 
 def cmd_tag(ctx: Context, parsed: Parsed) -> int:
-    from berth.common import reference
 
     source, target = parsed.args
-    try:
-        ref = reference.parse(target)
-    except reference.ReferenceError as e:
-        ctx.err(f"{e}\n")
-        return 1
-    if ref.digest:
-        ctx.err("refusing to create a tag with a digest reference\n")
+    ref = tag_reference(ctx, target)
+    if ref is None:
         return 1
     ctx.client().call("POST", f"/images/{source}/tag", {"repo": ref.familiar_name, "tag": ref.tag or "latest"})
     return 0

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from berth.client.main import Context
+    from berth.common.reference import Reference
 
 
 class PullError(Exception):
@@ -123,18 +124,26 @@ def _isatty(fd: int) -> bool:
         return False
 
 
-def cmd_pull(ctx: Context, parsed: Parsed) -> int:
-    image = parsed.args[0]
+def transfer_reference(ctx: Context, image: str, all_tags: bool) -> Reference | None:
+    """The reference pull and push name, or None after docker's error for it."""
     from berth.common import reference
 
     try:
         ref = reference.parse(image)
     except reference.ReferenceError as e:
         ctx.err(f"invalid reference format: {e}\n" if "invalid reference format" not in str(e) else f"{e}\n")
-        return 1
-    all_tags = bool(parsed.opts["all_tags"])
+        return None
     if all_tags and (ref.tag or ref.digest):
         ctx.err("tag can't be used with --all-tags/-a\n")
+        return None
+    return ref
+
+
+def cmd_pull(ctx: Context, parsed: Parsed) -> int:
+    image = parsed.args[0]
+    all_tags = bool(parsed.opts["all_tags"])
+    ref = transfer_reference(ctx, image, all_tags)
+    if ref is None:
         return 1
     quiet = bool(parsed.opts["quiet"])
     if not ref.tag and not ref.digest and not quiet and not all_tags:

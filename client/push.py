@@ -7,7 +7,7 @@ does; `--all-tags` sends no tag, and the daemon pushes every local tag of the na
 from __future__ import annotations
 
 from berth.client.flags import Parsed
-from berth.client.pull import PullError, _auth_header, _isatty, display
+from berth.client.pull import PullError, _auth_header, _isatty, display, transfer_reference
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -15,19 +15,11 @@ if TYPE_CHECKING:
 
 
 def cmd_push(ctx: Context, parsed: Parsed) -> int:
-    from berth.common import reference
-
-    image = parsed.args[0]
-    try:
-        ref = reference.parse(image)
-    except reference.ReferenceError as e:
-        ctx.err(f"invalid reference format: {e}\n" if "invalid reference format" not in str(e) else f"{e}\n")
+    all_tags = bool(parsed.opts["all_tags"])
+    ref = transfer_reference(ctx, parsed.args[0], all_tags)
+    if ref is None:
         return 1
     quiet = bool(parsed.opts["quiet"])
-    all_tags = bool(parsed.opts["all_tags"])
-    if all_tags and (ref.tag or ref.digest):
-        ctx.err("tag can't be used with --all-tags/-a\n")
-        return 1
     if not all_tags and not ref.tag and not ref.digest:
         ref = ref.with_default_tag()
         if not quiet:

@@ -24,28 +24,13 @@ class ExecSession:
     def __init__(self, execs: Execs, e: Exec, write: Callable[[bytes], None]) -> None:
         self.execs, self.e, self._write = execs, e, write
         self.content_type = logs.RAW if e.tty else logs.MULTIPLEXED
-        self._input: asyncio.Queue[bytes | None] = asyncio.Queue()
-        self._escape = detach.Escape(detach.to_bytes(e.detach_keys or detach.DEFAULT)) if e.tty else None
-        self._detached = asyncio.Event()
-
-    def feed(self, data: bytes) -> None:
-        if not self.e.attach_stdin or not data or self._detached.is_set():
-            return
-        if self._escape is not None:
-            data, detached = self._escape.feed(data)
-            if detached:
-                self._detached.set()
-        if data:
-            self._input.put_nowait(data)
-
-    def feed_eof(self) -> None:
-        if self.e.attach_stdin:
-            self._input.put_nowait(None)
+        self._in = detach.Input(e.attach_stdin, e.tty, e.detach_keys)
+        self.feed, self.feed_eof = self._in.feed, self._in.feed_eof
 
     async def _pump_stdin(self) -> None:
         fifos, key = self.execs.fifos, self.e.stdin_key
         while True:
-            data = await self._input.get()
+            data = await self._in.queue.get()
             if data is None:
                 if not self.e.tty:  # dockerd's CloseStdin, which a tty ignores
                     fifos.close(key)
@@ -74,7 +59,7 @@ class ExecSession:
             return
         if detached:
             return
-        tasks = [asyncio.ensure_future(self._copy_output()), asyncio.ensure_future(self._detached.wait())]
+        tasks = [asyncio.ensure_future(self._copy_output()), asyncio.ensure_future(self._in.detached.wait())]
         if self.e.attach_stdin:
             tasks.append(asyncio.ensure_future(self._pump_stdin()))
         try:

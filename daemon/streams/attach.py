@@ -31,26 +31,9 @@ class AttachSession:
         self._output, self._write = output, write
         self.stdin = qbool(query, "stdin") and bool(c.config.get("OpenStdin"))
         self.content_type = logs.RAW if c.config.get("Tty") else logs.MULTIPLEXED
-        self._input: asyncio.Queue[bytes | None] = asyncio.Queue()
-        keys = detach.to_bytes(query.get("detachKeys") or detach.DEFAULT)  # checked by the hijacker
-        self._escape = detach.Escape(keys) if c.config.get("Tty") else None
-        self._detached = asyncio.Event()
-
-    def feed(self, data: bytes) -> None:
-        """Bytes from the client: the container's stdin (dropped without stdin=1, as docker does)."""
-        if not self.stdin or not data or self._detached.is_set():
-            return
-        if self._escape is not None:
-            data, detached = self._escape.feed(data)
-            if detached:
-                self._detached.set()
-        if data:
-            self._input.put_nowait(data)
-
-    def feed_eof(self) -> None:
-        """The client half-closed: its stdin ended."""
-        if self.stdin:
-            self._input.put_nowait(None)
+        # the detach keys were checked by the hijacker
+        self._in = detach.Input(self.stdin, bool(c.config.get("Tty")), query.get("detachKeys", ""))
+        self.feed, self.feed_eof = self._in.feed, self._in.feed_eof
 
     def _may_open(self) -> bool:
         """The FIFO may still appear: the container is running, or may be (re)started."""
@@ -60,7 +43,7 @@ class AttachSession:
     async def _pump_stdin(self) -> None:
         fifos = self.engine.stdin
         while True:
-            data = await self._input.get()
+            data = await self._in.queue.get()
             if data is None:
                 if (self.c.config.get("StdinOnce") and not self.c.config.get("Tty")
                         and await fifos.wait_open(self.c.id, self._may_open)):
@@ -72,7 +55,7 @@ class AttachSession:
     async def serve(self, body: bytes = b"") -> None:
         loop = asyncio.get_running_loop()
         pump = loop.create_task(self._pump_stdin()) if self.stdin else None
-        copy, detached = loop.create_task(self._copy()), loop.create_task(self._detached.wait())
+        copy, detached = loop.create_task(self._copy()), loop.create_task(self._in.detached.wait())
         try:
             await asyncio.wait([copy, detached], return_when=asyncio.FIRST_COMPLETED)
         finally:

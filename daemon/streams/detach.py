@@ -54,3 +54,31 @@ class Escape:
             else:
                 out.append(byte)
         return bytes(out), False
+
+
+class Input:
+    """A hijacked session's stdin on its way to a process: with a tty the detach keys are
+    taken out (and set `detached`); each piece queued in order, None marking the client's
+    half-close. Without `enabled` (no stdin=1 / AttachStdin) the bytes are dropped, as docker does."""
+
+    def __init__(self, enabled: bool, tty: bool, keys: str = "") -> None:
+        import asyncio
+
+        self.enabled = enabled
+        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self.detached = asyncio.Event()
+        self._escape = Escape(to_bytes(keys or DEFAULT)) if tty else None
+
+    def feed(self, data: bytes) -> None:
+        if not self.enabled or not data or self.detached.is_set():
+            return
+        if self._escape is not None:
+            data, detached = self._escape.feed(data)
+            if detached:
+                self.detached.set()
+        if data:
+            self.queue.put_nowait(data)
+
+    def feed_eof(self) -> None:
+        if self.enabled:
+            self.queue.put_nowait(None)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import docker
 import pytest
 from tests.daemon.conftest import Berthd, api, berthd  # noqa: F401  (fixtures)
-from tests.images.registry import Registry
+from tests.images.conftest import registry  # noqa: F401  (fixture: Debian's docker-registry)
 
 
 @pytest.fixture
@@ -17,13 +17,3 @@ def sdk(berthd: Berthd) -> Iterator[docker.DockerClient]:
     client = docker.from_env(environment=berthd.env)
     yield client
     client.close()
-
-
-@pytest.fixture(scope="session")
-def registry() -> Iterator[Registry]:
-    reg = Registry()
-    reg.start()
-    try:
-        yield reg
-    finally:
-        reg.stop()
