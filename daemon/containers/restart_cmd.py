@@ -15,9 +15,7 @@ if TYPE_CHECKING:
 
 async def restart(engine: Engine, c: Container, timeout: int | None, sig: int | None) -> None:
     try:
-        if c.state.running or c.state.status == "restarting":
-            # a pending policy restart is cancelled by the stop, as moby's containerStop does
-            await engine.stop(c, timeout, sig)
+        await engine.stop(c, timeout, sig)  # a pending policy restart is cancelled there too
         started = engine.events.seen(c.id, "start")  # berth-containerd's; "restart" comes after it
         try:
             began = await engine.start(c)

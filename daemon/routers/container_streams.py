@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
+from functools import partial
 from typing import Annotated, AsyncIterator, Callable, Mapping
 from urllib.parse import parse_qsl, unquote
 
@@ -107,10 +108,12 @@ def _output(engine: Engine, c: Container, opts: logs.LogOptions, replay: bool) -
                        from_end=not replay, path=path if drivers.rotates(c.host_config) else "")
 
 
-def attach_stream(engine: Engine, c: Container, q: Mapping[str, str]) -> AsyncIterator[bytes]:
-    """The hijacked attach's output (stdin needs the connection: see streams/attach.py)."""
+def attach_stream(engine: Engine, c: Container, q: Mapping[str, str], raw: bool = False) -> AsyncIterator[bytes]:
+    """The hijacked attach's output (stdin needs the connection: see streams/attach.py);
+    `raw`: never multiplexed, as dockerd's WebSocket attach."""
     opts = log_options(q, c)
     opts.follow = qbool(q, "stream")
+    opts.tty = opts.tty or raw
     engine.events.container(c, "attach")
     return _output(engine, c, opts, qbool(q, "logs"))
 
@@ -143,14 +146,6 @@ async def attach(
     engine.events.container(c, "attach")
     media = logs.RAW if opts.tty else logs.MULTIPLEXED
     return StreamingResponse(_output(engine, c, opts, logs_), media_type=media)
-
-
-def ws_stream(engine: Engine, c: Container, q: Mapping[str, str]) -> AsyncIterator[bytes]:
-    """The WebSocket attach's output: as the hijacked one's, never multiplexed (dockerd's)."""
-    opts = log_options(q, c)
-    opts.follow, opts.tty = qbool(q, "stream"), True
-    engine.events.container(c, "attach")
-    return _output(engine, c, opts, qbool(q, "logs"))
 
 
 @router.get("/containers/{id}/attach/ws",
@@ -208,7 +203,8 @@ def hijacker(engine: Engine, gid: int) -> Hijacker:
         log.debug("Calling %s %s%s: 101 (connection hijacked)", method, path, "?" + query if query else "")
         if m.group(2):  # /attach/ws: the same session inside WebSocket frames, its output raw
             binary = versioning.at_least(path, "1.28")
-            return WebSocketSession(lambda send: AttachSession(engine, c, q, ws_stream, send), write, binary)
+            raw = partial(attach_stream, raw=True)
+            return WebSocketSession(lambda send: AttachSession(engine, c, q, raw, send), write, binary)
         return AttachSession(engine, c, q, attach_stream, write)
 
     return hijack
