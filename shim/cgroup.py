@@ -60,3 +60,56 @@ def stats(paths: Paths) -> dict[str, Any]:
     from berth.runc.cgroups import open_manager_from_paths
 
     return open_manager_from_paths(paths).stats()
+
+
+def oom_notifier(paths: Paths) -> int | None:
+    """An fd that turns readable when the memory cgroup may have seen an OOM kill; None if none.
+
+    v1 has an eventfd registered on memory.oom_control through cgroup.event_control;
+    v2 says it by a file-modified event on memory.events (inotify).  Either can also
+    fire for other reasons (v1 signals its events when the cgroup is removed), so the
+    reader re-counts with oom_kills() rather than trusting the wakeup.
+    """
+    directory = _memory_dir(paths)
+    if not directory:
+        return None
+    try:
+        if set(paths) == {UNIFIED}:
+            return _inotify_modify(os.path.join(directory, "memory.events"))
+        efd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        try:
+            control = os.open(os.path.join(directory, "memory.oom_control"), os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                with open(os.path.join(directory, "cgroup.event_control"), "w") as f:
+                    f.write(f"{efd} {control}")
+            finally:
+                os.close(control)  # the kernel keeps what it needs of it
+        except OSError:
+            os.close(efd)
+            raise
+        return efd
+    except OSError:
+        return None
+
+
+def drain(fd: int) -> None:
+    """Empty a notifier fd (an eventfd's counter, or queued inotify events)."""
+    try:
+        while os.read(fd, 4096):
+            pass
+    except (BlockingIOError, OSError):
+        pass
+
+
+def _inotify_modify(path: str) -> int:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+    if fd < 0:
+        raise OSError(ctypes.get_errno(), "inotify_init1")
+    if libc.inotify_add_watch(fd, os.fsencode(path), 0x002) < 0:  # IN_MODIFY
+        err = ctypes.get_errno()
+        os.close(fd)
+        raise OSError(err, f"inotify_add_watch {path}")
+    return fd

@@ -83,11 +83,17 @@ def op_kill(shim: Shim, conn: Conn, req: Request) -> Answer:
 
 
 def op_wait(shim: Shim, conn: Conn, req: Request) -> Answer | None:
+    """Answer when the process has exited; with "oom" (the init only), also at an OOM kill."""
     proc = _target(shim, req)
     if proc.finished:
         return shim.proc_state(proc)
-    conn.busy = True  # answered by Shim's exit callback, through Server.resume
+    watch_oom = bool(req.get("oom")) and proc is shim.init
+    if watch_oom and (missed := shim.unreported_oom()) is not None:
+        return missed
+    conn.busy = True  # answered by Shim's exit callback (or an OOM kill), through Server.resume
     proc.waiters.append(conn)
+    if watch_oom:
+        shim.oom_watchers.append(conn)
     return None
 
 

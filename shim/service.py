@@ -15,6 +15,7 @@ import ctypes
 import os
 import selectors
 import signal
+import time
 from typing import Any
 
 from berth.common.files import write_atomic, write_json_atomic
@@ -27,6 +28,8 @@ from berth.shim.runtime import Runtime, RuntimeFailure
 from berth.shim.server import Conn, Server
 
 _PR_SET_CHILD_SUBREAPER = 36
+_OOM_RECHECK = 0.02  # seconds between looks at the OOM count after a wakeup...
+_OOM_RECHECK_FOR = 2.0  # ...for this long (a kill with the OOM killer disabled never comes)
 
 
 def _set_subreaper() -> None:
@@ -51,6 +54,11 @@ class Shim:
         self.stdin_copy: stdin.StdinCopy | None = None
         self.cgroup: cgroup.Paths = {}  # the container's cgroup, found at create
         self._oom_base = 0  # OOM kills counted before the container's (a reused cgroup)
+        self._oom_seen = 0  # the count at the last wakeup of the notifier
+        self._oom_told = 0  # the count last told to an OOM watcher (a wait with "oom")
+        self._oom_fd: int | None = None
+        self._oom_recheck_until: float | None = None  # a wakeup came before the kill was counted
+        self.oom_watchers: list[Conn] = []  # init waiters that also want to hear of OOM kills
         self.oom_killed = False
         self.reaper = Reaper(self.sel, self._exit_final)
         self.server = Server(self.sel, self._handle, lambda: self.deleted)
@@ -74,7 +82,10 @@ class Shim:
         self.init = start_process(o.terminal, o.stdin, o.log_path, launch, jsonlog.rotation(o.bundle))
         self.reaper.track(self.init)
         self.cgroup = cgroup.locate(self.init.pid)
-        self._oom_base = cgroup.oom_kills(self.cgroup)
+        self._oom_base = self._oom_seen = self._oom_told = cgroup.oom_kills(self.cgroup)
+        self._oom_fd = cgroup.oom_notifier(self.cgroup)
+        if self._oom_fd is not None:
+            self.sel.register(self._oom_fd, selectors.EVENT_READ, self._on_oom)
         try:
             if o.stdin_path and self.init.stdin_fd >= 0:
                 fifo = stdin.open_fifo(o.stdin_path)
@@ -98,11 +109,16 @@ class Shim:
         """Run until the container is deleted."""
         self.reaper.reap()  # anything that ended before the handler was in place
         while not self.deleted:
-            for key, _ in self.sel.select(self.reaper.timeout()):
+            timeout = self.reaper.timeout()
+            if self._oom_recheck_until is not None:
+                timeout = _OOM_RECHECK if timeout is None else min(timeout, _OOM_RECHECK)
+            for key, _ in self.sel.select(timeout):
                 key.data()
                 if self.deleted:
                     break
             self.reaper.on_timeout()
+            if self._oom_recheck_until is not None:
+                self._check_oom()
 
     def _on_sigchld(self) -> None:
         try:
@@ -112,14 +128,57 @@ class Shim:
             pass
         self.reaper.reap()
 
+    def _on_oom(self) -> None:
+        """The kernel says the memory cgroup is out of memory: a kill is counted now or very soon.
+
+        v1 signals before the OOM killer has chosen and counted its victim, so an
+        unchanged count is looked at again for a moment (the loop's timeout).
+        """
+        assert self._oom_fd is not None
+        cgroup.drain(self._oom_fd)
+        self._oom_recheck_until = time.monotonic() + _OOM_RECHECK_FOR
+        self._check_oom()
+
+    def _check_oom(self) -> None:
+        count = cgroup.oom_kills(self.cgroup)
+        if count <= self._oom_seen:
+            if self._oom_recheck_until is not None and time.monotonic() > self._oom_recheck_until:
+                self._oom_recheck_until = None
+            return
+        self._oom_seen, self._oom_recheck_until = count, None
+        if self.oom_watchers:
+            self._tell_oom()
+
+    def unreported_oom(self) -> Answer | None:
+        """The OOM event a watcher has not heard yet (it was away when it happened), if any."""
+        if self._oom_told >= self._oom_seen:
+            return None
+        self._oom_told = self._oom_seen
+        return {"event": "oom", "oom_kills": self._oom_seen - self._oom_base}
+
+    def _tell_oom(self) -> None:
+        assert self.init is not None
+        answer = self.unreported_oom()
+        watchers, self.oom_watchers = self.oom_watchers, []
+        for conn in watchers:
+            if conn in self.init.waiters:
+                self.init.waiters.remove(conn)
+                if answer is not None:
+                    self.server.resume(conn, answer)
+
     def _handle(self, conn: Conn, req: Request) -> Answer | None:
         return handlers.handle(self, conn, req)
 
     def _exit_final(self, proc: Proc) -> None:
         """The exit is final: persist it (init), then answer the waiters."""
+        if self._oom_fd is not None:
+            self._check_oom()  # a process killed for memory: its oom goes out before its exit
         if proc is self.init:
             # The cgroup outlives the init until the runtime's delete: its count is final now.
-            self.oom_killed = cgroup.oom_kills(self.cgroup) > self._oom_base
+            final = cgroup.oom_kills(self.cgroup)
+            self.oom_killed = final > self._oom_base
+            self._oom_seen = max(self._oom_seen, final)
+            self.oom_watchers = []
             write_json_atomic(self.options.exit_path,
                               {"exit_status": proc.exit_status, "exited_at": proc.exited_at,
                                "oom_killed": self.oom_killed})
@@ -151,7 +210,9 @@ class Shim:
         return {"id": self.options.id, "pid": self.init.pid, "status": self.status(),
                 "exit_status": self.init.exit_status if stopped else 0,
                 "started_at": self.started_at, "exited_at": self.init.exited_at if stopped else "",
-                "oom_killed": self.oom_killed}
+                "oom_killed": self.oom_killed,
+                # a watcher heard of every kill live: the exit need not repeat it
+                "oom_reported": self.oom_killed and self._oom_told >= self._oom_seen}
 
     def proc_state(self, proc: Proc) -> dict[str, Any]:
         if proc is self.init:
@@ -181,6 +242,10 @@ class Shim:
         """After delete: nothing of this shim stays behind but exit.json (the bundle's owner removes it)."""
         self.remove_files()
         self._close_stdin_copy()
+        if self._oom_fd is not None:
+            self.sel.unregister(self._oom_fd)
+            os.close(self._oom_fd)
+            self._oom_fd = None
         for proc in self.execs.values():
             if proc.stdin_copy is not None:
                 proc.stdin_copy.close()

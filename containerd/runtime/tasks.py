@@ -304,16 +304,19 @@ class TaskService:
         task.watcher.start()
 
     def _watcher(self, task: _Task) -> None:
-        try:
-            state = _to_state(task.id, shim_client.call(task.socket, {"op": "wait"}, timeout=None))
+        try:  # the shim also answers this wait at each OOM kill: containerd's TaskOOM
+            while (answer := shim_client.call(task.socket, {"op": "wait", "oom": True}, timeout=None)
+                   ).get("event") == "oom":
+                self.events.publish("/tasks/oom", task.id)
+            state = _to_state(task.id, answer)
         except shim_client.ShimGone:
             if task.deleting:
                 return
             # the shim died under its container: report the task ended, as containerd does
-            state = self._gone_state(task)
+            state, answer = self._gone_state(task), {}
         except (shim_client.ShimRequestError, OSError, ValueError):
             return
-        if state.oom_killed:  # containerd's TaskOOM, before the exit as there
+        if state.oom_killed and not answer.get("oom_reported"):  # before the exit, as containerd's
             self.events.publish("/tasks/oom", task.id, pid=state.pid)
         self.events.publish("/tasks/exit", task.id, pid=state.pid, exit_status=state.exit_status)
 

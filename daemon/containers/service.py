@@ -39,12 +39,12 @@ class Engine:
         self.ctrd = ctrd
         self.store = Store(config.containers_dir)
         self.stdin = StdinFifos(os.path.join(config.exec_root, "fifo"))
-        self.execs = Execs(config, ctrd, self.store, self.stdin)  # docker exec: daemon/exec/
+        self.events = EventLog(self.store)  # docker's /events, fed from containerd's (daemon/events/)
+        self.execs = Execs(config, ctrd, self.store, self.stdin, self.events)  # docker exec: daemon/exec/
         self._w: dict[str, Waiters] = {}
         self._monitor: asyncio.Task | None = None
         self._background: set[asyncio.Task] = set()  # held here: the loop keeps only weak references
         self.stats = Stats(ctrd)
-        self.events = EventLog(self.store)  # docker's /events, fed from containerd's (daemon/events/)
         self.networks = Networks(config)  # daemon/network/: hooks at create, start, exit, remove
         self.volumes = Volumes(config.data_root, config.exec_root)  # daemon/volumes/: the same hooks
         self.restarts = restart.Restarts(self)  # RestartPolicy: restart.py, called at start, kill, exit

@@ -19,6 +19,7 @@ from typing import Any, AsyncIterator
 from ..config import Config
 from ..containers import spec
 from ..containers.store import Container, Store
+from ..events.log import EventLog
 from ..http.errors import ApiError, bad_request, conflict
 from ..libcontainerd import Containerd, ContainerdError
 from ..streams import detach, logs
@@ -55,9 +56,10 @@ def start_error(message: str, code: str, argv0: str) -> tuple[int, int, str]:
 class Execs:
     """Exec instances by id (in memory: dockerd does not keep them across restarts either)."""
 
-    def __init__(self, config: Config, ctrd: Containerd, store: Store, fifos: StdinFifos) -> None:
+    def __init__(self, config: Config, ctrd: Containerd, store: Store, fifos: StdinFifos,
+                 events: EventLog) -> None:
         self.dir = os.path.join(config.exec_root, "exec")
-        self.ctrd, self.store, self.fifos = ctrd, store, fifos
+        self.ctrd, self.store, self.fifos, self.events = ctrd, store, fifos, events
         self._by_id: dict[str, Exec] = {}
 
     def get(self, eid: str) -> Exec:
@@ -93,6 +95,8 @@ class Execs:
                  console_size=size if isinstance(size, list) and len(size) == 2 else None)
         self._sweep()
         self._by_id[e.id] = e
+        # dockerd's own events for an exec (health probes too): the action names the command
+        self.events.container(c.id, f"exec_create: {' '.join(argv)}", execID=e.id)
         return e
 
     def discard(self, eid: str) -> None:
@@ -145,6 +149,7 @@ class Execs:
             raise ApiError(status, message) from None
         self.fifos.mark_ready(e.stdin_key)
         e.running = True
+        self.events.container(c.id, f"exec_start: {' '.join(e.argv)}", execID=e.id)
         asyncio.get_running_loop().create_task(self._wait(e))
 
     async def _wait(self, e: Exec) -> None:
@@ -156,6 +161,7 @@ class Execs:
             code = 137
         e.exit_code, e.running = code, False
         self._release(e)
+        self.events.container(e.container_id, "exec_die", execID=e.id, exitCode=str(code))
         e.exited.set()
         try:
             await self.ctrd.delete_process(e.container_id, e.id)
