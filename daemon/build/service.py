@@ -14,6 +14,7 @@ from typing import Any, AsyncIterator, Mapping
 from fastapi.responses import StreamingResponse
 
 from ..http.errors import ApiError, bad_request
+from ..images import events as image_events
 from ..images import progress
 from ..libcontainerd import ContainerdError
 from . import context, dockerfile
@@ -125,6 +126,7 @@ async def build(engine: Any, query: Any, body: AsyncIterator[bytes]) -> Streamin
             image_id = await builder.build()
             for tag in opts.tags:
                 await engine.ctrd.tag_image(image_id, tag)
+                image_events.tagged(engine.events, image_id, tag)
             await out.put(progress.line({"aux": {"ID": image_id}}))
             if quiet:
                 await out.put(progress.line({"stream": image_id + "\n"}))

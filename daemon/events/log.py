@@ -23,10 +23,7 @@ _TOPICS = {
     "/tasks/oom": ("container", "oom"),
     "/tasks/exit": ("container", "die"),
     "/containers/delete": ("container", "destroy"),
-    "/images/create": ("image", "import"),
-    "/images/update": ("image", "tag"),
-    "/images/delete": ("image", "delete"),
-}
+}  # image events are logged by the API operations, as dockerd's (daemon/images/events.py)
 Message = dict[str, Any]
 
 
@@ -44,10 +41,7 @@ class EventLog:
         kind_action = _TOPICS.get(topic)
         if kind_action is None:
             return
-        kind, action = kind_action
-        if kind == "image":
-            self.publish(kind, action, actor, {"name": actor})
-            return
+        _, action = kind_action
         extra: dict[str, str] = {}
         if action == "die":
             extra["exitCode"] = str(exit_status)

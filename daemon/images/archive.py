@@ -6,23 +6,31 @@ from __future__ import annotations
 import json
 from typing import AsyncIterator
 
+from ..containers.service import Engine
 from ..http.errors import bad_request, no_such_image
-from ..libcontainerd import Containerd, ContainerdError
+from ..libcontainerd import ContainerdError
+from . import events as image_events
+from .service import resolve
 
 
-async def save(ctrd: Containerd, names: list[str]) -> AsyncIterator[bytes]:
+async def save(engine: Engine, names: list[str]) -> AsyncIterator[bytes]:
     """The tar's pieces; an unknown image is docker's 404 before any byte is sent."""
     if not names:
         raise bad_request("no images to save: give at least one name")
     try:
-        return await ctrd.save(names)
+        pieces = await engine.ctrd.save(names)
     except ContainerdError as e:
         if e.not_found:
             raise no_such_image(next((n for n in names if n in e.message), names[0])) from None
         raise
+    for image_id in dict.fromkeys([(await resolve(engine.ctrd, n)).id for n in names]):
+        image_events.by_id(engine.events, "save", image_id)
+    return pieces
 
 
-async def load(ctrd: Containerd, data: AsyncIterator[bytes]) -> bytes:
+async def load(engine: Engine, data: AsyncIterator[bytes]) -> bytes:
     """docker's JSON stream for the answer: one {"stream": "Loaded image: ...\\n"} per line."""
-    messages, _ = await ctrd.load(data)
+    messages, ids = await engine.ctrd.load(data)
+    for image_id in ids:
+        image_events.by_id(engine.events, "load", image_id)
     return "".join(json.dumps({"stream": m + "\n"}, separators=(",", ":")) + "\r\n" for m in messages).encode()

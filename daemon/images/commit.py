@@ -12,6 +12,7 @@ from typing import Any
 
 from ..http.errors import ApiError, bad_request
 from ..libcontainerd import ContainerdError, Image
+from . import events as image_events
 from .changes import apply_changes, import_name
 
 IMAGE_FIELDS = ("User", "ExposedPorts", "Env", "Cmd", "Healthcheck", "ArgsEscaped", "Volumes", "WorkingDir",
@@ -56,10 +57,14 @@ async def commit(engine: Any, container: str, repo: str, tag: str, comment: str,
         except ContainerdError:
             pass  # gone by now: its changes are still there to commit
     try:
-        return await engine.ctrd.commit(c.id, c.image, config, created_by, comment, author, name)
+        image = await engine.ctrd.commit(c.id, c.image, config, created_by, comment, author, name)
     finally:
         if paused:
             try:
                 await engine.ctrd.resume_task(c.id)
             except ContainerdError:
                 pass
+    if name:
+        image_events.tagged(engine.events, image.id, name)
+    engine.events.container(c, "commit", comment=comment, imageID=image.id, imageRef=name)
+    return image

@@ -16,6 +16,8 @@ from berth.common.timefmt import parse_rfc3339_nano
 
 from ..http.errors import ApiError, bad_request, no_such_image
 from ..libcontainerd import Containerd, ContainerdError, DeleteResult, Image
+from ..events.log import EventLog
+from . import events as image_events
 from .service import resolve
 from .views import repo_tags
 
@@ -118,7 +120,7 @@ async def filter_images(ctrd: Containerd, images: list[Image], filters: dict[str
     return out
 
 
-async def tag(ctrd: Containerd, name: str, repo: str, tag: str) -> None:
+async def tag(ctrd: Containerd, events: EventLog, name: str, repo: str, tag: str) -> None:
     """POST /images/{name}/tag?repo=&tag=: another name for the image (docker's rules:
     no digest, `latest` when no tag is given)."""
     try:
@@ -130,16 +132,20 @@ async def tag(ctrd: Containerd, name: str, repo: str, tag: str) -> None:
     if ref.digest:
         raise bad_request("refusing to create a tag with a digest reference")
     img = await resolve(ctrd, name)
-    await ctrd.tag_image(img.id, ref.with_default_tag().familiar())
+    new_name = ref.with_default_tag().familiar()
+    await ctrd.tag_image(img.id, new_name)
+    image_events.tagged(events, img.id, new_name)
 
 
-async def delete(ctrd: Containerd, name: str, force: bool) -> list[dict[str, str]]:
+async def delete(ctrd: Containerd, events: EventLog, name: str, force: bool) -> list[dict[str, str]]:
+    image_id = (await resolve(ctrd, name)).id
     try:
         res = await ctrd.delete_image(name, force)
     except ContainerdError as e:
         if e.not_found:
             raise no_such_image(name) from None
         raise
+    image_events.removed(events, image_id, res)
     return records(res)
 
 

@@ -21,6 +21,7 @@ from berth.common import reference
 from ..containers.service import Engine
 from ..http.errors import bad_request
 from ..libcontainerd import ContainerdError, PullProgress, RegistryAuth
+from . import events as image_events
 from . import progress
 
 
@@ -86,6 +87,8 @@ async def create_from_image(engine: Engine, query: Mapping[str, str], headers: M
             while item is not None:
                 if item.image is None:
                     yield progress.line(progress.message(item))
+                else:
+                    image_events.pulled(engine.events, ref)
                 item = await anext(stream, None)
         except ContainerdError as e:
             yield progress.error_line(e.message)

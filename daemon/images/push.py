@@ -19,6 +19,7 @@ from berth.common import reference
 from ..containers.service import Engine
 from ..http.errors import bad_request
 from ..libcontainerd import ContainerdError, PushProgress
+from . import events as image_events
 from . import progress
 from .pull import registry_auth
 
@@ -58,6 +59,8 @@ async def push(engine: Engine, name: str, query: Mapping[str, str], headers: Map
     async def body() -> AsyncIterator[bytes]:
         try:
             async for ev in stream:
+                if ev.tag:  # one tag pushed
+                    image_events.pushed(engine.events, f"{reference.parse(ref).name}:{ev.tag}")
                 for msg in message(ev):
                     yield progress.line(msg)
         except ContainerdError as e:

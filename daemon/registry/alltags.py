@@ -15,6 +15,7 @@ from fastapi.responses import StreamingResponse
 from berth.common import reference
 
 from ..containers.service import Engine
+from ..images import events as image_events
 from ..images import progress
 from ..images.pull import registry_auth
 from ..libcontainerd import ContainerdError
@@ -47,6 +48,7 @@ async def pull_all(engine: Engine, query: Mapping[str, str], headers: Mapping[st
                 async for item in stream:
                     if item.image is not None:
                         updated = updated or item.updated
+                        image_events.pulled(engine.events, f"{ref.name}:{tag}")
                     elif not item.status.startswith("Status: "):
                         yield progress.line(progress.message(item))
             except ContainerdError as e:

@@ -27,17 +27,17 @@ _TAR_BODY = {"requestBody": {"required": True, "description": "A tar archive, as
                                                           500: "server error"})})
 async def save_images(request: Request, names: Annotated[list[str], Query(
         description="Image names or ids to export")] = []) -> StreamingResponse:  # noqa: B006 - FastAPI copies it
-    return StreamingResponse(await archive.save(request.app.state.engine.ctrd, names), media_type="application/x-tar")
+    return StreamingResponse(await archive.save(request.app.state.engine, names), media_type="application/x-tar")
 
 
 @router.get("/images/{name:path}/get", responses={**_TAR, **errors({404: "No such image", 500: "server error"})})
 async def save_image(request: Request, name: Annotated[str, Path(description="Image name or id")]) -> StreamingResponse:
-    return StreamingResponse(await archive.save(request.app.state.engine.ctrd, [name]),
+    return StreamingResponse(await archive.save(request.app.state.engine, [name]),
                              media_type="application/x-tar")
 
 
 @router.post("/images/load", openapi_extra=_TAR_BODY, responses=errors({400: "bad archive", 500: "server error"}))
 async def load_images(request: Request, quiet: Annotated[Bool, Query(
         description="Suppress progress details during load.")] = False) -> Response:
-    return Response(await archive.load(request.app.state.engine.ctrd, request.stream()),
+    return Response(await archive.load(request.app.state.engine, request.stream()),
                     media_type="application/json")

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from ..http.errors import bad_request
 from ..http.params import Bool, parse_filters
 from ..images import changes as dockerfile_changes
+from ..images import events as image_events
 from ..images import manage, pull, service, views
 from ..images import push as pushing
 from .models import errors
@@ -55,6 +56,9 @@ async def create_image(
     if message:
         config["Comment"] = message
     image = await service.import_tar(engine.ctrd, name, config, request.stream())
+    if name:
+        image_events.tagged(engine.events, image.id, name)
+    image_events.by_id(engine.events, "import", image.id)
     return Response(json.dumps({"status": image.id}) + "\r\n", media_type="application/json")
 
 
@@ -127,7 +131,8 @@ async def tag_image(
         repo: Annotated[str, Query(description="The repository to tag in, e.g. `someuser/someimage`.")] = "",
         tag: Annotated[str, Query(description="The name of the new tag.")] = "",
 ) -> Response:
-    await manage.tag(request.app.state.engine.ctrd, name, repo, tag)
+    engine = request.app.state.engine
+    await manage.tag(engine.ctrd, engine.events, name, repo, tag)
     return Response(status_code=201)
 
 
@@ -141,7 +146,8 @@ async def delete_image(
         noprune: Annotated[Bool, Query(description="Do not delete untagged parent images (berth's "
                                                    "images have no parent images)")] = False,
 ) -> JSONResponse:
-    return JSONResponse(await manage.delete(request.app.state.engine.ctrd, name, force))
+    engine = request.app.state.engine
+    return JSONResponse(await manage.delete(engine.ctrd, engine.events, name, force))
 
 
 @router.post("/commit", status_code=201,

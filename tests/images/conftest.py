@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests import dockerd as private_dockerd
 from tests.daemon.conftest import Berthd, _cleanup
 from tests.images import oci
 from tests.images.registry import Proxy, Registry
@@ -63,6 +64,18 @@ def engine() -> Iterator[Berthd]:
 def api(engine: Berthd) -> Iterator[httpx.Client]:
     with engine.client(timeout=300) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def dockerd() -> Iterator[private_dockerd.Dockerd]:
+    """Debian's dockerd, the peer (a private one: tests/dockerd.py)."""
+    if not shutil.which("dockerd"):
+        pytest.skip("Debian's docker.io is not installed")
+    d = private_dockerd.start()
+    try:
+        yield d
+    finally:
+        private_dockerd.stop(d)
 
 
 @pytest.fixture

@@ -13,9 +13,7 @@ import subprocess
 import tarfile
 import tempfile
 import uuid
-from collections.abc import Iterator
 
-import pytest
 
 from tests import dockerd as private_dockerd
 from tests.images import oci
@@ -29,17 +27,6 @@ def _busybox_image(api, name: str, message: str) -> str:
                                            "changes": ['CMD ["cat", "/hello.txt"]']}, content=data)
     assert r.status_code == 200, r.text
     return json.loads(r.text)["status"]
-
-
-@pytest.fixture(scope="module")
-def dockerd() -> Iterator[private_dockerd.Dockerd]:
-    if not shutil.which("dockerd"):
-        pytest.skip("Debian's docker.io is not installed")
-    d = private_dockerd.start()
-    try:
-        yield d
-    finally:
-        private_dockerd.stop(d)
 
 
 def _docker(d: private_dockerd.Dockerd, *args: str, **kw) -> subprocess.CompletedProcess:
