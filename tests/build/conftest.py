@@ -12,6 +12,8 @@ import httpx
 import pytest
 
 from tests.daemon.conftest import Berthd, private_berthd
+from tests.images.conftest import registry  # noqa: F401 - fixture: Debian's docker-registry on 127.0.0.1
+from tests.images.test_auth import locked  # noqa: F401 - fixture: the same with htpasswd (alice / s3cret)
 
 BERTH = os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "..", ".venv", "bin", "berth")
 
