@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests import dockerd as private_dockerd
 from tests import podman as private_podman
 from tests.build.conftest import berth, write_tree
 
@@ -95,15 +94,6 @@ def test_berth_runs_what_it_built(engine, built):
     assert "GREETING_FILE=/srv/greeting" in cfg["Env"] and "APP_MODE=interop" in cfg["Env"]
     r = berth(engine, "run", "--rm", "--network", "none", built.ref)
     assert (r.returncode, r.stdout) == (0, EXPECTED), r.stderr
-
-
-@pytest.fixture(scope="module")
-def dockerd() -> Iterator[private_dockerd.Dockerd]:
-    d = private_dockerd.start()
-    try:
-        yield d
-    finally:
-        private_dockerd.stop(d)
 
 
 def test_dockerd_pulls_and_runs_it(built, dockerd):
