@@ -16,7 +16,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 
 
 from ..libcontainerd import ContainerdError, Image, RegistryAuth
-from . import cache as caching
+from . import auth, cache as caching
 from . import copying, dockerfile, fetch, output, running, steps, words
 from .dockerfile import Dockerfile, Instruction
 from .steps import Stage, StepError
@@ -36,6 +36,7 @@ class Options:
     platform: str = ""
     network: str = ""
     forcerm: bool = False
+    auths: dict[str, RegistryAuth] = field(default_factory=dict)  # X-Registry-Config: host -> credentials
 
 
 def host_platform() -> str:
@@ -170,7 +171,7 @@ class Builder:
         insecure = list(self.engine.config.insecure_registries)
         last = None
         try:
-            async for p in self.ctrd.pull(ref, self.opts.platform, RegistryAuth(), insecure):
+            async for p in self.ctrd.pull(ref, self.opts.platform, auth.for_reference(self.opts.auths, ref), insecure):
                 if p.image is not None:
                     last = p.image
                 elif not p.layer:

@@ -16,7 +16,7 @@ from fastapi.responses import StreamingResponse
 from ..http.errors import ApiError, bad_request
 from ..images import progress
 from ..libcontainerd import ContainerdError
-from . import context, dockerfile
+from . import auth, context, dockerfile
 from .cache import BuildCache
 from .executor import Builder, Options
 from .ignore import Matcher, read_patterns
@@ -101,8 +101,9 @@ def _read_dockerfile(root: str, name: str) -> str:
     return text
 
 
-async def build(engine: Any, query: Any, body: AsyncIterator[bytes]) -> StreamingResponse:
+async def build(engine: Any, query: Any, body: AsyncIterator[bytes], registry_config: str = "") -> StreamingResponse:
     opts, quiet, name = options(query)
+    opts.auths = auth.registry_config(registry_config)
     root = await context.receive(body, os.path.join(engine.config.data_root, "build", "tmp"))
     try:
         text = _read_dockerfile(root, name)
