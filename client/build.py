@@ -128,14 +128,17 @@ def cmd_build(ctx: Context, parsed: Parsed) -> int:
              "q": "1" if quiet else None, "platform": parsed.opts["platform"] or None, "rm": "1"}
     stream = ctx.client().stream("POST", "/build", query, body, {"Content-Type": "application/x-tar"})
     image_id = ""
+    held: list[str] = []  # -q: the daemon sends the build's output only before an error; docker prints it on stderr
     try:
         for msg in stream.json_messages():
             if msg.get("error"):
-                ctx.err(f"{msg['error']}\n")
+                ctx.err("".join(held) + f"{msg['error']}\n")
                 return 1
             if isinstance(msg.get("aux"), dict) and msg["aux"].get("ID"):
                 image_id = msg["aux"]["ID"]
-            if msg.get("stream"):
+            if quiet and msg.get("stream"):
+                held.append(msg["stream"])
+            elif msg.get("stream"):
                 ctx.out(msg["stream"])
             elif msg.get("status"):
                 ctx.out(msg["status"] + "\n")
@@ -144,6 +147,9 @@ def cmd_build(ctx: Context, parsed: Parsed) -> int:
         return 1
     finally:
         stream.close()
+    if quiet:
+        ctx.out("".join(held))
+        image_id = image_id or "".join(held).strip()
     if parsed.opts["iidfile"] and image_id:
         with open(parsed.opts["iidfile"], "w") as f:
             f.write(image_id)

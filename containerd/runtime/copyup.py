@@ -43,7 +43,10 @@ def _copy(root: int, dest: str, volume: str) -> None:
     except OSError:
         return  # not in the image, or not a directory: nothing to copy
     try:
-        if not os.listdir(fd):
+        if not os.listdir(fd):  # dockerd's copyOwnership: an empty directory still gives its owner and mode
+            st = os.fstat(fd)
+            os.chown(volume, st.st_uid, st.st_gid)
+            os.chmod(volume, st.st_mode & 0o7777)
             return
         # the fd is the directory itself; cp reads it through /proc/self/fd
         done = subprocess.run(["cp", "-a", "--", f"/proc/self/fd/{fd}/.", volume + "/"], pass_fds=(fd,),

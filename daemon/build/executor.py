@@ -16,8 +16,8 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 
 
 from ..libcontainerd import ContainerdError, Image, RegistryAuth
-from . import cache as caching
-from . import copying, dockerfile, fetch, running, steps, words
+from . import auth, cache as caching
+from . import copying, dockerfile, fetch, output, running, steps, words
 from .dockerfile import Dockerfile, Instruction
 from .steps import Stage, StepError
 
@@ -35,6 +35,8 @@ class Options:
     labels: dict[str, str] = field(default_factory=dict)
     platform: str = ""
     network: str = ""
+    forcerm: bool = False
+    auths: dict[str, RegistryAuth] = field(default_factory=dict)  # X-Registry-Config: host -> credentials
 
 
 def host_platform() -> str:
@@ -107,7 +109,7 @@ class Builder:
         self.meta = {**meta, **{k: v for k, v in self.opts.buildargs.items() if k in meta and v is not None}}
         self.used_args |= set(meta) & set(self.opts.buildargs)
         self.stages = stages
-        self.total = sum(len(stages[i].instructions) for i in need) + (1 if self.opts.labels else 0)
+        self.total = sum(len(stages[i].instructions) for i in need) + len(self.opts.labels)
         for i in need:
             await self._stage(stages[i], last=i == need[-1])
         final = stages[need[-1]]
@@ -121,16 +123,17 @@ class Builder:
     async def _stage(self, stage: Stage, last: bool) -> None:
         for n, ins in enumerate(stage.instructions):
             self.step += 1
-            await self.say(f"Step {self.step}/{self.total} : {ins.original}\n")
+            await output.step(self.say, self.step, self.total, ins.original)
             if n == 0:
                 await self._from(stage, ins)
             else:
                 await self._one(stage, ins)
-        if last and self.opts.labels:
+            await self.say(f" ---> {_short(stage.image)}\n")  # once a step, after its triggers too, as dockerd
+        for ins in output.label_steps(self.opts.labels, self.df.escape) if last else []:
             self.step += 1
-            text = "LABEL " + " ".join(f"{json.dumps(k)}={json.dumps(v)}" for k, v in sorted(self.opts.labels.items()))
-            await self.say(f"Step {self.step}/{self.total} : {text}\n")
-            await self._one(stage, Instruction("LABEL", text[6:], 0, text))
+            await output.step(self.say, self.step, self.total, ins.original)
+            await self._one(stage, ins)
+            await self.say(f" ---> {_short(stage.image)}\n")
 
     # ------------------------------------------------------------------ FROM
     async def _from(self, stage: Stage, ins: Instruction) -> None:
@@ -142,7 +145,6 @@ class Builder:
         dep = _stage_ref(self.stages[:stage.index], base)
         if base.lower() == "scratch":
             stage.image, stage.config = "", {}
-            await self.say(" ---> \n")
             return
         img = self.stages[dep] if dep is not None else None
         if img is not None:
@@ -150,7 +152,6 @@ class Builder:
         else:
             image = await self._base(base)
             stage.image, stage.config = image.id, dict(image.config.get("config") or {})
-        await self.say(f" ---> {_short(stage.image)}\n")
         triggers = stage.config.pop("OnBuild", None) or []
         if triggers:
             await self.say(f"# Executing {len(triggers)} build trigger{'s' if len(triggers) > 1 else ''}\n")
@@ -170,7 +171,7 @@ class Builder:
         insecure = list(self.engine.config.insecure_registries)
         last = None
         try:
-            async for p in self.ctrd.pull(ref, self.opts.platform, RegistryAuth(), insecure):
+            async for p in self.ctrd.pull(ref, self.opts.platform, auth.for_reference(self.opts.auths, ref), insecure):
                 if p.image is not None:
                     last = p.image
                 elif not p.layer:
@@ -199,21 +200,22 @@ class Builder:
             key = caching.key(stage.image, ins.original, args_key)
             if await self._cached(stage, key):
                 return
-            img = await running.run(self.engine, stage, argv, " ".join(argv), self.say, self.opts.network)
+            img = await running.run(self.engine, stage, argv, " ".join(argv), self.say, self.opts.network,
+                                    self.opts.forcerm)
         else:
             if ins.cmd != "ARG":
                 steps.apply(ins, stage, self.df.escape)
             key = caching.key(stage.image, ins.original, args_key + json.dumps(stage.config, sort_keys=True))
             if await self._cached(stage, key):
                 return
-            if ins.cmd == "WORKDIR":  # made in the image, as docker does (root's, 0755) unless it is there
-                img = await self.ctrd.apply_layer(stage.image, stage.config, steps.history_text(ins, stage), "",
-                                                  _one_dir(stage.config["WorkingDir"]))
-            else:
-                img = await self.ctrd.commit("", stage.image, stage.config, steps.history_text(ins, stage),
-                                             author=stage.author)
+            async with output.config_step(self.say):
+                if ins.cmd == "WORKDIR":  # made in the image, as docker does (root's, 0755) unless it is there
+                    img = await self.ctrd.apply_layer(stage.image, stage.config, steps.history_text(ins, stage), "",
+                                                      _one_dir(stage.config["WorkingDir"]))
+                else:
+                    img = await self.ctrd.commit("", stage.image, stage.config, steps.history_text(ins, stage),
+                                                 author=stage.author)
         self._made(stage, key, img)
-        await self.say(f" ---> {_short(img.id)}\n")
 
     def _arg(self, stage: Stage, ins: Instruction) -> None:
         for k, v in words.pairs(ins.rest, stage.env(), self.df.escape, "ARG"):
@@ -237,7 +239,6 @@ class Builder:
             return False
         stage.image = img.id
         await self.say(" ---> Using cache\n")
-        await self.say(f" ---> {_short(img.id)}\n")
         return True
 
     def _made(self, stage: Stage, key: str, img: Image) -> None:
@@ -271,7 +272,6 @@ class Builder:
         created_by = f"/bin/sh -c #(nop) {ins.cmd} {'dir' if sources.dest_dir else 'file'}:{digest} in {dest} "
         img = await self.ctrd.apply_layer(stage.image, stage.config, created_by, chown, _chunks(tar_path))
         self._made(stage, key, img)
-        await self.say(f" ---> {_short(img.id)}\n")
 
     async def _export(self, ref: str, srcs: list[str], work: str) -> str:
         dep = _stage_ref(self.stages, words.expand(ref, self.meta, self.df.escape))
@@ -312,5 +312,4 @@ async def _one_dir(path: str) -> AsyncIterator[bytes]:
     yield buf.getvalue()
 
 
-def _short(image_id: str) -> str:
-    return image_id.removeprefix("sha256:")[:12]
+_short = output.short

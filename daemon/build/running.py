@@ -25,12 +25,16 @@ def _args_env(stage: Stage) -> list[str]:
     return [f"{k}={v}" for k, v in declared.items() if k not in env_keys]
 
 
-async def run(engine: Any, stage: Stage, argv: list[str], created_by: str, say: Say, network: str = "") -> Image:
+async def run(engine: Any, stage: Stage, argv: list[str], created_by: str, say: Say, network: str = "",
+              forcerm: bool = False) -> Image:
+    """The container is removed in any case (nothing is left behind); its removal is
+    printed as dockerd prints it: after a success, or after a failure with forcerm."""
     host = {"NetworkMode": network} if network not in ("", "default") else {}
     body = {"Image": stage.image, "Cmd": argv, "Entrypoint": [""], "Env": _args_env(stage),
             "WorkingDir": stage.config.get("WorkingDir") or "", "User": stage.config.get("User") or "",
             "Labels": {}, "AttachStdout": True, "AttachStderr": True, "HostConfig": host}
     c = await engine.create(None, body)
+    worked = False
     try:
         await say(f" ---> Running in {c.id[:12]}\n")
         exited = engine.wait(c, "next-exit")
@@ -45,9 +49,12 @@ async def run(engine: Any, stage: Stage, argv: list[str], created_by: str, say: 
         code = await exited
         if code != 0:
             raise StepError(f"The command '{' '.join(argv)}' returned a non-zero code: {code}", code)
-        return await engine.ctrd.commit(c.id, stage.image, stage.config, created_by, consume=True)
+        image = await engine.ctrd.commit(c.id, stage.image, stage.config, created_by, consume=True)
+        worked = True
+        return image
     finally:
-        await say(f"Removing intermediate container {c.id[:12]}\n")
+        if worked or forcerm:
+            await say(f"Removing intermediate container {c.id[:12]}\n")
         try:
             await engine.remove(c, force=True)
         except ApiError as e:

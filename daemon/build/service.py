@@ -17,7 +17,7 @@ from ..http.errors import ApiError, bad_request
 from ..images import events as image_events
 from ..images import progress
 from ..libcontainerd import ContainerdError
-from . import context, dockerfile
+from . import auth, context, dockerfile
 from .cache import BuildCache
 from .executor import Builder, Options
 from .ignore import Matcher, read_patterns
@@ -71,7 +71,7 @@ def options(query: Any) -> tuple[Options, bool, str]:
     labels = {k: str(v) for k, v in _json_param(query, "labels").items()}
     opts = Options(tags=query.getlist("t"), buildargs=args, target=query.get("target") or "",
                    nocache=query.get("nocache") in _TRUE, pull=query.get("pull") in _TRUE, labels=labels,
-                   platform=query.get("platform") or "", network=network)
+                   platform=query.get("platform") or "", network=network, forcerm=query.get("forcerm") in _TRUE)
     from ..images.changes import import_name
 
     opts.tags = [import_name(t, "") for t in opts.tags]
@@ -102,8 +102,9 @@ def _read_dockerfile(root: str, name: str) -> str:
     return text
 
 
-async def build(engine: Any, query: Any, body: AsyncIterator[bytes]) -> StreamingResponse:
+async def build(engine: Any, query: Any, body: AsyncIterator[bytes], registry_config: str = "") -> StreamingResponse:
     opts, quiet, name = options(query)
+    opts.auths = auth.registry_config(registry_config)
     root = await context.receive(body, os.path.join(engine.config.data_root, "build", "tmp"))
     try:
         text = _read_dockerfile(root, name)
@@ -115,10 +116,21 @@ async def build(engine: Any, query: Any, body: AsyncIterator[bytes]) -> Streamin
         context.remove(root)
         raise
     out: asyncio.Queue[bytes | None] = asyncio.Queue()
+    held: list[bytes] = []  # q=1: dockerd holds the output back, and sends it only before an error
 
     async def say(text: str) -> None:
-        if not quiet:
-            await out.put(progress.line({"stream": text}))
+        await emit({"stream": text})
+
+    async def emit(message: dict[str, Any]) -> None:
+        if quiet:
+            held.append(progress.line(message))
+        else:
+            await out.put(progress.line(message))
+
+    async def fail(line: bytes) -> None:
+        for item in held:
+            await out.put(item)
+        await out.put(line)
 
     async def run() -> None:
         try:
@@ -127,20 +139,20 @@ async def build(engine: Any, query: Any, body: AsyncIterator[bytes]) -> Streamin
             for tag in opts.tags:
                 await engine.ctrd.tag_image(image_id, tag)
                 image_events.tagged(engine.events, image_id, tag)
-            await out.put(progress.line({"aux": {"ID": image_id}}))
-            if quiet:
-                await out.put(progress.line({"stream": image_id + "\n"}))
+            await emit({"aux": {"ID": image_id}})
             await say(f"Successfully built {image_id[7:19]}\n")
             for tag in opts.tags:
                 await say(f"Successfully tagged {tag}\n")
+            if quiet:
+                await out.put(progress.line({"stream": image_id + "\n"}))
         except StepError as e:
             detail: dict[str, Any] = {"message": str(e)}
             if e.code is not None:
                 detail["code"] = e.code
-            await out.put(progress.line({"errorDetail": detail, "error": str(e)}))
+            await fail(progress.line({"errorDetail": detail, "error": str(e)}))
         except (ApiError, ContainerdError, dockerfile.ParseError, ValueError) as e:
             msg = getattr(e, "message", None) or str(e)
-            await out.put(progress.error_line(msg))
+            await fail(progress.error_line(msg))
         finally:
             await out.put(None)
             await asyncio.to_thread(context.remove, root)

@@ -57,6 +57,11 @@ def registry_auth(header: str) -> RegistryAuth:
             cfg = json.loads(base64.b64decode(raw + "=" * (-len(raw) % 4)))
         except (binascii.Error, ValueError):
             return RegistryAuth()
+    return auth_config(cfg)
+
+
+def auth_config(cfg: object) -> RegistryAuth:
+    """One docker AuthConfig (a JSON object) as credentials; anything else is none."""
     if not isinstance(cfg, dict):
         return RegistryAuth()
     username, password = str(cfg.get("username") or ""), str(cfg.get("password") or "")

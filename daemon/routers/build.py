@@ -58,9 +58,10 @@ async def build(
                                                   "refused.")] = "",
         content_type: Annotated[str, Header(alias="Content-type", description="application/x-tar")] = "",
         x_registry_config: Annotated[str, Header(alias="X-Registry-Config", description="Registry "
-                                                 "credentials for the pulls, base64url JSON (accepted)")] = "",
+                                                 "credentials for the pulls (FROM, COPY --from): base64url JSON of "
+                                                 "{server address: AuthConfig}")] = "",
 ) -> StreamingResponse:
-    return await service.build(request.app.state.engine, request.query_params, request.stream())
+    return await service.build(request.app.state.engine, request.query_params, request.stream(), x_registry_config)
 
 
 @router.post("/build/prune", responses=errors({400: "bad parameter", 500: "server error"}))

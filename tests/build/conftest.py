@@ -1,5 +1,6 @@
 """Build tests: a private berthd of their own (its busybox is the built-in image made
-from Debian's busybox-static), the berth CLI and the docker CLI pointed at it."""
+from Debian's busybox-static), the berth CLI and the docker CLI pointed at it; the
+peers: a private Debian dockerd, tests/images' docker-registry fixtures."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests import dockerd as private_dockerd
 from tests.daemon.conftest import Berthd, private_berthd
+from tests.images.conftest import registry  # noqa: F401 - fixture: Debian's docker-registry on 127.0.0.1
+from tests.images.test_auth import locked  # noqa: F401 - fixture: the same with htpasswd (alice / s3cret)
 
 BERTH = os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "..", ".venv", "bin", "berth")
 
@@ -20,6 +24,15 @@ BERTH = os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "..", ".
 def engine() -> Iterator[Berthd]:
     with private_berthd("berthd-build-") as d:
         yield d
+
+
+@pytest.fixture(scope="session")
+def dockerd() -> Iterator[private_dockerd.Dockerd]:
+    d = private_dockerd.start()
+    try:
+        yield d
+    finally:
+        private_dockerd.stop(d)
 
 
 @pytest.fixture
