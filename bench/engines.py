@@ -119,7 +119,7 @@ BERTH_NET = ["--bridge", f"bb{os.getpid()}", "--veth-prefix", f"vb{os.getpid() %
              "--nft-table", f"berth_bench{os.getpid()}", "--default-address-pool", "base=10.252.0.0/16,size=24"]
 
 
-def start_berthd(workdir: str) -> Engine:
+def start_berthd(workdir: str, extra: tuple[str, ...] = ()) -> Engine:
     root = os.path.join(workdir, "berth")
     os.makedirs(root)
     sock = os.path.join(root, "berth.sock")
@@ -127,7 +127,7 @@ def start_berthd(workdir: str) -> Engine:
     proc = subprocess.Popen(
         [os.path.join(BIN, "berthd"), "-H", f"unix://{sock}", "--data-root", f"{root}/data",
          "--exec-root", f"{root}/exec", "--pidfile", f"{root}/berthd.pid", "--group", "root",
-         "--cgroup-parent", cgroup_parent("berth"), *BERTH_NET],
+         "--cgroup-parent", cgroup_parent("berth"), *BERTH_NET, *extra],
         stdout=log, stderr=subprocess.STDOUT)
     _wait_socket(sock, proc, "berthd")
     return Engine("berth", sock, proc, root)

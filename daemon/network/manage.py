@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from berth.common.timefmt import rfc3339_nano
 
 from ..http.errors import ApiError, bad_request, conflict
-from . import links, pool, prepare, sandbox
+from . import family, links, pool, prepare, sandbox
 from .ipam import AddressInUse, PoolExhausted
 from .store import Network
 
@@ -153,6 +153,7 @@ async def connect(nets: Networks, ref: str, cid: str, cfg: dict[str, Any], runni
     if n.name in a.wanted:
         raise _forbidden(f"endpoint with name {a.name} already exists in network {n.name}")
     cfg = dict(cfg or {})
+    family.endpoint(cfg)
     if n.predefined and ((cfg.get("IPAMConfig") or {}).get("IPv4Address") or cfg.get("Aliases")):
         raise bad_request("user specified IP address is supported on user defined networks only")
     a.wanted[n.name] = cfg

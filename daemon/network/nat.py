@@ -11,6 +11,8 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass
 
+from . import nftlib
+
 NFT = "nft"
 
 
@@ -63,16 +65,24 @@ def render(table: str, bridges: list[Bridge], forwards: list[Forward]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _nft(script: str) -> tuple[int, str, str]:
+    """In process when libnftables loads (nftlib.py), else the nft command."""
+    if nftlib.available():
+        return nftlib.run(script)
+    r = subprocess.run([NFT, "-f", "-"], input=script, capture_output=True, text=True)
+    return r.returncode, r.stdout, r.stderr
+
+
 def apply(ruleset: str) -> None:
-    r = subprocess.run([NFT, "-f", "-"], input=ruleset, capture_output=True, text=True)
-    if r.returncode != 0:
-        raise OSError(f"nft: {r.stderr.strip()}")
+    rc, _, err = _nft(ruleset)
+    if rc != 0:
+        raise OSError(f"nft: {err.strip()}")
 
 
 def remove(table: str) -> None:
-    subprocess.run([NFT, "delete", "table", "ip", table], capture_output=True)
+    _nft(f"delete table ip {table}\n")
 
 
 def listed(table: str) -> str:
-    r = subprocess.run([NFT, "list", "table", "ip", table], capture_output=True, text=True)
-    return r.stdout if r.returncode == 0 else ""
+    rc, out, _ = _nft(f"list table ip {table}\n")
+    return out if rc == 0 else ""

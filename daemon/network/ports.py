@@ -13,6 +13,7 @@ import socket
 from typing import Any
 
 from ..http.errors import bad_request
+from . import family
 from .store import PortMap
 
 
@@ -36,10 +37,7 @@ def validate(bindings: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
             host_ip = (b or {}).get("HostIp") or ""
             host_port = str((b or {}).get("HostPort") or "")
             if host_ip:
-                try:
-                    socket.inet_aton(host_ip)
-                except OSError:
-                    raise bad_request(f"invalid IP address: {host_ip}") from None
+                host_ip = family.host_ip(host_ip)  # IPv4 only: an IPv6 one is refused, not ignored
             if host_port and (not host_port.isdigit() or int(host_port) > 65535):
                 raise bad_request(f"invalid hostPort: {host_port}")
             rows.append({"HostIp": host_ip, "HostPort": host_port})

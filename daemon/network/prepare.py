@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..config import Config
 from ..http.errors import ApiError, bad_request
-from . import etc, legacy, ports
+from . import etc, family, legacy, ports
 from .store import Attachment
 
 if TYPE_CHECKING:
@@ -54,6 +54,7 @@ def prepare(nets: Networks, *, cid: str, name: str, config: dict[str, Any], host
         if config.get("MacAddress"):
             wanted[net.name].setdefault("MacAddress", config["MacAddress"])
         for netname, cfg in wanted.items():
+            family.endpoint(cfg)
             ipv4 = (cfg.get("IPAMConfig") or {}).get("IPv4Address")
             if ipv4 and nets.get(netname).predefined:
                 raise bad_request("user specified IP address is supported on user defined networks only")
