@@ -6,7 +6,9 @@ OCI layer format says the same with `.wh.NAME` and `DIR/.wh..wh..opq` entries. T
 tar is written sorted by name (the same tree makes the same diff id), hard links
 within the upper dir stay links, overlayfs's own xattrs are left out. The stream is
 gzip-compressed into the content store while the uncompressed bytes are hashed for
-the diff id: one pass over the files.
+the diff id: one pass over the files. A builder's layer is stored as the plain tar
+(its digest is its diff id), as dockerd's builder never compresses at build time:
+gzip of a large layer was most of a RUN step's cost.
 """
 
 from __future__ import annotations
@@ -31,30 +33,40 @@ GZIP_LEVEL = 1
 
 @dataclass
 class Layer:
-    digest: str     # the gzip blob in the content store
+    digest: str     # the blob in the content store (gzip, or the plain tar)
     size: int       # its size
     diff_id: str    # sha256 of the uncompressed tar
 
 
 class _Sink:
-    """A file object for tarfile: hashes the tar, gzips it into a content writer."""
+    """A file object for tarfile: hashes the tar, gzips it (or not) into a content writer."""
 
-    def __init__(self, store: ContentStore) -> None:
+    def __init__(self, store: ContentStore, compress: bool) -> None:
         self.writer = store.writer()
-        self.diff = hashlib.sha256()
-        self.zip = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
+        self.diff = hashlib.sha256() if compress else None  # plain: the writer's own hash is the diff id
+        self.zip = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31) if compress else None
+        self.offset = 0
 
     def write(self, data: bytes) -> int:
+        self.offset += len(data)
+        if self.zip is None:
+            self.writer.write(data)
+            return len(data)
+        assert self.diff is not None
         self.diff.update(data)
         out = self.zip.compress(data)
         if out:
             self.writer.write(out)
         return len(data)
 
+    def tell(self) -> int:
+        return self.offset
+
     def finish(self) -> Layer:
-        self.writer.write(self.zip.flush())
+        if self.zip is not None:
+            self.writer.write(self.zip.flush())
         digest, size = self.writer.commit()
-        return Layer(digest, size, "sha256:" + self.diff.hexdigest())
+        return Layer(digest, size, digest if self.diff is None else "sha256:" + self.diff.hexdigest())
 
 
 def _xattrs(path: str) -> dict[str, str]:
@@ -77,7 +89,9 @@ def _xattrs(path: str) -> dict[str, str]:
 class _Writer:
     def __init__(self, root: str, out: IO[bytes]) -> None:
         self.root = root
-        self.tar = tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, bufsize=_COPY)
+        # "w", not the stream mode "w|": its buffer is appended to and sliced per 16 KB
+        # piece (quadratic in its size); this one writes straight through, 1 MB reads.
+        self.tar = tarfile.TarFile(fileobj=out, mode="w", format=tarfile.PAX_FORMAT, copybufsize=_COPY)
         self.links: dict[tuple[int, int], str] = {}
 
     def walk(self) -> None:
@@ -136,9 +150,10 @@ def _join(rel: str, name: str) -> str:
     return f"{rel}/{name}" if rel else name
 
 
-def write_layer(upper: str, store: ContentStore) -> Layer:
-    """The upper dir `upper` as a gzip layer blob in `store` (digest, size, diff id)."""
-    sink = _Sink(store)
+def write_layer(upper: str, store: ContentStore, compress: bool = True) -> Layer:
+    """The upper dir `upper` as a layer blob in `store` (digest, size, diff id): gzip,
+    or with `compress` false the plain tar (media type ...layer.v1.tar)."""
+    sink = _Sink(store, compress)
     try:
         w = _Writer(upper, sink)  # type: ignore[arg-type]
         w.walk()

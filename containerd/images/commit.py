@@ -4,9 +4,11 @@ a history entry and (maybe) one new layer.
 The layer is either a container's overlay upper dir (commit, RUN) or a tar of files
 applied over the base image (COPY, ADD: extracted into an overlay mount of it, so
 that symlinks and existing directories resolve as in a container, then the upper dir
-taken as the diff). The upper dir becomes a gzip blob with whiteouts (diff/layer.py).
-A container being thrown away (the builder's) gives its upper dir to the new layer's
-committed snapshot, moved rather than unpacked again; otherwise the blob is unpacked.
+taken as the diff). The upper dir becomes a blob with whiteouts (diff/layer.py): gzip
+for docker commit, the plain tar for the builder's steps (dockerd's builder does not
+compress either; push, save and pull read both). A container being thrown away (the
+builder's) gives its upper dir to the new layer's committed snapshot, moved rather
+than unpacked again; otherwise the blob is unpacked.
 """
 
 from __future__ import annotations
@@ -121,7 +123,9 @@ def _record(svc: ImageService, parent: ImageRecord | None, layer: Layer | None, 
 
 
 def _layer_from_upper(svc: ImageService, parent: ImageRecord | None, upper: str, consume: bool) -> Layer:
-    layer = write_layer(upper, svc.content)
+    """`consume` (the builder's steps): the upper dir moves into the snapshot, and the
+    blob is the plain tar."""
+    layer = write_layer(upper, svc.content, compress=not consume)
     diff_ids = [*(parent.layers if parent else []), layer.diff_id]
     key, parent_key = chain_id(diff_ids), parent.chain_id if parent else ""
     if consume:

@@ -1,16 +1,51 @@
-"""The build context: the request body (a tar, plain or gzip/bzip2/xz) unpacked into
-a scratch directory of the daemon's; names that would leave it are refused."""
+"""The build context: the request body (a tar, plain or gzip/bzip2/xz) kept as it came
+and indexed while it arrives (index.py: every file hashed once, names that would leave
+the context refused), then unpacked into a scratch directory of the daemon's only when
+a step needs its files: a rebuild whose steps all come from the cache writes none."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import queue
 import shutil
 import tarfile
 import tempfile
+import threading
+from dataclasses import dataclass, field
 from typing import AsyncIterator
 
 from ..http.errors import bad_request
+from .index import Bad, Feed, Index, build_index
+
+
+@dataclass
+class Context:
+    work: str                 # the scratch directory: the archive, the files, the steps' own
+    archive: str
+    root: str                 # the files, once unpacked()
+    index: Index
+    dropped: set[str] = field(default_factory=set)   # read but not copied (dockerd's removeDockerfile)
+    _unpacked: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def drop(self, rel: str) -> None:
+        self.index.drop(rel)
+        self.dropped.add(rel)
+
+    def unpack(self) -> str:
+        """The files on disk (once per build); returns the root."""
+        with self._lock:
+            if not self._unpacked:
+                if os.path.getsize(self.archive):
+                    _extract(self.archive, self.root)
+                for rel in self.dropped:
+                    try:
+                        os.unlink(os.path.join(self.root, rel))
+                    except FileNotFoundError:
+                        pass
+                self._unpacked = True
+        return self.root
 
 
 def _extract(path: str, dest: str) -> None:
@@ -62,8 +97,20 @@ def _extract(path: str, dest: str) -> None:
         raise bad_request(f"the build context is not a valid tar archive: {e}") from None
 
 
-async def receive(body: AsyncIterator[bytes], parent: str) -> str:
-    """The context directory (the caller removes it)."""
+def _index(feed: Feed, keep: frozenset[str]) -> Index:
+    try:
+        return build_index(feed, keep)
+    except Bad as e:
+        raise bad_request(str(e)) from None
+    except (tarfile.TarError, EOFError) as e:
+        raise bad_request(f"the build context is not a valid tar archive: {e}") from None
+    finally:
+        feed.drain()
+
+
+async def receive(body: AsyncIterator[bytes], parent: str, keep: frozenset[str] = frozenset()) -> Context:
+    """The context, indexed as it arrives; the contents of the files named in `keep`
+    (the Dockerfile, .dockerignore) are in its index. The caller removes it."""
     os.makedirs(parent, mode=0o700, exist_ok=True)
     work = tempfile.mkdtemp(prefix="build-", dir=parent)
     archive = os.path.join(work, "context.tar")
@@ -71,16 +118,23 @@ async def receive(body: AsyncIterator[bytes], parent: str) -> str:
     os.mkdir(root)
     try:
         with open(archive, "wb") as f:
-            async for piece in body:
-                f.write(piece)
-        if os.path.getsize(archive):
-            await asyncio.to_thread(_extract, archive, root)
-        os.unlink(archive)
+            feed = Feed(f)
+            indexing = asyncio.ensure_future(asyncio.to_thread(_index, feed, keep))
+            try:
+                async for piece in body:
+                    if piece:
+                        try:
+                            feed.pieces.put_nowait(piece)
+                        except queue.Full:
+                            await asyncio.to_thread(feed.pieces.put, piece)
+            finally:
+                await asyncio.to_thread(feed.pieces.put, None)
+                idx = await indexing
+        return Context(work, archive, root, idx)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    return root
 
 
-def remove(root: str) -> None:
-    shutil.rmtree(os.path.dirname(root), ignore_errors=True)
+def remove(ctx: Context) -> None:
+    shutil.rmtree(ctx.work, ignore_errors=True)

@@ -17,7 +17,8 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 
 from ..libcontainerd import ContainerdError, Image, RegistryAuth
 from . import auth, cache as caching
-from . import copying, dockerfile, fetch, output, running, steps, words
+from . import copying, dockerfile, fetch, index, output, running, steps, words
+from .context import Context
 from .dockerfile import Dockerfile, Instruction
 from .steps import Stage, StepError
 
@@ -96,11 +97,11 @@ def _stage_ref(before: list[Stage], ref: str) -> int | None:
 
 
 class Builder:
-    def __init__(self, engine: Any, cache: caching.BuildCache, opts: Options, root: str, df: Dockerfile,
+    def __init__(self, engine: Any, cache: caching.BuildCache, opts: Options, ctx: Context, df: Dockerfile,
                  say: Say) -> None:
         self.engine, self.ctrd, self.cache, self.opts = engine, engine.ctrd, cache, opts
-        self.root, self.df, self.say = root, df, say
-        self.scratch = tempfile.mkdtemp(prefix="steps-", dir=os.path.dirname(root))
+        self.ctx, self.df, self.say = ctx, df, say
+        self.scratch = tempfile.mkdtemp(prefix="steps-", dir=ctx.work)
         self.step, self.total = 0, 0
         self.used_args: set[str] = set()
 
@@ -253,22 +254,29 @@ class Builder:
         work = tempfile.mkdtemp(dir=self.scratch)
         argv, local = copying.arguments(ins, stage, self.df.escape, work)
         srcs, dest = argv[:-1], copying.destination(argv[-1], stage)
-        root = self.root
+        chown = words.expand(ins.flags.get("chown", ""), stage.env(), self.df.escape)
+        # COPY of plain context paths: the key from the upload's index, no file read
+        fast = index.content_key(self.ctx.index, srcs) if not (add or local or ins.flags.get("from")) else None
+        key = caching.key(stage.image, ins.original, f"{args_key}\ncontext:{fast}\n{chown}") if fast else ""
+        if key and await self._cached(stage, key):
+            return
         if ins.flags.get("from"):
             root = await self._export(ins.flags["from"], srcs, work)
             srcs = [s.lstrip("/") or "." for s in srcs]
+        else:
+            root = await asyncio.to_thread(self.ctx.unpack)
         if add:
             fetched = [await fetch.download(s, work) if fetch.is_url(s) else s for s in srcs]
             local |= {f for f, s in zip(fetched, srcs, strict=False) if f != s}
             srcs = fetched
         sources = await asyncio.to_thread(copying.resolve, ins.cmd, srcs, dest, root, add, frozenset(local))
         chmod = ins.flags.get("chmod", "")
-        _, digest = await asyncio.to_thread(copying.layer_tar, sources, chmod, work, False)
-        chown = words.expand(ins.flags.get("chown", ""), stage.env(), self.df.escape)
-        key = caching.key(stage.image, ins.original, f"{args_key}\n{digest}\n{chown}")
-        if await self._cached(stage, key):
-            return
-        tar_path, _ = await asyncio.to_thread(copying.layer_tar, sources, chmod, work)
+        if not key:
+            _, digest = await asyncio.to_thread(copying.layer_tar, sources, chmod, work, False)
+            key = caching.key(stage.image, ins.original, f"{args_key}\n{digest}\n{chown}")
+            if await self._cached(stage, key):
+                return
+        tar_path, digest = await asyncio.to_thread(copying.layer_tar, sources, chmod, work)
         created_by = f"/bin/sh -c #(nop) {ins.cmd} {'dir' if sources.dest_dir else 'file'}:{digest} in {dest} "
         img = await self.ctrd.apply_layer(stage.image, stage.config, created_by, chown, _chunks(tar_path))
         self._made(stage, key, img)

@@ -24,6 +24,7 @@ from .ignore import Matcher, read_patterns
 from .steps import StepError
 
 _TRUE = ("1", "true", "True")
+_running: set[asyncio.Task] = set()  # builds still cleaning up after their answer
 _NETWORKS = ("", "default", "bridge", "host", "none")
 
 
@@ -78,42 +79,50 @@ def options(query: Any) -> tuple[Options, bool, str]:
     return opts, query.get("q") in _TRUE, query.get("dockerfile") or "Dockerfile"
 
 
-def _read_dockerfile(root: str, name: str) -> str:
+def _dockerfile_rel(name: str) -> str:
     rel = posixpath.normpath(name.lstrip("/"))
     if rel.startswith(".."):
         raise bad_request(f"Forbidden path outside the build context: {name}")
-    path = os.path.join(root, rel)
-    if not os.path.isfile(path) and name == "Dockerfile" and os.path.isfile(os.path.join(root, "dockerfile")):
-        path = os.path.join(root, "dockerfile")
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            text = f.read()
-    except (FileNotFoundError, IsADirectoryError):
-        raise bad_request(f"Cannot locate specified Dockerfile: {name}") from None
+    return rel
+
+
+def _read_dockerfile(ctx: context.Context, name: str) -> str:
+    rel = _dockerfile_rel(name)
+    idx = ctx.index
+    if rel not in idx.kept and name == "Dockerfile" and "dockerfile" in idx.kept:
+        rel = "dockerfile"
+    if rel in idx.kept:
+        text = idx.kept[rel].decode("utf-8", errors="replace")
+    else:  # not a plain file of the archive (a symlink, say): as the files on disk have it
+        path = os.path.join(ctx.unpack(), rel)
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                text = f.read()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise bad_request(f"Cannot locate specified Dockerfile: {name}") from None
     # dockerd's removeDockerfile: excluded by .dockerignore, they are read but not copied
-    try:
-        with open(os.path.join(root, ".dockerignore"), encoding="utf-8", errors="replace") as f:
-            matcher = Matcher(read_patterns(f.read()))
+    ignore = idx.kept.get(".dockerignore")
+    if ignore is not None:
+        matcher = Matcher(read_patterns(ignore.decode("utf-8", errors="replace")))
         for special in (rel, ".dockerignore"):
             if matcher.excluded(special):
-                os.unlink(os.path.join(root, special))
-    except FileNotFoundError:
-        pass
+                ctx.drop(special)
     return text
 
 
 async def build(engine: Any, query: Any, body: AsyncIterator[bytes], registry_config: str = "") -> StreamingResponse:
     opts, quiet, name = options(query)
     opts.auths = auth.registry_config(registry_config)
-    root = await context.receive(body, os.path.join(engine.config.data_root, "build", "tmp"))
+    keep = frozenset({_dockerfile_rel(name), "dockerfile", ".dockerignore"})
+    ctx = await context.receive(body, os.path.join(engine.config.data_root, "build", "tmp"), keep)
     try:
-        text = _read_dockerfile(root, name)
+        text = await asyncio.to_thread(_read_dockerfile, ctx, name)
         try:
             df = dockerfile.parse(text)
         except dockerfile.ParseError as e:
             raise bad_request(str(e)) from None
     except BaseException:
-        context.remove(root)
+        context.remove(ctx)
         raise
     out: asyncio.Queue[bytes | None] = asyncio.Queue()
     held: list[bytes] = []  # q=1: dockerd holds the output back, and sends it only before an error
@@ -134,7 +143,7 @@ async def build(engine: Any, query: Any, body: AsyncIterator[bytes], registry_co
 
     async def run() -> None:
         try:
-            builder = Builder(engine, BuildCache(engine.config.data_root), opts, root, df, say)
+            builder = Builder(engine, BuildCache(engine.config.data_root), opts, ctx, df, say)
             image_id = await builder.build()
             for tag in opts.tags:
                 await engine.ctrd.tag_image(image_id, tag)
@@ -155,16 +164,20 @@ async def build(engine: Any, query: Any, body: AsyncIterator[bytes], registry_co
             await fail(progress.error_line(msg))
         finally:
             await out.put(None)
-            await asyncio.to_thread(context.remove, root)
+            await asyncio.to_thread(context.remove, ctx)
 
     task = asyncio.get_running_loop().create_task(run())
+    _running.add(task)
+    task.add_done_callback(_running.discard)
 
     async def stream() -> AsyncIterator[bytes]:
+        ended = False
         try:
             while (item := await out.get()) is not None:
                 yield item
+            ended = True  # the context's files go after the answer: the client need not wait
         finally:
-            if not task.done():
+            if not ended and not task.done():
                 await task  # a client gone mid-build: the build still cleans up after itself
 
     return StreamingResponse(stream(), media_type="application/json")
