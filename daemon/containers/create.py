@@ -62,7 +62,7 @@ def check(body: dict[str, Any], config: Config) -> Request:
     try:
         resources.validate(host)  # dockerd's refusals, before anything is made
         lifecycle.check(body, host, config)  # restart policy, health check, log driver, init, groups
-        userns.check(host, config.security.remap)  # --userns-remap's refusals (privileged, host namespaces)
+        userns.check(host, config.security.remap, runtime)  # --userns-remap's refusals (privileged, host namespaces)
     except ValueError as e:
         raise bad_request(str(e)) from None
     check_mounts(host, body)  # Binds, Mounts, Tmpfs, VolumesFrom, Volumes: daemon/volumes/

@@ -96,6 +96,7 @@ def _names(value: str) -> tuple[str, str]:
         except KeyError:
             raise ValueError(f'Error during uid lookup for "{user_s}": getent unable to find entry '
                              f'"{user_s}" in passwd database') from None
+    lookup = "groupname" if group_s else "gid"  # dockerd's words differ for a group it was given
     group_s = group_s or user
     if group_s.isdigit():
         try:
@@ -107,7 +108,7 @@ def _names(value: str) -> tuple[str, str]:
         try:
             group = grp.getgrnam(group_s).gr_name
         except KeyError:
-            raise ValueError(f'Error during gid lookup for "{group_s}": getent unable to find entry '
+            raise ValueError(f'Error during {lookup} lookup for "{group_s}": getent unable to find entry '
                              f'"{group_s}" in group database') from None
     return user, group
 
@@ -196,15 +197,24 @@ INCOMPATIBLE = {  # dockerd's verifyPlatformContainerSettings, when remapping
 }
 
 
+# berthd makes a container's network namespace itself, owned by the host's user namespace;
+# runc then cannot mount sysfs in the container (dockerd lets runc make that namespace).
+RUNTIME = ("--userns-remap: berth runs remapped containers under berth-runc only (runc cannot mount "
+           "/sys in the network namespace berthd made for the container); use --userns host for this one")
+
+
 def remapped(host: dict[str, Any], remap: Remap | None) -> bool:
     """Whether this container gets the daemon's user namespace (UsernsMode "host" opts out)."""
     return remap is not None and (host.get("UsernsMode") or "") != "host"
 
 
-def check(host: dict[str, Any], remap: Remap | None) -> None:
-    """dockerd's refusals of what a remapped container cannot have (ValueError: a 400)."""
+def check(host: dict[str, Any], remap: Remap | None, runtime: str) -> None:
+    """dockerd's refusals of what a remapped container cannot have (ValueError: a 400).
+    `runtime` "" is berth-runc; another one is refused (see RUNTIME)."""
     if not remapped(host, remap):
         return
+    if runtime:
+        raise ValueError(RUNTIME)
     if host.get("Privileged"):
         raise ValueError(INCOMPATIBLE["privileged"])
     if (host.get("NetworkMode") or "") == "host":
