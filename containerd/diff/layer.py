@@ -17,7 +17,7 @@ import stat
 import tarfile
 import zlib
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Callable
 
 from ..content import ContentStore
 from .safetar import OPAQUE, WHITEOUT
@@ -27,6 +27,7 @@ _COPY = 1 << 20
 _OVERLAY_XATTRS = ("trusted.overlay.", "user.overlay.")
 # Fast enough to keep up with the disk; a registry push recompresses nothing.
 GZIP_LEVEL = 1
+Owner = Callable[[int, int], tuple[int, int]]
 
 
 @dataclass
@@ -75,8 +76,9 @@ def _xattrs(path: str) -> dict[str, str]:
 
 
 class _Writer:
-    def __init__(self, root: str, out: IO[bytes]) -> None:
+    def __init__(self, root: str, out: IO[bytes], owner: Owner | None = None) -> None:
         self.root = root
+        self.owner = owner  # host ids -> the layer's (a remapped container's upper dir)
         self.tar = tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, bufsize=_COPY)
         self.links: dict[tuple[int, int], str] = {}
 
@@ -93,7 +95,7 @@ class _Writer:
     def _entry(self, rel: str, full: str, st: os.stat_result) -> None:
         info = tarfile.TarInfo(rel + ("/" if stat.S_ISDIR(st.st_mode) else ""))
         info.mode = stat.S_IMODE(st.st_mode)
-        info.uid, info.gid = st.st_uid, st.st_gid
+        info.uid, info.gid = self.owner(st.st_uid, st.st_gid) if self.owner else (st.st_uid, st.st_gid)
         info.mtime = st.st_mtime
         info.uname = info.gname = ""
         info.pax_headers = _xattrs(full)
@@ -136,11 +138,12 @@ def _join(rel: str, name: str) -> str:
     return f"{rel}/{name}" if rel else name
 
 
-def write_layer(upper: str, store: ContentStore) -> Layer:
-    """The upper dir `upper` as a gzip layer blob in `store` (digest, size, diff id)."""
+def write_layer(upper: str, store: ContentStore, owner: Owner | None = None) -> Layer:
+    """The upper dir `upper` as a gzip layer blob in `store` (digest, size, diff id);
+    `owner` maps each entry's uid and gid (a remapped container's, back to the image's)."""
     sink = _Sink(store)
     try:
-        w = _Writer(upper, sink)  # type: ignore[arg-type]
+        w = _Writer(upper, sink, owner)  # type: ignore[arg-type]
         w.walk()
         w.close()
         return sink.finish()

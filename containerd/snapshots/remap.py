@@ -48,12 +48,18 @@ class Mapping:
     def gid(self, cid: int) -> int:
         return _shift(self.gids, cid, "Container ID")
 
+    def unshift(self, uid: int, gid: int) -> tuple[int, int]:
+        """Host ids back to the container's (a commit's layer is the image's, not the host's)."""
+        back = lambda maps: tuple((h, c, n) for c, h, n in maps)  # noqa: E731
+        return _shift(back(self.uids), uid, "Host ID"), _shift(back(self.gids), gid, "Host ID")
+
 
 def _shift(maps: tuple[tuple[int, int, int], ...], cid: int, what: str) -> int:
     for c, h, n in maps:
         if c <= cid < c + n:
             return h + cid - c
-    raise InvalidArgument(f"{what} {cid} cannot be mapped to a host ID")
+    other = "a container" if what == "Host ID" else "a host"
+    raise InvalidArgument(f"{what} {cid} cannot be mapped to {other} ID")
 
 
 def mapping_of(spec: dict[str, Any]) -> Mapping | None:
