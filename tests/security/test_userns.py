@@ -6,9 +6,11 @@ opts out, and dockerd's refusals and start-up errors, word for word."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
+import tarfile
 from collections.abc import Iterator
 
 import pytest
@@ -228,3 +230,49 @@ def test_shifted_layers_go_with_their_image_and_nothing_is_left(image_tar: str) 
             assert [line for line in f if d.root in line] == []
         assert _pids_mentioning(d.root) == []
     _subordinate()
+
+
+def test_commit_and_cp_use_the_containers_ids(engine: Engine, tmp_path) -> None:
+    """The layer of a commit and the tar of an export hold the container's ids, not the host's,
+    as dockerd's; its cp out gives the host's (dockerd's archivePath maps nothing); a file
+    copied in is the container's root's (on the host: the subordinate id)."""
+    cid = _ok(engine, "run", "-d", "--network", "none", IMAGE, "sh", "-c", "echo c > /c && sleep 600").strip()
+    image = f"userns-commit-{cid[:8]}"
+    try:
+        _ok(engine, "commit", cid, image)
+        out = _ok(engine, "run", "--rm", "--network", "none", image, "ls", "-ln", "/c")
+        assert out.split()[2:4] == ["0", "0"]
+        if isinstance(engine, Berthd):  # the layer itself, seen unmapped (dockerd's are all shifted)
+            out = _ok(engine, "run", "--rm", "--network", "none", "--userns", "host", image, "ls", "-ln", "/c")
+            assert out.split()[2:4] == ["0", "0"]
+        r = subprocess.run(["docker", "cp", f"{cid}:/c", "-"], env=engine.env, capture_output=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        with tarfile.open(fileobj=io.BytesIO(r.stdout)) as t:
+            assert [(m.name, m.uid, m.gid) for m in t.getmembers()] == [("c", _subordinate(), _subordinate("/etc/subgid"))]
+        r = subprocess.run(["docker", "export", cid], env=engine.env, capture_output=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        with tarfile.open(fileobj=io.BytesIO(r.stdout)) as t:
+            assert {(m.uid, m.gid) for m in t.getmembers() if m.name.lstrip("./") in ("c", "bin/busybox")} == {(0, 0)}
+        src = tmp_path / "in"
+        src.write_text("in\n")
+        os.chown(src, 0, 0)
+        _ok(engine, "cp", str(src), f"{cid}:/in")
+        assert _ok(engine, "exec", cid, "ls", "-ln", "/in").split()[2:4] == ["0", "0"]
+        st = os.stat(os.path.join(_inspect(engine, cid)["GraphDriver"]["Data"]["UpperDir"], "in"))
+        assert st.st_uid == _subordinate()
+    finally:
+        engine.docker("rm", "-f", cid)
+        engine.docker("rmi", image)
+
+
+def test_a_build_runs_remapped_and_its_layers_are_the_images(remapped: Berthd, tmp_path) -> None:
+    (tmp_path / "Dockerfile").write_text(f"FROM {IMAGE}\nRUN id -u > /who && touch /made\n")
+    r = subprocess.run(["docker", "build", "-q", "-t", "userns-built", str(tmp_path)],
+                       env={**remapped.env, "DOCKER_BUILDKIT": "0"}, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    try:
+        out = _ok(remapped, "run", "--rm", "--network", "none", "--userns", "host", "userns-built", "sh", "-c",
+                  "cat /who; ls -ln /made | awk '{print $3, $4}'")
+        assert out.split("\n")[:2] == ["0", "0 0"]
+    finally:
+        remapped.docker("rmi", "userns-built")
