@@ -276,3 +276,22 @@ def test_a_build_runs_remapped_and_its_layers_are_the_images(remapped: Berthd, t
         assert out.split("\n")[:2] == ["0", "0 0"]
     finally:
         remapped.docker("rmi", "userns-built")
+
+
+def test_daemon_json_userns_remap(tmp_path) -> None:
+    conf = tmp_path / "daemon.json"
+    conf.write_text(json.dumps({"userns-remap": "nobody:nogroup"}))
+    r = subprocess.run([BERTHD, "--config-file", str(conf), "-H", f"unix://{tmp_path}/s.sock",
+                        "--data-root", str(tmp_path / "d"), "--exec-root", str(tmp_path / "e")],
+                       capture_output=True, text=True, timeout=60)
+    assert (r.returncode, r.stderr.strip()) == (1, 'Can\'t create ID mappings: no subuid ranges found for user "nobody"')
+
+
+def test_the_next_free_range_is_dockerds() -> None:
+    from berth.daemon.security.userns import next_range_start
+
+    assert next_range_start([]) == 100000
+    assert next_range_start([(100000, 65536)]) == 165536
+    assert next_range_start([(165536, 65536), (100000, 65536)]) == 231072
+    assert next_range_start([(50000, 10), (300000, 10)]) == 100000
+    assert next_range_start([(165536, 10)]) == 165546  # touching counts as overlapping, as in dockerd
