@@ -98,9 +98,10 @@ class Engine:
                 self.proc.wait()
 
 
-def start_dockerd(workdir: str, bridge: str = "none") -> Engine:
+def start_dockerd(workdir: str, bridge: str = "none", extra: list[str] | None = None) -> Engine:
     """`bridge`: "none" (no networking), or the name of a bridge the caller made
-    (private_docker_bridge), for dockerd's default network and its userland proxy."""
+    (private_docker_bridge), for dockerd's default network and its userland proxy;
+    `extra`: more of dockerd's flags."""
     root = os.path.join(workdir, "docker")
     os.makedirs(root)
     sock = os.path.join(root, "docker.sock")
@@ -108,7 +109,8 @@ def start_dockerd(workdir: str, bridge: str = "none") -> Engine:
     proc = subprocess.Popen(
         ["dockerd", "--host", f"unix://{sock}", "--data-root", f"{root}/data", "--exec-root", f"{root}/exec",
          "--pidfile", f"{root}/dockerd.pid", "--bridge", bridge, "--iptables=false", "--ip6tables=false",
-         "--containerd-namespace", f"bench{os.getpid()}", "--cgroup-parent", cgroup_parent("docker")],
+         "--containerd-namespace", f"bench{os.getpid()}", "--cgroup-parent", cgroup_parent("docker"),
+         *(extra or [])],
         stdout=log, stderr=subprocess.STDOUT)
     _wait_socket(sock, proc, "dockerd")
     return Engine("docker", sock, proc, root)
@@ -119,7 +121,7 @@ BERTH_NET = ["--bridge", f"bb{os.getpid()}", "--veth-prefix", f"vb{os.getpid() %
              "--nft-table", f"berth_bench{os.getpid()}", "--default-address-pool", "base=10.252.0.0/16,size=24"]
 
 
-def start_berthd(workdir: str, extra: tuple[str, ...] = ()) -> Engine:
+def start_berthd(workdir: str, extra: tuple[str, ...] | list[str] = ()) -> Engine:
     root = os.path.join(workdir, "berth")
     os.makedirs(root)
     sock = os.path.join(root, "berth.sock")

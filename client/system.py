@@ -97,6 +97,18 @@ def _bytes_size(n: float) -> str:
     return "%.4g%s" % (n, units[i])
 
 
+def _security_lines(options: list[str]) -> list[str]:
+    """docker info's Security Options: each name, then its other keys as "Key: value"."""
+    if not options:
+        return []
+    out = [" Security Options:"]
+    for opt in options:
+        fields = dict(kv.split("=", 1) for kv in opt.split(",") if "=" in kv)
+        out.append(f"  {fields.pop('name', opt)}")
+        out += [f"   {k.capitalize()}: {v}" for k, v in fields.items()]
+    return out
+
+
 def cmd_info(ctx: Context, parsed: Parsed) -> int:
     from berth.client.main import CLIENT_VERSION
 
@@ -121,8 +133,9 @@ def cmd_info(ctx: Context, parsed: Parsed) -> int:
     runtimes = g("Runtimes") or {}
     if runtimes:
         lines.append(f" Runtimes: {' '.join(sorted(runtimes))}")
+    lines.append(f" Default Runtime: {g('DefaultRuntime', '')}")
+    lines += _security_lines(g("SecurityOptions") or [])
     lines += [
-        f" Default Runtime: {g('DefaultRuntime', '')}",
         f" Kernel Version: {g('KernelVersion', '')}",
         f" Operating System: {g('OperatingSystem', '')}",
         f" OSType: {g('OSType', '')}",

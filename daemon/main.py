@@ -136,13 +136,22 @@ def _hosts(p: argparse.ArgumentParser, a: argparse.Namespace, default: str) -> t
 def _security(p: argparse.ArgumentParser, a: argparse.Namespace) -> object:
     from .security import settings
 
-    if a.userns_remap:
-        p.error(f"--userns-remap {a.userns_remap}: not supported by berth yet (remapping the root of every "
-                "container to a subordinate uid/gid range needs image layers shifted for it, not implemented)")
     try:
-        return settings.load(a.seccomp_profile, a.no_new_privileges, a.default_ulimit)
+        sec = settings.load(a.seccomp_profile, a.no_new_privileges, a.default_ulimit)
     except ValueError as e:
         p.error(str(e))
+    sec.remap = _remap(a.userns_remap)
+    return sec
+
+
+def _remap(value: str) -> object:
+    """--userns-remap (daemon/security/userns.py); dockerd's message and exit 1 when it cannot."""
+    from .security import userns
+
+    try:
+        return userns.load(value)
+    except ValueError as e:
+        sys.exit(str(e))
 
 
 def _address_pool(value: str) -> tuple[str, int]:

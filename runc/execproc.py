@@ -9,6 +9,7 @@ and applies the process settings like the init does.
 
 from __future__ import annotations
 
+import fcntl
 import os
 
 from berth.runc import config, libc, record as st
@@ -97,6 +98,33 @@ def exec_process(root: str, container_id: str, process: dict[str, Any], stdio: t
     return child
 
 
+_NS_GET_USERNS = 0xB701  # ioctl_ns(2): an fd of the user namespace that owns a namespace
+
+
+def _owned_elsewhere_first(fds: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """The join order, with the namespaces the container's user namespace does not own (a
+    network namespace the engine made, as berthd's under --userns-remap) joined before it:
+    once in that user namespace we have no capability over them."""
+    user = [fd for t, fd in fds if t == "user"]
+    if not user:
+        return fds
+    target = os.fstat(user[0]).st_ino
+    early = []
+    for t, fd in fds:
+        if t == "user":
+            continue
+        try:
+            owner = fcntl.ioctl(fd, _NS_GET_USERNS)
+        except OSError:
+            continue
+        try:
+            if os.fstat(owner).st_ino != target:
+                early.append((t, fd))
+        finally:
+            os.close(owner)
+    return early + [f for f in fds if f not in early]
+
+
 def _fork_into(pidns: str) -> int:
     """fork() with the child in `pidns`; our own pid_for_children is restored after."""
     own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
@@ -151,7 +179,7 @@ def _child(rec: st.Record, process: dict[str, Any], chan: Channel, stdio: tuple[
         path = rec.namespaces.get(t)
         if path:
             fds.append((t, os.open(path, os.O_RDONLY | os.O_CLOEXEC)))
-    for t, fd in fds:
+    for t, fd in _owned_elsewhere_first(fds):
         libc.setns(fd, config.NAMESPACES[t][0])
         os.close(fd)
     if "user" in rec.namespaces:

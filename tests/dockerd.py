@@ -43,6 +43,7 @@ class Dockerd:
 def start(extra: list[str] | None = None) -> Dockerd:
     """`extra`: more dockerd flags (a test's own bridge or address pool)."""
     root = tempfile.mkdtemp(prefix="berth-dockerd-")
+    os.chmod(root, 0o711)  # --userns-remap: dockerd wants its roots' parents o+x for the remapped root
     suffix = uuid.uuid4().hex[:8]
     log = open(os.path.join(root, "dockerd.log"), "wb")
     parent = f"berth-test-dockerd-{suffix}"
@@ -56,8 +57,10 @@ def start(extra: list[str] | None = None) -> Dockerd:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            stop(d)
-            raise RuntimeError("dockerd exited: " + open(os.path.join(root, "dockerd.log")).read()[-2000:])
+            with open(os.path.join(root, "dockerd.log"), errors="replace") as f:
+                tail = f.read()[-2000:]
+            stop(d)  # removes the root, and the log with it
+            raise RuntimeError("dockerd exited: " + tail)
         try:
             with d.client() as c:
                 if c.get("/_ping").status_code == 200:

@@ -3,11 +3,13 @@ GET /containers/{id}/export): stat, tar out, tar in, inside its root and nowhere
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator
 
+from ..snapshots import remap
 from . import extract, paths, tarout
 from .rootfs import RootfsViews
 
@@ -49,7 +51,9 @@ class ArchiveService:
             entry = paths.lookup(root, "/" if export else path)
             try:
                 yield _info(root, entry)
-                yield from tarout.archive(entry, export)
+                # --userns-remap: export's tar holds the container's ids, cp's the host's (dockerd's)
+                mapping = _mapping(self.tasks.containers.get(cid).spec) if export else None
+                yield from tarout.archive(entry, export, mapping.unshift if mapping else None)
             finally:
                 os.close(entry.dir_fd)
 
@@ -57,5 +61,12 @@ class ArchiveService:
               no_overwrite_dir_non_dir: bool) -> None:
         record = self.tasks.containers.get(cid)
         owner = extract.owner_of(record.spec) if copy_uid_gid else None
+        mapping = _mapping(record.spec)
+        shift = (lambda u, g: (mapping.uid(u), mapping.gid(g))) if mapping else None
         with self.views.open(cid) as root:
-            extract.extract(root, path, pieces, owner, no_overwrite_dir_non_dir)
+            extract.extract(root, path, pieces, owner, no_overwrite_dir_non_dir, shift)
+
+
+def _mapping(spec: bytes) -> remap.Mapping | None:
+    """--userns-remap: the container's files hold host ids, its archives its own."""
+    return remap.mapping_of(json.loads(spec))

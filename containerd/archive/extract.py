@@ -13,7 +13,7 @@ import errno
 import json
 import os
 import stat
-from typing import Iterator
+from typing import Callable, Iterator
 
 from ..diff.confined import openat2_in_root
 from ..diff.safetar import Extractor, Feed, LayerError
@@ -46,11 +46,13 @@ def owner_of(spec: bytes) -> tuple[int, int]:
 
 
 def extract(root_fd: int, path: str, pieces: Iterator[bytes], owner: tuple[int, int] | None,
-            keep_kinds: bool) -> None:
+            keep_kinds: bool, shift: Callable[[int, int], tuple[int, int]] | None = None) -> None:
+    """`shift`: container ids to the host's (a remapped container's files)."""
     fd = destination(root_fd, path)
     try:
         ex = Extractor(f"/proc/self/fd/{fd}", has_parent=False, allow_devices=True, owner=owner,
                        keep_kinds=keep_kinds)
+        ex.shift = shift
         try:
             ex.run(Feed(pieces))
         except LayerError as e:

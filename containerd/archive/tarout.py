@@ -14,10 +14,11 @@ from __future__ import annotations
 import os
 import stat as st
 import tarfile
-from typing import Iterator
+from typing import Callable, Iterator
 
 from .paths import Entry
 
+Owner = Callable[[int, int], tuple[int, int]]
 _PIECE = 1 << 20
 _BLOCK = 512
 
@@ -26,7 +27,8 @@ class _Writer:
     """What is written and not yet handed on, as the parts it came in: a file's data goes
     on as os.read returned it, joined only with the headers before it (one copy at most)."""
 
-    def __init__(self) -> None:
+    def __init__(self, owner: Owner | None = None) -> None:
+        self.owner = owner  # host ids -> the container's (--userns-remap)
         self.parts: list[bytes] = []
         self.size = 0
         self.links: dict[tuple[int, int], str] = {}
@@ -51,10 +53,11 @@ def _info(name: str, s: os.stat_result) -> tarfile.TarInfo:
     return info
 
 
-def archive(entry: Entry, export: bool = False) -> Iterator[bytes]:
+def archive(entry: Entry, export: bool = False, owner: Owner | None = None) -> Iterator[bytes]:
     """The tar of `entry`, named as docker names it: the entry's name, its children under
-    it ("/x" under the root, "./x" under "."), or with `export` the root's children alone."""
-    w = _Writer()
+    it ("/x" under the root, "./x" under "."), or with `export` the root's children alone;
+    `owner` maps each entry's uid and gid (a remapped container's, back to its own)."""
+    w = _Writer(owner)
     if export:
         fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=entry.dir_fd)
         try:
@@ -88,6 +91,8 @@ def _one(w: _Writer, parent: int, base: str, name: str, s: os.stat_result) -> It
     """One entry (`base` "" = the directory `parent` itself) and, for a directory, its tree."""
     mode = s.st_mode
     info = _info(name, s)
+    if w.owner is not None:
+        info.uid, info.gid = w.owner(info.uid, info.gid)
     if st.S_ISDIR(mode):
         if base:
             try:

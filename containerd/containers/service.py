@@ -12,7 +12,7 @@ from . import users
 from ..errors import AlreadyExists, InvalidArgument, NotFound
 from ..images import ImageService
 from ..metadata import ContainerRecord, Metadata
-from ..snapshots import Snapshotter
+from ..snapshots import Snapshotter, remap
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,75}$")
 
@@ -53,7 +53,11 @@ class ContainerService:
         # a snapshot left by a crash between prepare and insert is reclaimed here
         if self.snapshots.has(key) and self.meta.container(req.id) is None:
             self.snapshots.remove(key)
-        self.snapshots.prepare(key, img.chain_id)
+        mapping = remap.mapping_of(spec)  # --userns-remap: layers shifted for the remapped root
+        parent = remap.ensure(self.snapshots, img.chain_id, mapping) if mapping else img.chain_id
+        self.snapshots.prepare(key, parent)
+        if mapping:
+            remap.own_upper(self.snapshots, key, mapping)
         spec_bytes = req.spec
         if req.user or users.group_add(spec):  # --user and --group-add: names from the image's files
             try:

@@ -19,7 +19,7 @@ import stat
 import tarfile
 import zlib
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Callable
 
 from ..content import ContentStore
 from .safetar import OPAQUE, WHITEOUT
@@ -29,6 +29,7 @@ _COPY = 1 << 20
 _OVERLAY_XATTRS = ("trusted.overlay.", "user.overlay.")
 # Fast enough to keep up with the disk; a registry push recompresses nothing.
 GZIP_LEVEL = 1
+Owner = Callable[[int, int], tuple[int, int]]
 
 
 @dataclass
@@ -87,8 +88,9 @@ def _xattrs(path: str) -> dict[str, str]:
 
 
 class _Writer:
-    def __init__(self, root: str, out: IO[bytes]) -> None:
+    def __init__(self, root: str, out: IO[bytes], owner: Owner | None = None) -> None:
         self.root = root
+        self.owner = owner  # host ids -> the layer's (a remapped container's upper dir)
         # "w", not the stream mode "w|": its buffer is appended to and sliced per 16 KB
         # piece (quadratic in its size); this one writes straight through, 1 MB reads.
         self.tar = tarfile.TarFile(fileobj=out, mode="w", format=tarfile.PAX_FORMAT, copybufsize=_COPY)
@@ -107,7 +109,7 @@ class _Writer:
     def _entry(self, rel: str, full: str, st: os.stat_result) -> None:
         info = tarfile.TarInfo(rel + ("/" if stat.S_ISDIR(st.st_mode) else ""))
         info.mode = stat.S_IMODE(st.st_mode)
-        info.uid, info.gid = st.st_uid, st.st_gid
+        info.uid, info.gid = self.owner(st.st_uid, st.st_gid) if self.owner else (st.st_uid, st.st_gid)
         info.mtime = st.st_mtime
         info.uname = info.gname = ""
         info.pax_headers = _xattrs(full)
@@ -150,12 +152,13 @@ def _join(rel: str, name: str) -> str:
     return f"{rel}/{name}" if rel else name
 
 
-def write_layer(upper: str, store: ContentStore, compress: bool = True) -> Layer:
+def write_layer(upper: str, store: ContentStore, compress: bool = True, owner: Owner | None = None) -> Layer:
     """The upper dir `upper` as a layer blob in `store` (digest, size, diff id): gzip,
-    or with `compress` false the plain tar (media type ...layer.v1.tar)."""
+    or with `compress` false the plain tar (media type ...layer.v1.tar); `owner` maps
+    each entry's uid and gid (a remapped container's, back to the image's)."""
     sink = _Sink(store, compress)
     try:
-        w = _Writer(upper, sink)  # type: ignore[arg-type]
+        w = _Writer(upper, sink, owner)  # type: ignore[arg-type]
         w.walk()
         w.close()
         return sink.finish()

@@ -17,7 +17,7 @@ import shutil
 import stat
 import tarfile
 from collections import deque
-from typing import IO, Iterable
+from typing import IO, Callable, Iterable
 
 from ..errors import InvalidArgument
 from .confined import ConfinedRoot
@@ -133,12 +133,14 @@ class Extractor:
         self.has_parent = has_parent
         self.allow_devices = allow_devices
         self.owner = owner
+        self.shift: Callable[[int, int], tuple[int, int]] | None = None  # container ids -> host (userns)
         self.keep_kinds = keep_kinds
         self._dir_times: list[tuple[str, int, int]] = []
         self.is_root = os.geteuid() == 0
 
     def _ids(self, info: tarfile.TarInfo) -> tuple[int, int]:
-        return self.owner if self.owner is not None else (info.uid, info.gid)
+        ids = self.owner if self.owner is not None else (info.uid, info.gid)
+        return self.shift(*ids) if self.shift is not None else ids
 
     def run(self, stream: IO[bytes] | Feed) -> None:
         self._feed = feed = Feed.of(stream)

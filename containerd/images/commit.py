@@ -26,11 +26,11 @@ from typing import Iterable
 from berth.common.timefmt import rfc3339_nano
 
 from ..containers import users
-from ..diff.layer import Layer, strip_overlay_xattrs, write_layer
+from ..diff.layer import Layer, Owner, strip_overlay_xattrs, write_layer
 from ..diff.safetar import Extractor
 from ..errors import FailedPrecondition, InvalidArgument, NotFound
 from ..metadata import ImageRecord, SnapshotRecord
-from ..snapshots import chain_id
+from ..snapshots import chain_id, remap
 from ..snapshots.mounts import mount, unmount
 from .load import _Stream
 from .manifest import layer_media_type
@@ -122,10 +122,12 @@ def _record(svc: ImageService, parent: ImageRecord | None, layer: Layer | None, 
     return svc.get(record.id)
 
 
-def _layer_from_upper(svc: ImageService, parent: ImageRecord | None, upper: str, consume: bool) -> Layer:
-    """`consume` (the builder's steps): the upper dir moves into the snapshot, and the
-    blob is the plain tar."""
-    layer = write_layer(upper, svc.content, compress=not consume)
+def _layer_from_upper(svc: ImageService, parent: ImageRecord | None, upper: str, consume: bool, plain: bool,
+                      owner: Owner | None = None) -> Layer:
+    """`consume`: the upper dir moves into the snapshot; `plain` (the builder's steps): the
+    blob is the plain tar, as Docker's builder keeps its layers; `owner` maps the ids (a
+    remapped container's, back to the image's)."""
+    layer = write_layer(upper, svc.content, compress=not plain, owner=owner)
     diff_ids = [*(parent.layers if parent else []), layer.diff_id]
     key, parent_key = chain_id(diff_ids), parent.chain_id if parent else ""
     if consume:
@@ -145,8 +147,11 @@ def commit_container(svc: ImageService, cid: str, new: NewImage, consume: bool, 
         raise FailedPrecondition(f"container {cid}: its task must be deleted before its changes are consumed")
     parent = svc.get(new.parent or rec.image)
     upper = _upper(svc, rec.snapshot)
+    mapping = remap.mapping_of(json.loads(rec.spec))  # --userns-remap: the upper dir holds host ids
+    plain = consume  # the builder's steps
+    consume = consume and mapping is None  # its files are not the layer's as they are: unpack it
     with svc.lease([parent.chain_id]):
-        layer = _layer_from_upper(svc, parent, upper, consume)
+        layer = _layer_from_upper(svc, parent, upper, consume, plain, mapping.unshift if mapping else None)
         if consume:
             os.makedirs(upper, exist_ok=True)  # the container's snapshot stays whole until it goes
         with svc.lease([layer.digest, chain_id([*parent.layers, layer.diff_id])]):
@@ -214,7 +219,7 @@ def apply_tar(svc: ImageService, chunks: Iterable[bytes], chown: str, new: NewIm
             if mounted:
                 unmount(mounted)
                 mounted = ""
-            layer = _layer_from_upper(svc, parent, upper, consume=True)
+            layer = _layer_from_upper(svc, parent, upper, consume=True, plain=True)
             with svc.lease([layer.digest, chain_id([*(parent.layers if parent else []), layer.diff_id])]):
                 return _record(svc, parent, layer, new)
     finally:

@@ -14,11 +14,14 @@ import os
 import shutil
 import threading
 import uuid
+from collections.abc import Callable
 
 from ..errors import FailedPrecondition, InvalidArgument, NotFound
 from ..diff import apply_layer
 from ..metadata import Metadata, SnapshotRecord
+from . import remap
 from .mounts import Mount
+
 
 def chain_id(diff_ids: list[str]) -> str:
     """OCI image spec: ChainID(L0) = DiffID(L0); ChainID(Ln) = sha256(ChainID(Ln-1) + " " + DiffID(Ln))."""
@@ -33,15 +36,19 @@ class Snapshotter:
         self.committed = os.path.join(root, "committed")
         self.active = os.path.join(root, "active")
         self.tmp = os.path.join(root, "tmp")
-        for d in (self.committed, self.active, self.tmp):
+        self.remapped = os.path.join(root, "remapped")  # layers shifted for --userns-remap (remap.py)
+        for d in (self.committed, self.active, self.tmp, self.remapped):
             os.makedirs(d, exist_ok=True)
         shutil.rmtree(self.tmp, ignore_errors=True)  # half-unpacked layers from a crash
         os.makedirs(self.tmp, exist_ok=True)
         self._meta = meta
         self._lock = threading.Lock()
         self._unpacking: dict[str, threading.Event] = {}
+        remap.sweep(self, self.remapped)
 
     def _committed_dir(self, key: str) -> str:
+        if key.startswith(remap.PREFIX):
+            return os.path.join(self.remapped, key[len(remap.PREFIX):])
         return os.path.join(self.committed, key.split(":", 1)[1])
 
     def _active_dir(self, key: str) -> str:
@@ -54,14 +61,18 @@ class Snapshotter:
     def has(self, key: str) -> bool:
         return self._meta.snapshot(key) is not None
 
-    def unpack(self, key: str, parent: str, blob_path: str, diff_id: str = "", allow_devices: bool = True) -> bool:
-        """Unpack a layer blob into the committed snapshot `key` unless it exists; True if it unpacked.
+    def record(self, key: str) -> SnapshotRecord | None:
+        return self._meta.snapshot(key)
 
-        Layers of one image unpack at the same time (each into its own tree, none reads
-        its parent); the same key asked twice at once unpacks once, the second caller
-        waiting for the first. A `diff_id` that the uncompressed stream does not hash
-        to fails the unpack and leaves nothing behind.
-        """
+    def has_children(self, key: str) -> bool:
+        return bool(self._meta.snapshot_children(key))
+
+    def keys_with_prefix(self, prefix: str) -> list[str]:
+        return [r.key for r in self._meta.snapshots() if r.key.startswith(prefix)]
+
+    def commit_tree(self, key: str, parent: str, kind: str, build: Callable[[str], None]) -> bool:
+        """A read-only snapshot `key` made by `build(dir)` unless it exists; True if made.
+        The same key asked twice at once is made once (the second caller waits)."""
         while True:
             with self._lock:
                 if self._meta.snapshot(key) is not None and os.path.isdir(self._committed_dir(key)):
@@ -73,28 +84,39 @@ class Snapshotter:
             running.wait()
         try:
             work = os.path.join(self.tmp, uuid.uuid4().hex)
-            fs = os.path.join(work, "fs")
-            os.makedirs(fs)
+            os.makedirs(os.path.join(work, "fs"))
             try:
-                got = apply_layer(blob_path, fs, has_parent=bool(parent), allow_devices=allow_devices)
-                if diff_id and got != diff_id:
-                    raise InvalidArgument(f"unpack layer: diff id mismatch: the layer's tar is {got}, "
-                                          f"the image config says {diff_id}")
+                build(os.path.join(work, "fs"))
                 os.chmod(work, 0o700)
-                # the rename is the commit: a committed dir is always complete
                 target = self._committed_dir(key)
                 if os.path.isdir(target):
                     shutil.rmtree(target)  # a leftover whose record a crash lost
-                os.rename(work, target)
+                os.rename(work, target)  # the rename is the commit
             except BaseException:
                 shutil.rmtree(work, ignore_errors=True)
                 raise
-            self._meta.put_snapshot(SnapshotRecord(key, "committed", parent))
+            self._meta.put_snapshot(SnapshotRecord(key, kind, parent))
             return True
         finally:
             with self._lock:
                 del self._unpacking[key]
             done.set()
+
+    def unpack(self, key: str, parent: str, blob_path: str, diff_id: str = "", allow_devices: bool = True) -> bool:
+        """Unpack a layer blob into the committed snapshot `key` unless it exists; True if it unpacked.
+
+        Layers of one image unpack at the same time (each into its own tree, none reads
+        its parent); the same key asked twice at once unpacks once, the second caller
+        waiting for the first. A `diff_id` that the uncompressed stream does not hash
+        to fails the unpack and leaves nothing behind.
+        """
+        def build(fs: str) -> None:
+            got = apply_layer(blob_path, fs, has_parent=bool(parent), allow_devices=allow_devices)
+            if diff_id and got != diff_id:
+                raise InvalidArgument(f"unpack layer: diff id mismatch: the layer's tar is {got}, "
+                                      f"the image config says {diff_id}")
+
+        return self.commit_tree(key, parent, "committed", build)
 
     def prepare(self, key: str, parent: str) -> None:
         """An active snapshot over committed `parent`: fresh upper and work dirs."""
@@ -173,6 +195,10 @@ class Snapshotter:
             path = self._active_dir(key) if rec.kind == "active" else self._committed_dir(key)
             self._meta.delete_snapshot(key)
             _rmtree(path)
+        if rec.kind == "committed":
+            remap.drop_copies(self, key)  # its shifted copies nothing builds on
+        elif rec.kind == "active" and rec.parent.startswith(remap.PREFIX):
+            remap.drop_orphan(self, rec.parent)  # a copy whose source went while we used it
 
     def remove_unused_chain(self, key: str) -> None:
         """Drop a committed chain from the top down while no image or snapshot uses it."""

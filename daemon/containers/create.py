@@ -15,6 +15,7 @@ from ..config import Config
 from ..http.errors import bad_request
 from ..libcontainerd import ContainerdError
 from ..routers.fieldnames import HOST_CONFIG
+from ..security import userns
 from ..volumes.service import check_request as check_mounts
 from . import lifecycle, resources, spec
 from .process import command, parse_signal
@@ -61,6 +62,7 @@ def check(body: dict[str, Any], config: Config) -> Request:
     try:
         resources.validate(host)  # dockerd's refusals, before anything is made
         lifecycle.check(body, host, config)  # restart policy, health check, log driver, init, groups
+        userns.check(host, config.security.remap, runtime)  # --userns-remap's refusals (privileged, host namespaces)
     except ValueError as e:
         raise bad_request(str(e)) from None
     check_mounts(host, body)  # Binds, Mounts, Tmpfs, VolumesFrom, Volumes: daemon/volumes/
@@ -98,6 +100,8 @@ def oci_spec(engine: Engine, cid: str, cdir: str, filled: Filled, host: dict[str
         netprep.adjust_spec(engine.networks, oci, cid,
                             lambda other: engine.store.get(other).config.get("Env") or [])
         lifecycle.adjust_spec(oci, host, config)  # --init, --group-add, log rotation
+        userns.adjust_spec(oci, host, config.security.remap)  # --userns-remap: the user namespace
+        userns.own_container_dir(cdir, host, config.security.remap)
     except ValueError as e:
         raise bad_request(str(e)) from None
     return oci

@@ -22,6 +22,7 @@ from ..libcontainerd import Containerd, ContainerdError, Task
 from ..stats.service import Stats
 from ..network import prepare as netprep
 from ..network.service import Networks
+from ..security import userns
 from ..streams.stdin import StdinFifos
 from ..volumes.service import Volumes
 from . import create as creation
@@ -47,6 +48,7 @@ class Engine:
         self.stats = Stats(ctrd)
         self.networks = Networks(config)  # daemon/network/: hooks at create, start, exit, remove
         self.volumes = Volumes(config.data_root, config.exec_root)  # daemon/volumes/: the same hooks
+        self.volumes.driver.owner = userns.root_ids(config.security.remap)  # --userns-remap: new volumes' owner
         self.restarts = restart.Restarts(self)  # RestartPolicy: restart.py, called at start, kill, exit
         self.health = Health(self)  # daemon/health/: probes from each start to the exit
 

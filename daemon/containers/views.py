@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
 from berth.common.humanize import human_duration
 from berth.common.timefmt import ZERO_TIME, parse_rfc3339_nano
 
+from ..config import Config
 from ..health import monitor as health
 from .store import Container, Store
 
@@ -40,6 +42,18 @@ def command_text(c: Container) -> str:
     """Docker's COMMAND column: arguments with a space in them are single-quoted."""
     args = [f"'{a}'" if " " in a else a for a in c.args]
     return " ".join([c.path, *args]).strip()
+
+
+def graph_driver(config: Config, cid: str) -> dict[str, Any]:
+    """GraphDriver as dockerd's overlay2 shows it, where the dirs are known (berthd started
+    berth-containerd, so its root and state are berthd's): the container's upper, work and
+    merged dirs (the lower ones are berth-containerd's, and not shown)."""
+    if config.containerd is not None:
+        return {"Name": "overlayfs", "Data": None}
+    active = os.path.join(config.containerd_root, "snapshots", "active", cid)
+    return {"Name": "overlayfs", "Data": {
+        "MergedDir": os.path.join(config.containerd_state, "tasks", cid, "rootfs"),
+        "UpperDir": os.path.join(active, "fs"), "WorkDir": os.path.join(active, "work")}}
 
 
 def inspect(c: Container, store: Store, image_ref: str) -> dict[str, Any]:

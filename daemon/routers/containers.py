@@ -101,6 +101,7 @@ async def inspect(ref: ContainerId, request: Request,
     engine = _engine(request)
     c = engine.store.get(ref)
     shown = views.inspect(c, engine.store, c.config.get("Image", ""))
+    shown["GraphDriver"] = views.graph_driver(engine.config, c.id)
     shown["NetworkSettings"] = netviews.settings(engine.networks, c.id, c.state.running)
     shown["Mounts"] = engine.volumes.mounts_view(c.id)
     if size:

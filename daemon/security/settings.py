@@ -16,6 +16,7 @@ class DaemonSecurity:
     seccomp_text: str = ""  # the file's content, read at start
     no_new_privileges: bool = False  # --no-new-privileges
     default_ulimits: list[dict[str, Any]] = field(default_factory=list)  # --default-ulimit, as HostConfig.Ulimits
+    remap: Any = None  # --userns-remap: a userns.Remap, or None
 
     def default_seccomp(self) -> dict[str, Any] | None:
         """The profile a container gets when it names none; None: unconfined."""
@@ -75,4 +76,6 @@ def security_options(sec: DaemonSecurity) -> list[str]:
     out = [f"name=seccomp,profile={profile}"]
     if sec.no_new_privileges:
         out.append("name=no-new-privileges")
+    if sec.remap is not None:
+        out.append("name=userns")
     return out

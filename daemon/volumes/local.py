@@ -56,6 +56,7 @@ def check_options(opts: dict[str, str] | None) -> None:
 class LocalDriver:
     def __init__(self, root: str) -> None:
         self.root = root
+        self.owner: tuple[int, int] | None = None  # a new volume's _data owner (--userns-remap's root)
         os.makedirs(root, mode=0o701, exist_ok=True)
 
     def dir_of(self, name: str) -> str:
@@ -85,6 +86,8 @@ class LocalDriver:
                    labels=dict(labels), options=dict(options) if options is not None else None)
         os.makedirs(self.mountpoint(name), mode=0o755, exist_ok=True)
         os.chmod(self.dir_of(name), 0o701)
+        if self.owner is not None:  # as dockerd's: the remapped root owns what it will write to
+            os.chown(self.mountpoint(name), *self.owner)
         write_json_atomic(os.path.join(self.dir_of(name), RECORD), asdict(v), 0o600)
         return v
 

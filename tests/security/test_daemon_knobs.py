@@ -1,6 +1,6 @@
 """berthd's own knobs: the API over TCP only with verified TLS (certificates made here with
 openssl), the audit line of every mutating request, and the daemon-wide confinement
-defaults (--seccomp-profile, --no-new-privileges, --default-ulimit; --userns-remap refused)."""
+defaults (--seccomp-profile, --no-new-privileges, --default-ulimit; --userns-remap: test_userns.py)."""
 
 from __future__ import annotations
 
@@ -126,11 +126,6 @@ def test_daemon_defaults_apply_to_every_container(tls_berthd) -> None:
                  "ulimit -Hn")
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["NoNewPrivs:", "1", "Seccomp:", "0", "321", "654"]
-
-
-def test_userns_remap_is_refused_clearly() -> None:
-    r = subprocess.run([BERTHD, "--userns-remap", "default"], capture_output=True, text=True, timeout=30)
-    assert r.returncode == 2 and "--userns-remap default: not supported by berth yet" in r.stderr
 
 
 def test_a_bad_daemon_seccomp_profile_stops_berthd(work: str) -> None:
