@@ -15,6 +15,7 @@ import threading
 
 from berth.common import CONTAINERD_ADDRESS, CONTAINERD_ROOT, CONTAINERD_STATE
 from berth.common.malloc import limit_arenas
+from berth.common.sdnotify import notify
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -71,11 +72,13 @@ def main(argv: list[str] | None = None) -> int:
     server = serve(os.path.abspath(args.address), images, containers, tasks, events, Puller(images),
                    args.certs_dir)
     logging.info("serving on %s (root %s, state %s)", args.address, root, state)
+    notify("READY=1")  # berth-containerd.service is Type=notify, as containerd.service
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     stop.wait()
+    notify("STOPPING=1")
     # Shims and their containers keep running: they are not ours to stop.
     events.close()
     server.stop(grace=2).wait()
