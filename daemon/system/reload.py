@@ -79,7 +79,8 @@ def _parse(argv: list[str]) -> Config:
     except SystemExit as e:
         said = [line for line in err.getvalue().splitlines() if line.strip()]
         message = e.code if isinstance(e.code, str) else (said[-1] if said else f"exit status {e.code}")
-        raise ValueError(message.removeprefix("berthd: error: ")) from None
+        # start-up's own framing is not a reload's (the settings' words stay dockerd's)
+        raise ValueError(message.removeprefix("berthd: error: ").removeprefix("failed to start daemon: ")) from None
 
 
 def _set_level(name: str) -> None:
