@@ -12,6 +12,10 @@ berth_systemd() {
     [ -d /run/systemd/system ]
 }
 
+# bash completion for berth (contrib/completion/bash/berth): where bash-completion looks,
+# which plain bash users may source themselves
+BERTH_COMPLETION=/usr/share/bash-completion/completions/berth
+
 # The units scripts/install installs where systemd runs (contrib/systemd/), in start order.
 BERTH_UNITS="berth-containerd.service berth.socket berth.service"
 
