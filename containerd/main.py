@@ -72,11 +72,13 @@ def main(argv: list[str] | None = None) -> int:
     server = serve(os.path.abspath(args.address), images, containers, tasks, events, Puller(images),
                    args.certs_dir)
     logging.info("serving on %s (root %s, state %s)", args.address, root, state)
-    notify("READY=1")  # berth-containerd.service is Type=notify, as containerd.service
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    # berth-containerd.service is Type=notify, as containerd.service; after the handlers,
+    # so that a stop right after READY=1 is a clean one
+    notify("READY=1")
     stop.wait()
     notify("STOPPING=1")
     # Shims and their containers keep running: they are not ours to stop.
