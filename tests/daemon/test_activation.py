@@ -134,9 +134,13 @@ def test_a_name_or_number_not_passed_is_refused() -> None:
                                          "systemd")):
             cmd = [ACTIVATE, f"--listen={d.sock}", "--fdname=api", *_args(d, host)]
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            # systemd-socket-activate execs berthd on the first connection
-            subprocess.run(["curl", "-s", "--max-time", "5", "--unix-socket", d.sock, "http://berth/_ping"],
-                           capture_output=True)
+            # systemd-socket-activate execs berthd on the first connection, once it listens
+            def connected(proc: subprocess.Popen = proc) -> bool:
+                subprocess.run(["curl", "-s", "--max-time", "5", "--unix-socket", d.sock, "http://berth/_ping"],
+                               capture_output=True)
+                return proc.poll() is not None
+
+            wait_until(connected, timeout=60, interval=0.2)
             _, err = proc.communicate(timeout=60)
             assert (proc.returncode, err.strip().splitlines()[-1]) == (1, message)
     finally:
