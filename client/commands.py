@@ -208,6 +208,16 @@ _SYSTEM_ONLY = {
     ), 0, 0, True, "df:cmd_df"),
 }
 
+# `berth network SUB` is one command (client/network.py): its subcommands, for help and completion
+NETWORK_SUBS = {
+    "connect": "Connect a container to a network", "create": "Create a network",
+    "disconnect": "Disconnect a container from a network",
+    "inspect": "Display detailed information on one or more networks", "ls": "List networks",
+    "prune": "Remove all unused networks", "rm": "Remove one or more networks"}
+# `berth system SUB` as docker lists them (docker's own words; berth has no `system prune`)
+SYSTEM_SUBS = {"df": "Show berth disk usage", "events": "Get real time events from the server",
+               "info": "Display system-wide information"}
+
 # `berth volume SUB` (client/volume.py)
 _VOLUME = {
     "create": ("Create a volume", "[OPTIONS] [VOLUME]", (
@@ -241,6 +251,23 @@ _CONTAINER_SHORTCUTS = ("run", "create", "start", "ps", "logs", "stop", "kill", 
                         "stats", "update", "port", "cp", "diff", "export", "pause", "unpause", "rename", "restart", "top")
 _CONTAINER_ALIASES = {"ls": "ps", "list": "ps", "remove": "rm"}
 _IMAGE_ALIASES = {"list": "ls", "remove": "rm", "rmi": "rm"}
+
+
+# `berth --help`'s lists, as docker's (berth has no builder, context, manifest, plugin or trust)
+COMMON = ("run", "exec", "ps", "build", "pull", "push", "images", "login", "logout", "version", "info")
+MANAGEMENT = {"container": "Manage containers", "image": "Manage images", "network": "Manage networks",
+              "system": "Manage berth", "volume": "Manage volumes"}
+OTHERS = ("attach", "commit", "cp", "create", "diff", "events", "export", "history", "import", "inspect", "kill",
+          "load", "logs", "pause", "port", "rename", "restart", "rm", "rmi", "save", "start", "stats", "stop", "tag",
+          "top", "unpause", "update", "wait")
+
+
+def subcommands(group: str) -> list[str]:
+    """The subcommands of a management command (completion: client/complete.py)."""
+    tables = {"container": [*_CONTAINER, *_CONTAINER_ALIASES], "image": [*_IMAGE, *_IMAGE_ALIASES],
+              "volume": [*_VOLUME, *_VOLUME_ALIASES], "network": [*NETWORK_SUBS],
+              "system": [*SYSTEM_SUBS, *_SYSTEM_ONLY]}
+    return sorted(set(tables.get(group, [])) - {"rmi"})
 
 
 def _spec(path: str, entry: tuple, aliases: tuple[str, ...]) -> tuple[Command, str]:
@@ -285,6 +312,8 @@ def lookup(words: list[str]) -> tuple[Command, str, int] | tuple[None, str, int]
         spec, handler = _spec(f"{first} {words[1]}", group[sub],
                               _container_aliases(sub) if first == "container" else _image_aliases(sub))
         return spec, handler, 2
+    if first in ("network", "system") and (len(words) < 2 or words[1] in ("--help", "-h")):
+        return None, first, 1
     if first == "volume":
         if len(words) < 2:
             return None, first, 1
@@ -309,6 +338,8 @@ def lookup(words: list[str]) -> tuple[Command, str, int] | tuple[None, str, int]
     if first == "system" and len(words) > 1 and (words[1] in _SYSTEM_ONLY or words[1] in _SYSTEM):
         spec, handler = _spec(f"system {words[1]}", {**_SYSTEM, **_SYSTEM_ONLY}[words[1]], ())
         return spec, handler, 2
+    if first == "system":
+        return None, first, 2
     return None, "", 1
 
 
@@ -320,19 +351,22 @@ def group_help(group: str) -> str:
         table, usage, title = _IMAGE, "Usage:  berth image COMMAND\n\nManage images\n", "Commands"
     elif group == "volume":
         table, usage, title = _VOLUME, "Usage:  berth volume COMMAND\n\nManage volumes\n", "Commands"
+    elif group in ("network", "system"):
+        subs = NETWORK_SUBS if group == "network" else SYSTEM_SUBS
+        table = {name: (summary,) for name, summary in subs.items()}
+        usage = f"Usage:  berth {group} COMMAND\n\n{'Manage networks' if group == 'network' else 'Manage berth'}\n"
+        title = "Commands"
     else:
         lines = ["Usage:  berth [OPTIONS] COMMAND", "", "A container engine that speaks Docker's API", "",
                  "Common Commands:"]
-        for name in ("run", "exec", "ps", "images", "pull", "logs", "stop", "rm", "version", "info"):
+        for name in COMMON:  # docker's, in docker's order, but for `search` (berth has none)
             spec, _, _ = lookup([name])
             assert spec is not None
             lines.append(f"  {name:<11} {spec.summary}")
-        lines += ["", "Management Commands:", "  container   Manage containers", "  image       Manage images",
-                  "  volume      Manage volumes",
-                  "", "Commands:"]
-        for name in ("attach", "cp", "create", "diff", "events", "export", "history", "import", "inspect", "kill", "load",
-                     "login", "logout", "pause", "push", "rename", "restart", "rmi", "save", "start", "stats", "tag",
-                     "top", "unpause", "update", "wait"):
+        lines += ["", "Management Commands:"]
+        lines += [f"  {name:<11} {summary}" for name, summary in MANAGEMENT.items()]
+        lines += ["", "Commands:"]
+        for name in OTHERS:
             spec, _, _ = lookup([name])
             assert spec is not None
             lines.append(f"  {name:<11} {spec.summary}")

@@ -95,6 +95,10 @@ def run(argv: list[str]) -> int:
     from berth.client.api import host_from_env
 
     ctx = Context(host_from_env(host))
+    if rest[0] == "__complete":  # hidden: bash completion asks it (client/complete.py)
+        from berth.client.complete import cmd_complete
+
+        return cmd_complete(ctx, rest[1:])
     spec, handler, used = lookup(rest)
     if spec is None:
         if handler and used == 1:

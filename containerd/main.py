@@ -15,6 +15,7 @@ import threading
 
 from berth.common import CONTAINERD_ADDRESS, CONTAINERD_ROOT, CONTAINERD_STATE
 from berth.common.malloc import limit_arenas
+from berth.common.sdnotify import notify
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -75,7 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    # berth-containerd.service is Type=notify, as containerd.service; after the handlers,
+    # so that a stop right after READY=1 is a clean one
+    notify("READY=1")
     stop.wait()
+    notify("STOPPING=1")
     # Shims and their containers keep running: they are not ours to stop.
     events.close()
     server.stop(grace=2).wait()

@@ -12,6 +12,8 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from berth.common.sdnotify import notify
+
 from .config import API_VERSION
 from .containers.service import Engine
 from .http.errors import ApiError
@@ -23,7 +25,6 @@ from .routers import (container_lifecycle, container_ops, container_resources, c
 from .routers import build as build_router  # issue 10
 from .routers import exec as exec_router
 from .routers import registry as registry_router
-from .system.notify import notify
 
 log = logging.getLogger("berthd")
 
@@ -67,7 +68,7 @@ def build(engine: Engine, managed: ManagedContainerd | None) -> FastAPI:
         await builtin.ensure_builtin(engine.ctrd)
         await engine.restore()
         log.info("berthd ready")
-        notify("READY=1")  # systemd's Type=notify (daemon/system/notify.py)
+        notify("READY=1")  # systemd's Type=notify (common/sdnotify.py)
         yield
         notify("STOPPING=1")
         await engine.close()

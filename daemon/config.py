@@ -18,11 +18,13 @@ ENGINE_VERSION = VERSION
 
 @dataclass
 class Config:
-    host: str = DEFAULT_HOST
+    host: str = DEFAULT_HOST  # "": no unix socket of berthd's own (only fd:// ones)
+    activation: list[str] = field(default_factory=list)  # -H fd://ADDR: ADDR each ("" for all; daemon/system/activation.py)
     data_root: str = DATA_ROOT
     exec_root: str = EXEC_ROOT
     group: str = "berth"
     pidfile: str | None = None
+    config_file: str = ""  # --config-file: read again on SIGHUP (daemon/system/reload.py)
     containerd: str | None = None  # None: berthd starts and supervises its own
     cgroup_parent: str = "berth"
     default_runtime: str = RUNTIME_LIBRARY

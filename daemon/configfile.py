@@ -76,6 +76,16 @@ def merge(p: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namesp
     return a
 
 
+def keys_in(path: str) -> set[str]:
+    """The settings a file sets (its sections' keys as top-level ones): SIGHUP applies only
+    those, as dockerd's IsValueSet (daemon/system/reload.py). A missing file sets none."""
+    try:
+        doc = _read(path, must_exist=False)
+    except ConfigError as e:
+        raise ValueError(f"unable to configure the Docker daemon with file {path}: {e}") from None
+    return set(_flatten(doc or {}))
+
+
 def _given(p: argparse.ArgumentParser, argv: list[str] | None) -> dict[str, object]:
     """The destinations the command line set itself (dockerd's flags.Visit, not VisitAll)."""
     saved = [(action, action.default) for action in p._actions]

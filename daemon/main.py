@@ -13,6 +13,8 @@ from berth.common.malloc import limit_arenas
 
 from . import configfile
 from .config import Config
+from .system import activation
+from .system.activation import ActivationError
 
 # dockerd's levels (its log.SetLevel's) as Python's; trace is as far as debug goes here.
 _LEVELS = {"trace": "debug", "debug": "debug", "info": "info", "warn": "warning", "warning": "warning",
@@ -23,7 +25,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
     d = Config()  # the defaults live there
     p = argparse.ArgumentParser(prog="berthd", description="berth's Docker Engine API daemon")
     p.add_argument("-H", "--host", action="append", default=[],
-                   help="daemon socket to listen on (unix://PATH, or tcp://HOST:PORT with --tlsverify)")
+                   help="daemon socket to listen on (unix://PATH, fd:// from systemd, or tcp://HOST:PORT with --tlsverify)")
     p.add_argument("--data-root", default=d.data_root)
     p.add_argument("--exec-root", default=d.exec_root)
     p.add_argument("-G", "--group", default=d.group, help="group that may use the API socket")
@@ -57,7 +59,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
     log_level = "debug" if a.debug else _LEVELS.get(a.log_level.lower())
     if log_level is None:
         p.error(f"invalid logging level: {a.log_level}")
-    unix_host, tls = _hosts(p, a, d.host)
+    unix_host, fds, tls = _hosts(p, a, d.host)
     runtimes: dict[str, str] = {}
     for item in a.add_runtime:
         name, eq, path = item.partition("=")
@@ -70,8 +72,9 @@ def parse_args(argv: list[str] | None = None) -> Config:
         p.error(f"--default-address-pool: {e}")
     if not a.veth_prefix or len(a.veth_prefix) > 8:
         p.error("--veth-prefix: 1 to 8 characters")
-    cfg = Config(host=unix_host, tls=tls, security=_security(p, a), data_root=os.path.abspath(a.data_root),
-                 exec_root=os.path.abspath(a.exec_root), group=a.group, pidfile=a.pidfile,
+    cfg = Config(host=unix_host, activation=fds, tls=tls, security=_security(p, a),
+                 data_root=os.path.abspath(a.data_root),
+                 exec_root=os.path.abspath(a.exec_root), group=a.group, pidfile=a.pidfile, config_file=a.config_file,
                  containerd=a.containerd, cgroup_parent=a.cgroup_parent,
                  default_runtime=a.default_runtime, runtimes=runtimes,
                  insecure_registries=_registries(a), registry_mirrors=_mirrors(a),
@@ -114,23 +117,25 @@ def _security_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--userns-remap", default="", help="User/Group setting for user namespaces")
 
 
-def _hosts(p: argparse.ArgumentParser, a: argparse.Namespace, default: str) -> tuple[str, object]:
-    """At most one unix:// and one tcp:// host; the tcp one only with verified TLS."""
+def _hosts(p: argparse.ArgumentParser, a: argparse.Namespace, default: str) -> tuple[str, list[str], object]:
+    """At most one unix:// and one tcp:// host, the tcp one only with verified TLS; any
+    fd:// hosts (systemd's sockets: daemon/system/activation.py)."""
     from .security import tls
 
     hosts = a.host or [default]
     unix = [h for h in hosts if h.startswith("unix://")]
     tcp = [h for h in hosts if h.startswith("tcp://")]
-    other = [h for h in hosts if h not in unix and h not in tcp]
+    fds = [h.removeprefix("fd://") for h in hosts if h.startswith("fd://")]
+    other = [h for h in hosts if h not in unix and h not in tcp and not h.startswith("fd://")]
     if other or len(unix) > 1 or len(tcp) > 1:
-        p.error(f"-H: one unix://PATH and one tcp://HOST:PORT at most: {' '.join(hosts)}")
+        p.error(f"-H: one unix://PATH and one tcp://HOST:PORT at most, and fd://: {' '.join(hosts)}")
     settings = None
     if tcp:
         try:
             settings = tls.settings(tcp[0], a.tlsverify, a.tlscacert, a.tlscert, a.tlskey)
         except ValueError as e:
             p.error(str(e))
-    return (unix[0] if unix else ""), settings
+    return (unix[0] if unix else ""), fds, settings
 
 
 def _security(p: argparse.ArgumentParser, a: argparse.Namespace) -> object:
@@ -167,7 +172,7 @@ def _address_pool(value: str) -> tuple[str, int]:
     return str(base), size
 
 
-async def _serve(cfg: Config) -> None:
+async def _serve(cfg: Config, inherited: list, argv: list[str] | None) -> None:
     import uvicorn
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -177,6 +182,7 @@ async def _serve(cfg: Config) -> None:
     from .libcontainerd import Containerd
     from .libcontainerd.supervisor import ManagedContainerd
     from .routers import containers as containers_router
+    from .system import reload
 
     gid = access.ensure_group(cfg.group)
     managed = None
@@ -192,13 +198,16 @@ async def _serve(cfg: Config) -> None:
     # by requestlog, once each, instead of by uvicorn's access log.
     common = dict(http=http, log_level=cfg.log_level, log_config=None, access_log=False, timeout_graceful_shutdown=5)
     servers = []
-    if cfg.socket_path:
-        sock = access.listen_unix(cfg.socket_path, gid)
-        servers.append((uvicorn.Server(uvicorn.Config(asgi, lifespan="on", **common)), sock))
+    sockets = [access.listen_unix(cfg.socket_path, gid)] if cfg.socket_path else []
+    for sock in inherited:
+        logging.getLogger("berthd").info("API listen on %s", activation.path_of(sock) or f"fd {sock.fileno()}")
+    if sockets or inherited:  # systemd's sockets (fd://) are served as berthd's own
+        servers.append((uvicorn.Server(uvicorn.Config(asgi, lifespan="on", **common)), [*sockets, *inherited]))
     if cfg.tls is not None:
         servers.append(_tls_server(cfg, asgi, common, lifespan="off" if servers else "on"))
     ours = os.stat(cfg.socket_path).st_ino if cfg.socket_path else 0
     _quiet_signals()
+    reload.on_sighup(argv, cfg, engine)  # SIGHUP: daemon.json again (daemon/system/reload.py)
     try:
         await _serve_all(servers)
     finally:
@@ -222,12 +231,12 @@ def _tls_server(cfg: Config, asgi: object, common: dict, lifespan: str) -> tuple
     t = cfg.tls
     server = uvicorn.Server(uvicorn.Config(asgi, lifespan=lifespan, ssl_certfile=t.cert, ssl_keyfile=t.key,
                                            ssl_ca_certs=t.cacert, ssl_cert_reqs=ssl.CERT_REQUIRED, **common))
-    return server, tls.listen_tcp(t)
+    return server, [tls.listen_tcp(t)]
 
 
 async def _serve_all(servers: list) -> None:
     """Every listener until the first one stops (a signal stops them all: uvicorn's handlers)."""
-    tasks = [asyncio.ensure_future(server.serve(sockets=[sock])) for server, sock in servers]
+    tasks = [asyncio.ensure_future(server.serve(sockets=socks)) for server, socks in servers]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -254,6 +263,10 @@ def main(argv: list[str] | None = None) -> None:
         return
     if os.geteuid() != 0:
         sys.exit("berthd needs to be started as root")
+    try:  # systemd's sockets first: nothing is started, and no file written, when they are missing
+        inherited = activation.listeners(cfg.activation)
+    except (ActivationError, OSError) as e:
+        sys.exit(f"failed to load listeners: {e}")
     limit_arenas()
     logging.basicConfig(level=cfg.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -265,7 +278,7 @@ def main(argv: list[str] | None = None) -> None:
         with open(cfg.pidfile, "w") as f:
             f.write(f"{os.getpid()}\n")
     try:
-        asyncio.run(_serve(cfg))
+        asyncio.run(_serve(cfg, inherited, argv))
     finally:
         if cfg.pidfile:
             try:

@@ -77,8 +77,10 @@ class ManagedContainerd:
         args = [*_executable(), "--address", self.address,
                 "--root", c.containerd_root, "--state", c.containerd_state]
         # Its own session: a signal for berthd's process group must not reach it.
+        # Not systemd's NOTIFY_SOCKET: berthd's READY=1 is the unit's, not its containerd's.
+        env = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"}
         self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
-                                      start_new_session=True, close_fds=True)
+                                      start_new_session=True, close_fds=True, env=env)
         logf.close()
         self.pid = self._proc.pid
         # Whole or absent: a berthd killed mid-write must not leave an empty pidfile, which

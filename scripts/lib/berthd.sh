@@ -12,6 +12,20 @@ berth_systemd() {
     [ -d /run/systemd/system ]
 }
 
+# bash completion for berth (contrib/completion/bash/berth): where bash-completion looks,
+# which plain bash users may source themselves
+BERTH_COMPLETION=/usr/share/bash-completion/completions/berth
+
+# The units scripts/install installs where systemd runs (contrib/systemd/), in start order.
+BERTH_UNITS="berth-containerd.service berth.socket berth.service"
+
+# berth_write_units DIR PREFIX: the units into DIR with ExecStart at PREFIX's commands
+berth_write_units() {
+    for unit in $BERTH_UNITS; do
+        sed "s|^ExecStart=/usr/local/bin/|ExecStart=$2/venv/bin/|" "contrib/systemd/$unit" >"$1/$unit"
+    done
+}
+
 # _berth_alive PID ARG: PID runs (a zombie has ended: PID 1 here reaps no orphans)
 # and has ARG among its arguments, so a stale pidfile's recycled PID is not ours.
 _berth_alive() {
@@ -41,9 +55,14 @@ _berth_stop() {
 # cleanly has already stopped the containerd (and removed its pidfile); one that had
 # to be killed leaves it running. Shims and containers carry on either way.
 berthd_stop() {
-    # berth.service's berthd: through systemd, which would otherwise see it fail
-    if berth_systemd && systemctl is-active --quiet berth.service 2>/dev/null; then
-        systemctl stop berth.service
+    # the units: through systemd, which would otherwise see them fail; the socket too,
+    # or a connection to it would start berthd again (on the old code, mid-upgrade)
+    if berth_systemd; then
+        for unit in berth.socket berth.service berth-containerd.service; do
+            if systemctl is-active --quiet "$unit" 2>/dev/null; then
+                systemctl stop "$unit"
+            fi
+        done
     fi
     _berth_stop "$BERTHD_PIDFILE" "$BERTHD_PIDFILE"
     _berth_stop "$CONTAINERD_PIDFILE" "$CONTAINERD_ADDRESS"

@@ -42,6 +42,7 @@ BERTHD_PIDFILE = "/run/berth/berthd.pid"
 CONTAINERD_PIDFILE = "/run/berth/berth-containerd.pid"  # daemon/libcontainerd/supervisor.py writes it
 GROUP = "berth"  # berthd's default --group, created by berthd (daemon/http/access.py)
 CGROUP_PARENT = "berth"
+COMPLETION = "/usr/share/bash-completion/completions/berth"  # scripts/install puts it there
 MADE_BY_INSTALL = ["/var/lib/berth", "/run/berth", "/var/log/berth"]
 _LOCK = "/run/lock/berth-install-test.lock"
 MARKER = f"{PREFIX}/.installed-by-tests"  # scripts/uninstall removes it with the prefix
@@ -180,7 +181,7 @@ def _uninstall(inst: Install, found: _Found) -> list[str]:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-    problems += [f"{p} left behind" for p in [PREFIX, *(f"/usr/local/bin/{c}" for c in COMMANDS)]
+    problems += [f"{p} left behind" for p in [PREFIX, *(f"/usr/local/bin/{c}" for c in COMMANDS), COMPLETION]
                  if os.path.lexists(p)]
     return problems + _remove_what_the_test_made(found)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from tests.host import alive
-from tests.install.conftest import BERTH, BERTHD_PIDFILE, COMMANDS, PREFIX, Install, read_pid, run_as
+from tests.install.conftest import BERTH, BERTHD_PIDFILE, COMMANDS, PREFIX, ROOT, Install, read_pid, run_as
 
 SOCKET_REFUSAL = ("permission denied while trying to connect to the berth daemon socket at "
                   "unix:///run/berth/berth.sock")
@@ -54,3 +54,16 @@ def test_installing_again_restarts_berthd_on_the_new_code_and_containers_carry_o
     assert (r.returncode, r.stdout.strip()) == (0, "true"), r.stderr
     r = run_as(member, BERTH, "rm", "-f", cid)
     assert r.returncode == 0, r.stderr
+
+
+def test_bash_completion_is_installed_and_completes_with_the_installed_berth(install: Install, member: str) -> None:
+    path = "/usr/share/bash-completion/completions/berth"
+    with open(path) as f, open(os.path.join(ROOT, "contrib", "completion", "bash", "berth")) as g:
+        assert f.read() == g.read()
+    script = (f". {path}; COMP_LINE='berth netw'; COMP_POINT=${{#COMP_LINE}}; COMP_WORDS=(berth netw); "
+              "COMP_CWORD=1; _berth; printf '%s\\n' \"${COMPREPLY[@]}\"")
+    r = run_as(member, "bash", "--norc", "--noprofile", "-c", script)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "network\n", "")
+    r = run_as(member, "bash", "--norc", "--noprofile", "-c", script.replace("berth netw", "berth ps --no-t")
+               .replace("(berth netw)", "(berth ps --no-t)").replace("COMP_CWORD=1", "COMP_CWORD=2"))
+    assert r.stdout == "--no-trunc\n", r.stderr

@@ -1,9 +1,10 @@
-"""sd_notify: tells systemd (Type=notify units) that berthd serves, and that it stops.
+"""sd_notify: tells systemd (Type=notify units) that a service serves, and that it stops.
 
-dockerd does the same (READY=1 once its API serves, STOPPING=1 on the way out), so
-that `systemctl start berth` returns once clients can connect, and units ordered
-After=berth.service start then. Without $NOTIFY_SOCKET (not started by systemd) it
-does nothing. Written here rather than using libsystemd: one datagram.
+berthd does as dockerd (READY=1 once its API serves, STOPPING=1 on the way out), and
+berth-containerd as containerd (READY=1 once its gRPC socket serves), so that
+`systemctl start berth` returns once clients can connect, and units ordered after
+them start then. Without $NOTIFY_SOCKET (not started by systemd) it does nothing.
+Written here rather than using libsystemd: one datagram.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import logging
 import os
 import socket
 
-log = logging.getLogger("berthd.notify")
+log = logging.getLogger("berth.notify")
 
 
 def notify(state: str) -> bool:

@@ -1,0 +1,92 @@
+"""SIGHUP: berthd reads its configuration file again and applies what dockerd applies
+live (daemon/reload.go) among the settings berth has: debug (and log-level), the
+insecure registries and the registry mirrors. berth has no engine labels.
+
+As in dockerd, the file and the command line are read again as at start-up, with
+all of start-up's checks (unknown keys, wrong types, a key both a flag and in the
+file): a file that fails them changes nothing, and berthd logs why and carries on
+serving. A setting changes only when the file sets it (dockerd's IsValueSet): a key
+removed from the file leaves its current value. The rest of a changed file takes
+effect at the next start, as dockerd's does.
+
+Nothing has to reach berth-containerd: berthd hands the registries and mirrors to it
+with every pull, push and login (daemon/images/pull.py), from the live Config.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import logging
+import platform
+import signal
+import sys
+from typing import Any
+
+from .. import configfile
+from ..config import Config
+
+log = logging.getLogger("berthd")
+_CHATTY = ("asyncio", "grpc")  # never below info (daemon/main.py)
+
+
+def on_sighup(argv: list[str] | None, cfg: Config, engine: Any) -> None:
+    """Reload on every SIGHUP, in the event loop (between requests' steps, never inside one)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload, args, cfg, engine)
+
+
+def reload(argv: list[str], cfg: Config, engine: Any) -> bool:
+    """Read the file again and apply it to the live `cfg`; False (and an error logged) if it is refused."""
+    log.info("Got signal to reload configuration, reloading from: %s", cfg.config_file)
+    try:
+        new = _parse(argv)
+        keys = configfile.keys_in(new.config_file)
+    except ValueError as e:
+        log.error("Error reloading configuration: %s", e)
+        return False
+    if keys & {"debug", "log-level"}:
+        cfg.log_level = new.log_level
+        _set_level(cfg.log_level)
+    if "insecure-registries" in keys:
+        cfg.insecure_registries = new.insecure_registries
+    if "registry-mirrors" in keys:
+        cfg.registry_mirrors = new.registry_mirrors
+    shown = {"debug": cfg.log_level == "debug", "log-level": cfg.log_level,
+             "insecure-registries": cfg.insecure_registries, "registry-mirrors": cfg.registry_mirrors}
+    log.info("Reloaded configuration: %s", json.dumps(shown, separators=(",", ":")))
+    # docker's daemon event: `docker events --filter type=daemon` sees the reload
+    attrs = {"debug": str(shown["debug"]).lower(), "insecure-registries": json.dumps(cfg.insecure_registries),
+             "registry-mirrors": json.dumps(cfg.registry_mirrors), "labels": "[]", "name": platform.node()}
+    engine.events.publish("daemon", "reload", "", attrs)
+    return True
+
+
+def _parse(argv: list[str]) -> Config:
+    """The flags and the file as at start-up; ValueError with start-up's words if refused.
+
+    Start-up's checks end the process (argparse's error, sys.exit with dockerd's
+    message); here their message is kept and the process is not.
+    """
+    from ..main import parse_args
+
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            return parse_args(argv)
+    except SystemExit as e:
+        said = [line for line in err.getvalue().splitlines() if line.strip()]
+        message = e.code if isinstance(e.code, str) else (said[-1] if said else f"exit status {e.code}")
+        # start-up's own framing is not a reload's (the settings' words stay dockerd's)
+        raise ValueError(message.removeprefix("berthd: error: ").removeprefix("failed to start daemon: ")) from None
+
+
+def _set_level(name: str) -> None:
+    level = logging.getLevelName(name.upper())
+    logging.getLogger().setLevel(level)
+    for logger in ("uvicorn", "uvicorn.error"):  # uvicorn.Config set these from --log-level
+        logging.getLogger(logger).setLevel(level)
+    for chatty in _CHATTY:
+        logging.getLogger(chatty).setLevel(max(logging.INFO, level))
