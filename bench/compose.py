@@ -12,7 +12,13 @@ network and the volume removed) are timed, as the user sees them, from the CLI.
     .venv/bin/python bench/compose.py [--rounds 5] [--trace]
 
 Prints the medians and the ratios berth/docker. --trace starts berthd with --debug and
-prints its request log of the last round (each request's status and duration)."""
+prints its request log of the last round (each request's status and duration).
+
+`--project three` times the shape issue 14 names instead — three services (web built
+from a Dockerfile, db with a named volume, cache), one network, one volume — with no
+health wait and services that end at SIGTERM, so that both engines' times are the
+engine's work rather than the project's fixed waits (the health interval, the stop
+timeout of an httpd that ignores SIGTERM as PID 1)."""
 
 from __future__ import annotations
 
@@ -31,6 +37,42 @@ from tests import dockerd as dockerd_mod  # noqa: E402
 from tests.clients import compose_project  # noqa: E402
 
 IMAGE = "bench-busybox"
+# each service's PID 1 is a shell that ends at SIGTERM (a bare httpd as PID 1 ignores it)
+_SERVE = "trap 'exit 0' TERM; httpd -f -p 80 -h {root} & wait"
+THREE = f"""\
+services:
+  db:
+    image: {{base}}
+    command: ["sh", "-c", "echo db > /data/index.html; {_SERVE.format(root='/data')}"]
+    volumes: ["data:/data"]
+    networks: [backend]
+  cache:
+    image: {{base}}
+    command: ["sh", "-c", "mkdir -p /www; echo cache > /www/index.html; {_SERVE.format(root='/www')}"]
+    networks: [backend]
+  web:
+    build: ./web
+    depends_on: [db, cache]
+    networks: [backend]
+    ports: ["80"]
+volumes:
+  data: {{{{}}}}
+networks:
+  backend: {{{{}}}}
+"""
+THREE_DOCKERFILE = f"""\
+FROM {{base}}
+RUN mkdir -p /www && echo web > /www/index.html
+CMD ["sh", "-c", "{_SERVE.format(root='/www')}"]
+"""
+
+
+def _make_three(env: dict[str, str], base: str, name: str) -> compose_project.Project:
+    p = compose_project.make(env, base, name)
+    for path, text in (("docker-compose.yml", THREE), ("web/Dockerfile", THREE_DOCKERFILE)):
+        with open(os.path.join(p.dir, path), "w") as f:
+            f.write(text.format(base=base))
+    return p
 DOCKER_POOL = "base=10.250.0.0/16,size=24"  # away from berthd's bench pool (engines.BERTH_NET)
 
 
@@ -56,6 +98,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--trace", action="store_true")
+    parser.add_argument("--project", choices=("test", "three"), default="test",
+                        help="the tests' project (health wait) or issue 14's three services")
     args = parser.parse_args()
     work = engines.workdir()
     docker = berth = None
@@ -71,7 +115,8 @@ def main() -> int:
                   "berth": apitimer.Timer(berth.sock, os.path.join(work, "berth-api.sock"))}
         envs = {name: {**os.environ, "DOCKER_HOST": f"unix://{t.path}", "DOCKER_CONFIG": os.path.join(work, "cli")}
                 for name, t in timers.items()}
-        pairs = [(n, compose_project.make(envs[n], IMAGE, f"cb{n[0]}{os.getpid()}")) for n in ("docker", "berth")]
+        make = _make_three if args.project == "three" else compose_project.make
+        pairs = [(n, make(envs[n], IMAGE, f"cb{n[0]}{os.getpid()}")) for n in ("docker", "berth")]
         projects = [p for _, p in pairs]
         for _, p in pairs:  # builds web, once
             p.compose("up", "-d")

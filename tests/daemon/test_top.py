@@ -9,12 +9,13 @@ import subprocess
 
 import httpx
 import pytest
-from tests.daemon.conftest import Berthd, run_container
+from tests.daemon.conftest import Berthd, run_container, wait_until
 
 
 @pytest.fixture
 def sleeper(api: httpx.Client) -> str:
     cid = run_container(api, {"Image": "busybox", "Cmd": ["sh", "-c", "sleep 1000 & wait"]})
+    assert wait_until(lambda: len(_pids(api, cid)) == 2)  # sh has forked its sleep
     yield cid
     api.delete(f"/containers/{cid}", params={"force": 1})
 
