@@ -56,9 +56,9 @@ def _writable(root_fd: int, fd: int, readonly_rootfs: bool) -> None:
     destination is in a volume."""
     if _mount_id(fd) != _mount_id(root_fd):
         if os.fstatvfs(fd).f_flag & os.ST_RDONLY:
-            raise InvalidArgument("mounted volume is marked read-only")
+            raise Internal("mounted volume is marked read-only")  # dockerd's 500s, both
     elif readonly_rootfs:
-        raise InvalidArgument("container rootfs is marked read-only")
+        raise Internal("container rootfs is marked read-only")
 
 
 def extract(root_fd: int, path: str, pieces: Iterator[bytes], owner: tuple[int, int] | None,

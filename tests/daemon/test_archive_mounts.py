@@ -153,6 +153,8 @@ def test_cp_into_a_volume_with_the_clis(berthd: Berthd, api: httpx.Client, which
         assert r.returncode == 0, r.stderr  # a read-only rootfs, but the path is in a volume
         r = cli(berthd, which, "cp", str(tmp_path / "d"), f"{name}:/tmp/")
         assert r.returncode == 1 and "container rootfs is marked read-only" in r.stderr
+        r = api.put(f"/containers/{name}/archive", params={"path": "/tmp"}, content=b"\0" * 1024)
+        assert (r.status_code, r.json()["message"]) == (500, "container rootfs is marked read-only")  # as dockerd
         got = cli(berthd, which, "exec", name, "cat", "/data/d/a.txt")
         assert got.stdout == "in a dir\n"
         out = tmp_path / "back"
