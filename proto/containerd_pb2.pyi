@@ -362,14 +362,16 @@ class DeleteContainerRequest(_message.Message):
     def __init__(self, id: _Optional[str] = ...) -> None: ...
 
 class PathRequest(_message.Message):
-    __slots__ = ("id", "path", "export")
+    __slots__ = ("id", "path", "export", "mounts")
     ID_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
     EXPORT_FIELD_NUMBER: _ClassVar[int]
+    MOUNTS_FIELD_NUMBER: _ClassVar[int]
     id: str
     path: str
     export: bool
-    def __init__(self, id: _Optional[str] = ..., path: _Optional[str] = ..., export: _Optional[bool] = ...) -> None: ...
+    mounts: _containers.RepeatedCompositeFieldContainer[ArchiveMount]
+    def __init__(self, id: _Optional[str] = ..., path: _Optional[str] = ..., export: _Optional[bool] = ..., mounts: _Optional[_Iterable[_Union[ArchiveMount, _Mapping]]] = ...) -> None: ...
 
 class PathStat(_message.Message):
     __slots__ = ("name", "size", "mode", "mtime_ns", "link_target")
@@ -394,18 +396,34 @@ class ArchiveChunk(_message.Message):
     def __init__(self, stat: _Optional[_Union[PathStat, _Mapping]] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class WriteArchiveRequest(_message.Message):
-    __slots__ = ("id", "path", "no_overwrite_dir_non_dir", "copy_uid_gid", "data")
+    __slots__ = ("id", "path", "no_overwrite_dir_non_dir", "copy_uid_gid", "data", "mounts", "readonly_rootfs")
     ID_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
     NO_OVERWRITE_DIR_NON_DIR_FIELD_NUMBER: _ClassVar[int]
     COPY_UID_GID_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
+    MOUNTS_FIELD_NUMBER: _ClassVar[int]
+    READONLY_ROOTFS_FIELD_NUMBER: _ClassVar[int]
     id: str
     path: str
     no_overwrite_dir_non_dir: bool
     copy_uid_gid: bool
     data: bytes
-    def __init__(self, id: _Optional[str] = ..., path: _Optional[str] = ..., no_overwrite_dir_non_dir: _Optional[bool] = ..., copy_uid_gid: _Optional[bool] = ..., data: _Optional[bytes] = ...) -> None: ...
+    mounts: _containers.RepeatedCompositeFieldContainer[ArchiveMount]
+    readonly_rootfs: bool
+    def __init__(self, id: _Optional[str] = ..., path: _Optional[str] = ..., no_overwrite_dir_non_dir: _Optional[bool] = ..., copy_uid_gid: _Optional[bool] = ..., data: _Optional[bytes] = ..., mounts: _Optional[_Iterable[_Union[ArchiveMount, _Mapping]]] = ..., readonly_rootfs: _Optional[bool] = ...) -> None: ...
+
+class ArchiveMount(_message.Message):
+    __slots__ = ("destination", "source", "readonly", "recursive")
+    DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    READONLY_FIELD_NUMBER: _ClassVar[int]
+    RECURSIVE_FIELD_NUMBER: _ClassVar[int]
+    destination: str
+    source: str
+    readonly: bool
+    recursive: bool
+    def __init__(self, destination: _Optional[str] = ..., source: _Optional[str] = ..., readonly: _Optional[bool] = ..., recursive: _Optional[bool] = ...) -> None: ...
 
 class WritableLayerRequest(_message.Message):
     __slots__ = ("id", "changes")

@@ -24,7 +24,8 @@ def preload() -> None:
 
     # Every module of the runtime: its verbs import theirs lazily (the CLI's start-up),
     # and they now run in a child the shim forks per call (shim/runtime.py), whose
-    # imports are lost when it exits: each call would import them again.
+    # imports are lost when it exits: each call would import them again (exec runs in
+    # the shim itself, and its process is forked with nothing left to import).
     for mod in pkgutil.walk_packages(berth.runc.__path__, "berth.runc."):
         if mod.name not in ("berth.runc.cli", "berth.runc.prewarm"):
             importlib.import_module(mod.name)

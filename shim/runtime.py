@@ -156,10 +156,10 @@ def exec_process(rt: Runtime, id: str, process: dict, stdio: Stdio, console_sock
                  pid_file: str, process_file: str) -> int:
     """Start an extra process in the container, detached; return its host pid."""
     if rt.is_library:
-        kwargs: dict[str, Any] = {"stdio": stdio, "detach": True, "pid_file": pid_file}
+        kwargs: dict[str, Any] = {"stdio": stdio, "detach": True}
         if console_socket:
             kwargs["console_socket"] = console_socket
-        return int(_call_library("exec_process", rt.root, id, process, **kwargs))
+        return int(_in_process("exec_process", rt.root, id, process, **kwargs))
     with open(process_file, "w") as f:
         json.dump(process, f)
     args = ["exec", "--detach", "--process", process_file, "--pid-file", pid_file]
@@ -183,6 +183,22 @@ def update(rt: Runtime, id: str, resources: dict, resources_file: str) -> None:
         _run_cli(rt, ["update", "--resources", resources_file, id])
     finally:
         os.unlink(resources_file)
+
+
+def _in_process(verb: str, *args: Any, **kwargs: Any) -> Any:
+    """The verb in the shim itself, for exec: the process is forked from here straight
+    into the container (non-dumpable from its first instruction, berth/runc/nodump.py),
+    without a worker forked first and waited for; the little an exec touches (the
+    container's state file, its cached seccomp filter) is not worth a fork per exec."""
+    try:
+        return _verb(verb)(*args, **kwargs)
+    except _runc_error() as e:
+        text = str(e).strip()
+        raise RuntimeFailure(text.splitlines()[-1] if text else verb + " failed") from None
+    except RuntimeFailure:
+        raise
+    except Exception as e:  # noqa: BLE001 - one line, as the worker's answer would be
+        raise RuntimeFailure(f"{verb}: {type(e).__name__}: {e}") from None
 
 
 def _call_library(verb: str, *args: Any, **kwargs: Any) -> Any:

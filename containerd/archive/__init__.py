@@ -1,5 +1,6 @@
 """A container's files for docker cp and export (GET|HEAD|PUT /containers/{id}/archive,
-GET /containers/{id}/export): stat, tar out, tar in, inside its root and nowhere else."""
+GET /containers/{id}/export): stat, tar out, tar in, inside its root and nowhere else
+(its volumes and binds seen where they are mounted: view.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Iterator
 from ..snapshots import remap
 from . import extract, paths, tarout
 from .rootfs import RootfsViews
+from .view import Bind
 
 if TYPE_CHECKING:
     from ..runtime.tasks import TaskService
@@ -37,17 +39,19 @@ class ArchiveService:
         self.tasks = tasks
         self.views = RootfsViews(tasks, os.path.dirname(tasks.dir))
 
-    def stat(self, cid: str, path: str) -> PathInfo:
-        with self.views.open(cid) as root:
+    def stat(self, cid: str, path: str, binds: list[Bind] | None = None) -> PathInfo:
+        with self.views.open(cid, binds) as root:
             entry = paths.lookup(root, path)
             try:
                 return _info(root, entry)
             finally:
                 os.close(entry.dir_fd)
 
-    def read(self, cid: str, path: str, export: bool = False) -> Iterator[PathInfo | bytes]:
-        """The stat first, then the tar's pieces; the root stays mounted until the end."""
-        with self.views.open(cid) as root:
+    def read(self, cid: str, path: str, export: bool = False, binds: list[Bind] | None = None
+             ) -> Iterator[PathInfo | bytes]:
+        """The stat first, then the tar's pieces; the root stays mounted until the end.
+        export is of the rootfs alone (docker's leaves volumes and binds out)."""
+        with self.views.open(cid, None if export else binds) as root:
             entry = paths.lookup(root, "/" if export else path)
             try:
                 yield _info(root, entry)
@@ -58,13 +62,13 @@ class ArchiveService:
                 os.close(entry.dir_fd)
 
     def write(self, cid: str, path: str, pieces: Iterator[bytes], copy_uid_gid: bool,
-              no_overwrite_dir_non_dir: bool) -> None:
+              no_overwrite_dir_non_dir: bool, binds: list[Bind] | None = None, readonly_rootfs: bool = False) -> None:
         record = self.tasks.containers.get(cid)
         owner = extract.owner_of(record.spec) if copy_uid_gid else None
         mapping = _mapping(record.spec)
         shift = (lambda u, g: (mapping.uid(u), mapping.gid(g))) if mapping else None
-        with self.views.open(cid) as root:
-            extract.extract(root, path, pieces, owner, no_overwrite_dir_non_dir, shift)
+        with self.views.open(cid, binds) as root:
+            extract.extract(root, path, pieces, owner, no_overwrite_dir_non_dir, readonly_rootfs, shift)
 
 
 def _mapping(spec: bytes) -> remap.Mapping | None:

@@ -45,11 +45,29 @@ def owner_of(spec: bytes) -> tuple[int, int]:
     return int(user.get("uid", 0)), int(user.get("gid", 0))
 
 
+def _mount_id(fd: int) -> str:
+    with open(f"/proc/self/fdinfo/{fd}") as f:
+        return next((line.split()[1] for line in f if line.startswith("mnt_id:")), "")
+
+
+def _writable(root_fd: int, fd: int, readonly_rootfs: bool) -> None:
+    """dockerd's checks of where the archive goes: a read-only volume or bind (any mount
+    but the root's, in the view) refuses it, and a read-only rootfs does unless the
+    destination is in a volume."""
+    if _mount_id(fd) != _mount_id(root_fd):
+        if os.fstatvfs(fd).f_flag & os.ST_RDONLY:
+            raise Internal("mounted volume is marked read-only")  # dockerd's 500s, both
+    elif readonly_rootfs:
+        raise Internal("container rootfs is marked read-only")
+
+
 def extract(root_fd: int, path: str, pieces: Iterator[bytes], owner: tuple[int, int] | None,
-            keep_kinds: bool, shift: Callable[[int, int], tuple[int, int]] | None = None) -> None:
+            keep_kinds: bool, readonly_rootfs: bool = False,
+            shift: Callable[[int, int], tuple[int, int]] | None = None) -> None:
     """`shift`: container ids to the host's (a remapped container's files)."""
     fd = destination(root_fd, path)
     try:
+        _writable(root_fd, fd, readonly_rootfs)
         ex = Extractor(f"/proc/self/fd/{fd}", has_parent=False, allow_devices=True, owner=owner,
                        keep_kinds=keep_kinds)
         ex.shift = shift

@@ -1,8 +1,8 @@
 """Where a container's files are, for docker cp and export, whether it runs or not.
 
 A container with a task has its snapshot mounted at the task's <bundle>/rootfs (in
-berth-containerd's own mount namespace, so without the container's volumes and binds:
-docker cp of a mounted path shows the rootfs underneath). One without a task gets its
+berth-containerd's own mount namespace, without the container's volumes and binds: those
+are bound on a private view of it, view.py). One without a task gets its
 snapshot mounted here for the length of the operation, under <state>/archive/<id>;
 the mount is shared by concurrent operations and holds the id busy, so that a task is
 not created on the same upper directory meanwhile (its create is refused until then).
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from ..errors import FailedPrecondition
 from ..snapshots.mounts import is_mountpoint, mount, unmount
+from .view import Bind, open_view
 
 if TYPE_CHECKING:
     from ..runtime.tasks import TaskService
@@ -36,19 +37,20 @@ class RootfsViews:
             self._drop(os.path.join(self.dir, name))
 
     @contextlib.contextmanager
-    def open(self, cid: str) -> Iterator[int]:
-        """An O_PATH fd of the container's root directory, for as long as the block runs."""
+    def open(self, cid: str, binds: list[Bind] | None = None) -> Iterator[int]:
+        """An O_PATH fd of the container's root directory (with `binds` made on it, in a
+        view of its own: view.py), for as long as the block runs."""
         record = self.tasks.containers.get(cid)  # NotFound for an unknown container
         path = self._task_rootfs(cid)
         temporary = path is None
         if temporary:
             path = self._acquire(cid, record.snapshot)
         try:
-            fd = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            view = open_view(path, binds or [])
             try:
-                yield fd
+                yield view.root
             finally:
-                os.close(fd)
+                view.close()
         finally:
             if temporary:
                 self._release(cid)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import grpc
 
 from berth.proto import containerd_pb2 as pb
 from berth.proto import containerd_pb2_grpc as rpc
 
-from ..archive import ArchiveService, PathInfo
+from ..archive import ArchiveService, Bind, PathInfo
 from ..containers import ContainerService, NewContainer
 from ..diff import changes
 from ..errors import FailedPrecondition
@@ -52,10 +52,10 @@ class Containers(rpc.ContainersServicer):
     # ------------------------------------------------------- files (archive/)
     @errors
     def StatPath(self, request: pb.PathRequest, context: grpc.ServicerContext) -> pb.PathStat:
-        return _stat(self.archives.stat(request.id, request.path))
+        return _stat(self.archives.stat(request.id, request.path, _binds(request.mounts)))
 
     def ReadArchive(self, request: pb.PathRequest, context: grpc.ServicerContext) -> Iterator[pb.ArchiveChunk]:
-        pieces = self.archives.read(request.id, request.path, request.export)
+        pieces = self.archives.read(request.id, request.path, request.export, _binds(request.mounts))
         first = self._first(pieces, context)  # an unknown container or path aborts the call here
         yield pb.ArchiveChunk(stat=_stat(first))
         for piece in pieces:
@@ -75,7 +75,8 @@ class Containers(rpc.ContainersServicer):
             for m in request_iterator:
                 yield m.data
 
-        self.archives.write(first.id, first.path, pieces(), first.copy_uid_gid, first.no_overwrite_dir_non_dir)
+        self.archives.write(first.id, first.path, pieces(), first.copy_uid_gid, first.no_overwrite_dir_non_dir,
+                            _binds(first.mounts), first.readonly_rootfs)
         return pb.Empty()
 
     # ------------------------------------------ the writable layer (diff/changes.py)
@@ -85,6 +86,10 @@ class Containers(rpc.ContainersServicer):
         upper, lowers = self.containers.snapshots.layer_dirs(self.containers.get(request.id).snapshot)
         got = changes.usage(upper, lowers, request.changes)
         return pb.WritableLayerUsage(size=got.size, changes=[pb.Change(path=p, kind=k) for p, k in got.changes])
+
+
+def _binds(mounts: Iterable[pb.ArchiveMount]) -> list[Bind]:
+    return [Bind(m.destination, m.source, m.readonly, m.recursive) for m in mounts]
 
 
 def _stat(s: PathInfo) -> pb.PathStat:

@@ -4,13 +4,17 @@ RPCs (containerd/archive/ reads and writes inside the container's root, running 
 dockerd's rules kept here: the path stat is base64 JSON {name, size, mode, mtime,
 linkTarget} with Go's os.FileMode bits and an RFC 3339 mtime; a missing path is 404
 "Could not find the file P in container REF" (REF as the client named it); a read-only
-rootfs refuses PUT; events archive-path, extract-to-dir, export.
+rootfs refuses PUT unless the path is in a volume, a read-only volume or bind does;
+the path is seen with the container's volumes, binds and /etc files where they are
+mounted (not its tmpfs, as dockerd's view), export is of the rootfs alone; events
+archive-path, extract-to-dir, export.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 import stat as st
 import time
 from typing import TYPE_CHECKING, AsyncIterator
@@ -67,6 +71,20 @@ def _usable(c: Container) -> None:
         raise ApiError(409, f"container {c.id} is {'being removed' if c.state.status == 'removing' else 'dead'}")
 
 
+def _mounts(engine: Engine, c: Container) -> list[rpc.ArchiveMount]:
+    """What dockerd binds on its view of the container's files: the /etc files, then its
+    volumes and binds (a parent before what goes inside it); tmpfs mounts are left out."""
+    points = [mp for mp in engine.volumes.points_of(c.id) if mp.type in ("volume", "bind") and mp.source]
+    dests = {mp.destination for mp in points}
+    cdir = engine.store.dir_of(c.id)
+    out = [rpc.ArchiveMount(f"/etc/{name}", os.path.join(cdir, name)) for name in ("resolv.conf", "hostname", "hosts")
+           if f"/etc/{name}" not in dests and os.path.exists(os.path.join(cdir, name))]
+    for mp in sorted(points, key=lambda p: len(os.path.normpath(p.destination).split("/"))):
+        source = os.path.realpath(mp.source) if mp.type == "bind" else mp.source
+        out.append(rpc.ArchiveMount(mp.destination, source, readonly=not mp.rw, recursive=mp.recursive))
+    return out
+
+
 def _failed(e: ContainerdError, path: str, ref: str) -> ApiError:
     if e.not_found and e.detail.startswith("no such file"):
         return ApiError(404, f"Could not find the file {path} in container {ref}")
@@ -78,7 +96,7 @@ async def stat(engine: Engine, c: Container, ref: str, path: str) -> str:
     _check(path)
     _usable(c)
     try:
-        return stat_header(await rpc.stat_path(engine.ctrd, c.id, path))
+        return stat_header(await rpc.stat_path(engine.ctrd, c.id, path, _mounts(engine, c)))
     except ContainerdError as e:
         raise _failed(e, path, ref) from None
 
@@ -87,7 +105,7 @@ async def get(engine: Engine, c: Container, ref: str, path: str) -> tuple[str, A
     _check(path)
     _usable(c)
     try:
-        s, data = await rpc.read_archive(engine.ctrd, c.id, path)
+        s, data = await rpc.read_archive(engine.ctrd, c.id, path, mounts=_mounts(engine, c))
     except ContainerdError as e:
         raise _failed(e, path, ref) from None
     engine.events.container(c, "archive-path")
@@ -98,11 +116,10 @@ async def put(engine: Engine, c: Container, ref: str, path: str, body: AsyncIter
               copy_uid_gid: bool, no_overwrite_dir_non_dir: bool) -> None:
     _check(path)
     _usable(c)
-    if c.host_config.get("ReadonlyRootfs"):
-        raise bad_request("container rootfs is marked read-only")
     try:
         await rpc.write_archive(engine.ctrd, c.id, path, body, copy_uid_gid=copy_uid_gid,
-                                no_overwrite_dir_non_dir=no_overwrite_dir_non_dir)
+                                no_overwrite_dir_non_dir=no_overwrite_dir_non_dir, mounts=_mounts(engine, c),
+                                readonly_rootfs=bool(c.host_config.get("ReadonlyRootfs")))
     except ContainerdError as e:
         raise _failed(e, path, ref) from None
     engine.events.container(c, "extract-to-dir")

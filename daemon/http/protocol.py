@@ -3,7 +3,8 @@ the peer's credentials in every scope, and hijacked connections (`Upgrade: tcp`,
 answered with 101 and then a raw stream both ways, as the docker CLI expects for
 attach: the container's output out, the client's stdin in, a half-close for EOF).
 A hijacked request's body (exec start sends one: Detach, Tty) is read by its
-Content-Length before the 101, and handed to the session's serve."""
+Content-Length before the 101, and handed to the session's serve. A chunked request
+body is decoded here rather than by h11, a read at a time (chunked.py: docker cp's way in)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import socket
 from typing import Any, Awaitable, Callable, Optional, Protocol
 
 from ..security.tls import subject_of
+from . import chunked
 from .access import Peer, Scope, peer_of
 
 
@@ -35,6 +37,8 @@ Hijacker = Callable[[Optional[Peer], str, str, str, Callable[[bytes], None]], Op
 
 
 def make_protocol(base: type, hijack: Hijacker | None) -> type:
+    from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
+
     class BerthProtocol(base):  # type: ignore[misc, valid-type]
         _peer: Peer | None = None
         _hijacked: asyncio.Task | None = None
@@ -44,6 +48,8 @@ def make_protocol(base: type, hijack: Hijacker | None) -> type:
         _body: bytearray | None = None  # a hijacked request's body, until it is complete
         _body_length = 0
         _headers: dict[bytes, bytes] = {}  # noqa: RUF012 - replaced per connection, never mutated
+        _chunked: chunked.ChunkedBody | None = None  # the current request's chunked body, decoded here
+        _backlog = b""  # what h11 had read of that body with the request's head
 
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
@@ -66,7 +72,45 @@ def make_protocol(base: type, hijack: Hijacker | None) -> type:
                                        scope["query_string"].decode("latin-1"), self.transport.write)
                 if self._pending is not None:
                     return True
-            return super()._should_upgrade()
+            if super()._should_upgrade():
+                return True
+            self._take_chunked_body()
+            return False
+
+        def _take_chunked_body(self) -> None:
+            """A chunked body is ours from here: h11 keeps its head and, at the end, a bare
+            last chunk (all it needs to know the request ended)."""
+            if not any(k == b"transfer-encoding" and b"chunked" in v.lower() for k, v in self.headers):
+                return
+            buf = self.conn._receive_buffer  # h11 0.16's; what it read past the head
+            self._chunked = chunked.ChunkedBody()
+            self._backlog = bytes(buf._extract(len(buf)))
+            asyncio.get_running_loop().call_soon(self._flush_backlog)  # once uvicorn made the cycle
+
+        def _flush_backlog(self) -> None:
+            if self._chunked is not None and self._backlog:
+                data, self._backlog = self._backlog, b""
+                self._feed_chunked(data)
+
+        def _feed_chunked(self, data: bytes) -> None:
+            body = self._chunked
+            assert body is not None
+            try:
+                pieces, rest = body.feed(data)
+            except chunked.ChunkError:
+                self._chunked = None
+                self.send_400_response("Invalid HTTP request received.")
+                return
+            cycle = self.cycle
+            if pieces and cycle is not None and not cycle.response_complete:
+                for piece in pieces:
+                    cycle.body += piece
+                if len(cycle.body) > HIGH_WATER_LIMIT:
+                    self.flow.pause_reading()
+                cycle.message_event.set()
+            if body.done:
+                self._chunked = None
+                super().data_received(b"0\r\n\r\n" + rest)  # h11 sees the end, then what follows
 
         def handle_websocket_upgrade(self, event: Any) -> None:
             if self._pending is None:
@@ -111,6 +155,11 @@ def make_protocol(base: type, hijack: Hijacker | None) -> type:
                     return
                 self._session.feed(data)  # the client's stdin
                 return
+            if self._chunked is not None:
+                self._flush_backlog()
+                if self._chunked is not None:
+                    self._feed_chunked(data)
+                    return
             super().data_received(data)
 
         def eof_received(self) -> bool | None:

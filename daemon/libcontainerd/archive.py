@@ -31,13 +31,27 @@ class PathStat:
     link_target: str
 
 
+@dataclass
+class ArchiveMount:
+    """A host path bound at `destination` in the container's filesystem as cp sees it."""
+    destination: str
+    source: str
+    readonly: bool = False
+    recursive: bool = True
+
+
+def _mounts(mounts: list[ArchiveMount] | None) -> list[pb.ArchiveMount]:
+    return [pb.ArchiveMount(destination=m.destination, source=m.source, readonly=m.readonly, recursive=m.recursive)
+            for m in mounts or []]
+
+
 def _stat(m: pb.PathStat) -> PathStat:
     return PathStat(m.name, m.size, m.mode, m.mtime_ns, m.link_target)
 
 
-async def stat_path(ctrd: Containerd, cid: str, path: str) -> PathStat:
+async def stat_path(ctrd: Containerd, cid: str, path: str, mounts: list[ArchiveMount] | None = None) -> PathStat:
     return _stat(await ctrd._call(f"stat {path}", ctrd._containers.StatPath(
-        pb.PathRequest(id=cid, path=path), wait_for_ready=True, timeout=CALL_TIMEOUT)))
+        pb.PathRequest(id=cid, path=path, mounts=_mounts(mounts)), wait_for_ready=True, timeout=CALL_TIMEOUT)))
 
 
 def _chunk(raw: bytes) -> pb.ArchiveChunk | bytes:
@@ -57,12 +71,12 @@ def _chunk(raw: bytes) -> pb.ArchiveChunk | bytes:
     return pb.ArchiveChunk.FromString(raw)
 
 
-async def read_archive(ctrd: Containerd, cid: str, path: str, export: bool = False
-                       ) -> tuple[PathStat, AsyncIterator[bytes]]:
+async def read_archive(ctrd: Containerd, cid: str, path: str, export: bool = False,
+                       mounts: list[ArchiveMount] | None = None) -> tuple[PathStat, AsyncIterator[bytes]]:
     """The stat (awaited now: a missing path is an error of this call) and the tar."""
     method = ctrd._channel.unary_stream(f"/{_SERVICE}/ReadArchive", request_serializer=pb.PathRequest.SerializeToString,
                                         response_deserializer=_chunk)
-    call = method(pb.PathRequest(id=cid, path=path, export=export), wait_for_ready=True)
+    call = method(pb.PathRequest(id=cid, path=path, export=export, mounts=_mounts(mounts)), wait_for_ready=True)
     it = call.__aiter__()
     try:
         first = await it.__anext__()
@@ -120,13 +134,15 @@ async def _read_ahead(data: AsyncIterator[bytes], queue: asyncio.Queue[bytes | E
 
 
 async def write_archive(ctrd: Containerd, cid: str, path: str, data: AsyncIterator[bytes], *,
-                        copy_uid_gid: bool, no_overwrite_dir_non_dir: bool) -> None:
+                        copy_uid_gid: bool, no_overwrite_dir_non_dir: bool,
+                        mounts: list[ArchiveMount] | None = None, readonly_rootfs: bool = False) -> None:
     queue: asyncio.Queue[bytes | Exception | None] = asyncio.Queue(_AHEAD)
     reader = asyncio.get_running_loop().create_task(_read_ahead(data, queue))
 
     async def requests() -> AsyncIterator[bytes]:
         yield pb.WriteArchiveRequest(id=cid, path=path, copy_uid_gid=copy_uid_gid,
-                                     no_overwrite_dir_non_dir=no_overwrite_dir_non_dir).SerializeToString()
+                                     no_overwrite_dir_non_dir=no_overwrite_dir_non_dir, mounts=_mounts(mounts),
+                                     readonly_rootfs=readonly_rootfs).SerializeToString()
         while (item := await queue.get()) is not None:
             if isinstance(item, Exception):
                 raise item

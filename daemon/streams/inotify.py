@@ -6,7 +6,8 @@ per log file shared by everyone following it. An instance per follower would be
 simpler, but instances are a per-user resource (fs.inotify.max_user_instances, 128 by
 default, shared by every root process on the host): the 128th `logs -f` would fail.
 Watches are cheap (max_user_watches is in the tens of thousands). The instance is
-closed when its last follower goes, so an idle berthd holds no inotify fd at all.
+closed when its last follower goes (off the loop: that close waits for a grace period),
+so an idle berthd holds no inotify fd at all.
 
 The stdlib has no inotify binding; three libc calls and a struct are all it takes,
 so no third-party package is needed.
@@ -111,7 +112,10 @@ class _Watcher:
     def _close_if_unused(self) -> None:
         if not self._by_wd and self._fd >= 0:
             self._loop.remove_reader(self._fd)
-            os.close(self._fd)
+            # closing an instance waits for the kernel's SRCU grace period (fsnotify's
+            # marks are freed under it): 10-20 ms that would stall the loop at the end
+            # of every exec or attach, so a worker thread does it
+            self._loop.run_in_executor(None, os.close, self._fd)
             self._fd = -1
 
     def _readable(self) -> None:
