@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 
 import httpx
 import pytest
@@ -207,3 +208,33 @@ def test_annotations_and_masked_paths_reach_the_spec(berthd: Berthd, api: httpx.
         assert api.get(f"/containers/{cid}/json").json()["HostConfig"]["MaskedPaths"] == []
     finally:
         api.delete(f"/containers/{cid}", params={"force": 1})
+
+
+def berth(d: Berthd, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "berth.client.main", "-H", d.host, *args],
+                          capture_output=True, text=True, timeout=90)
+
+
+def test_berths_own_flags(berthd: Berthd, api: httpx.Client) -> None:
+    r = berth(berthd, "run", "--rm", "--pid=host", "--uts=host", "--shm-size", "96m", "busybox", "sh", "-c",
+              "hostname; df -k /dev/shm | tail -1; ps -o pid | grep -cx ' *1'")
+    assert r.returncode == 0, r.stderr
+    hostname, df, _ = r.stdout.splitlines()
+    assert hostname == socket.gethostname() and df.split()[1] == str(96 * 1024)
+    r = berth(berthd, "run", "-d", "--ipc=shareable", "--cgroupns=private", "--oom-kill-disable", "-m", "64m",
+              "--memory-swappiness", "10", "busybox", "sleep", "600")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    try:
+        host = api.get(f"/containers/{cid}/json").json()["HostConfig"]
+        assert (host["IpcMode"], host["CgroupnsMode"], host["OomKillDisable"], host["MemorySwappiness"]) == (
+            "shareable", "private", True, 10)
+        if not os.path.exists("/sys/fs/cgroup/cgroup.controllers"):  # the v1 memory controller's files
+            base = os.path.join("/sys/fs/cgroup/memory", berthd.cgroup_parent, cid)
+            with open(os.path.join(base, "memory.oom_control")) as f:
+                assert "oom_kill_disable 1" in f.read()
+            with open(os.path.join(base, "memory.swappiness")) as f:
+                assert f.read().strip() == "10"
+    finally:
+        berth(berthd, "rm", "-f", cid)
+    assert pins(berthd) == []
