@@ -63,7 +63,7 @@ def check(body: dict[str, Any], config: Config, store: Store | None = None) -> R
     try:
         resources.validate(host)  # dockerd's refusals, before anything is made
         namespaces.check(body, host)  # PidMode, IpcMode, ShmSize, UTSMode, CgroupnsMode
-        hostfields.check(host)  # the fields berth answers as dockerd on Linux does (refused or discarded)
+        hostfields.check(body, host)  # the fields berth answers as dockerd on Linux does (refused or discarded)
         lifecycle.check(body, host, config)  # restart policy, health check, log driver, init, groups
         userns.check(host, config.security.remap, runtime)  # --userns-remap's refusals (privileged, host namespaces)
     except ValueError as e:
@@ -109,7 +109,7 @@ def oci_spec(engine: Engine, cid: str, cdir: str, filled: Filled, host: dict[str
         oci = spec.build(cid=cid, path=filled.path, args=filled.args, config=filled.config, host=host,
                          container_dir=cdir, cgroup_parent=config.cgroup_parent, security=config.security,
                          mount_points=engine.volumes.points_of(cid), stage_root=engine.volumes.stage_root)
-        namespaces.adjust_spec(oci, host, namespaces.pin_dir(config, cid))  # --pid, --ipc, --uts, --cgroupns
+        namespaces.adjust_spec(oci, filled.config, host, namespaces.pin_dir(config, cid))  # --pid, --ipc, --uts, --cgroupns
         hostfields.adjust_spec(oci, host)  # annotations, masked paths, Block IO devices
         netprep.adjust_spec(engine.networks, oci, cid,
                             lambda other: engine.store.get(other).config.get("Env") or [])

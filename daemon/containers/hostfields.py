@@ -77,8 +77,14 @@ def request_warnings(body: dict[str, Any]) -> list[str]:
     return warnings(host)
 
 
-def check(host: dict[str, Any]) -> None:
-    """dockerd's refusals (ValueError, its words); then what it discards, zeroed."""
+def check(config: dict[str, Any], host: dict[str, Any]) -> None:
+    """dockerd's refusals (ValueError, its words); then what it discards, zeroed. Config's
+    NetworkDisabled and HostConfig.Cgroup (another container's cgroup), which berth does not
+    implement, are refused in berth's words."""
+    if config.get("NetworkDisabled"):
+        raise ValueError("NetworkDisabled is not supported by berth: use NetworkMode none (--network none)")
+    if host.get("Cgroup"):
+        raise ValueError(f"HostConfig.Cgroup ({host['Cgroup']}) is not supported by berth")
     isolation = host.get("Isolation") or ""
     if isolation.lower() not in ("", "default"):
         raise ValueError(f"invalid isolation '{isolation}' on linux")

@@ -57,6 +57,8 @@ def check(config: dict[str, Any], host: dict[str, Any]) -> None:
         raise ValueError(f"invalid UTS mode: {uts}")
     if uts == "host" and config.get("Hostname"):
         raise ValueError("conflicting options: hostname and the UTS mode")
+    if uts == "host" and config.get("Domainname"):
+        raise ValueError("conflicting options: domainname and the UTS mode")  # berth's words: runc would fail
     cgroupns = host.get("CgroupnsMode") or ""
     if cgroupns not in ("", "private", "host"):
         raise ValueError(f"invalid cgroup namespace mode: {cgroupns}")
@@ -85,8 +87,11 @@ def pin_dir(config: Config, cid: str) -> str:
     return os.path.join(config.exec_root, "namespaces", cid)
 
 
-def adjust_spec(oci: dict[str, Any], host: dict[str, Any], pins: str) -> None:
-    """The spec's pid, ipc, uts and cgroup namespaces and its /dev/shm, from the modes."""
+def adjust_spec(oci: dict[str, Any], config: dict[str, Any], host: dict[str, Any], pins: str) -> None:
+    """The spec's pid, ipc, uts and cgroup namespaces and its /dev/shm, from the modes; the
+    domain name (Config.Domainname) in the container's own UTS namespace."""
+    if config.get("Domainname"):
+        oci["domainname"] = config["Domainname"]
     linux = oci["linux"]
     spaces = {ns["type"]: ns for ns in linux["namespaces"]}
     pid, ipc = host.get("PidMode") or "", host.get("IpcMode") or "private"

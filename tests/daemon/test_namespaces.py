@@ -138,6 +138,8 @@ def test_uts_host_and_cgroupns(berthd: Berthd, api: httpx.Client) -> None:
     r = docker(berthd, "run", "--rm", "--uts=host", "busybox", "hostname")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == socket.gethostname()
+    r = docker(berthd, "run", "--rm", "--domainname", "example.org", "busybox", "cat", "/proc/sys/kernel/domainname")
+    assert r.returncode == 0 and r.stdout.strip() == "example.org", r.stderr
     r = docker(berthd, "run", "--rm", "--uts=host", "--hostname", "x", "busybox", "true")
     assert r.returncode == 125 and "conflicting options: hostname and the UTS mode" in r.stderr
     own = os.readlink("/proc/self/ns/cgroup")
@@ -164,6 +166,7 @@ def test_uts_host_and_cgroupns(berthd: Berthd, api: httpx.Client) -> None:
     ({"CpuRealtimePeriod": 1000, "CpuRealtimeRuntime": 2000},
      "cpu real-time runtime cannot be higher than cpu real-time period"),
     ({"BlkioDeviceReadBps": [{"Path": "/dev/null", "Rate": 1024}]}, "/dev/null is not a block device"),
+    ({"Cgroup": "container:x"}, "HostConfig.Cgroup (container:x) is not supported by berth"),
 ])
 def test_refusals_create_nothing(api: httpx.Client, host: dict, message: str) -> None:
     before = names(api)
@@ -238,3 +241,29 @@ def test_berths_own_flags(berthd: Berthd, api: httpx.Client) -> None:
     finally:
         berth(berthd, "rm", "-f", cid)
     assert pins(berthd) == []
+
+
+def _a_block_device() -> str:
+    for name in sorted(os.listdir("/sys/block")):
+        if not name.startswith(("loop", "ram")) and os.path.exists(f"/dev/{name}"):
+            return f"/dev/{name}"
+    return ""
+
+
+def test_blkio_throttles_reach_the_cgroup(berthd: Berthd, api: httpx.Client) -> None:
+    dev = _a_block_device()
+    if not dev or os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        pytest.skip("needs a block device and the v1 blkio controller")
+    r = docker(berthd, "run", "-d", "--device-read-bps", f"{dev}:1mb", "--device-write-iops", f"{dev}:100",
+               "busybox", "sleep", "600")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    try:
+        st = os.stat(dev)
+        base = os.path.join("/sys/fs/cgroup/blkio", berthd.cgroup_parent, cid)
+        with open(os.path.join(base, "blkio.throttle.read_bps_device")) as f:
+            assert f.read().split() == [f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}", str(1 << 20)]
+        with open(os.path.join(base, "blkio.throttle.write_iops_device")) as f:
+            assert f.read().split() == [f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}", "100"]
+    finally:
+        docker(berthd, "rm", "-f", cid)
