@@ -132,8 +132,8 @@ class Engine:
             step = "failed to create task for container"  # docker's words for each step
             self.volumes.starting(c.id, self._running)  # a refusal leaves nothing behind
             try:
-                namespaces.starting(self, c)  # --pid/--ipc container:X, --ipc shareable (namespaces.py)
                 await self.networks.attach(c.id, self._pid_of, self.store.dir_of(c.id))
+                namespaces.starting(self, c)  # --pid/--ipc container:X, --ipc shareable (namespaces.py)
                 stdin_path = self.stdin.open(c.id) if c.config.get("OpenStdin") else ""
                 await self.ctrd.create_task(c.id, self.store.log_path(c.id), bool(c.config.get("Tty")),
                                             stdin_path, bool(c.config.get("StdinOnce")))
