@@ -24,6 +24,14 @@ _RUN_LIMIT_FLAGS = _LIMIT_FLAGS + (
     Flag("cgroup-parent", "", "string", "Optional parent cgroup for the container"),
     Flag("oom-score-adj", "", "int", "Tune host's OOM preferences (-1000 to 1000)"),
     Flag("ulimit", "", "ulimit", "Ulimit options (default [])"),
+    # namespaces and the rest of HostConfig berthd honours (daemon/containers/namespaces.py)
+    Flag("pid", "", "string", "PID namespace to use"),
+    Flag("ipc", "", "string", "IPC mode to use"),
+    Flag("shm-size", "", "bytes", "Size of /dev/shm"),
+    Flag("uts", "", "string", "UTS namespace to use"),
+    Flag("cgroupns", "", "string", "Cgroup namespace to use (host|private)"),
+    Flag("oom-kill-disable", "", "bool", "Disable OOM Killer"),
+    Flag("memory-swappiness", "", "int", "Tune container memory swappiness (0 to 100) (default -1)"),
 )
 UPDATE_FLAGS = (Flag("blkio-weight", "", "int", "Block IO (relative weight), between 10 and 1000, or 0 to "
                                                  "disable (default 0)", metavar="uint16"),) + _LIMIT_FLAGS + (

@@ -13,6 +13,8 @@ _FIELDS = (
     ("cpu_rt_period", "CpuRealtimePeriod"), ("cpu_rt_runtime", "CpuRealtimeRuntime"),
     ("cpuset_cpus", "CpusetCpus"), ("cpuset_mems", "CpusetMems"), ("pids_limit", "PidsLimit"),
     ("oom_score_adj", "OomScoreAdj"), ("cgroup_parent", "CgroupParent"), ("blkio_weight", "BlkioWeight"),
+    ("pid", "PidMode"), ("ipc", "IpcMode"), ("shm_size", "ShmSize"), ("uts", "UTSMode"),
+    ("cgroupns", "CgroupnsMode"), ("memory_swappiness", "MemorySwappiness"),
 )
 
 
@@ -22,6 +24,8 @@ def host_config(opts: dict[str, Any]) -> dict[str, Any]:
         value = opts.get(dest)
         if value is not None and value != "":
             out[field] = value
+    if opts.get("oom_kill_disable"):
+        out["OomKillDisable"] = True
     if opts.get("ulimit"):
         out["Ulimits"] = opts["ulimit"]
     return out

@@ -12,16 +12,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..config import Config
-from ..http.errors import bad_request
+from ..http.errors import ApiError, bad_request
 from ..libcontainerd import ContainerdError
 from ..routers.fieldnames import HOST_CONFIG
 from ..security import userns
 from ..volumes.service import check_request as check_mounts
-from . import lifecycle, resources, spec
+from . import hostfields, lifecycle, namespaces, resources, spec
 from .process import command, parse_signal
 
 if TYPE_CHECKING:
     from .service import Engine
+    from .store import Store
 
 log = logging.getLogger("berthd.engine")
 
@@ -44,7 +45,7 @@ class Filled:
     args: list[str]
 
 
-def check(body: dict[str, Any], config: Config) -> Request:
+def check(body: dict[str, Any], config: Config, store: Store | None = None) -> Request:
     """dockerd's refusals of the request alone (400s), before the image is even looked up."""
     host = lifecycle.host_config(body, HOST_CONFIG.names)  # HostConfig fields at the top level too
     networking = body.pop("NetworkingConfig", None)
@@ -61,13 +62,24 @@ def check(body: dict[str, Any], config: Config) -> Request:
         raise bad_request(f"unknown or invalid runtime name: {runtime_name}") from None
     try:
         resources.validate(host)  # dockerd's refusals, before anything is made
+        namespaces.check(body, host)  # PidMode, IpcMode, ShmSize, UTSMode, CgroupnsMode
+        hostfields.check(body, host)  # the fields berth answers as dockerd on Linux does (refused or discarded)
         lifecycle.check(body, host, config)  # restart policy, health check, log driver, init, groups
         userns.check(host, config.security.remap, runtime)  # --userns-remap's refusals (privileged, host namespaces)
     except ValueError as e:
         raise bad_request(str(e)) from None
     check_mounts(host, body)  # Binds, Mounts, Tmpfs, VolumesFrom, Volumes: daemon/volumes/
+    namespaces.fill(host, lambda ref: _existing(store, ref))
+    hostfields.fill(host)
     return Request(body=body, host=host, networking=networking, image_ref=image_ref,
                    runtime_name=runtime_name, runtime=runtime)
+
+
+def _existing(store: Store | None, ref: str) -> str | None:
+    try:
+        return store.get(ref).id if store is not None else None
+    except ApiError:
+        return None
 
 
 def fill(cid: str, req: Request, image_cfg: dict[str, Any]) -> Filled:
@@ -97,6 +109,8 @@ def oci_spec(engine: Engine, cid: str, cdir: str, filled: Filled, host: dict[str
         oci = spec.build(cid=cid, path=filled.path, args=filled.args, config=filled.config, host=host,
                          container_dir=cdir, cgroup_parent=config.cgroup_parent, security=config.security,
                          mount_points=engine.volumes.points_of(cid), stage_root=engine.volumes.stage_root)
+        namespaces.adjust_spec(oci, filled.config, host, namespaces.pin_dir(config, cid))  # --pid, --ipc, --uts, --cgroupns
+        hostfields.adjust_spec(oci, host)  # annotations, masked paths, Block IO devices
         netprep.adjust_spec(engine.networks, oci, cid,
                             lambda other: engine.store.get(other).config.get("Env") or [])
         lifecycle.adjust_spec(oci, host, config)  # --init, --group-add, log rotation

@@ -25,8 +25,7 @@ from ..network.service import Networks
 from ..security import userns
 from ..streams.stdin import StdinFifos
 from ..volumes.service import Volumes
-from . import create as creation
-from . import names, pause, reconcile, restart, spec, update
+from . import create as creation, names, namespaces, pause, reconcile, restart, spec, update
 from .process import parse_signal, start_error
 from .store import Container, State, Store
 from .waiters import Waiters
@@ -62,7 +61,7 @@ class Engine:
 
     # ------------------------------------------------------------------ create
     async def create(self, name: str | None, body: dict[str, Any]) -> Container:
-        req = creation.check(body, self.config)
+        req = creation.check(body, self.config, self.store)
         full_name = names.validate(name) if name else names.generate(set(self.store.by_name))
         self.store.check_name(full_name)
         image = await images.resolve(self.ctrd, req.image_ref)
@@ -134,6 +133,7 @@ class Engine:
             self.volumes.starting(c.id, self._running)  # a refusal leaves nothing behind
             try:
                 await self.networks.attach(c.id, self._pid_of, self.store.dir_of(c.id))
+                namespaces.starting(self, c)  # --pid/--ipc container:X, --ipc shareable (namespaces.py)
                 stdin_path = self.stdin.open(c.id) if c.config.get("OpenStdin") else ""
                 await self.ctrd.create_task(c.id, self.store.log_path(c.id), bool(c.config.get("Tty")),
                                             stdin_path, bool(c.config.get("StdinOnce")))
@@ -145,6 +145,7 @@ class Engine:
             except ContainerdError as e:  # the runtime's message goes to the user
                 self.stdin.close(c.id)
                 self.volumes.start_failed(c.id, self._running)
+                namespaces.stopped(self.config, c.id)
                 task_gone = await self._drop_task(c.id)  # if unreachable, reconcile drops it
                 await self.networks.release(c.id)
                 msg = f"{step}: {e.detail}"
@@ -227,9 +228,8 @@ class Engine:
             try:
                 await self.kill(c, _signal.SIGKILL)
             except ApiError:
-                # Its exit may be being recorded right now (the task deleted under the lock,
-                # the shim gone): as dockerd, a kill that failed because it no longer runs is no
-                # failure of rm -f.
+                # Its exit may be being recorded right now (the task deleted under the lock, the shim
+                # gone): as dockerd, a kill that failed because it no longer runs is no failure of rm -f.
                 async with w.lock:
                     if c.state.running:
                         raise
@@ -355,6 +355,7 @@ class Engine:
         self.health.stopped(c.id)
         await self.networks.release(c.id)
         self.volumes.stopped(c.id, self._running)
+        namespaces.stopped(self.config, c.id)
         c.state = State(status="exited", exit_code=task.exit_status, started_at=c.state.started_at,
                         finished_at=task.exited_at or rfc3339_nano(), oom_killed=task.oom_killed)
         self.store.save(c)

@@ -18,7 +18,7 @@ from ..containers import top as ps
 from ..containers import views
 from ..containers import kill as kill_api
 from ..containers import listing
-from ..containers import sizes
+from ..containers import hostfields, sizes
 from ..containers.process import parse_signal
 from ..containers.service import Engine
 from ..http.errors import ApiError, bad_request
@@ -50,8 +50,9 @@ async def create(body: ContainerCreate, request: Request,
     raw = body.model_dump()
     # None when absent: then HostConfig fields at the top level are the HostConfig (lifecycle.py)
     raw["HostConfig"] = body.HostConfig.model_dump() if body.HostConfig is not None else None
+    warnings = hostfields.request_warnings(raw)  # before create takes the body apart
     c = await engine.create(name or None, raw)
-    return JSONResponse({"Id": c.id, "Warnings": []}, status_code=201)
+    return JSONResponse({"Id": c.id, "Warnings": warnings}, status_code=201)
 
 
 @router.get("/containers/json", responses=errors({400: "bad parameter", 500: "server error"}))
