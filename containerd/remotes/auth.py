@@ -14,7 +14,9 @@ import base64
 import threading
 from dataclasses import dataclass
 
-import httpx
+from berth.common import lazy
+
+httpx = lazy.module("httpx")  # loaded by the first registry request: an idle berth-containerd holds none of it
 
 
 @dataclass(frozen=True)

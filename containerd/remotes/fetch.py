@@ -13,12 +13,14 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import httpx
+from berth.common import lazy
 
 from ..content import ContentStore
 from ..errors import InvalidArgument
 from .media import Descriptor
 from .registry import Repository, TransportError
+
+httpx = lazy.module("httpx")  # loaded by the first registry request: an idle berth-containerd holds none of it
 
 # (status, current, total): "Downloading", "Verifying Checksum", "Download complete"
 Progress = Callable[[str, int, int], None]

@@ -17,12 +17,12 @@ import ssl
 import threading
 from dataclasses import dataclass
 
-import httpx
+from berth.common import lazy
+
+httpx = lazy.module("httpx")  # loaded by the first registry request: an idle berth-containerd holds none of it
 
 DEFAULT_CERTS_DIR = "/etc/berth/certs.d"
 _DOCKER_HUB = {"docker.io": "registry-1.docker.io", "index.docker.io": "registry-1.docker.io"}
-_TIMEOUT = httpx.Timeout(30.0, read=120.0)
-_LIMITS = httpx.Limits(max_connections=32, max_keepalive_connections=16)
 
 _clients: dict[tuple[str, bool], httpx.Client] = {}
 _bases: dict[tuple[str, str], str] = {}
@@ -87,8 +87,10 @@ def _client(hosts: Hosts, host: str, verify: bool) -> httpx.Client:
         client = _clients.get(key)
         if client is None:
             client = _clients[key] = httpx.Client(
-                verify=_ssl_context(hosts.certs_dir, host) if verify else False, timeout=_TIMEOUT,
-                limits=_LIMITS, follow_redirects=False, headers={"User-Agent": "berth"})
+                verify=_ssl_context(hosts.certs_dir, host) if verify else False,
+                timeout=httpx.Timeout(30.0, read=120.0),
+                limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+                follow_redirects=False, headers={"User-Agent": "berth"})
         return client
 
 

@@ -12,11 +12,13 @@ import base64
 from http import HTTPStatus
 from urllib.parse import urlsplit
 
-import httpx
+from berth.common import lazy
 
 from .auth import Credentials, parse_challenge
 from .hosts import Hosts, base_url, endpoint
 from .registry import TransportError, _reason
+
+httpx = lazy.module("httpx")  # loaded by the first registry request: an idle berth-containerd holds none of it
 
 DOCKER_HUB = "index.docker.io"
 

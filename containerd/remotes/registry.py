@@ -14,13 +14,15 @@ import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-import httpx
+from berth.common import lazy
 
 from berth.common.reference import Reference
 
 from .auth import AuthError, Authorizer, Credentials
 from .hosts import Hosts, base_url, endpoint, mirror_url
 from .media import MANIFEST_TYPES
+
+httpx = lazy.module("httpx")  # loaded by the first registry request: an idle berth-containerd holds none of it
 
 MAX_MANIFEST = 4 << 20  # the same bound containerd puts on a manifest
 

@@ -13,9 +13,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 
-import httpx
+from berth.common import lazy
 
 from .registry import RegistryError, Repository, TransportError
+
+httpx = lazy.module("httpx")  # loaded by the first registry request: an idle berth-containerd holds none of it
 
 # (bytes sent so far, total)
 Sent = Callable[[int, int], None]

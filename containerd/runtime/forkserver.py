@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
+from berth.common import pools
 from berth.shim import proctitle
 from berth.shim.options import ShimOptions, ShimProcess
 
@@ -158,6 +159,7 @@ def _serve(sock: socket.socket, title: list[str]) -> int:
     # shim would otherwise write the gc header of each one it traverses, and each page
     # so touched becomes the shim's own copy (copy-on-write), megabytes per shim.
     gc.collect()
+    ballast = pools.fill()  # noqa: F841 - kept alive while serving: the shims allocate from fresh pools
     gc.freeze()
     while True:
         try:

@@ -7,8 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
-from ..build import service
-from ..build.cache import BuildCache
 from ..http.errors import bad_request
 from ..http.params import Bool
 from .models import errors
@@ -61,6 +59,8 @@ async def build(
                                                  "credentials for the pulls (FROM, COPY --from): base64url JSON of "
                                                  "{server address: AuthConfig}")] = "",
 ) -> StreamingResponse:
+    from ..build import service  # loaded on the first build: an idle berthd holds none of it
+
     return await service.build(request.app.state.engine, request.query_params, request.stream(), x_registry_config)
 
 
@@ -76,5 +76,7 @@ async def prune(
     """The cache's keys go; the images they named stay (image prune removes them)."""
     if filters not in ("", "{}"):
         raise bad_request("filters are not supported by berth's build cache prune")
+    from ..build.cache import BuildCache
+
     n = BuildCache(request.app.state.engine.config.data_root).prune()
     return {"CachesDeleted": [] if not n else [f"{n} cache keys"], "SpaceReclaimed": 0}
