@@ -5,8 +5,9 @@ the container's network namespace under its final name (eth0, eth1, ...).
 Everything here is blocking netlink and runs in the network service's worker thread,
 on one host netlink socket per thread (opening one costs about as much as a request).
 
-A veth is made with its host end already on the bridge and up, and its container end
-already in the namespace under its final name: one request instead of five."""
+A veth is made with both ends up, its host end already on the bridge and its container
+end already in the namespace under its final name: one request instead of five; it and
+the namespace's addresses go through rtnl.py's hand-written requests."""
 
 from __future__ import annotations
 
@@ -19,20 +20,26 @@ from dataclasses import dataclass
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-from . import netns
+from . import netns, rtnl
 
 
 _local = threading.local()
 
 
 def host() -> IPRoute:
-    """This thread's netlink socket in the host's namespace, kept open. Made while the
-    thread is at home (never inside netns.entered): a socket stays in the namespace it
-    was made in."""
+    """This thread's netlink sockets in the host's namespace (pyroute2's and rtnl's),
+    kept open. Made while the thread is at home (never inside netns.entered): a socket
+    stays in the namespace it was made in."""
     ipr = getattr(_local, "ipr", None)
     if ipr is None:
         ipr = _local.ipr = IPRoute()
+        _local.rt = rtnl.Socket()
     return ipr
+
+
+def _rt() -> rtnl.Socket:
+    host()
+    return _local.rt
 
 
 def close_host() -> None:
@@ -40,6 +47,7 @@ def close_host() -> None:
     if ipr is not None:
         _local.ipr = None
         ipr.close()
+        _local.rt.close()
 
 
 def _index(ipr: IPRoute, name: str) -> int | None:
@@ -90,14 +98,13 @@ def ports_of(bridges: list[str], prefix: str) -> list[str]:
 def add_veth(*, ns_path: str, host_if: str, bridge: str, ifname: str, mac: str) -> None:
     """A veth pair in one request: `host_if` on the bridge and up, `ifname` (with `mac`) in
     the namespace. `host_if` is new (random); a crash's leftovers are clean_stale's."""
-    ipr = host()
-    br = _index(ipr, bridge)
+    rt = _rt()
+    br = rt.index(bridge)
     if br is None:
         raise OSError(errno.ENODEV, f"bridge {bridge} is gone")
     fd = os.open(ns_path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        ipr.link("add", ifname=host_if, kind="veth", master=br, state="up",
-                 peer={"ifname": ifname, "net_ns_fd": fd, "address": mac})
+        rt.add_veth(host_if, br, ifname, mac, fd)
     finally:
         os.close(fd)
 
@@ -114,14 +121,8 @@ class Address:
 def configure(ns_path: str, addresses: list[Address]) -> None:
     """Inside the namespace, on one socket: lo up, then each interface up with its
     address (and the default route through the first gateway given)."""
-    with netns.entered(ns_path), IPRoute() as ns:
-        ns.link("set", index=1, state="up")  # lo
-        for a in addresses:
-            idx = _index(ns, a.ifname)
-            ns.link("set", index=idx, state="up")
-            ns.addr("add", index=idx, address=a.ip, prefixlen=a.prefixlen)
-            if a.gateway:
-                ns.route("add", dst="0.0.0.0/0", gateway=a.gateway)
+    with netns.entered(ns_path), rtnl.Socket() as ns:
+        ns.configure(["lo"], [(a.ifname, a.ip, a.prefixlen, a.gateway) for a in addresses])
 
 
 def _sysctl(key: str, value: str) -> None:
