@@ -4,17 +4,24 @@ One JSON file per network, rewritten atomically under an flock: two berthd threa
 two requests or a berthd and its successor never hand out the same address, and a
 lease survives a restart. Like Docker's IPAM, addresses go round the subnet (the next
 one after the last handed out), so a released address is not reused at once, while a
-peer may still hold it in its ARP cache or conntrack table."""
+peer may still hold it in its ARP cache or conntrack table.
+
+The file is written without fsync: a berthd that dies leaves its writes in the page
+cache, where its successor reads them; a machine that crashes leaves no container
+running, and restore() keeps only the leases of running containers' endpoints
+(retain()), so a lost or torn write cannot make an address handed out twice. The fsyncs
+cost ~2 ms of every start and exit."""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
 import ipaddress
+import json
 import os
 from typing import Iterator
 
-from berth.common.files import read_json, write_json_atomic
+from berth.common.files import read_json, write_atomic
 
 
 class PoolExhausted(Exception):
@@ -45,7 +52,8 @@ class Ipam:
             before = repr(state)
             yield state
             if repr(state) != before:
-                write_json_atomic(self._path(net_id), state, 0o600)
+                write_atomic(self._path(net_id), json.dumps(state, separators=(",", ":")).encode(), 0o600,
+                             durable=False)
         finally:
             os.close(fd)
 
@@ -78,6 +86,15 @@ class Ipam:
         with self._locked(net_id) as st:
             if st["leases"].get(ip) == owner:
                 del st["leases"][ip]
+
+    def retain(self, net_id: str, owners: set[str]) -> list[str]:
+        """Only the leases of these owners kept (at restore: the endpoints of running
+        containers); the addresses let go are returned."""
+        with self._locked(net_id) as st:
+            gone = [ip for ip, owner in st["leases"].items() if owner not in owners]
+            for ip in gone:
+                del st["leases"][ip]
+        return gone
 
     def leases(self, net_id: str) -> dict[str, str]:
         with self._locked(net_id) as st:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import os
 import secrets
@@ -95,6 +94,9 @@ class Networks:
             elif a.ns_path or a.endpoints or a.ports:
                 await self.run(sandbox.teardown, a, self.ipam, self.ports)
                 self.store.save(a)
+        for n in self.bridges():  # a lease a crash kept from its record is let go
+            owners = {ep.endpoint_id for a in self.att.values() for ep in a.endpoints.values()}
+            await self.run(self.ipam.retain, n.id, owners)
         live_ns = {a.ns_path for a in self.att.values() if a.ns_path}
         live_ifs = {ep.host_if for a in self.att.values() for ep in a.endpoints.values()}
         stale = await self.run(sandbox.clean_stale, self.config.netns_dir, [n.bridge for n in self.bridges()],
@@ -163,6 +165,7 @@ class Networks:
                     old = f.read().strip()
                 links.write_sysctl("net/ipv4/ip_forward", old)
                 os.unlink(self._forward_file)
+        await self.run(links.close_host)  # after the cleanups still queued
         self._worker.shutdown(wait=True)
 
     async def sync_rules(self) -> None:
@@ -209,19 +212,17 @@ class Networks:
             prepare.copy_files(self.config, other, container_dir)
             self.store.save(a)
             return
-        await self.run(sandbox.make_namespace, a, self.ns_path(a.cid))
-        self.store.save(a)
+        wanted = []
         for i, (name, cfg) in enumerate(a.wanted.items()):
-            net = self.get(name)
             ipam_cfg = cfg.get("IPAMConfig") or {}
-            try:
-                await self.run(functools.partial(
-                    sandbox.join, a, net, ipam=self.ipam, veth_prefix=self.config.veth_prefix,
-                    ifname=f"eth{i}", default_route=i == 0, wanted_ip=ipam_cfg.get("IPv4Address") or "",
-                    wanted_mac=cfg.get("MacAddress") or ""))
-            except (AddressInUse, PoolExhausted) as e:
-                raise ApiError(400 if isinstance(e, AddressInUse) else 500, str(e)) from None
-            self.store.save(a)
+            wanted.append(sandbox.Wanted(self.get(name), f"eth{i}", default_route=i == 0,
+                                         ip=ipam_cfg.get("IPv4Address") or "", mac=cfg.get("MacAddress") or ""))
+        try:
+            await self.run(sandbox.setup, a, self.ns_path(a.cid), wanted, self.ipam, self.config.veth_prefix)
+        except (AddressInUse, PoolExhausted) as e:
+            raise ApiError(400 if isinstance(e, AddressInUse) else 500, str(e)) from None
+        finally:
+            self.store.save(a)  # what was made: a crash now leaves nothing restore() cannot find
         if a.endpoints and (a.bindings or a.publish_all):
             try:
                 sandbox.open_ports(a, self.ports)
@@ -241,10 +242,21 @@ class Networks:
             return
         self.dns.stop(cid)
         had_ports = bool(a.ports)
-        await self.run(sandbox.teardown, a, self.ipam, self.ports)
+        gone = sandbox.detach(a, self.ipam, self.ports)
         self.store.save(a)
         if had_ports:
             await self.sync_rules()
+        # the veths and the namespace go after the answer (sandbox.py says why); a
+        # berthd that dies first leaves them to restore()'s clean_stale
+        self._later(sandbox.remove, gone)
+
+    def _later(self, fn: Callable[..., None], *args: Any) -> None:
+        """On the worker, in order with everything else it does, not waited for."""
+        def done(f: asyncio.Future[None]) -> None:
+            if not f.cancelled() and f.exception() is not None:
+                log.error("network cleanup: %s", f.exception())
+
+        asyncio.get_running_loop().run_in_executor(self._worker, fn, *args).add_done_callback(done)
 
     async def forget(self, cid: str) -> None:
         await self.release(cid)
