@@ -24,7 +24,7 @@ class Config:
     exec_root: str = EXEC_ROOT
     group: str = "berth"
     pidfile: str | None = None
-    config_file: str = ""  # --config-file: read again on SIGHUP (daemon/system/reload.py)
+    config_file: str = "/etc/berth/daemon.json"  # --config-file: read again on SIGHUP (daemon/system/reload.py)
     containerd: str | None = None  # None: berthd starts and supervises its own
     cgroup_parent: str = "berth"
     default_runtime: str = RUNTIME_LIBRARY

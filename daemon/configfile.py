@@ -22,7 +22,9 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-DEFAULT = "/etc/berth/daemon.json"
+from .config import Config
+
+DEFAULT = Config.config_file
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,11 @@ endpoint (veth + address) per network, its published ports. Blocking kernel work
 run in the network service's worker thread; every step that fails undoes the ones
 before it, so a failed start leaves nothing behind.
 
-At exit the bookkeeping (ports, addresses, the record) is done at once and the kernel
-objects are handed back to the worker (`Leftovers`): deleting a veth makes the kernel
-wait 15-35 ms for RCU grace periods, asleep, and nothing the caller does next needs the
-veth gone. The worker runs one job at a time, in order: whatever the network does next
-(a restart's new veth, a bridge's removal) comes after."""
+At exit the bookkeeping (ports, addresses, the record) is done first, then the kernel
+objects (`Leftovers`) are removed on the worker before the exit is told: deleting a veth
+makes the kernel wait 15-35 ms for RCU grace periods, but a container reported exited
+must have left nothing on the host (dockerd's order too). The worker runs one job at a
+time, in order."""
 
 from __future__ import annotations
 

@@ -246,17 +246,9 @@ class Networks:
         self.store.save(a)
         if had_ports:
             await self.sync_rules()
-        # the veths and the namespace go after the answer (sandbox.py says why); a
-        # berthd that dies first leaves them to restore()'s clean_stale
-        self._later(sandbox.remove, gone)
-
-    def _later(self, fn: Callable[..., None], *args: Any) -> None:
-        """On the worker, in order with everything else it does, not waited for."""
-        def done(f: asyncio.Future[None]) -> None:
-            if not f.cancelled() and f.exception() is not None:
-                log.error("network cleanup: %s", f.exception())
-
-        asyncio.get_running_loop().run_in_executor(self._worker, fn, *args).add_done_callback(done)
+        # the veths and the namespace are gone before the exit is told, as dockerd's: a
+        # client that looks at the host right after sees nothing of the container
+        await self.run(sandbox.remove, gone)
 
     async def forget(self, cid: str) -> None:
         await self.release(cid)
