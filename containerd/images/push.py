@@ -6,6 +6,11 @@ the same registry known to hold it (we pulled it from there, or pushed it there)
 asked to lend it ("Mounted from X"); else it is uploaded ("Pushing", "Pushed"). Then
 the config blob, the same way but silently, and last the manifest, by tag: until the
 manifest is in, the registry shows nothing new under the tag.
+
+An image berth made (built, committed, imported, loaded) is pushed as dockerd pushes
+one: its plain layers gzipped (once, then reused: compress.py) under a Docker schema2
+manifest; the image keeps its id (the config is the same bytes) and its local manifest.
+A pulled image's manifest goes as it came, its digest kept.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from ..metadata import ImageRecord
 from ..remotes import Credentials, Hosts, RegistryError, Repository, TransportError, upload
 from ..remotes.auth import AuthError
 from ..remotes.media import Descriptor
-from .manifest import local_manifest
+from .compress import gzipped, is_plain
+from .manifest import OCI_LAYER, local_manifest, push_manifest
 from .service import ImageService
 
 
@@ -87,30 +93,40 @@ class Pusher:
         return sorted(found.items())
 
     def _push_one(self, repo: Repository, tag: str, img: ImageRecord, emit: Emit) -> None:
-        manifest = local_manifest(self.images.content, img)
-        ids = [diff[7:19] for diff in img.layers]
-        for short in ids:
-            emit(PushEvent(short, "Preparing", layer=True))
-        for n, short in enumerate(ids):
-            if n >= self.workers:
-                emit(PushEvent(short, "Waiting", layer=True))
-        jobs: list[Future] = [self._pool.submit(self._layer, repo, desc, short, emit)
-                              for desc, short in zip(manifest.layers, ids, strict=False)]
-        _, pending = wait(jobs, return_when=FIRST_EXCEPTION)
-        for job in pending:
-            job.cancel()
-        wait(pending)
-        for job in jobs:
-            if job.done() and not job.cancelled() and job.exception() is not None:
-                raise job.exception()  # type: ignore[misc]
-        self._blob(repo, manifest.config, lambda *_: None)
+        with self.images.lease([img.id, *img.layer_blobs]):
+            local = local_manifest(self.images.content, img)
+            ids = [diff[7:19] for diff in img.layers]
+            for short in ids:
+                emit(PushEvent(short, "Preparing", layer=True))
+            for n, short in enumerate(ids):
+                if n >= self.workers:
+                    emit(PushEvent(short, "Waiting", layer=True))
+            jobs: list[Future] = [self._pool.submit(self._layer, repo, diff, desc, local.made, emit)
+                                  for diff, desc in zip(img.layers, local.layers, strict=False)]
+            _, pending = wait(jobs, return_when=FIRST_EXCEPTION)
+            for job in pending:
+                job.cancel()
+            wait(pending)
+            for job in jobs:
+                if job.done() and not job.cancelled() and job.exception() is not None:
+                    raise job.exception()  # type: ignore[misc]
+            # berth's own manifest becomes dockerd's schema2 one, over the layers as sent;
+            # a registry's is pushed byte for byte (its digest kept)
+            manifest = push_manifest(img, [job.result() for job in jobs]) if local.made else local
+            self._blob(repo, manifest.config, lambda *_: None)
         upload.put_manifest(repo, tag, manifest.media_type, manifest.body)
         digest = "sha256:" + hashlib.sha256(manifest.body).hexdigest()
         self.images.record_pushed(img.id, f"{repo.ref.familiar_name}@{digest}")
         emit(PushEvent(status=f"{tag}: digest: {digest} size: {len(manifest.body)}", tag=tag, digest=digest,
                        size=len(manifest.body)))
 
-    def _layer(self, repo: Repository, desc: Descriptor, short: str, emit: Emit) -> None:
+    def _layer(self, repo: Repository, diff_id: str, desc: Descriptor, made: bool, emit: Emit) -> Descriptor:
+        """One layer into the registry; the descriptor it has there. A plain layer of an
+        image berth made goes as gzip (compress.py), as dockerd's push sends its layers."""
+        short = diff_id[7:19]
+        content = self.images.content
+        if made and is_plain(content, desc.digest):
+            desc = gzipped(content, self.images.meta, diff_id, desc.digest, OCI_LAYER + "+gzip")
         said = [0]
         step = max(512 << 10, desc.size // 50)
 
@@ -119,8 +135,10 @@ class Pusher:
                 said[0] = current
                 emit(PushEvent(short, "Pushing", current, total, True))
 
-        how = self._blob(repo, desc, sent)
+        with self.images.lease([desc.digest]):
+            how = self._blob(repo, desc, sent)
         emit(PushEvent(short, how, layer=True))
+        return desc
 
     def _blob(self, repo: Repository, desc: Descriptor, sent: Callable[[int, int], None]) -> str:
         """Make sure the registry has the blob; docker's word for how it got there."""
