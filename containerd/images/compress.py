@@ -12,15 +12,19 @@ as long as an image has the layer (images/remove.py).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 import threading
 import zlib
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 from ..content import ContentStore
+from ..content.store import Writer
+from ..errors import InvalidArgument
 from ..metadata import Metadata
 from ..remotes.media import Descriptor
 
@@ -42,30 +46,106 @@ def is_plain(content: ContentStore, digest: str) -> bool:
     return magic[:2] != b"\x1f\x8b" and magic != b"\x28\xb5\x2f\xfd"
 
 
+def lock(diff_id: str) -> threading.Lock:
+    """Held while a layer's gzip is looked up or made: two pushes of it compress it once."""
+    with _locks_guard:
+        return _locks.setdefault(diff_id, threading.Lock())
+
+
+def known(content: ContentStore, meta: Metadata, diff_id: str, media_type: str) -> Descriptor | None:
+    """The gzip recorded for the layer, if its blob is still here."""
+    digest = meta.compressed(diff_id)
+    if digest and content.exists(digest):
+        return Descriptor(media_type, digest, os.stat(content.path(digest)).st_size)
+    return None
+
+
 def gzipped(content: ContentStore, meta: Metadata, diff_id: str, blob: str, media_type: str) -> Descriptor:
     """The gzip blob of the plain layer `blob` (diff id `diff_id`): the recorded one, else made now."""
-    with _lock(diff_id):  # two pushes of one layer at once compress it once
-        known = meta.compressed(diff_id)
-        if known and content.exists(known):
-            return Descriptor(media_type, known, os.stat(content.path(known)).st_size)
-        digest, size = _compress(content, blob)
-        meta.set_compressed(diff_id, digest)
-        return Descriptor(media_type, digest, size)
+    with lock(diff_id):
+        found = known(content, meta, diff_id, media_type)
+        if found:
+            return found
+        with stream(content, meta, diff_id, blob, lambda *_: None) as g:
+            g.wait(0, 1 << 62)
+        return Descriptor(media_type, g.digest, g.size)
 
 
-def _compress(content: ContentStore, blob: str) -> tuple[str, int]:
+@dataclass
+class Growing:
+    """A gzip being written into the content store, readable (fd) while it grows: push
+    sends it as it is made, as dockerd's push compresses into the upload."""
+
+    fd: int                 # the ingest file, opened for reading: still valid once it is renamed
+    size: int = 0           # bytes written so far
+    finished: bool = False
+    digest: str = ""        # once finished
+    error: BaseException | None = None
+    cancelled: bool = False
+    cond: threading.Condition = field(default_factory=threading.Condition)
+
+    def wait(self, offset: int, want: int) -> int:
+        """Until `want` bytes past `offset` are written, or all are; how many are written."""
+        with self.cond:
+            while not self.finished and self.error is None and self.size < offset + want:
+                self.cond.wait()
+            if self.error is not None:
+                raise self.error
+            return self.size
+
+    def _grew(self, n: int) -> None:
+        with self.cond:
+            self.size += n
+            self.cond.notify_all()
+
+
+@contextlib.contextmanager
+def stream(content: ContentStore, meta: Metadata, diff_id: str, blob: str,
+           progress: Callable[[int, int], None]) -> Iterator[Growing]:
+    """Compress `blob` in a thread of its own while the caller reads what is written;
+    once finished, diff id -> digest is recorded. Leaving the block early stops it."""
     w = content.writer()
+    g = Growing(os.open(w.path, os.O_RDONLY | os.O_CLOEXEC))
+    total = os.stat(content.path(blob)).st_size
+
+    def run() -> None:
+        try:
+            _compress(w, content.path(blob), g, lambda done: progress(done, total))
+            digest, _ = w.commit()
+            meta.set_compressed(diff_id, digest)
+            with g.cond:
+                g.digest, g.finished = digest, True
+                g.cond.notify_all()
+        except BaseException as e:  # noqa: BLE001 - handed to the reader
+            w.abort()
+            with g.cond:
+                g.error = e
+                g.cond.notify_all()
+
+    worker = threading.Thread(target=run, name="gzip-layer", daemon=True)
+    worker.start()
     try:
-        w.write(_HEADER)
-        crc, size = 0, 0
-        for data, out in _deflated(content.path(blob)):
-            crc, size = zlib.crc32(data, crc), size + len(data)
-            w.write(out)
-        w.write(struct.pack("<II", crc, size & 0xFFFFFFFF))
-    except BaseException:
-        w.abort()
-        raise
-    return w.commit()
+        yield g
+    finally:
+        g.cancelled = True
+        worker.join()
+        os.close(g.fd)
+
+
+def _compress(w: Writer, path: str, g: Growing, progress: Callable[[int], None]) -> None:
+    w.write(_HEADER)
+    g._grew(len(_HEADER))
+    crc, size = 0, 0
+    for data, out in _deflated(path):
+        if g.cancelled:
+            raise InvalidArgument("compression stopped: the push ended")
+        crc, size = zlib.crc32(data, crc), size + len(data)
+        w.write(out)
+        g._grew(len(out))
+        progress(size)
+    trailer = struct.pack("<II", crc, size & 0xFFFFFFFF)
+    w.write(trailer)
+    g._grew(len(trailer))
 
 
 def _deflated(path: str) -> Iterator[tuple[bytes, bytes]]:
@@ -107,8 +187,3 @@ def _incompressible(data: bytes) -> bool:
         return False
     step = len(data) // 4
     return all(len(zlib.compress(data[i:i + _SAMPLE], 1)) > _SAMPLE * 0.97 for i in range(0, 4 * step, step))
-
-
-def _lock(diff_id: str) -> threading.Lock:
-    with _locks_guard:
-        return _locks.setdefault(diff_id, threading.Lock())

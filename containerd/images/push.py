@@ -27,7 +27,7 @@ from ..metadata import ImageRecord
 from ..remotes import Credentials, Hosts, RegistryError, Repository, TransportError, upload
 from ..remotes.auth import AuthError
 from ..remotes.media import Descriptor
-from .compress import gzipped, is_plain
+from . import compress
 from .manifest import OCI_LAYER, local_manifest, push_manifest
 from .service import ImageService
 
@@ -45,6 +45,7 @@ class PushEvent:
 
 
 Emit = Callable[[PushEvent], None]
+_GZIP = OCI_LAYER + "+gzip"
 
 
 class Pusher:
@@ -124,21 +125,30 @@ class Pusher:
         """One layer into the registry; the descriptor it has there. A plain layer of an
         image berth made goes as gzip (compress.py), as dockerd's push sends its layers."""
         short = diff_id[7:19]
-        content = self.images.content
-        if made and is_plain(content, desc.digest):
-            desc = gzipped(content, self.images.meta, diff_id, desc.digest, OCI_LAYER + "+gzip")
-        said = [0]
-        step = max(512 << 10, desc.size // 50)
-
-        def sent(current: int, total: int) -> None:
-            if current - said[0] >= step or current == total:
-                said[0] = current
-                emit(PushEvent(short, "Pushing", current, total, True))
-
+        sent = _progress(short, desc.size, emit)
+        if made and compress.is_plain(self.images.content, desc.digest):
+            with compress.lock(diff_id):
+                found = compress.known(self.images.content, self.images.meta, diff_id, _GZIP)
+                if found is None:  # never compressed: nothing to ask the registry about yet
+                    desc = self._gzip_and_upload(repo, diff_id, desc, sent)
+                    emit(PushEvent(short, "Pushed", layer=True))
+                    return desc
+            desc, sent = found, _progress(short, found.size, emit)
         with self.images.lease([desc.digest]):
             how = self._blob(repo, desc, sent)
         emit(PushEvent(short, how, layer=True))
         return desc
+
+    def _gzip_and_upload(self, repo: Repository, diff_id: str, desc: Descriptor,
+                         sent: Callable[[int, int], None]) -> Descriptor:
+        """Compressed into the content store and uploaded as it is written (progress over
+        the plain bytes, as dockerd's); kept, and recorded, for the next push."""
+        content, meta = self.images.content, self.images.meta
+        location = upload.start(repo)
+        with compress.stream(content, meta, diff_id, desc.digest, sent) as growing:
+            digest, size = upload.upload_growing(repo, location, growing)
+        meta.add_blob_source(digest, repo.host, repo.ref.path)
+        return Descriptor(_GZIP, digest, size)
 
     def _blob(self, repo: Repository, desc: Descriptor, sent: Callable[[int, int], None]) -> str:
         """Make sure the registry has the blob; docker's word for how it got there."""
@@ -164,6 +174,19 @@ class Pusher:
                       self.chunk)
         meta.add_blob_source(desc.digest, repo.host, here)
         return "Pushed"
+
+
+def _progress(short: str, size: int, emit: Emit) -> Callable[[int, int], None]:
+    """docker's "Pushing" lines for one layer, about every 2% (512 KiB at least)."""
+    said = [0]
+    step = max(512 << 10, size // 50)
+
+    def sent(current: int, total: int) -> None:
+        if current - said[0] >= step or current == total:
+            said[0] = current
+            emit(PushEvent(short, "Pushing", current, total, True))
+
+    return sent
 
 
 def _wording(e: Exception) -> str:
