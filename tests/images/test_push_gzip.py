@@ -181,3 +181,28 @@ def test_removing_the_image_drops_its_gzip_blobs(engine, registry):
     r = berth(engine, "rmi", name)
     assert r.returncode == 0, r.stderr
     assert diff_id not in _compressed(engine) and not _blob_exists(engine, digest)
+
+
+def test_a_push_failing_while_it_compresses_leaves_nothing_and_the_next_one_works(engine, proxy):
+    ctx = tempfile.mkdtemp(prefix="berth-pushgz-fail-")
+    try:
+        write_tree(ctx, {"Dockerfile": "FROM scratch\nCOPY big /big\n", "big": os.urandom(20 << 20)})
+        name = f"{proxy.host}/broken-{uuid.uuid4().hex[:8]}:v1"
+        r = berth(engine, "build", "-q", "-t", name, ctx)
+        assert r.returncode == 0, r.stderr
+    finally:
+        shutil.rmtree(ctx, ignore_errors=True)
+    proxy.fail_patch = 2  # the second of the 8 MiB PATCHes: mid-layer
+    r = berth(engine, "push", name)
+    proxy.fail_patch = 0
+    assert r.returncode == 1 and "unknown error" in r.stderr, r.stdout + r.stderr
+    assert os.listdir(os.path.join(engine.data_root, "containerd", "content", "ingest")) == []
+    r = berth(engine, "push", name)
+    assert r.returncode == 0, r.stdout + r.stderr
+    repo, tag = name.split("/", 1)[1].split(":")
+    m = _get(proxy, f"{repo}/manifests/{tag}").json()
+    blob = _get(proxy, f"{repo}/blobs/{m['layers'][0]['digest']}").content
+    with engine.client() as api:
+        diff_id = api.get(f"/images/{name}/json").json()["RootFS"]["Layers"][0]
+    assert "sha256:" + hashlib.sha256(gzip.decompress(blob)).hexdigest() == diff_id
+    assert berth(engine, "rmi", name).returncode == 0
