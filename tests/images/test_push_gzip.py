@@ -122,6 +122,9 @@ def test_the_image_names_the_pushed_digest(engine, pushed):
     r = engine.docker("images", "--digests", "--format", "{{.Repository}} {{.Tag}} {{.Digest}}", pushed.name)
     assert r.returncode == 0, r.stderr
     assert f"{pushed.name} v1 {pushed.digest}" in r.stdout.splitlines()
+    r = berth(engine, "images", "--digests", pushed.name)
+    assert r.returncode == 0, r.stderr
+    assert [line.split()[:3] for line in r.stdout.splitlines()[1:]] == [[pushed.name, "v1", pushed.digest]]
 
 
 def test_a_second_push_uploads_nothing_and_gives_the_same_digest(engine, proxy, pushed):
