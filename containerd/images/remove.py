@@ -180,9 +180,9 @@ def collect(svc: ImageService) -> tuple[list[str], int]:
     for img in images:
         blobs.update((img.id, img.manifest_digest, *img.layer_blobs))
         blobs.update(compressed[d] for d in img.layers if d in compressed)  # a push's gzip, kept for the next
+        chains.update(chain_id(img.layers[:i + 1]) for i in range(len(img.layers)))
     for diff_id in set(compressed) - {d for img in images for d in img.layers}:
         svc.meta.forget_compressed(diff_id)
-        chains.update(chain_id(img.layers[:i + 1]) for i in range(len(img.layers)))
     for rec in svc.meta.snapshots():
         if rec.kind == "active":
             parent = rec.parent
