@@ -6,7 +6,9 @@ stored. Either way the manifest is checked against the image record before it
 leaves: its config must be the image's config and its layers the stored blobs, in
 order; when it is not (or is missing), a new OCI manifest is made from the record,
 each layer's media type read from its blob's first bytes (layers are kept as they
-were received: plain tar, gzip or zstd).
+were received: plain tar, gzip or zstd). `made` says the manifest is berth's own (made
+when the image was committed, built, imported or loaded), not one a registry knows:
+push replaces it with the Docker schema2 manifest dockerd pushes (push_manifest).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class LocalManifest:
     body: bytes
     config: Descriptor
     layers: list[Descriptor]
+    made: bool = False      # berth's own OCI manifest, no registry's (push may make another)
 
 
 def layer_media_type(content: ContentStore, digest: str, oci: bool = True) -> str:
@@ -53,24 +56,53 @@ def local_manifest(content: ContentStore, img: ImageRecord) -> LocalManifest:
         mt = media.media_type_of(doc, "")
         if (mt in (media.OCI_MANIFEST, media.DOCKER_MANIFEST) and parsed.config.digest == img.id
                 and [d.digest for d in parsed.layers] == img.layer_blobs):
-            return LocalManifest(mt, body, parsed.config, parsed.layers)
+            made = _own(content, img)
+            return LocalManifest(mt, body, parsed.config, parsed.layers, made.body == body)
     except (NotFound, media.MediaError):
         pass
-    return _rebuilt(content, img)
+    made = _own(content, img)
+    content.put(made.body)
+    return made
 
 
-def _rebuilt(content: ContentStore, img: ImageRecord) -> LocalManifest:
-    config = Descriptor("application/vnd.oci.image.config.v1+json", img.id, len(img.config))
+def push_manifest(img: ImageRecord, layers: list[Descriptor]) -> LocalManifest:
+    """The Docker schema2 manifest dockerd 20.10 pushes for an image it made: docker's
+    media types (podman, for one, reads a config's Healthcheck only under them); an OCI
+    manifest when a layer is zstd, which schema2 has no type for."""
+    if any(d.media_type.endswith("zstd") for d in layers):
+        config = Descriptor(media.CONFIG_TYPES[0], img.id, len(img.config))
+        mt = media.OCI_MANIFEST
+    else:
+        config = Descriptor(media.CONFIG_TYPES[1], img.id, len(img.config))
+        layers = [Descriptor(_DOCKER_LAYER.get(d.media_type, d.media_type), d.digest, d.size) for d in layers]
+        doc = {"schemaVersion": 2, "mediaType": media.DOCKER_MANIFEST, "config": _docker_json(config),
+               "layers": [_docker_json(d) for d in layers]}
+        # docker/distribution's schema2 layout: 3-space indent, each descriptor's size before its digest
+        return LocalManifest(media.DOCKER_MANIFEST, json.dumps(doc, indent=3).encode(), config, layers)
+    doc = {"schemaVersion": 2, "mediaType": mt, "config": _json(config), "layers": [_json(d) for d in layers]}
+    return LocalManifest(mt, json.dumps(doc, separators=(",", ":")).encode(), config, layers)
+
+
+_DOCKER_LAYER = {OCI_LAYER: "application/vnd.docker.image.rootfs.diff.tar",
+                 OCI_LAYER + "+gzip": "application/vnd.docker.image.rootfs.diff.tar.gzip"}
+
+
+def _own(content: ContentStore, img: ImageRecord) -> LocalManifest:
+    """The OCI manifest berth makes for the record (commit, build, import and load make this one)."""
+    config = Descriptor(media.CONFIG_TYPES[0], img.id, len(img.config))
     layers = [Descriptor(layer_media_type(content, d), d, _size(content, d)) for d in img.layer_blobs]
     doc = {"schemaVersion": 2, "mediaType": media.OCI_MANIFEST, "config": _json(config),
            "layers": [_json(d) for d in layers]}
     body = json.dumps(doc, separators=(",", ":")).encode()
-    content.put(body)
-    return LocalManifest(media.OCI_MANIFEST, body, config, layers)
+    return LocalManifest(media.OCI_MANIFEST, body, config, layers, True)
 
 
 def _size(content: ContentStore, digest: str) -> int:
     return os.stat(content.path(digest)).st_size
+
+
+def _docker_json(d: Descriptor) -> dict:
+    return {"mediaType": d.media_type, "size": d.size, "digest": d.digest}
 
 
 def _json(d: Descriptor) -> dict:

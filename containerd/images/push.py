@@ -6,6 +6,11 @@ the same registry known to hold it (we pulled it from there, or pushed it there)
 asked to lend it ("Mounted from X"); else it is uploaded ("Pushing", "Pushed"). Then
 the config blob, the same way but silently, and last the manifest, by tag: until the
 manifest is in, the registry shows nothing new under the tag.
+
+An image berth made (built, committed, imported, loaded) is pushed as dockerd pushes
+one: its plain layers gzipped (once, then reused: compress.py) under a Docker schema2
+manifest; the image keeps its id (the config is the same bytes) and its local manifest.
+A pulled image's manifest goes as it came, its digest kept.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from ..metadata import ImageRecord
 from ..remotes import Credentials, Hosts, RegistryError, Repository, TransportError, upload
 from ..remotes.auth import AuthError
 from ..remotes.media import Descriptor
-from .manifest import local_manifest
+from . import compress
+from .manifest import OCI_LAYER, local_manifest, push_manifest
 from .service import ImageService
 
 
@@ -39,6 +45,7 @@ class PushEvent:
 
 
 Emit = Callable[[PushEvent], None]
+_GZIP = OCI_LAYER + "+gzip"
 
 
 class Pusher:
@@ -87,40 +94,61 @@ class Pusher:
         return sorted(found.items())
 
     def _push_one(self, repo: Repository, tag: str, img: ImageRecord, emit: Emit) -> None:
-        manifest = local_manifest(self.images.content, img)
-        ids = [diff[7:19] for diff in img.layers]
-        for short in ids:
-            emit(PushEvent(short, "Preparing", layer=True))
-        for n, short in enumerate(ids):
-            if n >= self.workers:
-                emit(PushEvent(short, "Waiting", layer=True))
-        jobs: list[Future] = [self._pool.submit(self._layer, repo, desc, short, emit)
-                              for desc, short in zip(manifest.layers, ids, strict=False)]
-        _, pending = wait(jobs, return_when=FIRST_EXCEPTION)
-        for job in pending:
-            job.cancel()
-        wait(pending)
-        for job in jobs:
-            if job.done() and not job.cancelled() and job.exception() is not None:
-                raise job.exception()  # type: ignore[misc]
-        self._blob(repo, manifest.config, lambda *_: None)
+        with self.images.lease([img.id, *img.layer_blobs]):
+            local = local_manifest(self.images.content, img)
+            ids = [diff[7:19] for diff in img.layers]
+            for short in ids:
+                emit(PushEvent(short, "Preparing", layer=True))
+            for n, short in enumerate(ids):
+                if n >= self.workers:
+                    emit(PushEvent(short, "Waiting", layer=True))
+            jobs: list[Future] = [self._pool.submit(self._layer, repo, diff, desc, local.made, emit)
+                                  for diff, desc in zip(img.layers, local.layers, strict=False)]
+            _, pending = wait(jobs, return_when=FIRST_EXCEPTION)
+            for job in pending:
+                job.cancel()
+            wait(pending)
+            for job in jobs:
+                if job.done() and not job.cancelled() and job.exception() is not None:
+                    raise job.exception()  # type: ignore[misc]
+            # berth's own manifest becomes dockerd's schema2 one, over the layers as sent;
+            # a registry's is pushed byte for byte (its digest kept)
+            manifest = push_manifest(img, [job.result() for job in jobs]) if local.made else local
+            self._blob(repo, manifest.config, lambda *_: None)
         upload.put_manifest(repo, tag, manifest.media_type, manifest.body)
         digest = "sha256:" + hashlib.sha256(manifest.body).hexdigest()
         self.images.record_pushed(img.id, f"{repo.ref.familiar_name}@{digest}")
         emit(PushEvent(status=f"{tag}: digest: {digest} size: {len(manifest.body)}", tag=tag, digest=digest,
                        size=len(manifest.body)))
 
-    def _layer(self, repo: Repository, desc: Descriptor, short: str, emit: Emit) -> None:
-        said = [0]
-        step = max(512 << 10, desc.size // 50)
-
-        def sent(current: int, total: int) -> None:
-            if current - said[0] >= step or current == total:
-                said[0] = current
-                emit(PushEvent(short, "Pushing", current, total, True))
-
-        how = self._blob(repo, desc, sent)
+    def _layer(self, repo: Repository, diff_id: str, desc: Descriptor, made: bool, emit: Emit) -> Descriptor:
+        """One layer into the registry; the descriptor it has there. A plain layer of an
+        image berth made goes as gzip (compress.py), as dockerd's push sends its layers."""
+        short = diff_id[7:19]
+        sent = _progress(short, desc.size, emit)
+        if made and compress.is_plain(self.images.content, desc.digest):
+            with compress.lock(diff_id):
+                found = compress.known(self.images.content, self.images.meta, diff_id, _GZIP)
+                if found is None:  # never compressed: nothing to ask the registry about yet
+                    desc = self._gzip_and_upload(repo, diff_id, desc, sent)
+                    emit(PushEvent(short, "Pushed", layer=True))
+                    return desc
+            desc, sent = found, _progress(short, found.size, emit)
+        with self.images.lease([desc.digest]):
+            how = self._blob(repo, desc, sent)
         emit(PushEvent(short, how, layer=True))
+        return desc
+
+    def _gzip_and_upload(self, repo: Repository, diff_id: str, desc: Descriptor,
+                         sent: Callable[[int, int], None]) -> Descriptor:
+        """Compressed into the content store and uploaded as it is written (progress over
+        the plain bytes, as dockerd's); kept, and recorded, for the next push."""
+        content, meta = self.images.content, self.images.meta
+        location = upload.start(repo)
+        with compress.stream(content, meta, diff_id, desc.digest, sent) as growing:
+            digest, size = upload.upload_growing(repo, location, growing)
+        meta.add_blob_source(digest, repo.host, repo.ref.path)
+        return Descriptor(_GZIP, digest, size)
 
     def _blob(self, repo: Repository, desc: Descriptor, sent: Callable[[int, int], None]) -> str:
         """Make sure the registry has the blob; docker's word for how it got there."""
@@ -146,6 +174,19 @@ class Pusher:
                       self.chunk)
         meta.add_blob_source(desc.digest, repo.host, here)
         return "Pushed"
+
+
+def _progress(short: str, size: int, emit: Emit) -> Callable[[int, int], None]:
+    """docker's "Pushing" lines for one layer, about every 2% (512 KiB at least)."""
+    said = [0]
+    step = max(512 << 10, size // 50)
+
+    def sent(current: int, total: int) -> None:
+        if current - said[0] >= step or current == total:
+            said[0] = current
+            emit(PushEvent(short, "Pushing", current, total, True))
+
+    return sent
 
 
 def _wording(e: Exception) -> str:

@@ -141,6 +141,22 @@ def _remove(svc: ImageService, img: ImageRecord, res: DeleteResult) -> None:
         res.reclaimed += _blob_size(svc, blob)
         svc.content.delete(blob)
         svc.meta.forget_blob(blob)
+    _forget_compressed(svc, img, res)
+
+
+def _forget_compressed(svc: ImageService, img: ImageRecord, res: DeleteResult) -> None:
+    """A push's gzip of a layer goes with the last image that has the layer."""
+    used = {d for i in svc.meta.images() for d in i.layers}
+    for diff_id in dict.fromkeys(img.layers):
+        digest = svc.meta.compressed(diff_id)
+        if digest is None or diff_id in used:
+            continue
+        svc.meta.forget_compressed(diff_id)
+        if svc.leased(digest) or _referenced(svc, digest):
+            continue
+        res.reclaimed += _blob_size(svc, digest)
+        svc.content.delete(digest)
+        svc.meta.forget_blob(digest)
 
 
 def _referenced(svc: ImageService, digest: str) -> bool:
@@ -160,9 +176,13 @@ def collect(svc: ImageService) -> tuple[list[str], int]:
     images = svc.meta.images()
     blobs: set[str] = set()
     chains: set[str] = set()
+    compressed = svc.meta.compressed_layers()
     for img in images:
         blobs.update((img.id, img.manifest_digest, *img.layer_blobs))
+        blobs.update(compressed[d] for d in img.layers if d in compressed)  # a push's gzip, kept for the next
         chains.update(chain_id(img.layers[:i + 1]) for i in range(len(img.layers)))
+    for diff_id in set(compressed) - {d for img in images for d in img.layers}:
+        svc.meta.forget_compressed(diff_id)
     for rec in svc.meta.snapshots():
         if rec.kind == "active":
             parent = rec.parent

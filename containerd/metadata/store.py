@@ -44,6 +44,10 @@ CREATE TABLE IF NOT EXISTS blob_sources (  -- where a blob is known to be: cross
     repo TEXT NOT NULL,             -- a repository there that has it (pulled from, or pushed to)
     PRIMARY KEY (digest, host, repo)
 );
+CREATE TABLE IF NOT EXISTS compressed_layers (  -- push: the gzip made once of a plain layer (moby's v2 metadata)
+    diff_id TEXT PRIMARY KEY,       -- the plain layer's digest
+    digest TEXT NOT NULL            -- its gzip blob in the content store, as pushed
+);
 CREATE TABLE IF NOT EXISTS snapshots (
     key TEXT PRIMARY KEY,           -- chain id (committed) or active:<container id>
     kind TEXT NOT NULL,             -- committed | active
@@ -193,6 +197,23 @@ class Metadata:
     def forget_blob(self, digest: str) -> None:
         with self.tx() as db:
             db.execute("DELETE FROM blob_sources WHERE digest=?", (digest,))
+
+    # ----------------------------------------------------- compressed layers
+    def set_compressed(self, diff_id: str, digest: str) -> None:
+        with self.tx() as db:
+            db.execute("INSERT OR REPLACE INTO compressed_layers VALUES (?,?)", (diff_id, digest))
+
+    def compressed(self, diff_id: str) -> str | None:
+        rows = self._query("SELECT digest FROM compressed_layers WHERE diff_id=?", (diff_id,))
+        return rows[0][0] if rows else None
+
+    def compressed_layers(self) -> dict[str, str]:
+        """diff id -> gzip digest, every one recorded."""
+        return dict(self._query("SELECT diff_id, digest FROM compressed_layers"))  # type: ignore[arg-type]
+
+    def forget_compressed(self, diff_id: str) -> None:
+        with self.tx() as db:
+            db.execute("DELETE FROM compressed_layers WHERE diff_id=?", (diff_id,))
 
     # ------------------------------------------------------------- snapshots
     def put_snapshot(self, s: SnapshotRecord) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from typing import Protocol
 
 from berth.common import lazy
 
@@ -25,6 +26,8 @@ _READ = 1 << 20
 # Bigger blobs go in PATCHes of this size: bounded requests, which proxies in front
 # of registries often insist on (a body limit), at the cost of a round trip each.
 CHUNK = 64 << 20
+# A blob sent as it is made goes in smaller PATCHes: each waits for its bytes to exist.
+SEGMENT = 8 << 20
 
 
 def blob_exists(repo: Repository, digest: str) -> bool:
@@ -75,6 +78,37 @@ def upload(repo: Repository, location: str, digest: str, path: str, size: int, s
     _put(repo, location, digest, lambda: b"", 0)
 
 
+class Growing(Protocol):
+    """A blob still being written (a push's gzip of a plain layer), readable from `fd`."""
+
+    fd: int
+    finished: bool
+    digest: str
+
+    def wait(self, offset: int, want: int) -> int: ...
+
+
+def upload_growing(repo: Repository, location: str, blob: Growing, segment: int = SEGMENT) -> tuple[str, int]:
+    """A blob sent while it is made (its digest known only at the end): PATCHes of
+    `segment` bytes with Content-Range as they are written, then the closing PUT with the
+    digest. Each PATCH reads its bytes again if a challenge makes it resend. Returns
+    (digest, size)."""
+    offset = 0
+    while True:
+        end = blob.wait(offset, segment)
+        if end == offset and blob.finished:
+            break
+        n = min(segment, end - offset)
+        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(n),
+                   "Content-Range": f"{offset}-{offset + n - 1}"}
+        resp = repo.send("PATCH", location, headers,
+                         body=lambda o=offset, n=n: _pread(blob.fd, o, n))  # type: ignore[misc]
+        location = _location(resp, location)
+        offset += n
+    _put(repo, location, blob.digest, lambda: b"", 0)
+    return blob.digest, offset
+
+
 def put_manifest(repo: Repository, tag: str, media_type: str, body: bytes) -> str:
     """PUT /v2/NAME/manifests/TAG; the digest the registry answers with (or ours)."""
     resp = repo.send("PUT", repo.url("manifests", tag), {"Content-Type": media_type},
@@ -107,6 +141,16 @@ def _read(path: str, offset: int, length: int, sent: Sent, total: int) -> Iterat
             yield data
     finally:
         os.close(fd)
+
+
+def _pread(fd: int, offset: int, length: int) -> Iterator[bytes]:
+    done = 0
+    while done < length:
+        data = os.pread(fd, min(_READ, length - done), offset + done)
+        if not data:
+            raise TransportError(f"read: the blob is shorter than {offset + length} bytes")
+        done += len(data)
+        yield data
 
 
 def _with(url: str, params: dict[str, str]) -> str:

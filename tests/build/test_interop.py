@@ -132,9 +132,9 @@ def test_podman_pulls_and_runs_it(built, podman):
     assert cfg["User"] == "1000:1000" and cfg["WorkingDir"] == "/srv" and cfg["Cmd"] == ["sh", "/srv/app.sh"]
     assert cfg["ExposedPorts"] == {"8080/tcp": {}, "9090/udp": {}} and cfg["Volumes"] == {"/data": {}}
     assert cfg["Env"] == built.image["Config"]["Env"]
-    # no HealthCheck here: podman reads it only from images with docker's schema2 manifest, and berth
-    # pushes what it stores, an OCI manifest (the config blob has it: test_skopeo_and_umoci_read_it)
-    assert image["ManifestType"] == "application/vnd.oci.image.manifest.v1+json"
+    # podman reads the HealthCheck only under docker's schema2 manifest, which berth pushes, as dockerd
+    assert image["ManifestType"] == "application/vnd.docker.distribution.manifest.v2+json"
+    assert (image.get("Healthcheck") or {}).get("Test") == HEALTHCHECK["Test"], image
     r = podman.run(built.ref)
     assert (r.returncode, r.stdout) == (0, EXPECTED), r.stderr
 

@@ -126,6 +126,7 @@ class Proxy:
     give_refresh_tokens: bool = False  # answer offline_token=true with a refresh_token (docker login's identity token)
     token_requests: list[dict] = field(default_factory=list)
     uploads: list[tuple[str, str]] = field(default_factory=list)  # (method, path) of each write forwarded
+    fail_patch: int = 0   # the Nth PATCH from now (1 = the next) is answered 500, once
     seen: list[tuple[str, str]] = field(default_factory=list)     # (method, path) of every request forwarded
     _tokens: dict[str, set[str]] = field(default_factory=dict)  # token -> the scopes it was asked for
     _server: _Server | None = None
@@ -236,6 +237,12 @@ class Proxy:
                 if self._challenged():
                     return
                 proxy.seen.append((method, self.path.split("?")[0]))
+                if method == "PATCH" and proxy.fail_patch:
+                    proxy.fail_patch -= 1
+                    if not proxy.fail_patch:
+                        self._answer(500, b'{"errors":[{"code":"UNKNOWN","message":"unknown error"}]}',
+                                     {"Content-Type": "application/json"})
+                        return
                 if method in ("POST", "PUT", "PATCH"):
                     proxy.uploads.append((method, self.path.split("?")[0]))
                 headers = {k: v for k, v in self.headers.items()

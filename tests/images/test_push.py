@@ -4,6 +4,7 @@ uploads; and tools nobody here wrote (skopeo, umoci) reading what berth pushed."
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -66,10 +67,13 @@ def test_push_of_an_imported_image_with_dockers_progress(engine, api, registry):
     assert msgs[-2] == {"status": f"v1: digest: {digest} size: {size}"}
     assert msgs[-1] == {"progressDetail": {}, "aux": {"Tag": "v1", "Digest": digest, "Size": size}}
     assert manifest["config"]["digest"] == image_id
-    # the layer the registry has is the blob berth stored (a plain tar, as imported)
+    # the layer was stored as imported (a plain tar) and went gzipped, as dockerd pushes it
     blob = httpx.get(f"http://{registry.host}/v2/{repo}/blobs/{manifest['layers'][0]['digest']}").content
-    assert manifest["layers"][0]["mediaType"] == "application/vnd.oci.image.layer.v1.tar"
-    assert "sha256:" + hashlib.sha256(blob).hexdigest() == api.get(f"/images/{name}/json").json()["RootFS"]["Layers"][0]
+    assert manifest["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json"
+    assert manifest["layers"][0]["mediaType"] == "application/vnd.docker.image.rootfs.diff.tar.gzip"
+    assert blob[:2] == b"\x1f\x8b" and manifest["layers"][0]["size"] == len(blob)
+    plain = gzip.decompress(blob)
+    assert "sha256:" + hashlib.sha256(plain).hexdigest() == api.get(f"/images/{name}/json").json()["RootFS"]["Layers"][0]
     # pushed again: the registry has every blob
     r = api.post(f"/images/{name.rsplit(':', 1)[0]}/push", params={"tag": "v1"})
     assert [m["status"] for m in _lines(r) if m.get("id") == layer] == ["Preparing", "Layer already exists"]
