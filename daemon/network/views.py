@@ -84,12 +84,14 @@ def settings(nets: Networks, cid: str, running: bool) -> dict[str, Any]:
 
 
 def summary_ports(nets: Networks, cid: str, running: bool) -> list[dict[str, Any]]:
+    """A list entry's Ports: dockerd's come from the port map it makes at start and drops
+    at stop, so a created or exited container lists none (not even its exposed ports)."""
     a = nets.att.get(cid)
-    if a is None:
+    if a is None or not running:
         return []
     out: list[dict[str, Any]] = []
-    published = {(m.container_port, m.proto) for m in a.ports} if running else set()
-    for m in a.ports if running else []:
+    published = {(m.container_port, m.proto) for m in a.ports}
+    for m in a.ports:
         out.append({"IP": m.host_ip, "PrivatePort": m.container_port, "PublicPort": m.host_port, "Type": m.proto})
     for key in a.exposed:
         port, _, proto = key.partition("/")
