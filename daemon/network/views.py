@@ -34,7 +34,8 @@ def _endpoint(nets: Networks, a: Attachment, name: str, ep: Endpoint | None) -> 
     aliases = list(cfg.get("Aliases") or []) or None
     dns_names = None
     if n is not None and not n.predefined:
-        dns_names = [a.name, a.cid[:12], *(aliases or [])]
+        # dockerd's order (the first one names the PTR record), each name once
+        dns_names = list(dict.fromkeys(x for x in (a.name, *(aliases or []), a.cid[:12], a.hostname) if x))
     return {
         "IPAMConfig": cfg.get("IPAMConfig") or None, "Links": cfg.get("Links") or None,
         "Aliases": aliases, "MacAddress": ep.mac if ep else "",
