@@ -113,6 +113,8 @@ class Shim:
             if self._oom_recheck_until is not None:
                 timeout = _OOM_RECHECK if timeout is None else min(timeout, _OOM_RECHECK)
             for key, _ in self.sel.select(timeout):
+                if self.sel.get_map().get(key.fd) is not key:
+                    continue  # unregistered (or its fd reused) by an earlier callback of this batch
                 key.data()
                 if self.deleted:
                     break

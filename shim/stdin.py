@@ -42,6 +42,8 @@ class StdinCopy:
 
     def on_readable(self) -> None:
         """The FIFO has data (or its writer went away)."""
+        if self.fifo < 0:
+            return  # closed by an earlier callback of the same select batch (the exec's exit)
         try:
             data = os.read(self.fifo, _READ_SIZE)
         except BlockingIOError:
@@ -61,7 +63,8 @@ class StdinCopy:
 
     def on_writable(self) -> None:
         """The container's stdin has room again."""
-        self._flush()
+        if not self.closed:
+            self._flush()
 
     def _flush(self) -> None:
         try:

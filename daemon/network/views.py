@@ -34,7 +34,8 @@ def _endpoint(nets: Networks, a: Attachment, name: str, ep: Endpoint | None) -> 
     aliases = list(cfg.get("Aliases") or []) or None
     dns_names = None
     if n is not None and not n.predefined:
-        dns_names = [a.name, a.cid[:12], *(aliases or [])]
+        # dockerd's order (the first one names the PTR record), each name once
+        dns_names = list(dict.fromkeys(x for x in (a.name, *(aliases or []), a.cid[:12], a.hostname) if x))
     return {
         "IPAMConfig": cfg.get("IPAMConfig") or None, "Links": cfg.get("Links") or None,
         "Aliases": aliases, "MacAddress": ep.mac if ep else "",
@@ -84,12 +85,14 @@ def settings(nets: Networks, cid: str, running: bool) -> dict[str, Any]:
 
 
 def summary_ports(nets: Networks, cid: str, running: bool) -> list[dict[str, Any]]:
+    """A list entry's Ports: dockerd's come from the port map it makes at start and drops
+    at stop, so a created or exited container lists none (not even its exposed ports)."""
     a = nets.att.get(cid)
-    if a is None:
+    if a is None or not running:
         return []
     out: list[dict[str, Any]] = []
-    published = {(m.container_port, m.proto) for m in a.ports} if running else set()
-    for m in a.ports if running else []:
+    published = {(m.container_port, m.proto) for m in a.ports}
+    for m in a.ports:
         out.append({"IP": m.host_ip, "PrivatePort": m.container_port, "PublicPort": m.host_port, "Type": m.proto})
     for key in a.exposed:
         port, _, proto = key.partition("/")

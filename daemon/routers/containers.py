@@ -85,6 +85,7 @@ async def list_containers(
             item = views.summary(c)
             item["Ports"] = ports
             item["NetworkSettings"]["Networks"] = nets
+            item["Mounts"] = engine.volumes.mounts_view(c.id)  # compose v2 compares them with its volumes
             out.append((c, item))
         if 0 < limit <= len(out):
             break

@@ -1,5 +1,7 @@
 """testcontainers-python 4.x against berthd, as a user's test reads: a generic container
-with an exposed port, a wait for its log line, its host and mapped port, reached.
+with an exposed port, a wait for its log line, its host and mapped port, reached; and
+its compose module (DockerCompose, which runs Docker Compose v2: compose_v2.py) on a
+project with a build, a health check and a named volume.
 
 Three settings a user of this machine would make too:
 - TESTCONTAINERS_RYUK_DISABLED=true: the "ryuk" reaper is an image on Docker Hub, which
@@ -11,10 +13,16 @@ Three settings a user of this machine would make too:
 
 from __future__ import annotations
 
+import pathlib
+import shutil
 import socket
+import subprocess
+import uuid
 from collections.abc import Iterator
 
 import pytest
+from tests.clients import compose_v2
+from tests.clients.compose_project import Project, make
 from tests.daemon.conftest import Berthd, wait_until
 from tests.network.conftest import host_state
 
@@ -99,3 +107,45 @@ def test_two_containers_on_a_network_reach_each_other_by_alias(testcontainers: N
             r = client.exec(["sh", "-c", "printf 'GET /hostname HTTP/1.0\\r\\n\\r\\n' | nc -w 3 backend 80"])
             assert r.exit_code == 0
             assert r.output.endswith(b"\r\n\r\n" + server.get_container_id()[:12].encode() + b"\n")
+
+
+@pytest.fixture
+def compose_project(testcontainers: None, berthd: Berthd, monkeypatch: pytest.MonkeyPatch,
+                    tmp_path: pathlib.Path) -> Iterator[Project]:
+    """The compose module runs `docker compose` (v2) with the environment the user
+    exported: the plugin in their DOCKER_CONFIG, the classic builder (no BuildKit here),
+    the project's name; the project is compose_project.py's (web built, db healthy first)."""
+    env = compose_v2.plugin_env(berthd.env, compose_v2.binary(), str(tmp_path / "docker-cli"))
+    name = f"tc{uuid.uuid4().hex[:6]}"
+    for key in ("DOCKER_CONFIG", "DOCKER_BUILDKIT"):
+        monkeypatch.setenv(key, env[key])
+    monkeypatch.setenv("COMPOSE_PROJECT_NAME", name)
+    p = make(env, "busybox", name)
+    try:
+        yield p
+    finally:
+        subprocess.run(["docker", "compose", "down", "-v", "-t", "1"], cwd=p.dir, env={**env, "COMPOSE_PROJECT_NAME": name},
+                       capture_output=True)
+        subprocess.run(["docker", "rmi", f"{name}-web"], env=env, capture_output=True)  # (what compose built)
+        shutil.rmtree(p.dir, ignore_errors=True)
+
+
+def test_the_compose_module_brings_a_project_up_and_down(compose_project: Project) -> None:
+    from testcontainers.compose import DockerCompose
+    from testcontainers.core.wait_strategies import LogMessageWaitStrategy
+
+    p = compose_project
+    compose = DockerCompose(p.dir, build=True).waiting_for({"web": LogMessageWaitStrategy("web ready")})
+    with compose:  # up --build --wait: db healthy, then web, then its log line
+        host = compose.get_service_host("web", 80)
+        port = compose.get_service_port("web", 80)
+        assert host == "0.0.0.0" and port is not None and port != 80  # as compose v2 shows it on Docker
+        reply = _http_get(host, port, "/index.html")
+        assert reply.startswith(b"HTTP/1.") and reply.endswith(b"\r\n\r\nweb boots=1\n")
+        stdout, _ = compose.get_logs("db")
+        assert stdout.split("|")[-1].strip() == "db up 1"
+        assert compose.exec_in_container(["cat", "/data/boots"], "db") == ("1\n", "", 0)
+        running = {c.Service: (c.State, c.Health) for c in compose.get_containers()}
+        assert running == {"db": ("running", "healthy"), "web": ("running", "")}
+    # stop() (down --volumes): nothing of the project left; the fixture checks the host
+    assert p.containers() == [] and p.networks() == [] and p.volumes() == []

@@ -75,6 +75,11 @@ def test_a_free_host_port_for_p_container_and_P(berthd: Berthd) -> None:
         assert b"\r\n\r\n" in _get("127.0.0.1", host_port)
         all_ports = berthd.docker("port", "anyport", check=True).stdout
         assert "81/tcp -> 0.0.0.0:" in all_ports
+        ps = ["ps", "-a", "--filter", "name=^/anyport$", "--format", "{{.Ports}}"]
+        assert f"0.0.0.0:{host_port}->80/tcp" in berthd.docker(*ps, check=True).stdout
+        # stopped, it lists no ports, as dockerd (its port map is made at start, dropped at stop)
+        berthd.docker("stop", "-t", "0", "anyport", check=True)
+        assert berthd.docker(*ps, check=True).stdout == "\n"
     finally:
         berthd.docker("rm", "-f", "anyport")
 

@@ -119,6 +119,10 @@ def test_inspect_mounts_as_docker_and_rm_v_takes_anonymous_volumes(berthd: Berth
         assert by_dest["/h"] == {"Type": "bind", "Source": host, "Destination": "/h", "Mode": "ro,rshared",
                                  "RW": False, "Propagation": "rshared"}
         assert by_dest["/run"]["Type"] == "tmpfs"
+        # the list shows the same (dockerd's both come from the container's mount points;
+        # compose v2 recreates a service whose listed Mounts lack its named volume)
+        listed = api.get("/containers/json", params={"all": 1, "filters": f'{{"name": ["^/{name}$"]}}'}).json()
+        assert [x["Mounts"] for x in listed] == [c["Mounts"]]
         anon = [by_dest[d]["Name"] for d in ("/anon", "/declared")]
         assert all(len(a) == 64 for a in anon) and by_dest["/anon"]["Mode"] == ""
         assert c["Config"]["Volumes"] == {"/anon": {}, "/declared": {}}
