@@ -44,6 +44,17 @@ def api(sock: str, method: str, path: str, body: bytes | None = None,
     return resp.status, data
 
 
+def _remove_everything(sock: str) -> None:
+    import json
+
+    with contextlib.suppress(OSError, ValueError):
+        for c in json.loads(api(sock, "GET", "/containers/json?all=1")[1]):
+            api(sock, "DELETE", f"/containers/{c['Id']}?force=1&v=1")
+        for n in json.loads(api(sock, "GET", "/networks")[1]):
+            if n["Name"] not in ("bridge", "host", "none"):
+                api(sock, "DELETE", f"/networks/{n['Id']}")
+
+
 def busybox_tar(workdir: str) -> str:
     """One tarball both engines import, so they run the very same image."""
     root = rootfs.make_rootfs(os.path.join(workdir, "bb-rootfs"))
@@ -89,7 +100,10 @@ class Engine:
         return env
 
     def stop(self) -> None:
+        """Its containers and user networks go first: shims outlive berthd by design, so a
+        bench that stopped early would leave them (and their veths) running."""
         if self.proc.poll() is None:
+            _remove_everything(self.sock)
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(30)

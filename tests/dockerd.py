@@ -1,6 +1,6 @@
 """A private Debian dockerd, the peer tests compare berth with: its own socket, roots,
 containerd namespace and cgroup parent, no bridge and no iptables (the host's network
-is left alone). stop() removes its containers, then ends it by PID and removes its
+is left alone). stop() removes its containers and networks, then ends it by PID and removes its
 mounts, cgroups and roots."""
 
 from __future__ import annotations
@@ -77,6 +77,10 @@ def stop(d: Dockerd) -> None:
             with d.client() as c:
                 for ctr in c.get("/containers/json", params={"all": 1}).json():
                     c.delete(f"/containers/{ctr['Id']}", params={"force": 1})
+                # its user networks' bridges (br-ID) would outlive it on the host
+                for net in c.get("/networks").json():
+                    if net["Name"] not in ("bridge", "host", "none"):
+                        c.delete(f"/networks/{net['Id']}")
         except httpx.HTTPError:
             pass
         d.proc.send_signal(signal.SIGTERM)
