@@ -141,7 +141,10 @@ class Engine:
                 self.stdin.mark_ready(c.id)  # the shim holds the FIFO: attach may write and close it
                 await update.apply_pending(self.ctrd, self.store, c)
                 step = "failed to start task for container"
-                task = await self.ctrd.start_task(c.id)
+                with self.events.holding(c.id):  # `start` is heard once the state says running
+                    task = await self.ctrd.start_task(c.id)
+                    c.state = State(status="running", pid=task.pid, started_at=task.started_at or rfc3339_nano(),
+                                    finished_at=c.state.finished_at)
             except ContainerdError as e:  # the runtime's message goes to the user
                 self.stdin.close(c.id)
                 self.volumes.start_failed(c.id, self._running)
@@ -155,9 +158,6 @@ class Engine:
                 if c.host_config.get("AutoRemove"):  # as dockerd: --rm also when start fails
                     self._spawn(self._auto_remove(c, drop_task=not task_gone))
                 raise ApiError(e.status if e.unreachable else status, msg) from None
-            c.state = State(status="running", pid=task.pid,
-                            started_at=task.started_at or rfc3339_nano(),
-                            finished_at=c.state.finished_at)
             self.store.save(c)
             self.health.started(c)
             return True

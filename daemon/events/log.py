@@ -9,9 +9,10 @@ entry in _TOPICS when berth-containerd publishes it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
-from typing import Any, Awaitable
+from typing import Any, Awaitable, Iterator
 
 from ..containers.store import Container, Store
 
@@ -34,10 +35,30 @@ class EventLog:
         self._followers: set[asyncio.Queue[Message]] = set()
         self._gone: dict[str, dict[str, str]] = {}  # attributes of containers removed meanwhile
         self._awaited: dict[tuple[str, str], asyncio.Event] = {}
+        self._held: dict[str, list[tuple[str, int]]] = {}  # container -> its events, while held
 
     # ------------------------------------------------------------- publishing
+    @contextlib.contextmanager
+    def holding(self, cid: str) -> Iterator[None]:
+        """berth-containerd's events for `cid` wait, in order, until the block ends: a start
+        holds them while its task starts and its state turns running, so that whoever hears
+        `start` (compose's logs -f, then asking for the logs to follow) finds the container
+        running, as dockerd's order is."""
+        self._held.setdefault(cid, [])
+        try:
+            yield
+        finally:
+            for topic, exit_status in self._held.pop(cid, []):
+                self._from_containerd(topic, cid, exit_status)
+
     def containerd(self, topic: str, actor: str, exit_status: int = 0) -> None:
         """One event of berth-containerd's stream, if docker has a name for it."""
+        if actor in self._held:
+            self._held[actor].append((topic, exit_status))
+            return
+        self._from_containerd(topic, actor, exit_status)
+
+    def _from_containerd(self, topic: str, actor: str, exit_status: int) -> None:
         kind_action = _TOPICS.get(topic)
         if kind_action is None:
             return

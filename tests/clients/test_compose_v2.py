@@ -127,7 +127,8 @@ def story(c: V2, host_state: Callable[[], object] | None = None) -> Seen:
     s["ps after scale"] = c.ps_json()
 
     logs = c("logs", "--no-color")
-    s["logs"] = sorted({re.sub(r"^(\S+)\s+\| ", r"\1 | ", line) for line in logs.stdout.splitlines()})
+    s["logs"] = sorted({re.sub(r"^(\S+)\s+\| ", r"\1 | ", line) for line in logs.stdout.splitlines()
+                        if "still ready" not in line})  # said 2 s later: there or not yet
     s["logs db"] = c("logs", "--no-color", "db").stdout.split("|")[-1].strip()
 
     s["exec db"] = c("exec", "-T", "db", "cat", "/data/boots").stdout
