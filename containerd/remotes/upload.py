@@ -132,10 +132,7 @@ def _read(path: str, offset: int, length: int, sent: Sent, total: int) -> Iterat
         raise TransportError(f"read {path}: {e.strerror}") from None
     try:
         done = 0
-        while done < length:
-            data = os.pread(fd, min(_READ, length - done), offset + done)
-            if not data:
-                raise TransportError(f"read {path}: the blob is shorter than its {total} bytes")
+        for data in _pread(fd, offset, length):
             done += len(data)
             sent(offset + done, total)
             yield data

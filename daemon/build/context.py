@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import AsyncIterator
 
 from ..http.errors import bad_request
-from .index import Bad, Feed, Index, build_index
+from .index import Bad, Feed, Index, build_index, checked_parts
 
 
 @dataclass
@@ -56,15 +56,14 @@ def _extract(path: str, dest: str) -> None:
     try:
         with tarfile.open(path, "r:*") as tar:
             for m in tar:
-                parts = [p for p in m.name.split("/") if p not in ("", ".")]
+                try:
+                    parts = checked_parts(m.name, links)
+                except Bad as e:
+                    raise bad_request(str(e)) from None
                 if not parts:
                     continue
-                if ".." in parts:
-                    raise bad_request(f"the build context has an entry outside it: {m.name}")
                 for n in range(1, len(parts)):
                     parent = "/".join(parts[:n])
-                    if parent in links:
-                        raise bad_request(f"the build context has an entry under a symlink: {m.name}")
                     if parent not in dirs:
                         os.makedirs(os.path.join(dest, parent), exist_ok=True)
                         dirs.add(parent)

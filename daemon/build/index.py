@@ -90,6 +90,17 @@ class Bad(Exception):
     """An entry the context must not have (the message says which)."""
 
 
+def checked_parts(name: str, links: set[str]) -> list[str]:
+    """An entry's path parts; Bad if it has `..` or lies under one of the archive's
+    symlinks (`links`), so that nothing it names lands outside the context."""
+    parts = parts_of(name)
+    if ".." in parts:
+        raise Bad(f"the build context has an entry outside it: {name}")
+    if any("/".join(parts[:n]) in links for n in range(1, len(parts))):
+        raise Bad(f"the build context has an entry under a symlink: {name}")
+    return parts
+
+
 def build_index(feed: Feed, keep: frozenset[str]) -> Index:
     """Reads the whole tar from `feed`; raises Bad, or tarfile's errors for a broken one."""
     idx = Index()
@@ -100,16 +111,11 @@ def build_index(feed: Feed, keep: frozenset[str]) -> Index:
     links: set[str] = set()
     with tarfile.open(fileobj=feed, mode="r|*") as tar:  # type: ignore[call-overload]
         for m in tar:
-            parts = parts_of(m.name)
+            parts = checked_parts(m.name, links)
             if not parts:
                 continue
-            if ".." in parts:
-                raise Bad(f"the build context has an entry outside it: {m.name}")
-            for n in range(1, len(parts)):
-                parent = "/".join(parts[:n])
-                if parent in links:
-                    raise Bad(f"the build context has an entry under a symlink: {m.name}")
-                idx.entries.setdefault(parent, Entry("d", -1))  # made by makedirs: no mode of its own
+            for n in range(1, len(parts)):  # made by makedirs: no mode of their own
+                idx.entries.setdefault("/".join(parts[:n]), Entry("d", -1))
             rel = "/".join(parts)
             mode = m.mode & 0o7777
             if m.isdir():

@@ -19,7 +19,7 @@ import grp
 import os
 import pwd
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,33 +84,23 @@ def load(value: str) -> Remap | None:
 def _names(value: str) -> tuple[str, str]:
     """USER[:GROUP] or UID[:GID] as names, dockerd's lookups and errors; GROUP defaults to USER."""
     user_s, _, group_s = value.partition(":")
-    if user_s.isdigit():
-        try:
-            user = pwd.getpwuid(int(user_s)).pw_name
-        except KeyError:
-            raise ValueError(f"Uid {user_s} has no entry in /etc/passwd: getent unable to find entry "
-                             f'"{user_s}" in passwd database') from None
-    else:
-        try:
-            user = pwd.getpwnam(user_s).pw_name
-        except KeyError:
-            raise ValueError(f'Error during uid lookup for "{user_s}": getent unable to find entry '
-                             f'"{user_s}" in passwd database') from None
+    user = _lookup(user_s, pwd.getpwuid, pwd.getpwnam, "Uid", "/etc/passwd", "uid", "passwd")
     lookup = "groupname" if group_s else "gid"  # dockerd's words differ for a group it was given
-    group_s = group_s or user
-    if group_s.isdigit():
-        try:
-            group = grp.getgrgid(int(group_s)).gr_name
-        except KeyError:
-            raise ValueError(f"Gid {group_s} has no entry in /etc/group: getent unable to find entry "
-                             f'"{group_s}" in group database') from None
-    else:
-        try:
-            group = grp.getgrnam(group_s).gr_name
-        except KeyError:
-            raise ValueError(f'Error during {lookup} lookup for "{group_s}": getent unable to find entry '
-                             f'"{group_s}" in group database') from None
+    group = _lookup(group_s or user, grp.getgrgid, grp.getgrnam, "Gid", "/etc/group", lookup, "group")
     return user, group
+
+
+def _lookup(value: str, by_id: Callable[[int], Any], by_name: Callable[[str], Any], id_word: str, file: str,
+            lookup: str, database: str) -> str:
+    """A user or group name by number or by name; dockerd's message when there is none."""
+    try:
+        entry = by_id(int(value)) if value.isdigit() else by_name(value)
+    except KeyError:
+        where = f"getent unable to find entry \"{value}\" in {database} database"
+        if value.isdigit():
+            raise ValueError(f"{id_word} {value} has no entry in {file}: {where}") from None
+        raise ValueError(f'Error during {lookup} lookup for "{value}": {where}') from None
+    return entry[0]
 
 
 @contextlib.contextmanager
