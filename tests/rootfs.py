@@ -10,10 +10,14 @@ import json
 import os
 import shutil
 import subprocess
+import urllib.parse
 import uuid
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import httpx
 
 BUSYBOX = "/bin/busybox"
-
 
 def make_rootfs(path: str) -> str:
     """A minimal busybox root: /bin/busybox, an applet link for each command, /etc basics."""
@@ -69,3 +73,14 @@ def make_bundle(path: str, args: list[str], *, rootfs: str | None = None, **over
     with open(os.path.join(path, "config.json"), "w") as f:
         json.dump(spec, f, indent=2)
     return path
+
+
+def import_tar(client: httpx.Client, tar: str, repo: str, *more_changes: str) -> None:
+    """A rootfs tarball imported into an engine (berthd or dockerd) as REPO:latest, with
+    PATH set as busybox needs it (and `more_changes`, Dockerfile instructions)."""
+    changes = "&".join("changes=" + urllib.parse.quote(c)
+                       for c in ("ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin", *more_changes))
+    with open(tar, "rb") as f:
+        r = client.post(f"/images/create?fromSrc=-&repo={repo}&tag=latest&{changes}", content=f.read(),
+                        headers={"Content-Type": "application/x-tar"})
+    assert r.status_code == 200 and b'"error' not in r.content, r.text

@@ -13,7 +13,6 @@ import os
 import subprocess
 import tarfile
 import tempfile
-import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -96,14 +95,6 @@ def _scenario(docker: Docker, api: httpx.Client, image: str, work: str) -> list[
     return out
 
 
-def _import(client: httpx.Client, tar: str, repo: str) -> None:
-    changes = urllib.parse.quote("ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin")
-    with open(tar, "rb") as f:
-        r = client.post(f"/images/create?fromSrc=-&repo={repo}&tag=latest&changes={changes}", content=f.read(),
-                        headers={"Content-Type": "application/x-tar"})
-    assert r.status_code == 200 and b'"error' not in r.content, r.text
-
-
 @pytest.fixture(scope="module")
 def work() -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="berth-cpm-") as d:
@@ -125,7 +116,7 @@ def _containerd_mounts(berthd: Berthd) -> list[str]:
 
 
 def test_cp_with_mounts_is_dockers(berthd: Berthd, api: httpx.Client, work: str, image_tar: str) -> None:
-    _import(api, image_tar, "cpm-image")
+    rootfs.import_tar(api, image_tar, "cpm-image")
     before = _containerd_mounts(berthd)
     ours = _scenario(lambda *a, text=True: subprocess.run(["docker", *a], env=berthd.env, capture_output=True,
                                                           text=text, timeout=120), api, "cpm-image", work)
@@ -133,7 +124,7 @@ def test_cp_with_mounts_is_dockers(berthd: Berthd, api: httpx.Client, work: str,
     d = private_dockerd.start()
     try:
         with d.client() as c:
-            _import(c, image_tar, "cpm-image")
+            rootfs.import_tar(c, image_tar, "cpm-image")
             theirs = _scenario(d.docker, c, "cpm-image", work)
     finally:
         private_dockerd.stop(d)

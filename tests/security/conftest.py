@@ -9,7 +9,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import urllib.parse
 from collections.abc import Iterator
 
 import httpx
@@ -35,11 +34,7 @@ def _image_tar(work: str) -> str:
 
 
 def _import(client: httpx.Client, tar: str) -> None:
-    changes = urllib.parse.quote("ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin")
-    with open(tar, "rb") as f:
-        r = client.post(f"/images/create?fromSrc=-&repo={IMAGE}&tag=latest&changes={changes}", content=f.read(),
-                        headers={"Content-Type": "application/x-tar"})
-    assert r.status_code == 200 and b'"error' not in r.content, r.text
+    rootfs.import_tar(client, tar, IMAGE)
 
 
 @pytest.fixture(scope="session")

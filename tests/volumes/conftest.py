@@ -8,7 +8,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import urllib.parse
 from collections.abc import Iterator
 
 import httpx
@@ -78,12 +77,8 @@ def image(berthd: Berthd) -> str:
     work = tempfile.mkdtemp(prefix="berth-vol-image-")
     try:
         tar = _image_tar(work)
-        changes = "&".join("changes=" + urllib.parse.quote(c) for c in
-                           ("ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin", "VOLUME /declared"))
-        with berthd.client() as c, open(tar, "rb") as f:
-            r = c.post(f"/images/create?fromSrc=-&repo={IMAGE}&tag=latest&{changes}", content=f.read(),
-                       headers={"Content-Type": "application/x-tar"})
-        assert r.status_code == 200 and b'"error' not in r.content, r.text
+        with berthd.client() as c:
+            rootfs.import_tar(c, tar, IMAGE, "VOLUME /declared")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return IMAGE
