@@ -11,14 +11,13 @@ A daemon that does not answer gives no names, never an error: completion stays q
 from __future__ import annotations
 
 from berth.client import flags as flagmod
-from berth.client.commands import MANAGEMENT, OTHERS, lookup, subcommands
+from berth.client.commands import COMMON, MANAGEMENT, OTHERS, lookup, subcommands
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from berth.client.main import Context
 
 _GLOBAL_FLAGS = ("--help", "--host", "--version", "-H", "-v")
-_SHORT_TOP = ("images", "ps", "run", "exec", "build", "pull", "push", "login", "logout", "version", "info")
 # which containers a command's arguments are, as docker's completion has them
 _RUNNING = {"attach", "exec", "kill", "pause", "stats", "stop", "top", "port", "update"}
 _PAUSED = {"unpause"}
@@ -42,7 +41,7 @@ def candidates(words: list[str], host: str) -> list[str]:
     *done, cur = words or [""]
     done, host = _skip_globals(done, host)
     if not done:
-        pool = list(_GLOBAL_FLAGS) if cur.startswith("-") else sorted({*MANAGEMENT, *OTHERS, *_SHORT_TOP})
+        pool = list(_GLOBAL_FLAGS) if cur.startswith("-") else sorted({*MANAGEMENT, *OTHERS, *COMMON})
         return _prefixed(pool, cur)
     if done[0] in MANAGEMENT and len(done) == 1:
         return _prefixed(["--help"] if cur.startswith("-") else subcommands(done[0]), cur)

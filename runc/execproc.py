@@ -59,22 +59,27 @@ def exec_process(root: str, container_id: str, process: dict[str, Any], stdio: t
         from berth.runc.launch import compile_seccomp
 
         seccomp = compile_seccomp(rec.config, root)
-    console = None
-    if console_socket is not None:
-        from berth.runc.console import connect
-
-        console = connect(console_socket)
-    parent_chan, child_chan = channel_pair()
-    pidns = rec.namespaces.get("pid")
     from berth.runc import console as _con, process as _proc  # noqa: F401 - the child's, before setns(mnt)
     from berth.runc.init import _home_of, error_text, execve, report_error  # noqa: F401
     from berth.runc.lifecycle import _manager
     from berth.runc.nodump import Forking
 
     mgr = _manager(rec)
+    pidns = rec.namespaces.get("pid")
+    console = None
+    if console_socket is not None:
+        from berth.runc.console import connect
 
-    with Forking():  # non-dumpable from the child's first instruction (CVE-2019-5736)
-        child = _fork_into(pidns) if pidns else os.fork()
+        console = connect(console_socket)
+    parent_chan, child_chan = channel_pair()
+    try:
+        with Forking():  # non-dumpable from the child's first instruction (CVE-2019-5736)
+            child = _fork_into(pidns) if pidns else os.fork()
+    except BaseException:  # the shim runs execs in its own process: nothing of a failed one stays open
+        for end in (console, parent_chan, child_chan):
+            if end is not None:
+                end.close()
+        raise
     if child == 0:  # pragma: no cover - runs in the child
         code = 1
         if (sig := sys.modules.get("signal")) is not None:

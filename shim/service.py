@@ -161,12 +161,13 @@ class Shim:
     def _tell_oom(self) -> None:
         assert self.init is not None
         answer = self.unreported_oom()
+        if answer is None:
+            return  # nothing new: the watchers keep waiting
         watchers, self.oom_watchers = self.oom_watchers, []
         for conn in watchers:
             if conn in self.init.waiters:
                 self.init.waiters.remove(conn)
-                if answer is not None:
-                    self.server.resume(conn, answer)
+                self.server.resume(conn, answer)
 
     def _handle(self, conn: Conn, req: Request) -> Answer | None:
         return handlers.handle(self, conn, req)

@@ -56,17 +56,17 @@ class ContainerService:
         mapping = remap.mapping_of(spec)  # --userns-remap: layers shifted for the remapped root
         parent = remap.ensure(self.snapshots, img.chain_id, mapping) if mapping else img.chain_id
         self.snapshots.prepare(key, parent)
-        if mapping:
-            remap.own_upper(self.snapshots, key, mapping)
         spec_bytes = req.spec
-        if req.user or users.group_add(spec):  # --user and --group-add: names from the image's files
-            try:
+        try:  # nothing of a create that fails here is left behind
+            if mapping:
+                remap.own_upper(self.snapshots, key, mapping)
+            if req.user or users.group_add(spec):  # --user and --group-add: names from the image's files
                 spec["process"]["user"] = users.resolve(req.user, lambda p: self.snapshots.read_file(key, p),
                                                         users.group_add(spec))
-            except BaseException:
-                self.snapshots.remove(key)
-                raise
-            spec_bytes = json.dumps(spec).encode()
+                spec_bytes = json.dumps(spec).encode()
+        except BaseException:
+            self.snapshots.remove(key)
+            raise
         rec = ContainerRecord(req.id, img.id, spec_bytes, req.runtime, dict(req.labels), rfc3339_nano(), key)
         if not self.meta.put_container(rec):
             self.snapshots.remove(key)

@@ -104,9 +104,13 @@ def stream(content: ContentStore, meta: Metadata, diff_id: str, blob: str,
            progress: Callable[[int, int], None]) -> Iterator[Growing]:
     """Compress `blob` in a thread of its own while the caller reads what is written;
     once finished, diff id -> digest is recorded. Leaving the block early stops it."""
+    total = os.stat(content.path(blob)).st_size  # before the writer: a missing blob leaves no ingest file
     w = content.writer()
-    g = Growing(os.open(w.path, os.O_RDONLY | os.O_CLOEXEC))
-    total = os.stat(content.path(blob)).st_size
+    try:
+        g = Growing(os.open(w.path, os.O_RDONLY | os.O_CLOEXEC))
+    except BaseException:
+        w.abort()
+        raise
 
     def run() -> None:
         try:

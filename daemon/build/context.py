@@ -6,6 +6,7 @@ a step needs its files: a rebuild whose steps all come from the cache writes non
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import queue
 import shutil
@@ -30,8 +31,13 @@ class Context:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def drop(self, rel: str) -> None:
+        """Left out of the build's files, whether they are on disk yet or not."""
         self.index.drop(rel)
-        self.dropped.add(rel)
+        with self._lock:
+            self.dropped.add(rel)
+            if self._unpacked:  # read through a link before: unpacked already
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(self.root, rel))
 
     def unpack(self) -> str:
         """The files on disk (once per build); returns the root."""

@@ -79,9 +79,8 @@ def _mounts(engine: Engine, c: Container) -> list[rpc.ArchiveMount]:
     cdir = engine.store.dir_of(c.id)
     out = [rpc.ArchiveMount(f"/etc/{name}", os.path.join(cdir, name)) for name in ("resolv.conf", "hostname", "hosts")
            if f"/etc/{name}" not in dests and os.path.exists(os.path.join(cdir, name))]
-    for mp in sorted(points, key=lambda p: len(os.path.normpath(p.destination).split("/"))):
-        source = os.path.realpath(mp.source) if mp.type == "bind" else mp.source
-        out.append(rpc.ArchiveMount(mp.destination, source, readonly=not mp.rw, recursive=mp.recursive))
+    for mp in points:  # the view binds them parents first (containerd/archive/view.py)
+        out.append(rpc.ArchiveMount(mp.destination, mp.source, readonly=not mp.rw, recursive=mp.recursive))
     return out
 
 

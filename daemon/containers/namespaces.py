@@ -157,6 +157,9 @@ def starting(engine: Engine, c: Container) -> None:
             _mount_dir(theirs, os.path.join(pins, "shm"))
         elif ipc == "shareable":
             _mount_shm(os.path.join(pins, "shm"), int(host.get("ShmSize") or DEFAULT_SHM_SIZE))
+    except OSError as e:  # a donor gone meanwhile (/proc/PID/ns), a full disk: the start's cleanup runs
+        stopped(engine.config, c.id)
+        raise _failed(500, f"failed to join a namespace: {e}") from None
     except BaseException:
         stopped(engine.config, c.id)
         raise

@@ -33,6 +33,7 @@ from berth.common.timefmt import ZERO_TIME, rfc3339_nano
 
 from ..http.errors import ApiError
 from ..libcontainerd import ContainerdError, Task
+from . import namespaces
 from .store import Container, State
 
 if TYPE_CHECKING:
@@ -74,6 +75,7 @@ async def _one(engine: "Engine", c: Container, in_containerd: bool, startup: boo
         if task is not None and task.status in ("running", "paused"):
             _adopt(engine, c, task)
             return
+        namespaces.stopped(engine.config, c.id)  # the pins of a start that died midway
         if c.state.running:
             left = await engine._record_exit(c)
             if left is None:

@@ -82,7 +82,9 @@ def make_protocol(base: type, hijack: Hijacker | None) -> type:
             last chunk (all it needs to know the request ended)."""
             if not any(k == b"transfer-encoding" and b"chunked" in v.lower() for k, v in self.headers):
                 return
-            buf = self.conn._receive_buffer  # h11 0.16's; what it read past the head
+            buf = getattr(self.conn, "_receive_buffer", None)  # h11 0.16's; what it read past the head
+            if buf is None or not hasattr(buf, "_extract"):
+                return  # another h11: its own (slower) decoding still works
             self._chunked = chunked.ChunkedBody()
             self._backlog = bytes(buf._extract(len(buf)))
             asyncio.get_running_loop().call_soon(self._flush_backlog)  # once uvicorn made the cycle

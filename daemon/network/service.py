@@ -94,8 +94,8 @@ class Networks:
             elif a.ns_path or a.endpoints or a.ports:
                 await self.run(sandbox.teardown, a, self.ipam, self.ports)
                 self.store.save(a)
+        owners = {ep.endpoint_id for a in self.att.values() for ep in a.endpoints.values()}
         for n in self.bridges():  # a lease a crash kept from its record is let go
-            owners = {ep.endpoint_id for a in self.att.values() for ep in a.endpoints.values()}
             await self.run(self.ipam.retain, n.id, owners)
         live_ns = {a.ns_path for a in self.att.values() if a.ns_path}
         live_ifs = {ep.host_if for a in self.att.values() for ep in a.endpoints.values()}
@@ -242,7 +242,7 @@ class Networks:
             return
         self.dns.stop(cid)
         had_ports = bool(a.ports)
-        gone = sandbox.detach(a, self.ipam, self.ports)
+        gone = await self.run(sandbox.detach, a, self.ipam, self.ports)  # the IPAM's flock: off the loop
         self.store.save(a)
         if had_ports:
             await self.sync_rules()

@@ -43,23 +43,17 @@ class Remap:
     uid_maps: list[IDMap] = field(default_factory=list)
     gid_maps: list[IDMap] = field(default_factory=list)
 
+    # load() makes the first mapping the one of container id 0 (the first subordinate id)
     @property
     def root_uid(self) -> int:
-        return _to_host(self.uid_maps, 0)
+        return self.uid_maps[0].host_id
 
     @property
     def root_gid(self) -> int:
-        return _to_host(self.gid_maps, 0)
+        return self.gid_maps[0].host_id
 
     def oci(self, maps: list[IDMap]) -> list[dict[str, int]]:
         return [{"containerID": m.container_id, "hostID": m.host_id, "size": m.size} for m in maps]
-
-
-def _to_host(maps: list[IDMap], cid: int) -> int:
-    for m in maps:
-        if m.container_id <= cid < m.container_id + m.size:
-            return m.host_id + cid - m.container_id
-    raise ValueError(f"Container ID {cid} cannot be mapped to a host ID")
 
 
 def load(value: str) -> Remap | None:

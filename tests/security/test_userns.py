@@ -98,9 +98,9 @@ def test_image_files_show_as_root_inside(remapped: Berthd, remapped_dockerd: Doc
 
 
 def test_a_written_file_is_owned_by_the_subordinate_id_on_the_host(engine: Engine) -> None:
-    cid = _ok(engine, "run", "-d", "--network", "none", IMAGE, "sh", "-c",
-              "echo x > /written && mkdir /made && sleep 600").strip()
+    cid = _ok(engine, "run", "-d", "--network", "none", IMAGE, "sleep", "600").strip()
     try:
+        _ok(engine, "exec", cid, "sh", "-c", "echo x > /written && mkdir /made")  # done when it answers
         upper = _inspect(engine, cid)["GraphDriver"]["Data"]["UpperDir"]
         assert _ok(engine, "exec", cid, "ls", "-ln", "/written").split()[2:4] == ["0", "0"]
         for name in ("written", "made"):
@@ -236,9 +236,10 @@ def test_commit_and_cp_use_the_containers_ids(engine: Engine, tmp_path) -> None:
     """The layer of a commit and the tar of an export hold the container's ids, not the host's,
     as dockerd's; its cp out gives the host's (dockerd's archivePath maps nothing); a file
     copied in is the container's root's (on the host: the subordinate id)."""
-    cid = _ok(engine, "run", "-d", "--network", "none", IMAGE, "sh", "-c", "echo c > /c && sleep 600").strip()
+    cid = _ok(engine, "run", "-d", "--network", "none", IMAGE, "sleep", "600").strip()
     image = f"userns-commit-{cid[:8]}"
     try:
+        _ok(engine, "exec", cid, "sh", "-c", "echo c > /c")  # done when it answers
         _ok(engine, "commit", cid, image)
         out = _ok(engine, "run", "--rm", "--network", "none", image, "ls", "-ln", "/c")
         assert out.split()[2:4] == ["0", "0"]
