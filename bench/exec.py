@@ -6,13 +6,14 @@ On a private dockerd and a private berthd (same busybox tarball), one long-runni
 container each; then, alternating between the engines after a warm-up, times
 `docker exec C true` (the real docker CLI against both), `berth exec C true` (berthd),
 and the bare API round (POST /containers/{id}/exec, POST /exec/{id}/start hijacked,
-GET /exec/{id}/json, from this process: no CLI start-up in it). Prints medians and
-the ratios berth/docker. Target: at or below half of Docker's time (the shim already
-holds the container; no new interpreter and no new runtime process on the path).
+GET /exec/{id}/json, from this process: no CLI start-up in it; then with the docker CLI's
+HEAD /_ping and container inspect before it, the five requests `docker exec` makes).
+Prints medians and the ratios berth/docker. Target: at or below half of Docker's time
+(the shim already holds the container; no new interpreter, no new runtime process).
 
 `berth` is the CLI as users get it: this tree built into a wheel and installed, once,
 into a fresh venv of --python (Debian's python3 by default, as scripts/install's
-/opt/berth), with the launcher pip writes; not the development venv's editable install,
+/opt/berth), with the `berth` script the install writes; not the dev venv's editable install,
 whose `site` runs setuptools' finder (pathlib, re, urllib) at every start. The floors
 are printed beside: both CLIs against a canned API that does no work (bench/noop_api.py),
 and the installed venv's bare interpreter.
@@ -37,8 +38,13 @@ import noop_api
 DOCKER = shutil.which("docker") or "docker"
 
 
-def _api_exec(sock_path: str, cid: str) -> None:
-    """One exec of `true` over the API, as the CLI does it, from a warm process."""
+def _api_exec(sock_path: str, cid: str, as_docker_cli: bool = False) -> None:
+    """One exec of `true` over the API, as the CLI does it, from a warm process; with
+    `as_docker_cli`, first the two requests the docker CLI sends before (the ping of its
+    version negotiation, the container's inspect): all five the CLI waits for."""
+    if as_docker_cli:
+        engines.api(sock_path, "HEAD", "/_ping")
+        engines.api(sock_path, "GET", f"/containers/{cid}/json")
     status, data = engines.api(sock_path, "POST", f"/containers/{cid}/exec",
                                json.dumps({"Cmd": ["true"], "AttachStdout": True, "AttachStderr": True}).encode())
     eid = json.loads(data)["Id"]
@@ -97,6 +103,7 @@ def _measure(runs: int, berth_cli: str, work: str) -> dict[tuple[str, str], list
             "docker exec (CLI)": {e.name: (lambda e=e: _cli([DOCKER, "exec", cids[e.name], "true"], e.env()))
                                   for e in (docker, berth)},
             "API round": {e.name: (lambda e=e: _api_exec(e.sock, cids[e.name])) for e in (docker, berth)},
+            "+ ping, inspect": {e.name: (lambda e=e: _api_exec(e.sock, cids[e.name], True)) for e in (docker, berth)},
             "berth exec (CLI)": {"berth": lambda: _cli([berth_cli, "exec", cids["berth"], "true"], berth.env())},
             # the floors: each CLI against an API that does no work, and the bare interpreter
             "vs no-op API": {"docker": lambda: _cli([DOCKER, "exec", noop_api.CONTAINER, "true"], noop_env),
