@@ -43,6 +43,15 @@ COMMANDS = {  # name: (berth's argv, docker's argv)
 }
 
 
+_TOP_LEVEL_SKIPPED = {"build", "tests", "bench", "docs"}  # top level only: daemon/build is a package
+
+
+def _not_installed(folder: str, names: list[str]) -> set[str]:
+    top = os.path.samefile(folder, ROOT)
+    return {n for n in names if n.startswith(".") or n == "__pycache__" or n.endswith(".egg-info")
+            or (top and n in _TOP_LEVEL_SKIPPED)}
+
+
 def install_berth(work: str, python: str = sys.executable) -> str:
     """A regular install of this tree in a fresh venv of `python`; the path of its `berth` script.
 
@@ -52,8 +61,7 @@ def install_berth(work: str, python: str = sys.executable) -> str:
     venv = os.path.join(work, "venv")
     subprocess.run([python, "-m", "venv", "--without-pip", venv], check=True)
     src = os.path.join(work, "src")  # a copy, so the build leaves nothing in the work tree
-    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
-        ".*", "__pycache__", "build", "*.egg-info", "tests", "bench", "docs"))
+    shutil.copytree(ROOT, src, ignore=_not_installed)
     wheels = os.path.join(work, "wheels")
     pip = [sys.executable, "-m", "pip", "-q", "--disable-pip-version-check"]
     subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", wheels, src], check=True,

@@ -139,3 +139,23 @@ def test_the_cli_stays_light(tmp_path, command):
     modules = result.stdout.splitlines()[-1].split()
     assert "berth.client.main" in modules
     assert [m for m in modules if m.split(".")[0] in HEAVY] == []
+
+
+@pytest.mark.parametrize("command", [["--version"], ["exec", "c", "true"]])
+def test_the_installed_launcher_stays_light(tmp_path, command):
+    """The `berth` script an install puts on PATH (client/launcher/berth) adds nothing heavy:
+    pip's console-script launcher would import re (and enum, functools...) at every start."""
+    import berth.client
+    import berth.common
+
+    top = tmp_path / "path" / "berth"
+    top.mkdir(parents=True)
+    (top / "client").symlink_to(os.path.dirname(berth.client.__file__))
+    (top / "common").symlink_to(os.path.dirname(berth.common.__file__))
+    launcher = os.path.join(os.path.dirname(berth.client.__file__), "launcher", "berth")
+    result = subprocess.run([sys.executable, "-S", "-X", "importtime", launcher, "-H", f"unix://{tmp_path}/x.sock",
+                             *command], capture_output=True, text=True, env={"PYTHONPATH": str(tmp_path / "path")})
+    assert result.returncode == (0 if command == ["--version"] else 1), result.stderr
+    modules = [line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")]
+    assert "berth.client.main" in modules
+    assert [m for m in modules if m.split(".")[0] in HEAVY] == []
