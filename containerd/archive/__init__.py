@@ -48,7 +48,7 @@ class ArchiveService:
                 os.close(entry.dir_fd)
 
     def read(self, cid: str, path: str, export: bool = False, binds: list[Bind] | None = None
-             ) -> Iterator[PathInfo | bytes]:
+             ) -> Iterator[PathInfo | bytes | tarout.Body]:
         """The stat first, then the tar's pieces; the root stays mounted until the end.
         export is of the rootfs alone (docker's leaves volumes and binds out)."""
         with self.views.open(cid, None if export else binds) as root:
