@@ -10,6 +10,7 @@ import stat
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator
 
+from ..diff.safetar import Feed
 from ..snapshots import remap
 from . import extract, paths, tarout
 from .rootfs import RootfsViews
@@ -61,7 +62,7 @@ class ArchiveService:
             finally:
                 os.close(entry.dir_fd)
 
-    def write(self, cid: str, path: str, pieces: Iterator[bytes], copy_uid_gid: bool,
+    def write(self, cid: str, path: str, pieces: Iterator[bytes] | Feed, copy_uid_gid: bool,
               no_overwrite_dir_non_dir: bool, binds: list[Bind] | None = None, readonly_rootfs: bool = False) -> None:
         record = self.tasks.containers.get(cid)
         owner = extract.owner_of(record.spec) if copy_uid_gid else None

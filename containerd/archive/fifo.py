@@ -16,8 +16,10 @@ import errno
 import fcntl
 import os
 import stat
+import tarfile
 from typing import Iterable, Iterator
 
+from ..diff.safetar import Feed
 from ..errors import FailedPrecondition, InvalidArgument
 from .tarout import Body
 
@@ -80,6 +82,35 @@ def pieces(fd: int) -> Iterator[bytes]:
     """What the FIFO holds until its writer closes it."""
     while chunk := os.read(fd, _READ):
         yield chunk
+
+
+class PipeFeed(Feed):
+    """The tar read from the FIFO: headers through Feed's pieces, a file's data spliced
+    from the pipe into the file (no copy through this process), after what Feed has
+    read of it already (its queue, which it only refills when empty)."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__(pieces(fd))
+        self._fd = fd
+
+    def copy_to(self, fd: int, size: int) -> None:
+        while size > 0 and self._queue:
+            view = self._take(size)
+            assert view is not None
+            size -= len(view)
+            while view:
+                view = view[os.write(fd, view):]
+        while size > 0:
+            try:
+                n = os.splice(self._fd, fd, size)
+            except OSError as e:
+                if e.errno != errno.EINVAL:
+                    raise
+                return super().copy_to(fd, size)  # a file system that takes no splice
+            if n == 0:
+                raise tarfile.ReadError("unexpected end of data")
+            size -= n
+            self._pos += n
 
 
 def drain(fd: int) -> None:

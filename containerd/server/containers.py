@@ -93,7 +93,7 @@ class Containers(rpc.ContainersServicer):
         if first.fifo:
             src = fifo.open_fifo(first.fifo, False)
             try:
-                self.archives.write(first.id, first.path, fifo.pieces(src), first.copy_uid_gid,
+                self.archives.write(first.id, first.path, fifo.PipeFeed(src), first.copy_uid_gid,
                                     first.no_overwrite_dir_non_dir, _binds(first.mounts), first.readonly_rootfs)
                 fifo.drain(src)
             finally:
