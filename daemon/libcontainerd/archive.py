@@ -58,7 +58,7 @@ async def read_archive(ctrd: Containerd, cid: str, path: str, export: bool = Fal
                        mounts: list[ArchiveMount] | None = None) -> tuple[PathStat, AsyncIterator[bytes]]:
     """The stat (awaited now: a missing path is an error of this call) and the tar, read
     from the FIFO berth-containerd writes it into."""
-    pipe = Fifo(_fifo_dir(ctrd))
+    pipe = Fifo(_fifo_dir(ctrd), write=False)
     call = ctrd._containers.ReadArchive(pb.PathRequest(id=cid, path=path, export=export, mounts=_mounts(mounts),
                                                        fifo=pipe.path), wait_for_ready=True)
     try:
@@ -103,7 +103,7 @@ async def write_archive(ctrd: Containerd, cid: str, path: str, data: AsyncIterat
     """The body written into a FIFO berth-containerd extracts from, while the call runs:
     the client's upload and the extraction overlap; a call that ends first (an error)
     stops the writing, and one that fails the body (the client's) cancels the call."""
-    pipe = Fifo(_fifo_dir(ctrd))
+    pipe = Fifo(_fifo_dir(ctrd), write=True)
     request = pb.WriteArchiveRequest(id=cid, path=path, copy_uid_gid=copy_uid_gid,
                                      no_overwrite_dir_non_dir=no_overwrite_dir_non_dir, mounts=_mounts(mounts),
                                      readonly_rootfs=readonly_rootfs, fifo=pipe.path)

@@ -5,7 +5,9 @@ loop, and passes the path in the archive request; berth-containerd opens the oth
 
 berthd keeps a read end open for as long as the call lasts, also when it writes: bytes
 written before berth-containerd has opened the FIFO stay in the pipe (a FIFO's buffer
-lives while anyone has it open), and EOF is still the writer's close alone.
+lives while anyone has it open), and EOF is still the writer's close alone. When berthd
+reads, it holds no write end: EOF is berth-containerd's close (and before
+berth-containerd opened it, no writer either: berthd reads only after the stat came).
 """
 
 from __future__ import annotations
@@ -22,13 +24,19 @@ _READ = 1 << 20
 
 
 class Fifo:
-    def __init__(self, near: str) -> None:
+    """`write`: berthd writes (cp in); its write end is open from the start, so that
+    the reader never sees EOF before the first bytes."""
+
+    def __init__(self, near: str, write: bool) -> None:
         self._dir = tempfile.mkdtemp(prefix="archive-", dir=near)  # 0700
         self.path = os.path.join(self._dir, "tar")
         self._fds: list[int] = []
+        self._writer = -1
         try:
             os.mkfifo(self.path, 0o600)
             self._reader = self._open(os.O_RDONLY)
+            if write:
+                self._writer = self._open(os.O_WRONLY)  # our own read end is there: never ENXIO
         except BaseException:
             self.close()
             raise
@@ -36,7 +44,6 @@ class Fifo:
             fcntl.fcntl(self._reader, _F_SETPIPE_SZ, _PIPE_SIZE)
         except OSError:
             pass  # a smaller buffer only costs more wakeups
-        self._writer = -1
 
     def _open(self, flags: int) -> int:
         fd = os.open(self.path, flags | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -53,8 +60,6 @@ class Fifo:
                 await _ready(self._reader, write=False)
 
     async def write(self, data: bytes | memoryview) -> None:
-        if self._writer < 0:
-            self._writer = self._open(os.O_WRONLY)  # our own read end is there: never ENXIO
         view = memoryview(data)
         while view:
             try:
@@ -64,8 +69,6 @@ class Fifo:
 
     def close_writer(self) -> None:
         """The end of the data: the reader sees EOF once it has read what is there."""
-        if self._writer < 0:
-            self._writer = self._open(os.O_WRONLY)
         self._fds.remove(self._writer)
         os.close(self._writer)
 
