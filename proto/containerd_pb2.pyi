@@ -362,16 +362,18 @@ class DeleteContainerRequest(_message.Message):
     def __init__(self, id: _Optional[str] = ...) -> None: ...
 
 class PathRequest(_message.Message):
-    __slots__ = ("id", "path", "export", "mounts")
+    __slots__ = ("id", "path", "export", "mounts", "fifo")
     ID_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
     EXPORT_FIELD_NUMBER: _ClassVar[int]
     MOUNTS_FIELD_NUMBER: _ClassVar[int]
+    FIFO_FIELD_NUMBER: _ClassVar[int]
     id: str
     path: str
     export: bool
     mounts: _containers.RepeatedCompositeFieldContainer[ArchiveMount]
-    def __init__(self, id: _Optional[str] = ..., path: _Optional[str] = ..., export: _Optional[bool] = ..., mounts: _Optional[_Iterable[_Union[ArchiveMount, _Mapping]]] = ...) -> None: ...
+    fifo: str
+    def __init__(self, id: _Optional[str] = ..., path: _Optional[str] = ..., export: _Optional[bool] = ..., mounts: _Optional[_Iterable[_Union[ArchiveMount, _Mapping]]] = ..., fifo: _Optional[str] = ...) -> None: ...
 
 class PathStat(_message.Message):
     __slots__ = ("name", "size", "mode", "mtime_ns", "link_target")
@@ -396,7 +398,7 @@ class ArchiveChunk(_message.Message):
     def __init__(self, stat: _Optional[_Union[PathStat, _Mapping]] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class WriteArchiveRequest(_message.Message):
-    __slots__ = ("id", "path", "no_overwrite_dir_non_dir", "copy_uid_gid", "data", "mounts", "readonly_rootfs")
+    __slots__ = ("id", "path", "no_overwrite_dir_non_dir", "copy_uid_gid", "data", "mounts", "readonly_rootfs", "fifo")
     ID_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
     NO_OVERWRITE_DIR_NON_DIR_FIELD_NUMBER: _ClassVar[int]
@@ -404,6 +406,7 @@ class WriteArchiveRequest(_message.Message):
     DATA_FIELD_NUMBER: _ClassVar[int]
     MOUNTS_FIELD_NUMBER: _ClassVar[int]
     READONLY_ROOTFS_FIELD_NUMBER: _ClassVar[int]
+    FIFO_FIELD_NUMBER: _ClassVar[int]
     id: str
     path: str
     no_overwrite_dir_non_dir: bool
@@ -411,7 +414,8 @@ class WriteArchiveRequest(_message.Message):
     data: bytes
     mounts: _containers.RepeatedCompositeFieldContainer[ArchiveMount]
     readonly_rootfs: bool
-    def __init__(self, id: _Optional[str] = ..., path: _Optional[str] = ..., no_overwrite_dir_non_dir: _Optional[bool] = ..., copy_uid_gid: _Optional[bool] = ..., data: _Optional[bytes] = ..., mounts: _Optional[_Iterable[_Union[ArchiveMount, _Mapping]]] = ..., readonly_rootfs: _Optional[bool] = ...) -> None: ...
+    fifo: str
+    def __init__(self, id: _Optional[str] = ..., path: _Optional[str] = ..., no_overwrite_dir_non_dir: _Optional[bool] = ..., copy_uid_gid: _Optional[bool] = ..., data: _Optional[bytes] = ..., mounts: _Optional[_Iterable[_Union[ArchiveMount, _Mapping]]] = ..., readonly_rootfs: _Optional[bool] = ..., fifo: _Optional[str] = ...) -> None: ...
 
 class ArchiveMount(_message.Message):
     __slots__ = ("destination", "source", "readonly", "recursive")

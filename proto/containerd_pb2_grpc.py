@@ -886,7 +886,9 @@ class ContainersServicer:
 
     def ReadArchive(self, request, context):
         """A tar of the path, named as docker names it; the first message carries the path's
-        stat and no data. With export, the whole rootfs, names relative to it.
+        stat and no data. With export, the whole rootfs, names relative to it. With a
+        fifo, the tar goes into it instead (opened before the stat is sent, closed at its
+        end) and the stream ends once it is all written: its status is the tar's.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -894,7 +896,8 @@ class ContainersServicer:
 
     def WriteArchive(self, request_iterator, context):
         """Extracts a tar into the directory the path names (its last symlink followed, in
-        the container's scope); the first message carries the id, path and options.
+        the container's scope); the first message carries the id, path and options. With
+        a fifo in it, the tar is read from the fifo to its end, not from data messages.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

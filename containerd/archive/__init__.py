@@ -10,6 +10,7 @@ import stat
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator
 
+from ..diff.safetar import Feed
 from ..snapshots import remap
 from . import extract, paths, tarout
 from .rootfs import RootfsViews
@@ -48,7 +49,7 @@ class ArchiveService:
                 os.close(entry.dir_fd)
 
     def read(self, cid: str, path: str, export: bool = False, binds: list[Bind] | None = None
-             ) -> Iterator[PathInfo | bytes]:
+             ) -> Iterator[PathInfo | bytes | tarout.Body]:
         """The stat first, then the tar's pieces; the root stays mounted until the end.
         export is of the rootfs alone (docker's leaves volumes and binds out)."""
         with self.views.open(cid, None if export else binds) as root:
@@ -61,7 +62,7 @@ class ArchiveService:
             finally:
                 os.close(entry.dir_fd)
 
-    def write(self, cid: str, path: str, pieces: Iterator[bytes], copy_uid_gid: bool,
+    def write(self, cid: str, path: str, pieces: Iterator[bytes] | Feed, copy_uid_gid: bool,
               no_overwrite_dir_non_dir: bool, binds: list[Bind] | None = None, readonly_rootfs: bool = False) -> None:
         record = self.tasks.containers.get(cid)
         owner = extract.owner_of(record.spec) if copy_uid_gid else None

@@ -61,7 +61,7 @@ def _writable(root_fd: int, fd: int, readonly_rootfs: bool) -> None:
         raise Internal("container rootfs is marked read-only")
 
 
-def extract(root_fd: int, path: str, pieces: Iterator[bytes], owner: tuple[int, int] | None,
+def extract(root_fd: int, path: str, pieces: Iterator[bytes] | Feed, owner: tuple[int, int] | None,
             keep_kinds: bool, readonly_rootfs: bool = False,
             shift: Callable[[int, int], tuple[int, int]] | None = None) -> None:
     """`shift`: container ids to the host's (a remapped container's files)."""
@@ -72,7 +72,7 @@ def extract(root_fd: int, path: str, pieces: Iterator[bytes], owner: tuple[int, 
                        keep_kinds=keep_kinds)
         ex.shift = shift
         try:
-            ex.run(Feed(pieces))
+            ex.run(pieces if isinstance(pieces, Feed) else Feed(pieces))
         except LayerError as e:
             raise Internal(TAR_ERROR + str(e).removeprefix("unpack layer: ")) from None
     finally:

@@ -6,7 +6,9 @@ with O_NOFOLLOW, regular files with O_NONBLOCK too, and checks what it opened: a
 entry the container replaces meanwhile (by a symlink, a FIFO) is skipped or archived
 as what it now is, never followed. Entries are sorted by name (Go's Walk order);
 sockets are left out, as docker's archiver leaves them; hard links become link entries;
-times are whole seconds, owners numeric, as moby writes them.
+times are whole seconds, owners numeric, as moby writes them. A regular file's data is
+not read here: it is handed on as a Body (its open fd), for the consumer to splice into
+its pipe (fifo.py) or read (read_bodies).
 """
 
 from __future__ import annotations
@@ -14,13 +16,38 @@ from __future__ import annotations
 import os
 import stat as st
 import tarfile
-from typing import Callable, Iterator
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator
 
 from .paths import Entry
 
 Owner = Callable[[int, int], tuple[int, int]]
 _PIECE = 1 << 20
 _BLOCK = 512
+
+
+@dataclass
+class Body:
+    """A regular file's data: `size` bytes of `fd` from its start, valid until the
+    archive is resumed. Short when the file was truncated meanwhile: the consumer pads."""
+    fd: int
+    size: int
+
+
+def read_bodies(items: Iterable[bytes | Body]) -> Iterator[bytes]:
+    """The tar as bytes alone (for a consumer that cannot splice)."""
+    for item in items:
+        if not isinstance(item, Body):
+            yield item
+            continue
+        left = item.size
+        while left > 0:
+            chunk = os.read(item.fd, min(left, _PIECE))
+            if not chunk:
+                yield bytes(left)
+                break
+            left -= len(chunk)
+            yield chunk
 
 
 class _Writer:
@@ -53,7 +80,7 @@ def _info(name: str, s: os.stat_result) -> tarfile.TarInfo:
     return info
 
 
-def archive(entry: Entry, export: bool = False, owner: Owner | None = None) -> Iterator[bytes]:
+def archive(entry: Entry, export: bool = False, owner: Owner | None = None) -> Iterator[bytes | Body]:
     """The tar of `entry`, named as docker names it: the entry's name, its children under
     it ("/x" under the root, "./x" under "."), or with `export` the root's children alone;
     `owner` maps each entry's uid and gid (a remapped container's, back to its own)."""
@@ -76,7 +103,7 @@ def _child_name(prefix: str, name: str) -> str:
     return prefix + name if prefix.endswith("/") else f"{prefix}/{name}"
 
 
-def _children(w: _Writer, dir_fd: int, prefix: str) -> Iterator[bytes]:
+def _children(w: _Writer, dir_fd: int, prefix: str) -> Iterator[bytes | Body]:
     with os.scandir(dir_fd) as it:
         names = sorted(e.name for e in it)
     for name in names:
@@ -87,7 +114,7 @@ def _children(w: _Writer, dir_fd: int, prefix: str) -> Iterator[bytes]:
         yield from _one(w, dir_fd, name, _child_name(prefix, name), s)
 
 
-def _one(w: _Writer, parent: int, base: str, name: str, s: os.stat_result) -> Iterator[bytes]:
+def _one(w: _Writer, parent: int, base: str, name: str, s: os.stat_result) -> Iterator[bytes | Body]:
     """One entry (`base` "" = the directory `parent` itself) and, for a directory, its tree."""
     mode = s.st_mode
     info = _info(name, s)
@@ -133,7 +160,7 @@ def _one(w: _Writer, parent: int, base: str, name: str, s: os.stat_result) -> It
         yield w.take()
 
 
-def _file(w: _Writer, parent: int, base: str, info: tarfile.TarInfo) -> Iterator[bytes]:
+def _file(w: _Writer, parent: int, base: str, info: tarfile.TarInfo) -> Iterator[bytes | Body]:
     try:
         fd = os.open(base, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=parent)
     except OSError:
@@ -144,16 +171,15 @@ def _file(w: _Writer, parent: int, base: str, info: tarfile.TarInfo) -> Iterator
             return  # swapped for a FIFO or a device: never read
         info.type, info.size = tarfile.REGTYPE, s.st_size
         w.header(info)
-        left = s.st_size
-        while left > 0:
-            chunk = os.read(fd, min(max(_PIECE - w.size, _BLOCK), left))  # pieces of _PIECE
-            if not chunk:  # truncated while read: the header's size is kept, padded
-                w.add(b"\0" * left)
-                break
-            w.add(chunk)
-            left -= len(chunk)
-            if w.size >= _PIECE:
+        if s.st_size < _PIECE:  # small files go with the headers, as one piece
+            data = os.read(fd, s.st_size)
+            w.add(data)
+            if len(data) < s.st_size:  # truncated meanwhile: the header's size is kept, padded
+                w.add(bytes(s.st_size - len(data)))
+        else:
+            if w.size:
                 yield w.take()
+            yield Body(fd, s.st_size)
         if pad := -info.size % _BLOCK:
             w.add(b"\0" * pad)
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Iterable, Iterator
 
 import grpc
@@ -9,7 +10,7 @@ import grpc
 from berth.proto import containerd_pb2 as pb
 from berth.proto import containerd_pb2_grpc as rpc
 
-from ..archive import ArchiveService, Bind, PathInfo
+from ..archive import ArchiveService, Bind, PathInfo, fifo, tarout
 from ..containers import ContainerService, NewContainer
 from ..diff import changes
 from ..errors import FailedPrecondition
@@ -57,18 +58,47 @@ class Containers(rpc.ContainersServicer):
     def ReadArchive(self, request: pb.PathRequest, context: grpc.ServicerContext) -> Iterator[pb.ArchiveChunk]:
         pieces = self.archives.read(request.id, request.path, request.export, _binds(request.mounts))
         first = self._first(pieces, context)  # an unknown container or path aborts the call here
-        yield pb.ArchiveChunk(stat=_stat(first))
-        for piece in pieces:
-            yield pb.ArchiveChunk(data=piece)  # type: ignore[arg-type]
+        if not request.fifo:
+            yield pb.ArchiveChunk(stat=_stat(first))
+            for piece in tarout.read_bodies(pieces):  # type: ignore[arg-type]
+                yield pb.ArchiveChunk(data=piece)
+            return
+        try:
+            out = self._open_fifo(request, context)
+        except BaseException:
+            pieces.close()
+            raise
+        try:
+            yield pb.ArchiveChunk(stat=_stat(first))  # the caller reads the fifo from now on
+            try:
+                fifo.send(out, pieces)  # type: ignore[arg-type]
+            except BrokenPipeError:
+                context.abort(grpc.StatusCode.CANCELLED, "the archive's reader has gone")
+        finally:
+            pieces.close()  # the view goes now, not when the generator is collected
+            os.close(out)
 
     @errors
-    def _first(self, pieces: Iterator[PathInfo | bytes], context: grpc.ServicerContext) -> PathInfo:
+    def _first(self, pieces: Iterator[PathInfo | bytes | tarout.Body], context: grpc.ServicerContext) -> PathInfo:
         return next(pieces)  # type: ignore[return-value]
+
+    @errors
+    def _open_fifo(self, request: pb.PathRequest, context: grpc.ServicerContext) -> int:
+        return fifo.open_fifo(request.fifo, write=True)
 
     @errors
     def WriteArchive(self, request_iterator: Iterator[pb.WriteArchiveRequest],
                      context: grpc.ServicerContext) -> pb.Empty:
         first = next(request_iterator)
+        if first.fifo:
+            src = fifo.open_fifo(first.fifo, False)
+            try:
+                self.archives.write(first.id, first.path, fifo.PipeFeed(src), first.copy_uid_gid,
+                                    first.no_overwrite_dir_non_dir, _binds(first.mounts), first.readonly_rootfs)
+                fifo.drain(src)
+            finally:
+                os.close(src)
+            return pb.Empty()
 
         def pieces() -> Iterator[bytes]:
             yield first.data

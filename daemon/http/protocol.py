@@ -17,6 +17,10 @@ from ..security.tls import subject_of
 from . import chunked
 from .access import Peer, Scope, peer_of
 
+# A chunked body read ahead of the app before the socket is paused: uvicorn's 64 KiB
+# paused it after every read, so the client waited on each of the app's turns
+_BODY_AHEAD = 1 << 20
+
 
 class Hijacked(Protocol):
     """What serves a hijacked connection: output through the `write` it was made
@@ -37,8 +41,6 @@ Hijacker = Callable[[Optional[Peer], str, str, str, Callable[[bytes], None]], Op
 
 
 def make_protocol(base: type, hijack: Hijacker | None) -> type:
-    from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
-
     class BerthProtocol(base):  # type: ignore[misc, valid-type]
         _peer: Peer | None = None
         _hijacked: asyncio.Task | None = None
@@ -105,9 +107,10 @@ def make_protocol(base: type, hijack: Hijacker | None) -> type:
                 return
             cycle = self.cycle
             if pieces and cycle is not None and not cycle.response_complete:
-                for piece in pieces:
-                    cycle.body += piece
-                if len(cycle.body) > HIGH_WATER_LIMIT:
+                # one copy of this read's data (bytes += per 32 KiB chunk copied it again and again)
+                joined = pieces[0].tobytes() if len(pieces) == 1 else b"".join(pieces)
+                cycle.body = cycle.body + joined if cycle.body else joined
+                if len(cycle.body) > _BODY_AHEAD:
                     self.flow.pause_reading()
                 cycle.message_event.set()
             if body.done:

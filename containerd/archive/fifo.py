@@ -1,0 +1,120 @@
+"""docker cp's bulk bytes through a FIFO the caller (berthd) made, as containerd hands a
+task's IO to its shim: the tar goes through a pipe, not through gRPC messages (each of
+which Python's gRPC copies several times and handles in Python on both ends), and a
+regular file's data goes from its page cache into the pipe by splice(2), with no copy
+through this process at all.
+
+The FIFO is opened without following a symlink and must be one (never a regular file
+the path was swapped for); it is opened non-blocking, so that a caller that went away
+fails the call rather than hanging it, then made blocking for the transfer (a gRPC
+worker thread's, which may wait on a slow reader).
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import stat
+import tarfile
+from typing import Iterable, Iterator
+
+from ..diff.safetar import Feed
+from ..errors import FailedPrecondition, InvalidArgument
+from .tarout import Body
+
+_PIPE_SIZE = 1 << 20  # the pipe's buffer (F_SETPIPE_SZ): 1 MiB, /proc/sys/fs/pipe-max-size's default
+_READ = 1 << 20
+_F_SETPIPE_SZ = 1031
+
+
+def open_fifo(path: str, write: bool) -> int:
+    """The caller's FIFO, for writing (ReadArchive's tar) or reading (WriteArchive's)."""
+    flags = (os.O_WRONLY if write else os.O_RDONLY) | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags)
+    except OSError as e:
+        if e.errno == errno.ENXIO:  # no reader: the caller has gone
+            raise FailedPrecondition(f"archive fifo {path}: nobody reads it") from None
+        raise InvalidArgument(f"archive fifo {path}: {e.strerror}") from None
+    try:
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            raise InvalidArgument(f"archive fifo {path}: not a fifo")
+        os.set_blocking(fd, True)
+        try:
+            fcntl.fcntl(fd, _F_SETPIPE_SZ, _PIPE_SIZE)
+        except OSError:
+            pass  # a smaller buffer only costs more wakeups
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _splice(fd: int, body: Body) -> None:
+    """A file's data into the pipe; a file truncated meanwhile is padded with zeros to
+    the size its header gave (the tar stays well-formed)."""
+    left = body.size
+    while left > 0:
+        n = os.splice(body.fd, fd, left)
+        if n == 0:
+            _write_all(fd, bytes(left))
+            return
+        left -= n
+
+
+def send(fd: int, items: Iterable[bytes | Body]) -> None:
+    """The tar (tarout's pieces and file bodies) into the FIFO."""
+    for item in items:
+        if isinstance(item, Body):
+            _splice(fd, item)
+        else:
+            _write_all(fd, item)
+
+
+def pieces(fd: int) -> Iterator[bytes]:
+    """What the FIFO holds until its writer closes it."""
+    while chunk := os.read(fd, _READ):
+        yield chunk
+
+
+class PipeFeed(Feed):
+    """The tar read from the FIFO: headers through Feed's pieces, a file's data spliced
+    from the pipe into the file (no copy through this process), after what Feed has
+    read of it already (its queue, which it only refills when empty)."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__(pieces(fd))
+        self._fd = fd
+
+    def copy_to(self, fd: int, size: int) -> None:
+        while size > 0 and self._queue:
+            view = self._take(size)
+            assert view is not None
+            size -= len(view)
+            while view:
+                view = view[os.write(fd, view):]
+        while size > 0:
+            try:
+                n = os.splice(self._fd, fd, size)
+            except OSError as e:
+                if e.errno != errno.EINVAL:
+                    raise
+                return super().copy_to(fd, size)  # a file system that takes no splice
+            if n == 0:
+                raise tarfile.ReadError("unexpected end of data")
+            size -= n
+            self._pos += n
+
+
+def drain(fd: int) -> None:
+    """The rest after the tar's end (a tar writer's padding): read, so that the writer
+    never sees its last bytes refused."""
+    for _ in pieces(fd):
+        pass

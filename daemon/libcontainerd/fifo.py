@@ -1,0 +1,90 @@
+"""The FIFO docker cp's tar goes through between berthd and berth-containerd (as
+containerd hands a task's IO to a shim by FIFO paths): berthd makes it in a private
+directory next to berth-containerd's socket, opens its own end non-blocking on the event
+loop, and passes the path in the archive request; berth-containerd opens the other end.
+
+berthd keeps a read end open for as long as the call lasts, also when it writes: bytes
+written before berth-containerd has opened the FIFO stay in the pipe (a FIFO's buffer
+lives while anyone has it open), and EOF is still the writer's close alone. When berthd
+reads, it holds no write end: EOF is berth-containerd's close (and before
+berth-containerd opened it, no writer either: berthd reads only after the stat came).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+import shutil
+import tempfile
+
+_PIPE_SIZE = 1 << 20  # F_SETPIPE_SZ: 1 MiB, /proc/sys/fs/pipe-max-size's default
+_F_SETPIPE_SZ = 1031
+_READ = 1 << 20
+
+
+class Fifo:
+    """`write`: berthd writes (cp in); its write end is open from the start, so that
+    the reader never sees EOF before the first bytes."""
+
+    def __init__(self, near: str, write: bool) -> None:
+        self._dir = tempfile.mkdtemp(prefix="archive-", dir=near)  # 0700
+        self.path = os.path.join(self._dir, "tar")
+        self._fds: list[int] = []
+        self._writer = -1
+        try:
+            os.mkfifo(self.path, 0o600)
+            self._reader = self._open(os.O_RDONLY)
+            if write:
+                self._writer = self._open(os.O_WRONLY)  # our own read end is there: never ENXIO
+        except BaseException:
+            self.close()
+            raise
+        try:
+            fcntl.fcntl(self._reader, _F_SETPIPE_SZ, _PIPE_SIZE)
+        except OSError:
+            pass  # a smaller buffer only costs more wakeups
+
+    def _open(self, flags: int) -> int:
+        fd = os.open(self.path, flags | os.O_NONBLOCK | os.O_CLOEXEC)
+        self._fds.append(fd)
+        return fd
+
+    async def read(self) -> bytes:
+        """The next bytes, b"" at EOF: only once the writer has opened the FIFO and
+        closed it again (before it opened, a read end sees EOF too: wait for that)."""
+        while True:
+            try:
+                return os.read(self._reader, _READ)
+            except BlockingIOError:
+                await _ready(self._reader, write=False)
+
+    async def write(self, data: bytes | memoryview) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[os.write(self._writer, view):]
+            except BlockingIOError:
+                await _ready(self._writer, write=True)
+
+    def close_writer(self) -> None:
+        """The end of the data: the reader sees EOF once it has read what is there."""
+        self._fds.remove(self._writer)
+        os.close(self._writer)
+
+    def close(self) -> None:
+        for fd in self._fds:
+            os.close(fd)
+        self._fds = []
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
+async def _ready(fd: int, write: bool) -> None:
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+    add, remove = (loop.add_writer, loop.remove_writer) if write else (loop.add_reader, loop.remove_reader)
+    add(fd, lambda: done.done() or done.set_result(None))
+    try:
+        await done
+    finally:
+        remove(fd)
