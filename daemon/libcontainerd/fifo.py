@@ -8,6 +8,10 @@ written before berth-containerd has opened the FIFO stay in the pipe (a FIFO's b
 lives while anyone has it open), and EOF is still the writer's close alone. When berthd
 reads, it holds no write end: EOF is berth-containerd's close (and before
 berth-containerd opened it, no writer either: berthd reads only after the stat came).
+
+A directory is named by the berthd that made it (archive-PID-...): a berthd killed in
+the middle of a cp leaves one, and the next cp removes those whose berthd is gone
+(another berthd may share this berth-containerd and be using its own).
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ class Fifo:
     the reader never sees EOF before the first bytes."""
 
     def __init__(self, near: str, write: bool) -> None:
-        self._dir = tempfile.mkdtemp(prefix="archive-", dir=near)  # 0700
+        _sweep(near)
+        self._dir = tempfile.mkdtemp(prefix=f"archive-{os.getpid()}-", dir=near)  # 0700
         self.path = os.path.join(self._dir, "tar")
         self._fds: list[int] = []
         self._writer = -1
@@ -77,6 +82,19 @@ class Fifo:
             os.close(fd)
         self._fds = []
         shutil.rmtree(self._dir, ignore_errors=True)
+
+
+def _sweep(near: str) -> None:
+    """Remove the FIFO directories of berthds that are gone."""
+    try:
+        names = os.listdir(near)
+    except OSError:
+        return
+    for name in names:
+        parts = name.split("-")
+        if len(parts) == 3 and parts[0] == "archive" and parts[1].isdigit() \
+                and not os.path.exists(f"/proc/{parts[1]}"):
+            shutil.rmtree(os.path.join(near, name), ignore_errors=True)
 
 
 async def _ready(fd: int, write: bool) -> None:

@@ -8,6 +8,7 @@ import base64
 import io
 import json
 import os
+import shutil
 import subprocess
 import tarfile
 import time
@@ -237,6 +238,23 @@ def test_big_files_go_through_the_fifo_whole(berthd: Berthd, api: httpx.Client, 
             break
         time.sleep(0.1)
     assert _fifo_dirs(berthd) == []
+
+
+def test_a_fifo_left_by_a_berthd_that_died_is_removed_by_the_next_cp(berthd: Berthd, api: httpx.Client,
+                                                                     box: str) -> None:
+    """A berthd killed in the middle of a cp leaves its FIFO's directory; the next cp
+    removes it, and leaves alone one of a berthd that still runs (this test's pid)."""
+    dead, alive = (os.path.join(berthd.exec_root, f"archive-{pid}-x") for pid in (1 << 23, os.getpid()))
+    for d in (dead, alive):
+        os.mkdir(d, 0o700)
+        os.mkfifo(os.path.join(d, "tar"))
+    try:
+        r = api.get(f"/containers/{box}/archive", params={"path": "/etc/hostname"})
+        assert r.status_code == 200
+        assert sorted(_fifo_dirs(berthd)) == [os.path.basename(alive)]
+    finally:
+        for d in (dead, alive):
+            shutil.rmtree(d, ignore_errors=True)
 
 
 def test_the_rpcs_without_a_fifo_carry_the_tar_in_messages(berthd: Berthd, box: str) -> None:
