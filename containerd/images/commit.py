@@ -114,7 +114,7 @@ def _record(svc: ImageService, parent: ImageRecord | None, layer: Layer | None, 
     size = (parent.size if parent else 0) + (svc.layer_size(top) if layer else 0)
     record = ImageRecord(id=config_digest, manifest_digest=manifest_digest, config=config_bytes, size=size,
                          layers=diff_ids, layer_blobs=blobs, chain_id=top, created=created,
-                         parent=parent.id if parent else "")
+                         parent=parent.id if parent else "", made=True)
     name = normalize_name(new.name)
     with svc.meta.tx():
         svc.meta.put_image(record)
