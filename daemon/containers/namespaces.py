@@ -14,13 +14,14 @@ unmounted at the exit, or when the start fails.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..http.errors import ApiError, bad_request
+from ..kernel import cgroup_v2
 from ..libcontainerd import ContainerdError
 from ..network import netns
+from ..volumes import sysmount
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -29,17 +30,10 @@ if TYPE_CHECKING:
 
 DEFAULT_SHM_SIZE = 64 * 1024 * 1024  # dockerd's config.DefaultShmSize
 _IPC_MODES = ("", "private", "shareable", "host", "none")
-_MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_BIND, _MS_REC = 0x2, 0x4, 0x8, 0x1000, 0x4000
-_MNT_DETACH = 2
-_libc = ctypes.CDLL(None, use_errno=True)
 
 
 def _container_ref(mode: str) -> str:
     return mode.split(":", 1)[1] if mode.startswith("container:") else ""
-
-
-def cgroup_v2() -> bool:
-    return os.path.exists("/sys/fs/cgroup/cgroup.controllers")
 
 
 def check(config: dict[str, Any], host: dict[str, Any]) -> None:
@@ -187,21 +181,15 @@ def _donor(engine: Engine, ref: str, missing: str, prefix: str) -> Container:
     return other
 
 
-def _check(ret: int, what: str, path: str) -> None:
-    if ret != 0:
-        err = ctypes.get_errno()
-        raise _failed(f"{what} {path}: {os.strerror(err)}")
-
-
 def _mount_shm(path: str, size: int) -> None:
     os.makedirs(path, mode=0o700, exist_ok=True)
-    _check(_libc.mount(b"shm", path.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC,
-                       f"mode=1777,size={size}".encode()), "mounting shm tmpfs at", path)
+    sysmount.mount("shm", path, "tmpfs", sysmount.MS_NOSUID | sysmount.MS_NODEV | sysmount.MS_NOEXEC,
+                   f"mode=1777,size={size}")
 
 
 def _mount_dir(source: str, path: str) -> None:
     os.makedirs(path, mode=0o700, exist_ok=True)
-    _check(_libc.mount(source.encode(), path.encode(), None, _MS_BIND | _MS_REC, None), "binding shm at", path)
+    sysmount.mount(source, path, None, sysmount.MS_BIND | sysmount.MS_REC)
 
 
 def stopped(config: Config, cid: str) -> None:
@@ -213,7 +201,9 @@ def stopped(config: Config, cid: str) -> None:
         netns.remove(os.path.join(pins, name))
     shm = os.path.join(pins, "shm")
     while netns.mounted(shm):
-        if _libc.umount2(shm.encode(), _MNT_DETACH) != 0:
+        try:
+            sysmount.unmount(shm)
+        except OSError:
             break
     with contextlib.suppress(OSError):
         os.rmdir(shm)
