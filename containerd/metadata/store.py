@@ -250,6 +250,14 @@ class Metadata:
     def snapshots(self) -> list[SnapshotRecord]:
         return [SnapshotRecord(*r) for r in self._query("SELECT * FROM snapshots ORDER BY key")]
 
+    def snapshot_keys(self, prefix: str) -> list[str]:
+        """The keys that start with `prefix` (a range of the primary key's index, no scan)."""
+        if not prefix:
+            return [r.key for r in self.snapshots()]
+        end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        return [r[0] for r in self._query("SELECT key FROM snapshots WHERE key >= ? AND key < ? ORDER BY key",
+                                          (prefix, end))]
+
     def snapshot_children(self, key: str) -> list[str]:
         return [r[0] for r in self._query("SELECT key FROM snapshots WHERE parent=?", (key,))]
 

@@ -1,7 +1,8 @@
 """The metadata database: a database an older berth made (no images.parent or .made
 column) gets the columns when opened, its images read as having no parent, new ones keep
 theirs; `made` is worked out once for the old rows (the manifest berth makes for the
-record: berth made the image), then only recorded (commit, import, load set it)."""
+record: berth made the image), then only recorded (commit, import, load set it). Snapshot
+keys by prefix (a remapped layer's copies) come from the key's index."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import sqlite3
 from berth.containerd.content import ContentStore
 from berth.containerd.images import ImageService
 from berth.containerd.images.manifest import own_manifest
-from berth.containerd.metadata import ImageRecord, Metadata
+from berth.containerd.metadata import ImageRecord, Metadata, SnapshotRecord
 from berth.containerd.snapshots import Snapshotter
 
 _OLD_IMAGES = """CREATE TABLE images (id TEXT PRIMARY KEY, manifest_digest TEXT NOT NULL, config BLOB NOT NULL,
@@ -61,3 +62,16 @@ def test_made_is_worked_out_once_for_an_older_database(tmp_path):
     meta = Metadata(path)
     assert meta.added == set() and meta.image(config).made
     meta.close()
+
+
+def test_snapshot_keys_by_prefix(tmp_path):
+    meta = Metadata(str(tmp_path / "metadata.db"))
+    try:
+        for key in ("remapped:abc.1", "remapped:abc.2", "remapped:abd.1", "remapped:ab", "sha256:abc"):
+            meta.put_snapshot(SnapshotRecord(key, "committed", ""))
+        assert meta.snapshot_keys("remapped:abc.") == ["remapped:abc.1", "remapped:abc.2"]
+        assert meta.snapshot_keys("remapped:ab") == ["remapped:ab", "remapped:abc.1", "remapped:abc.2",
+                                                     "remapped:abd.1"]
+        assert meta.snapshot_keys("nothing") == []
+    finally:
+        meta.close()
