@@ -21,7 +21,7 @@ STOPPED: Status
 PAUSED: Status
 
 class Image(_message.Message):
-    __slots__ = ("names", "id", "manifest_digest", "config", "size", "layers", "created", "layer_sizes")
+    __slots__ = ("names", "id", "manifest_digest", "config", "size", "layers", "created", "layer_sizes", "parent")
     NAMES_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
     MANIFEST_DIGEST_FIELD_NUMBER: _ClassVar[int]
@@ -30,6 +30,7 @@ class Image(_message.Message):
     LAYERS_FIELD_NUMBER: _ClassVar[int]
     CREATED_FIELD_NUMBER: _ClassVar[int]
     LAYER_SIZES_FIELD_NUMBER: _ClassVar[int]
+    PARENT_FIELD_NUMBER: _ClassVar[int]
     names: _containers.RepeatedScalarFieldContainer[str]
     id: str
     manifest_digest: str
@@ -38,7 +39,8 @@ class Image(_message.Message):
     layers: _containers.RepeatedScalarFieldContainer[str]
     created: str
     layer_sizes: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, names: _Optional[_Iterable[str]] = ..., id: _Optional[str] = ..., manifest_digest: _Optional[str] = ..., config: _Optional[bytes] = ..., size: _Optional[int] = ..., layers: _Optional[_Iterable[str]] = ..., created: _Optional[str] = ..., layer_sizes: _Optional[_Iterable[int]] = ...) -> None: ...
+    parent: str
+    def __init__(self, names: _Optional[_Iterable[str]] = ..., id: _Optional[str] = ..., manifest_digest: _Optional[str] = ..., config: _Optional[bytes] = ..., size: _Optional[int] = ..., layers: _Optional[_Iterable[str]] = ..., created: _Optional[str] = ..., layer_sizes: _Optional[_Iterable[int]] = ..., parent: _Optional[str] = ...) -> None: ...
 
 class ImportRequest(_message.Message):
     __slots__ = ("name", "config", "chunk")
@@ -77,12 +79,14 @@ class TagImageRequest(_message.Message):
     def __init__(self, ref: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
 
 class DeleteImageRequest(_message.Message):
-    __slots__ = ("ref", "force")
+    __slots__ = ("ref", "force", "noprune")
     REF_FIELD_NUMBER: _ClassVar[int]
     FORCE_FIELD_NUMBER: _ClassVar[int]
+    NOPRUNE_FIELD_NUMBER: _ClassVar[int]
     ref: str
     force: bool
-    def __init__(self, ref: _Optional[str] = ..., force: _Optional[bool] = ...) -> None: ...
+    noprune: bool
+    def __init__(self, ref: _Optional[str] = ..., force: _Optional[bool] = ..., noprune: _Optional[bool] = ...) -> None: ...
 
 class DeleteImageResponse(_message.Message):
     __slots__ = ("untagged", "deleted", "deleted_layers", "reclaimed")

@@ -113,7 +113,8 @@ def _record(svc: ImageService, parent: ImageRecord | None, layer: Layer | None, 
     top = chain_id(diff_ids) if diff_ids else ""
     size = (parent.size if parent else 0) + (svc.layer_size(top) if layer else 0)
     record = ImageRecord(id=config_digest, manifest_digest=manifest_digest, config=config_bytes, size=size,
-                         layers=diff_ids, layer_blobs=blobs, chain_id=top, created=created)
+                         layers=diff_ids, layer_blobs=blobs, chain_id=top, created=created,
+                         parent=parent.id if parent else "", made=True)
     name = normalize_name(new.name)
     with svc.meta.tx():
         svc.meta.put_image(record)

@@ -60,17 +60,6 @@ def known(content: ContentStore, meta: Metadata, diff_id: str, media_type: str) 
     return None
 
 
-def gzipped(content: ContentStore, meta: Metadata, diff_id: str, blob: str, media_type: str) -> Descriptor:
-    """The gzip blob of the plain layer `blob` (diff id `diff_id`): the recorded one, else made now."""
-    with lock(diff_id):
-        found = known(content, meta, diff_id, media_type)
-        if found:
-            return found
-        with stream(content, meta, diff_id, blob, lambda *_: None) as g:
-            g.wait(0, 1 << 62)
-        return Descriptor(media_type, g.digest, g.size)
-
-
 @dataclass
 class Growing:
     """A gzip being written into the content store, readable (fd) while it grows: push

@@ -214,7 +214,7 @@ def _store(svc: ImageService, config_bytes: bytes, layers: list[str], digests: l
         manifest_digest, _ = svc.content.put(json.dumps(manifest, separators=(",", ":")).encode())
         record = ImageRecord(id=image_id, manifest_digest=manifest_digest, config=config_bytes,
                              size=sum(svc.layer_size(c) for c in chains), layers=list(diff_ids), layer_blobs=blobs,
-                             chain_id=chains[-1], created=str(config.get("created") or ""))
+                             chain_id=chains[-1], created=str(config.get("created") or ""), made=True)
         with svc.meta.tx():
             svc.meta.put_image(record)
             for name in names:

@@ -6,9 +6,9 @@ stored. Either way the manifest is checked against the image record before it
 leaves: its config must be the image's config and its layers the stored blobs, in
 order; when it is not (or is missing), a new OCI manifest is made from the record,
 each layer's media type read from its blob's first bytes (layers are kept as they
-were received: plain tar, gzip or zstd). `made` says the manifest is berth's own (made
-when the image was committed, built, imported or loaded), not one a registry knows:
-push replaces it with the Docker schema2 manifest dockerd pushes (push_manifest).
+were received: plain tar, gzip or zstd). `made` is the record's: berth made the image
+(committed, built, imported or loaded), so no registry knows its manifest, and push
+replaces it with the Docker schema2 manifest dockerd pushes (push_manifest).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class LocalManifest:
     body: bytes
     config: Descriptor
     layers: list[Descriptor]
-    made: bool = False      # berth's own OCI manifest, no registry's (push may make another)
+    made: bool = False      # the image is berth's own (its record's `made`): push makes dockerd's manifest
 
 
 def layer_media_type(content: ContentStore, digest: str, oci: bool = True) -> str:
@@ -56,11 +56,10 @@ def local_manifest(content: ContentStore, img: ImageRecord) -> LocalManifest:
         mt = media.media_type_of(doc, "")
         if (mt in (media.OCI_MANIFEST, media.DOCKER_MANIFEST) and parsed.config.digest == img.id
                 and [d.digest for d in parsed.layers] == img.layer_blobs):
-            made = _own(content, img)
-            return LocalManifest(mt, body, parsed.config, parsed.layers, made.body == body)
+            return LocalManifest(mt, body, parsed.config, parsed.layers, img.made)
     except (NotFound, media.MediaError):
         pass
-    made = _own(content, img)
+    made = own_manifest(content, img)
     content.put(made.body)
     return made
 
@@ -87,14 +86,14 @@ _DOCKER_LAYER = {OCI_LAYER: "application/vnd.docker.image.rootfs.diff.tar",
                  OCI_LAYER + "+gzip": "application/vnd.docker.image.rootfs.diff.tar.gzip"}
 
 
-def _own(content: ContentStore, img: ImageRecord) -> LocalManifest:
+def own_manifest(content: ContentStore, img: ImageRecord) -> LocalManifest:
     """The OCI manifest berth makes for the record (commit, build, import and load make this one)."""
     config = Descriptor(media.CONFIG_TYPES[0], img.id, len(img.config))
     layers = [Descriptor(layer_media_type(content, d), d, _size(content, d)) for d in img.layer_blobs]
     doc = {"schemaVersion": 2, "mediaType": media.OCI_MANIFEST, "config": _json(config),
            "layers": [_json(d) for d in layers]}
     body = json.dumps(doc, separators=(",", ":")).encode()
-    return LocalManifest(media.OCI_MANIFEST, body, config, layers, True)
+    return LocalManifest(media.OCI_MANIFEST, body, config, layers, img.made)
 
 
 def _size(content: ContentStore, digest: str) -> int:

@@ -1,9 +1,11 @@
 """Removing images (dockerd's rules, daemon/images/image_delete.go) and collecting
 what nothing references any more.
 
-A name untags; the image goes with its last name unless a container holds it. An id
-deletes, refused while the image has several references or a stopped container uses
-it (unless forced), and always while a running container does ("cannot be forced").
+A name untags; the image goes with its last name unless a container or a child image
+(one committed over it: the builder's steps) holds it. An id deletes, refused while the
+image has several references or a stopped container uses it (unless forced), and always
+while a running container or a child does ("cannot be forced"). A deleted image's untagged
+parents go with it, up to the first one something else holds (unless noprune).
 The blobs and committed snapshots an image leaves go with it when no other image,
 container or operation in progress (a pull's lease) uses them; collect() sweeps
 whatever else is unreferenced: an interrupted pull's layers, orphaned indexes.
@@ -35,10 +37,10 @@ class DeleteResult:
 
 
 class _Conflict(FailedPrecondition):
-    def __init__(self, image_id: str, hard: bool, used: bool, message: str) -> None:
+    def __init__(self, image_id: str, hard: bool, used: bool, message: str, children: bool = False) -> None:
         force = "cannot be forced" if hard else "must be forced"
         super().__init__(f"conflict: unable to delete {image_id[7:19]} ({force}) - {message}")
-        self.used = used
+        self.used, self.children = used, children
 
 
 def _repo(name: str) -> str:
@@ -61,7 +63,7 @@ def _is_id_prefix(image_id: str, ref: str) -> bool:
     return image_id.startswith(ref) or image_id[7:].startswith(ref)
 
 
-def delete(svc: ImageService, ref: str, force: bool, running: Running) -> DeleteResult:
+def delete(svc: ImageService, ref: str, force: bool, running: Running, noprune: bool = False) -> DeleteResult:
     image_id = svc.resolve(ref)
     img = svc.meta.image(image_id)
     assert img is not None
@@ -100,17 +102,36 @@ def delete(svc: ImageService, ref: str, force: bool, running: Running) -> Delete
     try:
         _check(svc, img, force, running, with_references=True)
     except _Conflict as e:
-        if quiet and (img.names or e.used):
-            return res  # untagged; the image stays (dangling) for the container that holds it
+        if quiet and (img.names or e.used or e.children):
+            return res  # untagged; the image stays for the container or the child that holds it
         raise
     for n in img.names:
         svc.meta.remove_name(n)
         res.untagged.append(n)
     _remove(svc, img, res)
+    if not noprune:
+        _prune_parents(svc, img.parent, running, res)
     return res
 
 
+def _prune_parents(svc: ImageService, parent: str, running: Running, res: DeleteResult) -> None:
+    """The untagged parents, as dockerd's prune of a deleted image's parent: quietly, up to
+    the first one with a name, another child or a container."""
+    while parent:
+        img = svc.meta.image(parent)
+        if img is None:
+            return
+        try:
+            _check(svc, img, False, running, with_references=True)
+        except _Conflict:
+            return
+        _remove(svc, img, res)
+        parent = img.parent
+
+
 def _check(svc: ImageService, img: ImageRecord, force: bool, running: Running, with_references: bool) -> None:
+    if svc.meta.image_children(img.id):
+        raise _Conflict(img.id, True, False, "image has dependent child images", children=True)
     users = svc.meta.containers_using(img.id)
     live = [c for c in users if running(c)]
     if live:

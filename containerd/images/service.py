@@ -21,8 +21,9 @@ from berth.common import reference
 from berth.common.timefmt import rfc3339_nano
 
 from ..content import ContentStore
-from ..errors import InvalidArgument, NotFound
+from ..errors import BerthError, InvalidArgument, NotFound
 from ..metadata import ImageRecord, Metadata
+from .manifest import own_manifest
 from ..snapshots import Snapshotter, chain_id
 
 MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -49,6 +50,19 @@ class ImageService:
         self.meta = meta
         self._leases: dict[str, int] = {}
         self._lease_lock = threading.Lock()
+        if "made" in meta.added:
+            self._mark_made()
+
+    def _mark_made(self) -> None:
+        """Once, over the records of a berth that had no `made` column: an image whose
+        manifest is the one berth makes for its record was made here."""
+        for img in self.meta.images():
+            try:
+                ours = self.content.read(img.manifest_digest) == own_manifest(self.content, img).body
+            except (OSError, BerthError):
+                continue  # a blob gone: push remakes the manifest anyway
+            if ours:
+                self.meta.set_made(img.id)
 
     # ---------------------------------------------------------------- import
     def import_tar(self, name: str, config_changes: bytes, chunks: Iterable[bytes]) -> tuple[ImageRecord, str | None]:
@@ -85,7 +99,7 @@ class ImageService:
         record = ImageRecord(
             id=config_digest, manifest_digest=manifest_digest, config=config_bytes,
             size=_tree_size(self.snapshots.layer_path(key)),
-            layers=[diff_id], layer_blobs=[layer_digest], chain_id=key, created=created,
+            layers=[diff_id], layer_blobs=[layer_digest], chain_id=key, created=created, made=True,
         )
         moved_from = None
         with self.meta.tx():

@@ -23,7 +23,9 @@ CREATE TABLE IF NOT EXISTS images (
     layers TEXT NOT NULL,           -- JSON list of diff ids, bottom first
     layer_blobs TEXT NOT NULL,      -- JSON list of layer blob digests
     chain_id TEXT NOT NULL,         -- top committed snapshot
-    created TEXT NOT NULL
+    created TEXT NOT NULL,
+    parent TEXT NOT NULL DEFAULT '', -- the image this one was committed over (docker's Parent), '' for none
+    made INTEGER NOT NULL DEFAULT 0  -- 1: berth made it (commit, build, import, load), not a registry
 );
 CREATE TABLE IF NOT EXISTS image_names (
     name TEXT PRIMARY KEY,
@@ -67,6 +69,8 @@ class ImageRecord:
     chain_id: str
     created: str
     names: list[str] = field(default_factory=list)
+    parent: str = ""                  # docker's Parent: set by commit and the builder's steps
+    made: bool = False                # berth made it (push sends it as dockerd pushes its own)
 
 
 @dataclass
@@ -94,6 +98,17 @@ class Metadata:
         self._db.execute("PRAGMA synchronous=FULL")
         self._lock = threading.RLock()
         self._db.executescript(_SCHEMA)
+        # what the rows an older berth wrote lack (ImageService fills in `made`)
+        self.added = self._add_columns("images", {"parent": "TEXT NOT NULL DEFAULT ''",
+                                                  "made": "INTEGER NOT NULL DEFAULT 0"})
+
+    def _add_columns(self, table: str, columns: dict[str, str]) -> set[str]:
+        """Columns a newer berth added, put into a database an older one made; those added."""
+        have = {r[1] for r in self._db.execute(f"PRAGMA table_info({table})")}
+        for name, decl in columns.items():
+            if name not in have:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
+        return set(columns) - have
 
     @contextlib.contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
@@ -118,9 +133,9 @@ class Metadata:
     def put_image(self, img: ImageRecord) -> None:
         with self.tx() as db:
             db.execute(
-                "INSERT OR IGNORE INTO images VALUES (?,?,?,?,?,?,?,?)",
+                "INSERT OR IGNORE INTO images VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (img.id, img.manifest_digest, img.config, img.size, json.dumps(img.layers),
-                 json.dumps(img.layer_blobs), img.chain_id, img.created),
+                 json.dumps(img.layer_blobs), img.chain_id, img.created, img.parent, int(img.made)),
             )
 
     def set_name(self, name: str, image_id: str) -> str | None:
@@ -158,6 +173,14 @@ class Metadata:
             return None
         names = [r[0] for r in self._query("SELECT name FROM image_names WHERE image_id=? ORDER BY name", (image_id,))]
         return _image(rows[0], names)
+
+    def set_made(self, image_id: str) -> None:
+        with self.tx() as db:
+            db.execute("UPDATE images SET made=1 WHERE id=?", (image_id,))
+
+    def image_children(self, image_id: str) -> list[str]:
+        """The images committed over this one (docker's imageStore.Children)."""
+        return [r[0] for r in self._query("SELECT id FROM images WHERE parent=?", (image_id,))]
 
     # ------------------------------------------------------------ containers
     def put_container(self, c: ContainerRecord) -> bool:
@@ -227,6 +250,14 @@ class Metadata:
     def snapshots(self) -> list[SnapshotRecord]:
         return [SnapshotRecord(*r) for r in self._query("SELECT * FROM snapshots ORDER BY key")]
 
+    def snapshot_keys(self, prefix: str) -> list[str]:
+        """The keys that start with `prefix` (a range of the primary key's index, no scan)."""
+        if not prefix:
+            return [r.key for r in self.snapshots()]
+        end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        return [r[0] for r in self._query("SELECT key FROM snapshots WHERE key >= ? AND key < ? ORDER BY key",
+                                          (prefix, end))]
+
     def snapshot_children(self, key: str) -> list[str]:
         return [r[0] for r in self._query("SELECT key FROM snapshots WHERE parent=?", (key,))]
 
@@ -245,7 +276,7 @@ class Metadata:
 
 def _image(row: tuple, names: list[str]) -> ImageRecord:
     return ImageRecord(row[0], row[1], bytes(row[2]), row[3], json.loads(row[4]), json.loads(row[5]),
-                       row[6], row[7], names)
+                       row[6], row[7], names, row[8], bool(row[9]))
 
 
 def _container(row: tuple) -> ContainerRecord:

@@ -11,7 +11,7 @@ are read from the content store file as they are sent: nothing is held in memory
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
 
 from berth.common import lazy
@@ -66,16 +66,23 @@ def upload(repo: Repository, location: str, digest: str, path: str, size: int, s
     if size <= chunk:
         _put(repo, location, digest, lambda: _read(path, 0, size, sent, size), size)
         return
-    offset = 0
-    while offset < size:
-        n = min(chunk, size - offset)
+    spans = ((o, min(chunk, size - o)) for o in range(0, size, chunk))
+    location, _ = _patches(repo, location, spans, lambda o, n: _read(path, o, n, sent, size))
+    _put(repo, location, digest, lambda: b"", 0)
+
+
+def _patches(repo: Repository, location: str, spans: Iterable[tuple[int, int]],
+             read: Callable[[int, int], Iterator[bytes]]) -> tuple[str, int]:
+    """A PATCH (Content-Range) of each (offset, length) span, its body read by `read`
+    (again, if a challenge makes it resend); the session's last Location and the bytes sent."""
+    end = 0
+    for offset, n in spans:
         headers = {"Content-Type": "application/octet-stream", "Content-Length": str(n),
                    "Content-Range": f"{offset}-{offset + n - 1}"}
-        resp = repo.send("PATCH", location, headers,
-                         body=lambda o=offset, n=n: _read(path, o, n, sent, size))  # type: ignore[misc]
+        resp = repo.send("PATCH", location, headers, body=lambda o=offset, n=n: read(o, n))  # type: ignore[misc]
         location = _location(resp, location)
-        offset += n
-    _put(repo, location, digest, lambda: b"", 0)
+        end = offset + n
+    return location, end
 
 
 class Growing(Protocol):
@@ -93,20 +100,21 @@ def upload_growing(repo: Repository, location: str, blob: Growing, segment: int 
     `segment` bytes with Content-Range as they are written, then the closing PUT with the
     digest. Each PATCH reads its bytes again if a challenge makes it resend. Returns
     (digest, size)."""
+    location, size = _patches(repo, location, _written(blob, segment), lambda o, n: _pread(blob.fd, o, n))
+    _put(repo, location, blob.digest, lambda: b"", 0)
+    return blob.digest, size
+
+
+def _written(blob: Growing, segment: int) -> Iterator[tuple[int, int]]:
+    """(offset, length) of each segment of the blob as it is written, until it is finished."""
     offset = 0
     while True:
         end = blob.wait(offset, segment)
         if end == offset and blob.finished:
-            break
+            return
         n = min(segment, end - offset)
-        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(n),
-                   "Content-Range": f"{offset}-{offset + n - 1}"}
-        resp = repo.send("PATCH", location, headers,
-                         body=lambda o=offset, n=n: _pread(blob.fd, o, n))  # type: ignore[misc]
-        location = _location(resp, location)
+        yield offset, n
         offset += n
-    _put(repo, location, blob.digest, lambda: b"", 0)
-    return blob.digest, offset
 
 
 def put_manifest(repo: Repository, tag: str, media_type: str, body: bytes) -> str:

@@ -37,7 +37,7 @@ def errors(fn: F) -> F:
 
 def image_message(img: ImageRecord) -> pb.Image:
     return pb.Image(names=img.names, id=img.id, manifest_digest=img.manifest_digest, config=img.config,
-                    size=img.size, layers=img.layers, created=img.created)
+                    size=img.size, layers=img.layers, created=img.created, parent=img.parent)
 
 
 def container_message(c: ContainerRecord) -> pb.Container:

@@ -81,7 +81,7 @@ class Images(CommitMethods, RegistryCalls, rpc.ImagesServicer):  # Login, Resolv
 
     @errors
     def Delete(self, request: pb.DeleteImageRequest, context: grpc.ServicerContext) -> pb.DeleteImageResponse:
-        res = remove.delete(self.images, request.ref, request.force, self._running)
+        res = remove.delete(self.images, request.ref, request.force, self._running, request.noprune)
         for image_id in res.deleted:
             self.events.publish("/images/delete", image_id)
         return pb.DeleteImageResponse(untagged=res.untagged, deleted=res.deleted, deleted_layers=res.layers,

@@ -68,7 +68,7 @@ class Snapshotter:
         return bool(self._meta.snapshot_children(key))
 
     def keys_with_prefix(self, prefix: str) -> list[str]:
-        return [r.key for r in self._meta.snapshots() if r.key.startswith(prefix)]
+        return self._meta.snapshot_keys(prefix)
 
     def commit_tree(self, key: str, parent: str, kind: str, build: Callable[[str], None]) -> bool:
         """A read-only snapshot `key` made by `build(dir)` unless it exists; True if made.

@@ -6,13 +6,9 @@ docker.io's logins under index.docker.io."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-
 from berth.common import reference
 
-from ..images.pull import auth_config
+from ..images.pull import auth_config, decode_header
 from ..libcontainerd import RegistryAuth
 
 
@@ -23,17 +19,7 @@ def _host(key: str) -> str:
 def registry_config(header: str) -> dict[str, RegistryAuth]:
     """The header decoded, keyed by registry host; one that does not decode is no
     credentials at all (as dockerd: the pulls may be anonymous)."""
-    raw = header.strip()
-    if not raw:
-        return {}
-    for decode in (base64.urlsafe_b64decode, base64.b64decode):
-        try:
-            value = json.loads(decode(raw + "=" * (-len(raw) % 4)))
-            break
-        except (binascii.Error, ValueError):
-            continue
-    else:
-        return {}
+    value = decode_header(header)
     if not isinstance(value, dict):
         return {}
     return {_host(str(k)): auth_config(v) for k, v in value.items()}

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..config import Config
 from ..http.errors import ApiError, bad_request
 from ..libcontainerd import ContainerdError
-from ..routers.fieldnames import HOST_CONFIG
+from .fieldnames import HOST_CONFIG
 from ..security import userns
 from ..volumes.service import check_request as check_mounts
 from . import hostfields, lifecycle, namespaces, resources, spec

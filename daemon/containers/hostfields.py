@@ -16,6 +16,8 @@ import stat
 from typing import Any, Callable
 
 from ..security.confine import MASKED_PATHS, READONLY_PATHS
+from .fieldnames import HOST_CONFIG
+from .lifecycle import host_config
 
 _BLKIO_V1 = "/sys/fs/cgroup/blkio"
 
@@ -68,13 +70,9 @@ def warnings(host: dict[str, Any]) -> list[str]:
 
 
 def request_warnings(body: dict[str, Any]) -> list[str]:
-    """`warnings` of a create body: its HostConfig, or the HostConfig fields at its top level."""
-    from ..routers.fieldnames import HOST_CONFIG
-
-    host = body.get("HostConfig")
-    if host is None:
-        host = {k: v for k, v in body.items() if k in HOST_CONFIG.names}
-    return warnings(host)
+    """`warnings` of a create body, its HostConfig taken as create takes it (lifecycle's
+    host_config, on a copy: the body stays whole for create)."""
+    return warnings(host_config(dict(body), HOST_CONFIG.names))
 
 
 def check(config: dict[str, Any], host: dict[str, Any]) -> None:

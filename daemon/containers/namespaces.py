@@ -14,13 +14,14 @@ unmounted at the exit, or when the start fails.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..http.errors import ApiError
+from ..http.errors import ApiError, bad_request
+from ..kernel import cgroup_v2
 from ..libcontainerd import ContainerdError
 from ..network import netns
+from ..volumes import sysmount
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -29,17 +30,10 @@ if TYPE_CHECKING:
 
 DEFAULT_SHM_SIZE = 64 * 1024 * 1024  # dockerd's config.DefaultShmSize
 _IPC_MODES = ("", "private", "shareable", "host", "none")
-_MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_BIND, _MS_REC = 0x2, 0x4, 0x8, 0x1000, 0x4000
-_MNT_DETACH = 2
-_libc = ctypes.CDLL(None, use_errno=True)
 
 
 def _container_ref(mode: str) -> str:
     return mode.split(":", 1)[1] if mode.startswith("container:") else ""
-
-
-def cgroup_v2() -> bool:
-    return os.path.exists("/sys/fs/cgroup/cgroup.controllers")
 
 
 def check(config: dict[str, Any], host: dict[str, Any]) -> None:
@@ -69,7 +63,8 @@ def check(config: dict[str, Any], host: dict[str, Any]) -> None:
 
 def fill(host: dict[str, Any], lookup: Callable[[str], str | None]) -> None:
     """As dockerd stores them (adaptContainerSettings): the defaults written in, and
-    `container:NAME` made `container:ID` when NAME exists (a rename keeps the link)."""
+    `container:NAME` made `container:ID` (a rename keeps the link); a NAME that `lookup`
+    does not know is dockerd's 400 at create."""
     if not host.get("ShmSize"):
         host["ShmSize"] = DEFAULT_SHM_SIZE
     host["IpcMode"] = host.get("IpcMode") or "private"  # dockerd's default-ipc-mode
@@ -79,8 +74,9 @@ def fill(host: dict[str, Any], lookup: Callable[[str], str | None]) -> None:
         ref = _container_ref(host.get(key) or "")
         if ref:
             cid = lookup(ref)
-            if cid:
-                host[key] = "container:" + cid
+            if not cid:
+                raise bad_request(f"No such container: {ref}")
+            host[key] = "container:" + cid
 
 
 def pin_dir(config: Config, cid: str) -> str:
@@ -135,8 +131,9 @@ def _shm_mount(oci: dict[str, Any], ipc: str, size: int, pins: str) -> None:
 # ------------------------------------------------------------------ start and exit
 def starting(engine: Engine, c: Container) -> None:
     """Before the task is made: the donors' namespaces and the /dev/shm to share pinned at
-    this container's paths; dockerd's errors when a donor does not run or does not share, as a
-    failed step of the start (ContainerdError: the start's own cleanup, --rm included, runs)."""
+    this container's paths; dockerd's (20.10) words when a donor does not run or does not share,
+    as a failed step of the start (ContainerdError: the start's own cleanup, --rm included, runs;
+    the start answers 500, as dockerd does for these)."""
     host = c.host_config
     pid, ipc = host.get("PidMode") or "", host.get("IpcMode") or ""
     if not (_container_ref(pid) or _container_ref(ipc) or ipc == "shareable"):
@@ -145,59 +142,54 @@ def starting(engine: Engine, c: Container) -> None:
     stopped(engine.config, c.id)  # what a crash may have left
     try:
         if _container_ref(pid):
-            donor = _donor(engine, _container_ref(pid), "PID", 500)
+            ref = _container_ref(pid)
+            donor = _donor(engine, ref, f"cannot join PID of a non running container: {ref}: ", "")
             netns.bind(f"/proc/{donor.state.pid}/ns/pid", os.path.join(pins, "pid"))
         if _container_ref(ipc):
-            donor = _donor(engine, _container_ref(ipc), "IPC", 409)
+            joining = f"can't join IPC of container {_container_ref(ipc)}: "
+            donor = _donor(engine, _container_ref(ipc), joining, joining)
             theirs = os.path.join(pin_dir(engine.config, donor.id), "shm")
             if not netns.mounted(theirs):
-                raise _failed(400, f"failed to join IPC namespace: container {_container_ref(ipc)}: non-shareable "
-                                   "IPC (hint: use IpcMode:shareable for the donor container)")
+                raise _failed(joining + "non-shareable IPC (hint: use IpcMode:shareable for the donor container)")
             netns.bind(f"/proc/{donor.state.pid}/ns/ipc", os.path.join(pins, "ipc"))
             _mount_dir(theirs, os.path.join(pins, "shm"))
         elif ipc == "shareable":
             _mount_shm(os.path.join(pins, "shm"), int(host.get("ShmSize") or DEFAULT_SHM_SIZE))
     except OSError as e:  # a donor gone meanwhile (/proc/PID/ns), a full disk: the start's cleanup runs
         stopped(engine.config, c.id)
-        raise _failed(500, f"failed to join a namespace: {e}") from None
+        raise _failed(f"failed to join a namespace: {e}") from None
     except BaseException:
         stopped(engine.config, c.id)
         raise
 
 
-def _failed(status: int, message: str) -> ContainerdError:
-    return ContainerdError(status, message, "failed_precondition")
+def _failed(message: str) -> ContainerdError:
+    return ContainerdError(500, message, "failed_precondition")
 
 
-def _donor(engine: Engine, ref: str, what: str, status: int) -> Container:
-    """The running container whose namespace is joined (moby's getPIDContainer/getIPCContainer)."""
+def _donor(engine: Engine, ref: str, missing: str, prefix: str) -> Container:
+    """The running container whose namespace is joined (moby's getPidContainer/getIpcContainer:
+    `missing` says a donor removed since the create, `prefix` goes before the state's words)."""
     try:
         other = engine.store.get(ref)
     except ApiError as e:
-        raise _failed(400 if what == "IPC" else 500, f"failed to join {what} namespace: {e.message}") from None
+        raise _failed(missing + e.message) from None
     if other.state.status == "restarting":
-        raise _failed(status, f"failed to join {what} namespace: container {ref} is restarting: "
-                               "wait until the container is running")
+        raise _failed(f"{prefix}Container {other.id} is restarting, wait until the container is running")
     if not other.state.running:
-        raise _failed(status, f"failed to join {what} namespace: container {ref} is not running")
+        raise _failed(f"{prefix}container {other.id} is not running")
     return other
-
-
-def _check(ret: int, what: str, path: str) -> None:
-    if ret != 0:
-        err = ctypes.get_errno()
-        raise _failed(500, f"{what} {path}: {os.strerror(err)}")
 
 
 def _mount_shm(path: str, size: int) -> None:
     os.makedirs(path, mode=0o700, exist_ok=True)
-    _check(_libc.mount(b"shm", path.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC,
-                       f"mode=1777,size={size}".encode()), "mounting shm tmpfs at", path)
+    sysmount.mount("shm", path, "tmpfs", sysmount.MS_NOSUID | sysmount.MS_NODEV | sysmount.MS_NOEXEC,
+                   f"mode=1777,size={size}")
 
 
 def _mount_dir(source: str, path: str) -> None:
     os.makedirs(path, mode=0o700, exist_ok=True)
-    _check(_libc.mount(source.encode(), path.encode(), None, _MS_BIND | _MS_REC, None), "binding shm at", path)
+    sysmount.mount(source, path, None, sysmount.MS_BIND | sysmount.MS_REC)
 
 
 def stopped(config: Config, cid: str) -> None:
@@ -209,7 +201,9 @@ def stopped(config: Config, cid: str) -> None:
         netns.remove(os.path.join(pins, name))
     shm = os.path.join(pins, "shm")
     while netns.mounted(shm):
-        if _libc.umount2(shm.encode(), _MNT_DETACH) != 0:
+        try:
+            sysmount.unmount(shm)
+        except OSError:
             break
     with contextlib.suppress(OSError):
         os.rmdir(shm)

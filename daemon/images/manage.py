@@ -8,6 +8,7 @@ history entries from the image config.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -92,17 +93,22 @@ def check_keys(filters: dict[str, list[str]], allowed: set[str]) -> None:
             raise bad_request(f"invalid filter '{key}'")
 
 
-async def filter_images(ctrd: Containerd, images: list[Image], filters: dict[str, list[str]]) -> list[Image]:
-    """GET /images/json's filters; `reference` also narrows the tags each image shows."""
+async def filter_images(ctrd: Containerd, images: list[Image], filters: dict[str, list[str]],
+                        all_: bool = False) -> list[Image]:
+    """GET /images/json's filters; `reference` also narrows the tags each image shows. An
+    untagged image with children (a build step's) shows only with `all`, as dockerd's."""
     check_keys(filters, _LIST_FILTERS)
     dangling = _one_bool(filters, "dangling")
+    parents = _parents(images)
     bounds = {}
     for key in ("before", "since"):
         for ref in filters.get(key) or []:
             bounds[key] = _created(await resolve(ctrd, ref))
     out = []
     for img in images:
-        if dangling is not None and (not img.names) != dangling:
+        if dangling and (repo_tags(img) or img.id in parents):
+            continue  # dangling: untagged, and no child
+        if not img.names and (dangling is False or (not all_ and img.id in parents)):
             continue
         if "before" in bounds and _created(img) >= bounds["before"]:
             continue
@@ -115,7 +121,7 @@ async def filter_images(ctrd: Containerd, images: list[Image], filters: dict[str
             kept = [n for n in img.names if any(_reference_matches(p, n) for p in patterns)]
             if not kept:
                 continue
-            img = Image(img.id, kept, img.config, img.size, img.layers, img.created, img.manifest_digest)
+            img = dataclasses.replace(img, names=kept)
         out.append(img)
     return out
 
@@ -137,10 +143,16 @@ async def tag(ctrd: Containerd, events: EventLog, name: str, repo: str, tag: str
     image_events.tagged(events, img.id, new_name)
 
 
-async def delete(ctrd: Containerd, events: EventLog, name: str, force: bool) -> list[dict[str, str]]:
+def _parents(images: list[Image]) -> set[str]:
+    """The ids of the images another one was committed over."""
+    return {i.parent for i in images if i.parent}
+
+
+async def delete(ctrd: Containerd, events: EventLog, name: str, force: bool,
+                 noprune: bool = False) -> list[dict[str, str]]:
     image_id = (await resolve(ctrd, name)).id
     try:
-        res = await ctrd.delete_image(name, force)
+        res = await ctrd.delete_image(name, force, noprune)
     except ContainerdError as e:
         if e.not_found:
             raise no_such_image(name) from None
@@ -154,10 +166,11 @@ def records(res: DeleteResult) -> list[dict[str, str]]:
             + [{"Deleted": d} for d in res.layers])
 
 
-def history(img: Image, layer_sizes: list[int]) -> list[dict[str, Any]]:
+def history(img: Image, layer_sizes: list[int], ancestors: list[Image] | None = None) -> list[dict[str, Any]]:
     """The config's history, newest first; each entry that made a layer gets its size.
-    The newest entry carries the image's id and tags, the others `<missing>` (dockerd's
-    answer for layers that have no image of their own)."""
+    The newest entry carries the image's id and tags, the next ones those of its parents
+    (`ancestors`, nearest first: a build's steps), the rest `<missing>` (dockerd's answer
+    for layers that have no image of their own)."""
     entries = img.config.get("history") or [{"created": img.created} for _ in img.layers]
     out: list[dict[str, Any]] = []
     layer = 0
@@ -173,23 +186,42 @@ def history(img: Image, layer_sizes: list[int]) -> list[dict[str, Any]]:
         out.append({"Comment": h.get("comment", ""), "Created": created, "CreatedBy": h.get("created_by", ""),
                     "Id": "<missing>", "Size": size, "Tags": None})
     out.reverse()
-    if out:
-        out[0]["Id"] = img.id
-        out[0]["Tags"] = repo_tags(img) or None
+    for entry, owner in zip(out, [img, *(ancestors or [])], strict=False):
+        entry["Id"] = owner.id
+        entry["Tags"] = repo_tags(owner) or None
+    return out
+
+
+async def ancestors(ctrd: Containerd, img: Image) -> list[Image]:
+    """The image's parents, nearest first, as far as they are still here."""
+    out: list[Image] = []
+    parent = img.parent
+    while parent and len(out) < len(img.config.get("history") or []):
+        try:
+            out.append(await ctrd.get_image(parent))
+        except ContainerdError:
+            break
+        parent = out[-1].parent
     return out
 
 
 async def prune(ctrd: Containerd, filters: dict[str, list[str]], in_use: set[str]) -> dict[str, Any]:
-    """POST /images/prune: dangling images (or, dangling=false, every image no container
-    uses), then the blobs and layers nothing references."""
+    """POST /images/prune: dangling images (untagged, no child), or, dangling=false, every
+    image no container uses; an untagged image with a child goes only with its last child
+    (berth-containerd prunes a deleted image's untagged parents). Then the blobs and layers
+    nothing references."""
     check_keys(filters, _PRUNE_FILTERS)
     dangling = _one_bool(filters, "dangling")
     dangling = True if dangling is None else dangling
     until = _until(filters.get("until") or [])
     deleted: list[dict[str, str]] = []
     reclaimed = 0
-    for img in await ctrd.list_images():
-        if img.id in in_use or (dangling and img.names):
+    images = await ctrd.list_images()
+    parents = _parents(images)
+    for img in images:
+        if img.id in in_use or (dangling and repo_tags(img)):
+            continue
+        if img.id in parents and (dangling or not img.names):
             continue
         if until is not None and _created(img) >= until:
             continue

@@ -46,18 +46,21 @@ def pull_reference(from_image: str, tag: str) -> str:
 def registry_auth(header: str) -> RegistryAuth:
     """X-Registry-Auth: base64url JSON of docker's AuthConfig. As in dockerd, a header
     that does not decode is no credentials at all (a pull may be anonymous)."""
-    if not header:
-        return RegistryAuth()
+    return auth_config(decode_header(header))
+
+
+def decode_header(header: str) -> object:
+    """X-Registry-Auth's or X-Registry-Config's JSON: base64url (docker's), or plain
+    base64 (some clients'); None when it is empty or neither."""
     raw = header.strip()
-    try:
-        data = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
-        cfg = json.loads(data)
-    except (binascii.Error, ValueError):
+    if not raw:
+        return None
+    for decode in (base64.urlsafe_b64decode, base64.b64decode):
         try:
-            cfg = json.loads(base64.b64decode(raw + "=" * (-len(raw) % 4)))
+            return json.loads(decode(raw + "=" * (-len(raw) % 4)))
         except (binascii.Error, ValueError):
-            return RegistryAuth()
-    return auth_config(cfg)
+            continue
+    return None
 
 
 def auth_config(cfg: object) -> RegistryAuth:

@@ -66,7 +66,7 @@ def _image(m: pb.Image) -> Image:
         config = {}
     return Image(id=m.id, names=list(m.names), config=config if isinstance(config, dict) else {},
                  size=m.size, layers=list(m.layers), created=m.created, manifest_digest=m.manifest_digest,
-                 layer_sizes=list(m.layer_sizes))
+                 layer_sizes=list(m.layer_sizes), parent=m.parent)
 
 
 def _task(m: pb.Task) -> Task:
@@ -220,9 +220,9 @@ class Containerd(RegistryClient):  # login, resolve, list_tags: registry.py
         return _image(await self._call(f"tag {ref}", self._images.Tag(
             pb.TagImageRequest(ref=ref, name=name), wait_for_ready=True, timeout=CALL_TIMEOUT)))
 
-    async def delete_image(self, ref: str, force: bool) -> DeleteResult:
+    async def delete_image(self, ref: str, force: bool, noprune: bool = False) -> DeleteResult:
         r = await self._call(f"delete image {ref}", self._images.Delete(
-            pb.DeleteImageRequest(ref=ref, force=force), wait_for_ready=True, timeout=CALL_TIMEOUT))
+            pb.DeleteImageRequest(ref=ref, force=force, noprune=noprune), wait_for_ready=True, timeout=CALL_TIMEOUT))
         return DeleteResult(list(r.untagged), list(r.deleted), list(r.deleted_layers), r.reclaimed)
 
     async def collect_garbage(self) -> tuple[list[str], int]:

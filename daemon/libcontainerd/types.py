@@ -40,6 +40,7 @@ class Image:
     created: str
     manifest_digest: str = ""
     layer_sizes: list[int] = field(default_factory=list)
+    parent: str = ""              # docker's Parent: the image it was committed over
 
 
 @dataclass

@@ -66,8 +66,8 @@ async def create_image(
                                                500: "server error"}))
 async def list_images(
         request: Request,
-        all: Annotated[Bool, Query(description="Show all images (berth has no intermediate "
-                                               "images: the same list).")] = False,
+        all: Annotated[Bool, Query(description="Show all images. Only images from a final layer (no "
+                                               "children) are shown by default.")] = False,
         filters: Annotated[str, Query(description="Filters, encoded as JSON (a `map[string][]string`): "
                                                   "`before`, `dangling=true|false`, `label`, "
                                                   "`reference=PATTERN`, `since`.")] = "",
@@ -76,7 +76,8 @@ async def list_images(
                                                    "each image (berth always does).")] = False,
 ) -> JSONResponse:
     engine = request.app.state.engine
-    images = await manage.filter_images(engine.ctrd, await service.list_images(engine.ctrd), parse_filters(filters))
+    images = await manage.filter_images(engine.ctrd, await service.list_images(engine.ctrd), parse_filters(filters),
+                                        all)
     out = [views.summary_json(i) for i in images]
     used: dict[str, int] = {}
     for c in engine.store.by_id.values():
@@ -107,7 +108,7 @@ async def inspect_image(name: Annotated[str, Path(description="Image name or id"
 @router.get("/images/{name:path}/history", responses=errors({404: "No such image", 500: "Server error"}))
 async def image_history(name: Annotated[str, Path(description="Image name or id")], request: Request) -> list:
     img = await service.resolve(request.app.state.engine.ctrd, name, layer_sizes=True)
-    return manage.history(img, img.layer_sizes)
+    return manage.history(img, img.layer_sizes, await manage.ancestors(request.app.state.engine.ctrd, img))
 
 
 @router.post("/images/{name:path}/push", responses=errors({404: "No such image", 500: "Server error"}))
@@ -143,11 +144,10 @@ async def delete_image(
         name: Annotated[str, Path(description="Image name or id")],
         force: Annotated[Bool, Query(description="Remove the image even if it is being used by stopped "
                                                  "containers or has other tags")] = False,
-        noprune: Annotated[Bool, Query(description="Do not delete untagged parent images (berth's "
-                                                   "images have no parent images)")] = False,
+        noprune: Annotated[Bool, Query(description="Do not delete untagged parent images")] = False,
 ) -> JSONResponse:
     engine = request.app.state.engine
-    return JSONResponse(await manage.delete(engine.ctrd, engine.events, name, force))
+    return JSONResponse(await manage.delete(engine.ctrd, engine.events, name, force, noprune))
 
 
 @router.post("/commit", status_code=201,

@@ -1,6 +1,6 @@
 """Request and response bodies as pydantic models: they type-check what berthd uses (a
 wrong type is a 400, not a crash), let through every other field docker clients send,
-match field names without regard to case as dockerd does (fieldnames.py), and document
+match field names without regard to case as dockerd does (containers/fieldnames.py), and document
 the API in /openapi.json."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr, model_validator
 
-from .fieldnames import CONTAINER_CREATE, HOST_CONFIG, Shape, fold_keys
+from ..containers.fieldnames import CONTAINER_CREATE, HOST_CONFIG, Shape, fold_keys
 
 
 class _Open(BaseModel):

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 
 from ..config import API_VERSION, ENGINE_VERSION, MIN_API_VERSION
 from ..images import service as images
+from ..kernel import cgroup_v2
 from ..registry import settings as registry
 from ..security.settings import security_options
 from .models import errors
@@ -80,7 +81,7 @@ async def info(request: Request) -> dict:
     containers = list(engine.store.by_id.values())
     running = sum(1 for c in containers if c.state.running)
     imgs = await images.list_images(engine.ctrd)
-    cgroup_v2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+    v2 = cgroup_v2()
     return {
         "ID": "", "Containers": len(containers), "ContainersRunning": running,
         "ContainersPaused": 0, "ContainersStopped": len(containers) - running,
@@ -90,7 +91,7 @@ async def info(request: Request) -> dict:
         "CPUShares": True, "CPUSet": True, "PidsLimit": True, "IPv4Forwarding": False,
         "Debug": cfg.log_level == "debug", "NFd": len(os.listdir("/proc/self/fd")),
         "OomKillDisable": False, "NGoroutines": 0, "SystemTime": "", "LoggingDriver": "json-file",
-        "CgroupDriver": "cgroupfs", "CgroupVersion": "2" if cgroup_v2 else "1",
+        "CgroupDriver": "cgroupfs", "CgroupVersion": "2" if v2 else "1",
         "NEventsListener": 0, "KernelVersion": platform.release(), "OperatingSystem": _os_name(),
         "OSVersion": "", "OSType": "linux", "Architecture": platform.machine(),
         "IndexServerAddress": registry.INDEX_SERVER, "NCPU": os.cpu_count() or 1,
@@ -104,6 +105,6 @@ async def info(request: Request) -> dict:
                   "Error": "", "RemoteManagers": None},
         "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": "",
         "ContainerdCommit": {"ID": ""}, "RuncCommit": {"ID": ""}, "InitCommit": {"ID": ""},
-        "SecurityOptions": security_options(cfg.security) + (["name=cgroupns"] if cgroup_v2 else []),
+        "SecurityOptions": security_options(cfg.security) + (["name=cgroupns"] if v2 else []),
         "Warnings": None,
     }

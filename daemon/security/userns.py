@@ -228,12 +228,19 @@ def own_container_dir(cdir: str, host: dict[str, Any], remap: Remap | None) -> N
     """The remapped root must reach /etc/hosts, hostname and resolv.conf in the container's
     dir (bind-mounted by the runtime as that root): dockerd's 0710 root:<remapped gid> on the
     containers dir and the container's own; the files are its root's (rewritten in place
-    later, so they stay so)."""
+    later, so they stay so). Each is changed only when it is not so already (the containers
+    dir is, after the first create)."""
     if not remapped(host, remap):
         return
     assert remap is not None
     for d in (os.path.dirname(cdir), cdir):
-        os.chown(d, 0, remap.root_gid)
+        _own(d, 0, remap.root_gid)
     for name in ("hostname", "hosts", "resolv.conf"):
         with contextlib.suppress(FileNotFoundError):
-            os.chown(os.path.join(cdir, name), remap.root_uid, remap.root_gid)
+            _own(os.path.join(cdir, name), remap.root_uid, remap.root_gid)
+
+
+def _own(path: str, uid: int, gid: int) -> None:
+    st = os.stat(path)
+    if (st.st_uid, st.st_gid) != (uid, gid):
+        os.chown(path, uid, gid)

@@ -10,6 +10,7 @@ from typing import Any, AsyncIterator
 from berth.common.timefmt import ZERO_TIME, rfc3339_nano
 
 from ..containers.store import Container
+from ..kernel import cgroup_v2
 from ..libcontainerd import Containerd, ContainerdError
 from . import shape
 
@@ -21,7 +22,7 @@ PRIME = 0.5
 
 @dataclass
 class _Host:
-    v2: bool = field(default_factory=shape.host_is_v2)
+    v2: bool = field(default_factory=cgroup_v2)
     memory: int = field(default_factory=shape.machine_memory)
     cpus: int = field(default_factory=shape.online_cpus)
 

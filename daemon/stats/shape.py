@@ -97,6 +97,3 @@ def pids_stats(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def host_is_v2() -> bool:
-    """A cgroup v2 host has the unified hierarchy's files at the top of /sys/fs/cgroup."""
-    return os.path.exists("/sys/fs/cgroup/cgroup.controllers")

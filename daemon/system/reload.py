@@ -9,6 +9,10 @@ serving. A setting changes only when the file sets it (dockerd's IsValueSet): a 
 removed from the file leaves its current value. The rest of a changed file takes
 effect at the next start, as dockerd's does.
 
+Reading and checking (the argument parse, the file, userns' lookups, which may add the
+remap user) run in a worker thread, so requests are served meanwhile; only applying the
+result runs in the event loop, one reload at a time, in the order the signals came.
+
 Nothing has to reach berth-containerd: berthd hands the registries and mirrors to it
 with every pull, push and login (daemon/images/pull.py), from the live Config.
 """
@@ -33,20 +37,46 @@ _CHATTY = ("asyncio", "grpc")  # never below info (daemon/main.py)
 
 
 def on_sighup(argv: list[str] | None, cfg: Config, engine: Any) -> None:
-    """Reload on every SIGHUP, in the event loop (between requests' steps, never inside one)."""
+    """Reload on every SIGHUP: a task each, applied in the event loop one after the other."""
     args = list(sys.argv[1:] if argv is None else argv)
-    asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload, args, cfg, engine)
+    loop = asyncio.get_running_loop()
+    turn = asyncio.Lock()
+    tasks: set[asyncio.Task] = set()
+
+    def _signalled() -> None:
+        task = loop.create_task(_in_turn(turn, args, cfg, engine))
+        tasks.add(task)  # kept until done: the loop holds tasks only weakly
+        task.add_done_callback(tasks.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, _signalled)
 
 
-def reload(argv: list[str], cfg: Config, engine: Any) -> bool:
-    """Read the file again and apply it to the live `cfg`; False (and an error logged) if it is refused."""
+async def _in_turn(turn: asyncio.Lock, argv: list[str], cfg: Config, engine: Any) -> None:
+    async with turn:
+        await reload(argv, cfg, engine)
+
+
+async def reload(argv: list[str], cfg: Config, engine: Any) -> bool:
+    """Read the file again (in a thread) and apply it to the live `cfg`; False (and an error
+    logged) if it is refused."""
     log.info("Got signal to reload configuration, reloading from: %s", cfg.config_file)
     try:
-        new = _parse(argv)
-        keys = configfile.keys_in(new.config_file)
+        new, keys = await asyncio.to_thread(_read, argv)
     except ValueError as e:
         log.error("Error reloading configuration: %s", e)
         return False
+    _apply(new, keys, cfg, engine)
+    return True
+
+
+def _read(argv: list[str]) -> tuple[Config, set[str]]:
+    """The new Config and the keys its file sets; ValueError if refused (a worker thread's)."""
+    new = _parse(argv)
+    return new, configfile.keys_in(new.config_file)
+
+
+def _apply(new: Config, keys: set[str], cfg: Config, engine: Any) -> None:
+    """What dockerd applies live, into the running `cfg` (the event loop's)."""
     if keys & {"debug", "log-level"}:
         cfg.log_level = new.log_level
         _set_level(cfg.log_level)
@@ -61,7 +91,6 @@ def reload(argv: list[str], cfg: Config, engine: Any) -> bool:
     attrs = {"debug": str(shown["debug"]).lower(), "insecure-registries": json.dumps(cfg.insecure_registries),
              "registry-mirrors": json.dumps(cfg.registry_mirrors), "labels": "[]", "name": platform.node()}
     engine.events.publish("daemon", "reload", "", attrs)
-    return True
 
 
 def _parse(argv: list[str]) -> Config:

@@ -68,7 +68,7 @@ def test_pid_container_joins_its_namespace(berthd: Berthd, api: httpx.Client) ->
         docker(berthd, "stop", "-t", "0", "pid-donor")
         r = docker(berthd, "run", "--rm", "--pid=container:pid-donor", "busybox", "true")
         assert r.returncode == 125
-        assert f"failed to join PID namespace: container {donor} is not running" in r.stderr
+        assert f": container {donor} is not running\n" in r.stderr, r.stderr  # dockerd 20.10's words
     finally:
         docker(berthd, "rm", "-f", "pid-joiner", "pid-donor")
     assert pins(berthd) == []
@@ -108,6 +108,32 @@ def test_ipc_container_shares_segments_and_dev_shm(berthd: Berthd, api: httpx.Cl
     finally:
         docker(berthd, "rm", "-f", "ipc-donor", "ipc-private")
     assert pins(berthd) == []
+
+
+def test_joining_a_stopped_or_removed_donor_fails_the_start_as_dockerd(api: httpx.Client) -> None:
+    """dockerd 20.10's words and status (500) for a donor that does not run, at each start;
+    one removed since the create says which mode it was for. The state keeps the error."""
+    donor = api.post("/containers/create", json={"Image": "busybox", "Cmd": ["sleep", "600"],
+                                                 "HostConfig": {"IpcMode": "shareable"}}).json()["Id"]
+    made = []
+    try:
+        for mode, words in (("PidMode", f"container {donor} is not running"),
+                            ("IpcMode", f"can't join IPC of container {donor}: container {donor} is not running")):
+            cid = api.post("/containers/create", json={"Image": "busybox", "Cmd": ["true"], "HostConfig": {
+                mode: f"container:{donor}"}}).json()["Id"]
+            made.append(cid)
+            r = api.post(f"/containers/{cid}/start")
+            assert r.status_code == 500 and r.json()["message"].endswith(": " + words), r.text
+            assert api.get(f"/containers/{cid}/json").json()["State"]["Error"].endswith(words)
+        assert api.delete(f"/containers/{donor}").status_code == 204
+        for cid, words in zip(made, (f"cannot join PID of a non running container: {donor}: No such container: "
+                                     f"{donor}", f"can't join IPC of container {donor}: No such container: {donor}"),
+                              strict=True):
+            r = api.post(f"/containers/{cid}/start")
+            assert r.status_code == 500 and r.json()["message"].endswith(": " + words), r.text
+    finally:
+        for cid in [*made, donor]:
+            api.delete(f"/containers/{cid}", params={"force": 1})
 
 
 def test_shm_size_and_the_defaults_inspect_shows(berthd: Berthd, api: httpx.Client) -> None:
@@ -167,6 +193,8 @@ def test_uts_host_and_cgroupns(berthd: Berthd, api: httpx.Client) -> None:
      "cpu real-time runtime cannot be higher than cpu real-time period"),
     ({"BlkioDeviceReadBps": [{"Path": "/dev/null", "Rate": 1024}]}, "/dev/null is not a block device"),
     ({"Cgroup": "container:x"}, "HostConfig.Cgroup (container:x) is not supported by berth"),
+    ({"PidMode": "container:nosuch"}, "No such container: nosuch"),  # dockerd 20.10: at create, not start
+    ({"IpcMode": "container:nosuch"}, "No such container: nosuch"),
 ])
 def test_refusals_create_nothing(api: httpx.Client, host: dict, message: str) -> None:
     before = names(api)
