@@ -16,10 +16,27 @@ from berth.shim import proctitle
 from berth.shim.options import ShimError, ShimOptions, ShimProcess
 
 
-def spawn(options: ShimOptions) -> ShimProcess:
-    """Start the shim for `options`; return once its container is created (not started)."""
+def spawn(options: ShimOptions, *, disposable: bool = False) -> ShimProcess:
+    """Start the shim for `options`; return once its container is created (not started).
+
+    `disposable`: the caller exits right after this returns (the fork server's worker),
+    so it may start the new session itself and fork the shim directly: the shim is
+    reparented when the caller exits. One fork fewer, and the pages an intermediate
+    child would have touched (CPython's after-fork work) are not the shim's to keep.
+    """
     os.makedirs(options.bundle, exist_ok=True)
     ready_r, ready_w = os.pipe()
+    if disposable:
+        os.setsid()
+        if os.fork() == 0:
+            os.close(ready_r)
+            _become_shim(options, ready_w)
+        os.close(ready_w)
+        try:
+            answer = _read_line(ready_r)
+        finally:
+            os.close(ready_r)
+        return _reply(options, answer)
     child = os.fork()
     if child == 0:  # intermediate child: never returns into the caller's code
         code = 1
@@ -37,6 +54,10 @@ def spawn(options: ShimOptions) -> ShimProcess:
         answer = _read_line(ready_r)
     finally:
         os.close(ready_r)
+    return _reply(options, answer)
+
+
+def _reply(options: ShimOptions, answer: bytes) -> ShimProcess:
     if not answer:
         raise ShimError(f"shim for {options.id} exited before it was ready")
     reply = json.loads(answer)
@@ -102,6 +123,8 @@ def _become_shim(options: ShimOptions, ready_fd: int) -> None:
             return
         _report(ready_fd, {"pid": os.getpid(), "socket": options.socket_path, "container_pid": container_pid})
         ready_fd = -1
+        from berth.common.malloc import trim
+        trim()
         shim.serve()
         code = 0
     except BaseException as e:  # noqa: BLE001 - the caller must hear something

@@ -155,12 +155,18 @@ def _serve(sock: socket.socket, title: list[str]) -> int:
     # the next request); the helper never waits for one.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     spawn = _load_spawn()
+    if spawn is not None:
+        from berth.shim.prewarm import prewarm
+
+        prewarm()  # the shims' loop code specialized here, in the pages they share
     # Every object imported so far goes to the permanent generation: a collection in a
     # shim would otherwise write the gc header of each one it traverses, and each page
     # so touched becomes the shim's own copy (copy-on-write), megabytes per shim.
     gc.collect()
     ballast = pools.fill()  # noqa: F841 - kept alive while serving: the shims allocate from fresh pools
     gc.freeze()
+    from berth.common.malloc import trim
+    trim()
     while True:
         try:
             raw = sock.recv(_MAX_MSG)
@@ -191,7 +197,7 @@ def _handle(spawn: Callable[..., Any] | None, options: dict[str, Any]) -> dict[s
     from berth.shim.options import ShimError
 
     try:
-        proc = spawn(ShimOptions(**options))
+        proc = spawn(ShimOptions(**options), disposable=True)
         return {"pid": proc.pid, "socket_path": proc.socket_path, "container_pid": proc.container_pid}
     except Exception as e:  # noqa: BLE001 — every failure must reach the caller as a message
         kind = "shim" if isinstance(e, ShimError) else "internal"
