@@ -19,11 +19,10 @@ import tempfile
 
 from berth.common.files import write_json_atomic
 from berth.common.timefmt import rfc3339_nano
-from berth.shim import cgroup, handlers, jsonlog, protocol, unixsock
+from berth.shim import cgroup, jsonlog, protocol, unixsock
 from berth.shim.options import ShimOptions
 from berth.shim.process import Proc
 from berth.shim.reaper import Reaper
-from berth.shim.server import Server
 
 _ROUNDS = 64  # more than the warm-up and the adaptive counters need to settle
 
@@ -52,33 +51,32 @@ def _fake_shim(work: str) -> object:
 
 
 def _serve_requests(work: str) -> None:
-    """The socket server and the state op, as a client's requests go through them."""
+    """The shim's loop, its socket server and the state op, as a client's requests go through them."""
     shim = _fake_shim(work)
-    sel = selectors.DefaultSelector()
-    server = Server(sel, lambda conn, req: handlers.handle(shim, conn, req), lambda: False)  # type: ignore[arg-type]
     path = os.path.join(work, "p.sock")
-    server.listen(path)
+    shim.server.listen(path)  # type: ignore[attr-defined]
     try:
         for _ in range(_ROUNDS // 8):
             client = unixsock.connect(path, timeout=5)
             with client:
-                for _ in range(8):
-                    client.sendall(b'{"op": "state"}\n{"op": "state", "exec_id": "x"}\n{"op": "nope"}\n')
-                    got = b""
-                    while got.count(b"\n") < 3:
-                        for key, _ in sel.select(1):
-                            key.data()
-                        got += _recv_ready(client)
-                    protocol.next_line(bytearray(got))
-                client.shutdown(socket.SHUT_WR)
-                for key, _ in sel.select(0.1):
-                    key.data()  # the hang-up: the connection is dropped
+                client.sendall(b'{"op": "state"}\n{"op": "state", "exec_id": "x"}\n{"op": "nope"}\n' * 8)
+                got = bytearray()
+
+                def answers(client: socket.socket = client, got: bytearray = got) -> None:
+                    got += _recv_ready(client)
+                    if got.count(b"\n") >= 24:
+                        shim.deleted = True  # type: ignore[attr-defined]  # ends serve()
+
+                shim.sel.register(client, selectors.EVENT_READ, answers)  # type: ignore[attr-defined]
+                shim.deleted = False  # type: ignore[attr-defined]
+                shim.serve()  # type: ignore[attr-defined]
+                shim.sel.unregister(client)  # type: ignore[attr-defined]
+                while protocol.next_line(got) is not None:
+                    pass
     finally:
-        for key in list(sel.get_map().values()):
-            sel.unregister(key.fileobj)
+        for key in list(shim.sel.get_map().values()):  # type: ignore[attr-defined]
             if isinstance(key.fileobj, socket.socket):
                 key.fileobj.close()
-        sel.close()
         shim.sel.close()  # type: ignore[attr-defined]
         for fd in (shim._wake_r, shim._wake_w):  # type: ignore[attr-defined]
             os.close(fd)
