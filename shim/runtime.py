@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal as _signal
-import subprocess
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,6 +75,8 @@ def _log_size(log_path: str) -> int:
 
 def _run_cli(rt: Runtime, args: list[str], stdio: Stdio | None = None) -> bytes:
     """Run one runc verb; its stdout is returned when stdio is not given."""
+    import subprocess  # here: its import pulls in threading, whose after-fork work each shim would pay
+
     argv = [rt.name, "--root", rt.root, "--log", rt.log_path, "--log-format", "json", *args]
     offset = _log_size(rt.log_path)
     if stdio is None:
