@@ -29,6 +29,9 @@ _ROUNDS = 64  # more than the warm-up and the adaptive counters need to settle
 
 def prewarm() -> None:
     """Exercise the loop's code paths; any failure only leaves them colder."""
+    from berth.shim import libc
+
+    libc.resolve()
     work = tempfile.mkdtemp(prefix="berth-prewarm-")
     try:
         _serve_requests(work)
