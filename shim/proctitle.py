@@ -1,8 +1,8 @@
 """Name this process as ps shows it: its command line and its comm.
 
-A shim is a fork of berth-containerd's fork server, so it would show the service's
-command line (`python3 .../berth-containerd --address ...`), and whoever stops
-"berth-containerd" by the pids ps lists would kill every container's shim.
+A shim is a fork of berth-containerd's fork server, so it would show the fork
+server's command line (which names berth-containerd and its arguments), and whoever
+stops "berth-containerd" by the pids ps lists would kill every container's shim.
 
 Python cannot set argv: the kernel's /proc/PID/cmdline is the memory between
 mm->arg_start and mm->arg_end, and the original argv area is too short for a
