@@ -18,3 +18,13 @@ def limit_arenas(count: int = 2) -> None:
         ctypes.CDLL(None).mallopt(_M_ARENA_MAX, count)
     except (OSError, AttributeError):  # not glibc (musl has no arenas to limit)
         pass
+
+
+def trim() -> None:
+    """Give glibc's free heap pages back to the kernel (malloc_trim(0))."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass

@@ -104,7 +104,8 @@ def drain(fd: int) -> None:
 def _inotify_modify(path: str) -> int:
     import ctypes
 
-    libc = ctypes.CDLL(None, use_errno=True)
+    from berth.shim.libc import LIBC as libc
+
     fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
     if fd < 0:
         raise OSError(ctypes.get_errno(), "inotify_init1")

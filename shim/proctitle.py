@@ -1,8 +1,8 @@
 """Name this process as ps shows it: its command line and its comm.
 
-A shim is a fork of berth-containerd's fork server, so it would show the service's
-command line (`python3 .../berth-containerd --address ...`), and whoever stops
-"berth-containerd" by the pids ps lists would kill every container's shim.
+A shim is a fork of berth-containerd's fork server, so it would show the fork
+server's command line (which names berth-containerd and its arguments), and whoever
+stops "berth-containerd" by the pids ps lists would kill every container's shim.
 
 Python cannot set argv: the kernel's /proc/PID/cmdline is the memory between
 mm->arg_start and mm->arg_end, and the original argv area is too short for a
@@ -20,7 +20,10 @@ from __future__ import annotations
 import ctypes
 import mmap
 import os
+import struct
 import sys
+
+from berth.shim.libc import LIBC  # sbrk's restype is set there
 
 _PR_SET_NAME = 15
 _PR_SET_MM = 35
@@ -32,13 +35,10 @@ _COMM_MAX = 15  # TASK_COMM_LEN less its NUL
 _buffers: list[tuple[mmap.mmap, ctypes.c_char]] = []
 
 
-class _MmMap(ctypes.Structure):
-    """struct prctl_mm_map (linux/prctl.h)."""
-
-    _fields_ = [(name, ctypes.c_uint64) for name in (
-        "start_code", "end_code", "start_data", "end_data", "start_brk", "brk",
-        "start_stack", "arg_start", "arg_end", "env_start", "env_end", "auxv")] + [
-        ("auxv_size", ctypes.c_uint32), ("exe_fd", ctypes.c_uint32)]
+# struct prctl_mm_map (linux/prctl.h): twelve u64 fields in this order, then two u32.
+_MM_FIELDS = ("start_code", "end_code", "start_data", "end_data", "start_brk", "brk",
+              "start_stack", "arg_start", "arg_end", "env_start", "env_end", "auxv")
+_MM_MAP = struct.Struct("=12Q2I")
 
 
 # Fields of /proc/self/stat (1-based, as proc(5) numbers them) that prctl_mm_map holds.
@@ -63,9 +63,13 @@ def set_title(argv: list[str], comm: str) -> bool:
     return set_cmdline(argv)
 
 
+# Plain ints and bytes in the calls below, no c_int()/c_ulong(): making ctypes objects
+# writes ~0.1 MiB of a forked shim's shared pages, and libffi widens ints as the
+# variadic prctl reads them (small and not negative, they come out the same).
+
+
 def set_comm(comm: str) -> None:
-    _libc().prctl(ctypes.c_int(_PR_SET_NAME), ctypes.c_char_p(comm.encode()[:_COMM_MAX]),
-                  ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0))
+    _libc().prctl(_PR_SET_NAME, comm.encode()[:_COMM_MAX], 0, 0, 0)
 
 
 def set_cmdline(argv: list[str]) -> bool:
@@ -75,16 +79,15 @@ def set_cmdline(argv: list[str]) -> bool:
     buf.write(data)
     anchor = ctypes.c_char.from_buffer(buf)  # pins the mapping: it cannot be closed while this lives
     libc = _libc()
-    libc.sbrk.restype = ctypes.c_void_p
-    mm = _MmMap(**_stat_bounds())
-    mm.arg_start = ctypes.addressof(anchor)
-    mm.arg_end = mm.arg_start + len(data)
-    mm.auxv, mm.auxv_size = 0, 0  # keep the auxv
-    mm.exe_fd = 0xFFFFFFFF  # -1: keep /proc/PID/exe (changing it would need CAP_CHECKPOINT_RESTORE)
+    mm = _stat_bounds()
+    mm["arg_start"] = ctypes.addressof(anchor)
+    mm["arg_end"] = mm["arg_start"] + len(data)
+    mm["auxv"] = 0  # and auxv_size 0: keep the auxv
     # Last, so nothing can move the break between reading it and the call.
-    mm.brk = libc.sbrk(ctypes.c_long(0)) or 0
-    if libc.prctl(ctypes.c_int(_PR_SET_MM), ctypes.c_ulong(_PR_SET_MM_MAP), ctypes.byref(mm),
-                  ctypes.c_ulong(ctypes.sizeof(mm)), ctypes.c_ulong(0)) != 0:
+    mm["brk"] = libc.sbrk(0) or 0
+    # exe_fd -1: keep /proc/PID/exe (changing it would need CAP_CHECKPOINT_RESTORE)
+    packed = _MM_MAP.pack(*(mm[name] for name in _MM_FIELDS), 0, 0xFFFFFFFF)
+    if libc.prctl(_PR_SET_MM, _PR_SET_MM_MAP, packed, len(packed), 0) != 0:
         del anchor
         buf.close()
         return False
@@ -93,11 +96,13 @@ def set_cmdline(argv: list[str]) -> bool:
 
 
 def _stat_bounds() -> dict[str, int]:
-    with open("/proc/self/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()  # fields[0] is field 3, the state
+    fd = os.open("/proc/self/stat", os.O_RDONLY | os.O_CLOEXEC)  # no io objects: as ctypes' above
+    try:
+        fields = os.read(fd, 4096).rsplit(b")", 1)[1].split()  # fields[0] is field 3, the state
+    finally:
+        os.close(fd)
     return {name: int(fields[n - 3]) for name, n in _STAT_FIELDS.items()}
 
 
 def _libc() -> ctypes.CDLL:
-    # A CDLL of our own: restype set here does not leak into others' libc.
-    return ctypes.CDLL(None, use_errno=True)
+    return LIBC  # a module-level import: an import statement run in a shim writes ~64 KiB

@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import os
 import signal as _signal
-import subprocess
 from dataclasses import dataclass
 from typing import Any
 
+from berth.shim import command
 from berth.shim.options import RUNTIME_LIBRARY
 
 Stdio = tuple[int, int, int]
@@ -78,18 +78,13 @@ def _run_cli(rt: Runtime, args: list[str], stdio: Stdio | None = None) -> bytes:
     """Run one runc verb; its stdout is returned when stdio is not given."""
     argv = [rt.name, "--root", rt.root, "--log", rt.log_path, "--log-format", "json", *args]
     offset = _log_size(rt.log_path)
-    if stdio is None:
-        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True)
-        stderr = proc.stderr
-    else:
-        # The container inherits these fds: runc's stderr is the container's, so the
-        # error text comes from runc's log file, not from stderr.
-        proc = subprocess.run(argv, stdin=stdio[0], stdout=stdio[1], stderr=stdio[2])
-        stderr = b""
-    if proc.returncode != 0:
+    # The container inherits stdio's fds: runc's stderr is then the container's, so the
+    # error text comes from runc's log file, not from stderr (command.run captures nothing).
+    returncode, stdout, stderr = command.run(argv, stdio)
+    if returncode != 0:
         message = _last_error(rt.log_path, offset) or stderr.decode(errors="replace").strip()
-        raise RuntimeFailure(message.splitlines()[-1] if message else f"{args[0]} failed: exit status {proc.returncode}")
-    return proc.stdout if stdio is None else b""
+        raise RuntimeFailure(message.splitlines()[-1] if message else f"{args[0]} failed: exit status {returncode}")
+    return stdout
 
 
 def _read_pid(pid_file: str) -> int:

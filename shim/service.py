@@ -20,6 +20,7 @@ from typing import Any
 
 from berth.common.files import write_atomic, write_json_atomic
 from berth.shim import cgroup, handlers, jsonlog, runtime, stdin
+from berth.shim.libc import LIBC
 from berth.shim.options import ShimOptions
 from berth.shim.process import Proc, start_process
 from berth.shim.protocol import Answer, Request
@@ -34,8 +35,7 @@ _OOM_RECHECK_FOR = 2.0  # ...for this long (a kill with the OOM killer disabled 
 
 def _set_subreaper() -> None:
     """Become the reaper of the container's init, whose parent (the runtime) exits."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+    if LIBC.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
 
 

@@ -8,18 +8,36 @@ pipe: one JSON line, ready or the runtime's error.  The caller must be single-th
 
 from __future__ import annotations
 
+import _signal
 import json
 import os
-import signal
 
 from berth.shim import proctitle
+from berth.shim.libc import LIBC
 from berth.shim.options import ShimError, ShimOptions, ShimProcess
 
 
-def spawn(options: ShimOptions) -> ShimProcess:
-    """Start the shim for `options`; return once its container is created (not started)."""
+def spawn(options: ShimOptions, *, disposable: bool = False) -> ShimProcess:
+    """Start the shim for `options`; return once its container is created (not started).
+
+    `disposable`: the caller exits right after this returns (the fork server's worker),
+    so it may start the new session itself and fork the shim directly: the shim is
+    reparented when the caller exits. One fork fewer, and the pages an intermediate
+    child would have touched (CPython's after-fork work) are not the shim's to keep.
+    """
     os.makedirs(options.bundle, exist_ok=True)
     ready_r, ready_w = os.pipe()
+    if disposable:
+        os.setsid()
+        if os.fork() == 0:
+            os.close(ready_r)
+            _become_shim(options, ready_w)
+        os.close(ready_w)
+        try:
+            answer = _read_line(ready_r)
+        finally:
+            os.close(ready_r)
+        return _reply(options, answer)
     child = os.fork()
     if child == 0:  # intermediate child: never returns into the caller's code
         code = 1
@@ -37,6 +55,10 @@ def spawn(options: ShimOptions) -> ShimProcess:
         answer = _read_line(ready_r)
     finally:
         os.close(ready_r)
+    return _reply(options, answer)
+
+
+def _reply(options: ShimOptions, answer: bytes) -> ShimProcess:
     if not answer:
         raise ShimError(f"shim for {options.id} exited before it was ready")
     reply = json.loads(answer)
@@ -62,14 +84,16 @@ def _read_line(fd: int) -> bytes:
 
 def _detach_from_caller(keep_fd: int) -> None:
     """Forget everything inherited from the (warm, arbitrary) caller but `keep_fd`."""
-    signal.set_wakeup_fd(-1)
+    # _signal, not signal: its wrappers make an enum member of every number they pass,
+    # ~0.2 MiB of pages written in each shim for nothing.
+    _signal.set_wakeup_fd(-1)
     # Ignored signals survive exec: the caller's (a shell's SIGQUIT, ...) must not
     # reach the container through us.
-    for sig in signal.valid_signals():
-        if sig not in (signal.SIGKILL, signal.SIGSTOP) and sig < signal.SIGRTMIN:
-            signal.signal(sig, signal.SIG_DFL)
-    signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # a client that hangs up must not kill the shim
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    for sig in _signal.valid_signals():
+        if sig not in (_signal.SIGKILL, _signal.SIGSTOP) and sig < _signal.SIGRTMIN:
+            _signal.signal(sig, _signal.SIG_DFL)
+    _signal.signal(_signal.SIGPIPE, _signal.SIG_IGN)  # a client that hangs up must not kill the shim
+    _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
@@ -102,6 +126,7 @@ def _become_shim(options: ShimOptions, ready_fd: int) -> None:
             return
         _report(ready_fd, {"pid": os.getpid(), "socket": options.socket_path, "container_pid": container_pid})
         ready_fd = -1
+        LIBC.malloc_trim(0)  # what create freed, back to the kernel
         shim.serve()
         code = 0
     except BaseException as e:  # noqa: BLE001 - the caller must hear something

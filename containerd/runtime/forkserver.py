@@ -2,18 +2,19 @@
 
 Forking the gRPC server itself is unsafe (its threads hold locks the child would
 inherit held), and exec'ing `berth-shim` costs a fresh interpreter per task. So
-before any thread exists, main() forks this helper, which imports berth.shim and
-berth.runc once and then serves spawn requests over a SOCK_SEQPACKET socketpair:
+main() starts this helper first (forkhelper.py: a fresh interpreter that imports
+only berth.shim and berth.runc, so that its heap is what each shim starts from),
+which serves spawn requests over a SOCK_SEQPACKET socketpair:
 each request is one JSON message (a sequence number and the ShimOptions fields),
 each answer one JSON message; each request runs in a worker forked for it. The shim
 detaches itself in berth.shim.spawn, so it is never a child of berth-containerd.
 
-Forks keep their parent's command line, so the helper names itself in ps
-(`berth-containerd fork-server ARGS`, comm berth-forksrv) and each shim names
-itself `berth-shim --id ID ...` (berth.shim.proctitle): stopping berth-containerd
-by the pids ps lists for it must not stop the containers.  The helper ignores
-SIGCHLD, so the kernel reaps its finished workers at once: nothing under it is
-left defunct between requests.
+The helper names itself in ps (`berth-containerd fork-server ARGS`, comm
+berth-forksrv), and each shim, a fork that would keep the helper's command line,
+names itself `berth-shim --id ID ...` (berth.shim.proctitle): stopping
+berth-containerd by the pids ps lists for it must not stop the containers.  The
+helper ignores SIGCHLD, so the kernel reaps its finished workers at once: nothing
+under it is left defunct between requests.
 
 If the helper or berth.shim.spawn is unavailable, `spawn_command` runs the
 `berth-shim` command with the same arguments instead.
@@ -21,39 +22,36 @@ If the helper or berth.shim.spawn is unavailable, `spawn_command` runs the
 
 from __future__ import annotations
 
-import ctypes
-import gc
 import json
 import logging
 import os
-import signal
 import socket
 import subprocess
 import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-from berth.common import pools
 from berth.shim import proctitle
 from berth.shim.options import ShimOptions, ShimProcess
 
 from ..errors import FailedPrecondition, Internal
+from .forkhelper import MAX_MSG
 
-_PR_SET_PDEATHSIG = 1
-_MAX_MSG = 1 << 16
 SUBCOMMAND = "fork-server"  # ps: berth-containerd fork-server ARGS
-COMM = "berth-forksrv"
+# -c, not -m: runpy would import the module twice (as __main__ and by its name)
+ENTRY = "from berth.containerd.runtime.forkhelper import main; main()"
 
 
 class ForkServer:
     """The parent's handle. Requests carry a number; a reader thread hands each
     answer to its caller, so slow runtime creates do not queue behind each other."""
 
-    def __init__(self, sock: socket.socket, pid: int) -> None:
+    def __init__(self, sock: socket.socket, proc: subprocess.Popen[bytes]) -> None:
         self._sock = sock
-        self.pid = pid
+        self._proc = proc
+        self.pid = proc.pid
         self._lock = threading.Lock()
         self._pending: dict[int, _Pending] = {}
         self._next = 0
@@ -87,7 +85,7 @@ class ForkServer:
     def _read(self) -> None:
         while True:
             try:
-                raw = self._sock.recv(_MAX_MSG)
+                raw = self._sock.recv(MAX_MSG)
             except OSError:
                 raw = b""
             if not raw:
@@ -120,95 +118,28 @@ class _Pending:
 
 
 def start(args: Sequence[str] | None = None) -> ForkServer | None:
-    """Fork the helper; call only while this process has a single thread.
+    """Start the helper (forkhelper.py, a fresh interpreter); call before any thread exists.
 
     The helper's command line is `berth-containerd fork-server ARGS`, `args` being
     (by default) this process's own, so ps tells which berth-containerd it belongs to.
+    If its interpreter cannot even start, its end of the socket closes and every
+    spawn falls back to the berth-shim command (ForkServer._read).
     """
+    # No thread yet: PDEATHSIG, which the helper arms, fires when the *thread* that
+    # started it exits, and that must be the main thread, which lives as long as we do.
     assert threading.active_count() == 1, "fork server must be started before any thread"
     title = [proctitle.program("berth-containerd"), SUBCOMMAND, *(sys.argv[1:] if args is None else args)]
     parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    pid = os.fork()
-    if pid == 0:
+    try:
+        proc = subprocess.Popen([sys.executable, "-c", ENTRY, str(child.fileno()), str(os.getpid()), *title],
+                                stdin=subprocess.DEVNULL, pass_fds=(child.fileno(),))
+    except OSError as e:
+        logging.getLogger("berth.containerd.forkserver").warning("fork server: %s; shims start as berth-shim", e)
         parent.close()
-        code = 1
-        try:
-            code = _serve(child, title)
-        finally:
-            os._exit(code)
-    child.close()
-    return ForkServer(parent, pid)
-
-
-def _serve(sock: socket.socket, title: list[str]) -> int:
-    """The helper's loop: one worker fork per request, so requests run side by side.
-
-    It ends when berth-containerd closes its end (or dies: PDEATHSIG). Each worker
-    is single-threaded too, calls spawn (which detaches the shim), answers, exits.
-    """
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    proctitle.set_title(title, COMM)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    # Workers are reaped by the kernel the moment they exit (no zombie waits for
-    # the next request); the helper never waits for one.
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
-    spawn = _load_spawn()
-    # Every object imported so far goes to the permanent generation: a collection in a
-    # shim would otherwise write the gc header of each one it traverses, and each page
-    # so touched becomes the shim's own copy (copy-on-write), megabytes per shim.
-    gc.collect()
-    ballast = pools.fill()  # noqa: F841 - kept alive while serving: the shims allocate from fresh pools
-    gc.freeze()
-    while True:
-        try:
-            raw = sock.recv(_MAX_MSG)
-        except InterruptedError:
-            continue
-        if not raw:
-            return 0
-        msg = json.loads(raw)
-        if os.fork() == 0:
-            # spawn waits for its own intermediate child: that needs SIGCHLD's default back
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            code = 1
-            try:
-                answer = _handle(spawn, msg["options"])
-                code = 0
-            except BaseException as e:  # noqa: BLE001 - the caller must hear something, or it waits forever
-                answer = {"error": f"spawn shim: {e!r}", "kind": "internal"}
-            finally:
-                try:
-                    sock.send(json.dumps({**answer, "seq": msg["seq"]}).encode())
-                finally:
-                    os._exit(code)
-
-
-def _handle(spawn: Callable[..., Any] | None, options: dict[str, Any]) -> dict[str, Any]:
-    if spawn is None:
-        return {"error": "berth.shim.spawn is not available", "kind": "unavailable"}
-    from berth.shim.options import ShimError
-
-    try:
-        proc = spawn(ShimOptions(**options))
-        return {"pid": proc.pid, "socket_path": proc.socket_path, "container_pid": proc.container_pid}
-    except Exception as e:  # noqa: BLE001 — every failure must reach the caller as a message
-        kind = "shim" if isinstance(e, ShimError) else "internal"
-        msg = str(e) or type(e).__name__
-        return {"error": msg if kind == "shim" else f"spawn shim: {msg}", "kind": kind}
-
-
-def _load_spawn() -> Callable[..., Any] | None:
-    """berth.shim.spawn, with everything a forked shim needs already imported."""
-    try:
-        import berth.shim as shim
-
-        shim.preload()  # the shim's service and the runtime verbs (berth.runc)
-    except Exception:  # noqa: BLE001 — then every request falls back to the berth-shim command
-        logging.getLogger("berth.containerd.forkserver").exception("fork server: berth.shim unavailable")
         return None
-    return shim.spawn
+    finally:
+        child.close()
+    return ForkServer(parent, proc)
 
 
 def shim_command() -> list[str]:

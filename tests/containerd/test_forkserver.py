@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import uuid
 
@@ -17,7 +18,7 @@ import pytest
 
 import rootfs
 from berth.containerd.errors import FailedPrecondition
-from berth.containerd.runtime.forkserver import spawn_command
+from berth.containerd.runtime.forkserver import ENTRY, spawn_command
 from berth.proto import containerd_pb2 as pb
 from berth.shim import client as shim_client
 from berth.shim.main import parse_args
@@ -108,10 +109,12 @@ def test_each_shim_reads_berth_shim_with_its_arguments_in_ps(client, daemon, bus
         assert ps(shim, "args").split()[1:3] == ["--id", cid]
         assert os.path.basename(ps(shim, "args").split()[0]) == "berth-shim"
         assert ps(shim, "comm") == "berth-shim"
-        # still a fork of the warm berth-containerd, not a new `berth-shim` process
-        with open(f"/proc/{daemon.proc.pid}/cmdline", "rb") as f:
-            service_argv = f.read()
-        assert born_with(shim, len(service_argv)) == service_argv
+        # still a fork of the warm fork server, not a new `berth-shim` process
+        helper = fork_server(daemon)
+        with open(f"/proc/{helper}/cmdline", "rb") as f:  # its title: the tail of what it was exec'd with
+            length = len(f.read()) + len(ENTRY) + 20  # and the entry, its fd and ppid before
+        born = born_with(helper, length)
+        assert ENTRY.encode() + b"\0" in born and born_with(shim, length) == born
     finally:
         finish(client, cid)
 
@@ -124,6 +127,15 @@ def test_the_fork_server_reads_apart_from_the_grpc_server(daemon):
     assert ps(helper, "comm") == "berth-forksrv"
     assert ps(helper, "args").split()[1:3] == ["fork-server", "--address"]
     assert ps(helper, "args") != ps(daemon.proc.pid, "args")
+
+
+def test_the_fork_server_imports_no_threading():
+    """Its heap is every shim's baseline, and with threading imported each fork would run
+    threading's after-fork hook: a few hundred KiB of shared pages copied into each shim."""
+    probe = ("import sys; from berth.containerd.runtime.forkhelper import warm; warm(); "
+             "print(' '.join(m for m in ('threading', 'logging', 'subprocess', 'grpc') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == ""
 
 
 def test_ps_lists_no_shim_as_berth_containerd(client, daemon, busybox):
