@@ -69,8 +69,11 @@ def delete(name: str, *, index_of: Callable[[str], int | None], delete_link: Cal
                 os.close(done_w)
                 raise
             job.add_done_callback(lambda j: _tell(done_w, name, j))  # the write end is the callback's
+            poll = select.poll()  # not select(): berthd's fds may number past FD_SETSIZE
+            poll.register(listener, select.POLLIN)
+            poll.register(done_r, select.POLLIN)
             while True:
-                ready = select.select([listener, done_r], [], [])[0]
+                ready = {fd for fd, _ in poll.poll()}
                 if done_r in ready:
                     job.result()
                     return
