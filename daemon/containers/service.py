@@ -18,14 +18,14 @@ from ..health.monitor import Health
 from ..events import EventLog
 from ..http.errors import ApiError, bad_request, conflict
 from ..images import service as images
-from ..libcontainerd import Containerd, ContainerdError, Task
+from ..libcontainerd import Containerd, ContainerdError
 from ..stats.service import Stats
 from ..network import prepare as netprep
 from ..network.service import Networks
 from ..security import userns
 from ..streams.stdin import StdinFifos
 from ..volumes.service import Volumes
-from . import create as creation, names, namespaces, pause, reconcile, restart, spec, update
+from . import create as creation, exits, names, namespaces, pause, reconcile, restart, spec, update
 from .process import parse_signal, start_error
 from .store import Container, State, Store
 from .waiters import Waiters
@@ -332,28 +332,12 @@ class Engine:
     async def _record_exit(self, c: Container) -> bool | None:
         """With the lock held: delete the task and record how it ended. True if the
         task is still there (its delete failed), None if the exit cannot be told yet."""
-        task_left = False
-        try:
-            task = await self.ctrd.delete_task(c.id)
-        except ContainerdError as e:
-            if not e.not_found:
-                # The exit is still recorded if containerd can tell it; the task is
-                # dropped by the next reconcile. Unreachable: reconcile retries all.
-                log.warning("task %s: delete after exit: %s", c.id, e.message)
-                try:
-                    task = await self.ctrd.get_task(c.id)
-                    task_left = True
-                except ContainerdError as e2:
-                    if not e2.not_found:
-                        return None
-                    task = Task(id=c.id, pid=0, status="stopped", exit_status=255)  # deleted after all
-                if task.status != "stopped":
-                    return None
-            else:
-                task = Task(id=c.id, pid=0, status="stopped", exit_status=255)
+        ended = await exits.end_task(self, c)  # the network released meanwhile
+        if ended is None:
+            return None
+        task, task_left = ended
         self.stdin.close(c.id)
         self.health.stopped(c.id)
-        await self.networks.release(c.id)
         self.volumes.stopped(c.id, self._running)
         namespaces.stopped(self.config, c.id)
         c.state = State(status="exited", exit_code=task.exit_status, started_at=c.state.started_at,

@@ -86,6 +86,10 @@ def delete_link(name: str) -> None:
         host().link("del", ifname=name)
 
 
+def index_of(name: str) -> int | None:
+    return _index(host(), name)
+
+
 def ports_of(bridges: list[str], prefix: str) -> list[str]:
     """Our veths: named with our prefix and enslaved to one of our bridges (another
     engine's, or Docker's, are neither)."""

@@ -98,7 +98,7 @@ async def remove(nets: Networks, ref: str) -> None:
     del nets.by_id[n.id]
     nets.store.drop_network(n)
     nets.ipam.drop(n.id)
-    await nets.run(links.delete_link, n.bridge)
+    await nets.run(nets.unlink, n.bridge)
     await nets.sync_rules()
 
 

@@ -4,10 +4,11 @@ run in the network service's worker thread; every step that fails undoes the one
 before it, so a failed start leaves nothing behind.
 
 At exit the bookkeeping (ports, addresses, the record) is done first, then the kernel
-objects (`Leftovers`) are removed on the worker before the exit is told: deleting a veth
-makes the kernel wait 15-35 ms for RCU grace periods, but a container reported exited
-must have left nothing on the host (dockerd's order too). The worker runs one job at a
-time, in order."""
+objects (`Leftovers`) are removed before the exit is told, beside the worker (the network
+service's removal threads): a container reported exited must have left nothing on the
+host (dockerd's order too). Deleting a veth makes the kernel wait 15-35 ms for RCU grace
+periods, most of it after the link is gone from the host (unlink.py). The worker runs one
+job at a time, in order."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import ipaddress
 import logging
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import links, netns
@@ -154,11 +156,11 @@ def detach(a: Attachment, ipam: Ipam, res: Reservations) -> Leftovers:
     return gone
 
 
-def remove(gone: Leftovers) -> None:
+def remove(gone: Leftovers, delete_link: Callable[[str], None] = links.delete_link) -> None:
     """The veths, then the namespace (deleting a veth deletes its peer inside)."""
     for name in gone.host_ifs:
         try:
-            links.delete_link(name)
+            delete_link(name)
         except Exception:  # noqa: BLE001 - the rest is still taken down; clean_stale gets it later
             log.exception("removing veth %s of %s", name, gone.cid)
     if gone.ns_path:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import secrets
@@ -17,7 +18,7 @@ from berth.common.timefmt import rfc3339_nano
 
 from ..config import Config
 from ..http.errors import ApiError
-from . import links, nat, pool, sandbox
+from . import links, nat, pool, sandbox, unlink
 from .dns import Resolver
 from .ipam import AddressInUse, Ipam, PoolExhausted
 from .ports import PortInUse, Reservations
@@ -26,6 +27,15 @@ from .store import Attachment, Network, NetworkStore
 log = logging.getLogger("berthd.network")
 T = TypeVar("T")
 PREDEFINED = ("bridge", "host", "none")
+
+
+def _closing(fn: Callable[..., T], *args: Any) -> T:
+    """A removal thread keeps no netlink socket between jobs (~1 ms to open one): berthd
+    holds as many sockets when idle as before."""
+    try:
+        return fn(*args)
+    finally:
+        links.close_host()
 
 
 class Networks:
@@ -39,6 +49,12 @@ class Networks:
         self.att: dict[str, Attachment] = {}
         # netlink and namespace work, one step at a time, off the event loop
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="berth-net")
+        # deleting a veth sleeps 15-35 ms in the kernel (RCU grace periods): the exits of a
+        # project's containers (compose down) wait for theirs side by side, not behind each
+        # other, and the worker's next job (a start's setup, an exit's detach) not behind them
+        self._reaper = ThreadPoolExecutor(4, thread_name_prefix="berth-net-rm")
+        # where a link's deletion finishes once the host no longer has it (unlink.py)
+        self._unlinking = ThreadPoolExecutor(4, thread_name_prefix="berth-net-unlink")
         self._forward_file = os.path.join(config.exec_root, "network-ip_forward.orig")
         # read now: the container service's reconcile may release or forget before restore()
         self.by_id = {n.id: n for n in self.store.load_networks()}
@@ -46,6 +62,16 @@ class Networks:
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._worker, fn, *args)
+
+    async def run_removal(self, fn: Callable[..., T], *args: Any) -> T:
+        """Kernel objects nothing refers to any more (a stopped container's veths, with
+        random names, and its namespace): taken down beside the worker's jobs."""
+        return await asyncio.get_running_loop().run_in_executor(self._reaper, _closing, fn, *args)
+
+    def unlink(self, name: str) -> None:
+        """Blocking (a worker's or a removal's thread): link `name` gone from the host."""
+        unlink.delete(name, index_of=links.index_of, delete_link=functools.partial(_closing, links.delete_link),
+                      background=self._unlinking)
 
     # ------------------------------------------------------------- lookups
     def get(self, ref: str) -> Network:
@@ -165,6 +191,8 @@ class Networks:
                     old = f.read().strip()
                 links.write_sysctl("net/ipv4/ip_forward", old)
                 os.unlink(self._forward_file)
+        self._reaper.shutdown(wait=True)  # the removals in flight are done
+        self._unlinking.shutdown(wait=True)
         await self.run(links.close_host)  # after the cleanups still queued
         self._worker.shutdown(wait=True)
 
@@ -247,8 +275,9 @@ class Networks:
         if had_ports:
             await self.sync_rules()
         # the veths and the namespace are gone before the exit is told, as dockerd's: a
-        # client that looks at the host right after sees nothing of the container
-        await self.run(sandbox.remove, gone)
+        # client that looks at the host right after sees nothing of the container (and a
+        # restart's setup of the same namespace path comes after this)
+        await self.run_removal(sandbox.remove, gone, self.unlink)
 
     async def forget(self, cid: str) -> None:
         await self.release(cid)
