@@ -69,11 +69,14 @@ def op_kill(shim: Shim, conn: Conn, req: Request) -> Answer:
     proc = _target(shim, req)
     if proc.exit_status is not None:
         raise RequestError("process already finished", "not_found")
-    if proc is not shim.init:
-        os.kill(proc.pid, sig)  # our own child: its pid cannot have been reused yet
+    if proc is not shim.init or not req.get("all", False):
+        # an exec is our child and the init is reparented to us (we are its subreaper):
+        # until we reap it its pid cannot have been reused, so no runtime child is
+        # needed (runc's kill is this same kill(2) of the state's pid)
+        os.kill(proc.pid, sig)
         return {}
     try:
-        runtime.kill(shim.rt, shim.options.id, sig, all=bool(req.get("all", False)))
+        runtime.kill(shim.rt, shim.options.id, sig, all=True)
     except RuntimeFailure as e:
         shim.reaper.reap()
         if proc.exit_status is not None:
