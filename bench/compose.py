@@ -128,7 +128,9 @@ def main() -> int:
                         help="the tests' project (health wait) or issue 14's three services")
     parser.add_argument("--clients", default="v1,v2", help="v1 (docker-compose 1.29), v2 (docker compose)")
     args = parser.parse_args()
-    args.clients = [c for c in args.clients.split(",") if c in CLIENTS]
+    args.clients = args.clients.split(",")
+    if unknown := [c for c in args.clients if c not in CLIENTS]:
+        parser.error(f"unknown client {', '.join(unknown)}: {', '.join(CLIENTS)}")
     work = engines.workdir()
     docker = berth = None
     projects: list[tuple[str, compose_project.Project]] = []

@@ -93,6 +93,14 @@ def _measure(runs: int, berth_cli: str, work: str) -> dict[tuple[str, str], list
     noop = noop_api.start(noop_sock)
     noop_env = dict(os.environ, DOCKER_HOST=f"unix://{noop_sock}", BERTH_HOST=f"unix://{noop_sock}")
     venv_python = os.path.join(os.path.dirname(berth_cli), "python")
+    try:
+        return _measure_on_engines(runs, berth_cli, noop_env, venv_python)
+    finally:
+        noop.close()
+
+
+def _measure_on_engines(runs: int, berth_cli: str, noop_env: dict[str, str],
+                        venv_python: str) -> dict[tuple[str, str], list[float]]:
     with engines.side_by_side() as (docker, berth):
         cids = {}
         for e in (docker, berth):
@@ -119,7 +127,6 @@ def _measure(runs: int, berth_cli: str, work: str) -> dict[tuple[str, str], list
                     times.setdefault((way, name), []).append(_timed(by_name[name]))
         for e in (docker, berth):
             subprocess.run([DOCKER, "rm", "-f", cids[e.name]], env=e.env(), capture_output=True)
-    noop.close()
     return times
 
 

@@ -92,19 +92,18 @@ def _curl(port: int, host: str = "127.0.0.1") -> tuple[float, int]:
     return float(speed), int(float(size))
 
 
-def _serve(pairs: list[tuple[engines.Engine, Callable]], what: str, *cmd: str) -> list[str]:
-    """A server container on each engine, published as users do; their names."""
-    names = []
+def _serve(pairs: list[tuple[engines.Engine, Callable]], names: list[str], what: str, *cmd: str) -> None:
+    """A server container on each engine, published as users do; each name is in
+    `names` before its container is asked for, so that a failure leaves none behind."""
     for engine, inside in pairs:
         names.append(f"{what}-{engine.name}")
         _run(engine, "run", "-d", "--name", names[-1], "-p", f"{PORTS[engine.name]}:80", IMAGE, *cmd)
         inside(_wait, PORTS[engine.name])
-    return names
 
 
 def _remove(pairs: list[tuple[engines.Engine, Callable]], names: list[str]) -> None:
     for (engine, _), name in zip(pairs, names, strict=False):
-        _run(engine, "rm", "-f", name)
+        subprocess.run([_cli(engine), "rm", "-f", name], env=engine.env(), capture_output=True)
 
 
 def throughput(pairs: list[tuple[engines.Engine, Callable]], size_mb: int,
@@ -114,8 +113,8 @@ def throughput(pairs: list[tuple[engines.Engine, Callable]], size_mb: int,
     in each round, so that a load that comes and goes weighs on all of them alike."""
     names: list[str] = []
     try:
-        names = _serve(pairs, "big", "sh", "-c",
-                       f"dd if=/dev/zero of=/big bs=1M count={size_mb} 2>/dev/null; exec httpd -f -p 80 -h /")
+        _serve(pairs, names, "big", "sh", "-c",
+               f"dd if=/dev/zero of=/big bs=1M count={size_mb} 2>/dev/null; exec httpd -f -p 80 -h /")
         berth = pairs[-1][0]
         direct_host = _address(berth, names[-1])
         best, cpu, direct = [0.0] * len(pairs), [[] for _ in pairs], 0.0
@@ -145,7 +144,7 @@ def request_rate(pairs: list[tuple[engines.Engine, Callable]], seconds: int,
     turns as throughput() does; and berth's container reached at its own address."""
     names: list[str] = []
     try:
-        names = _serve(pairs, "small", "httpd", "-f", "-p", "80", "-h", "/etc")
+        _serve(pairs, names, "small", "httpd", "-f", "-p", "80", "-h", "/etc")
         direct_host = _address(pairs[-1][0], names[-1])
         best, direct = [0.0] * len(pairs), 0.0
         for _ in range(rounds):

@@ -49,7 +49,10 @@ def _serve(conn: socket.socket) -> None:
             length = next((int(v) for k, _, v in (h.partition(b":") for h in lines[1:])
                            if k.strip().lower() == b"content-length"), 0)
             while len(buf) < length:
-                buf += conn.recv(65536)
+                data = conn.recv(65536)
+                if not data:
+                    return
+                buf += data
             buf = buf[length:]
             path = target.split(b"?")[0]
             if path.endswith(b"/_ping"):

@@ -119,11 +119,8 @@ HEAVY = ("fastapi", "grpc", "httpx", "pydantic", "http", "asyncio", "ssl", "data
          "threading", "signal", "inspect", "pathlib", "ipaddress", "argparse")
 
 
-@pytest.mark.parametrize("command", [["--version"], ["ps"], ["ps", "-q"], ["version"],
-                                     ["run", "--rm", "busybox", "true"], ["images"], ["rm", "x"]])
-def test_the_cli_stays_light(tmp_path, command):
-    """The CLI's own import graph, seen without `site`: the editable install's finder
-    imports re and pathlib by itself, and a regular install has no such finder."""
+def _client_only(tmp_path) -> str:
+    """A PYTHONPATH with berth's client and common packages and nothing else of berth."""
     import berth.client
     import berth.common
 
@@ -131,10 +128,19 @@ def test_the_cli_stays_light(tmp_path, command):
     top.mkdir(parents=True)
     (top / "client").symlink_to(os.path.dirname(berth.client.__file__))
     (top / "common").symlink_to(os.path.dirname(berth.common.__file__))
+    return str(tmp_path / "path")
+
+
+@pytest.mark.parametrize("command", [["--version"], ["ps"], ["ps", "-q"], ["version"],
+                                     ["run", "--rm", "busybox", "true"], ["images"], ["rm", "x"]])
+def test_the_cli_stays_light(tmp_path, command):
+    """The CLI's own import graph, seen without `site`: the editable install's finder
+    imports re and pathlib by itself, and a regular install has no such finder."""
+    path = _client_only(tmp_path)
     code = ("import sys; from berth.client.main import run; run(sys.argv[1:]);"
             "print(); print(' '.join(sys.modules))")
     result = subprocess.run([sys.executable, "-S", "-c", code, "-H", f"unix://{tmp_path}/x.sock", *command],
-                            capture_output=True, text=True, env={"PYTHONPATH": str(tmp_path / "path")})
+                            capture_output=True, text=True, env={"PYTHONPATH": path})
     assert "Cannot connect to the berth daemon" in result.stderr or command == ["--version"], result.stderr
     modules = result.stdout.splitlines()[-1].split()
     assert "berth.client.main" in modules
@@ -144,17 +150,13 @@ def test_the_cli_stays_light(tmp_path, command):
 @pytest.mark.parametrize("command", [["--version"], ["exec", "c", "true"]])
 def test_the_installed_launcher_stays_light(tmp_path, command):
     """The `berth` script an install puts on PATH (client/launcher/berth) adds nothing heavy:
-    pip's console-script launcher would import re (and enum, functools...) at every start."""
-    import berth.client
-    import berth.common
-
-    top = tmp_path / "path" / "berth"
-    top.mkdir(parents=True)
-    (top / "client").symlink_to(os.path.dirname(berth.client.__file__))
-    (top / "common").symlink_to(os.path.dirname(berth.common.__file__))
-    launcher = os.path.join(os.path.dirname(berth.client.__file__), "launcher", "berth")
+    pip's console-script launcher would import re (and enum, functools...) at every start.
+    The script this venv's install put next to its python, so that a packaging change
+    back to a console script fails here."""
+    path = _client_only(tmp_path)
+    launcher = os.path.join(os.path.dirname(sys.executable), "berth")
     result = subprocess.run([sys.executable, "-S", "-X", "importtime", launcher, "-H", f"unix://{tmp_path}/x.sock",
-                             *command], capture_output=True, text=True, env={"PYTHONPATH": str(tmp_path / "path")})
+                             *command], capture_output=True, text=True, env={"PYTHONPATH": path})
     assert result.returncode == (0 if command == ["--version"] else 1), result.stderr
     modules = [line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")]
     assert "berth.client.main" in modules
