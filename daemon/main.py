@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+from typing import NoReturn
 
 from berth.common.malloc import limit_arenas
 
@@ -21,9 +22,19 @@ _LEVELS = {"trace": "debug", "debug": "debug", "info": "info", "warn": "warning"
            "error": "error", "fatal": "critical", "panic": "critical"}
 
 
-def parse_args(argv: list[str] | None = None) -> Config:
+class _Refusing(argparse.ArgumentParser):
+    """A parser whose errors are raised (ValueError), not printed and exited on."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ValueError(message)
+
+
+def parse_args(argv: list[str] | None = None, refusing: bool = False) -> Config:
+    """The flags and the file. `refusing` (a reload's): argparse's errors raise
+    ValueError instead of printing the usage and exiting."""
     d = Config()  # the defaults live there
-    p = argparse.ArgumentParser(prog="berthd", description="berth's Docker Engine API daemon")
+    parser = _Refusing if refusing else argparse.ArgumentParser
+    p = parser(prog="berthd", description="berth's Docker Engine API daemon")
     p.add_argument("-H", "--host", action="append", default=[],
                    help="daemon socket to listen on (unix://PATH, fd:// from systemd, or tcp://HOST:PORT with --tlsverify)")
     p.add_argument("--data-root", default=d.data_root)

@@ -50,8 +50,9 @@ class ImageService:
         self.meta = meta
         self._leases: dict[str, int] = {}
         self._lease_lock = threading.Lock()
-        if "made" in meta.added:
+        if meta.made_pending:
             self._mark_made()
+            meta.made_worked_out()
 
     def _mark_made(self) -> None:
         """Once, over the records of a berth that had no `made` column: an image whose

@@ -14,6 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Iterator
 
+_MADE_WORKED_OUT = 1  # PRAGMA user_version: images.made filled in for older rows
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS images (
     id TEXT PRIMARY KEY,            -- sha256:<config digest>
@@ -99,16 +100,21 @@ class Metadata:
         self._lock = threading.RLock()
         self._db.executescript(_SCHEMA)
         # what the rows an older berth wrote lack (ImageService fills in `made`)
-        self.added = self._add_columns("images", {"parent": "TEXT NOT NULL DEFAULT ''",
-                                                  "made": "INTEGER NOT NULL DEFAULT 0"})
+        self._add_columns("images", {"parent": "TEXT NOT NULL DEFAULT ''", "made": "INTEGER NOT NULL DEFAULT 0"})
+        # `made` is worked out after its column is there: until that is done and said
+        # (user_version), a crash in between leaves it to do at the next start
+        self.made_pending = self._db.execute("PRAGMA user_version").fetchone()[0] < _MADE_WORKED_OUT
 
-    def _add_columns(self, table: str, columns: dict[str, str]) -> set[str]:
-        """Columns a newer berth added, put into a database an older one made; those added."""
+    def made_worked_out(self) -> None:
+        self._db.execute(f"PRAGMA user_version = {_MADE_WORKED_OUT}")
+        self.made_pending = False
+
+    def _add_columns(self, table: str, columns: dict[str, str]) -> None:
+        """Columns a newer berth added, put into a database an older one made."""
         have = {r[1] for r in self._db.execute(f"PRAGMA table_info({table})")}
         for name, decl in columns.items():
             if name not in have:
                 self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
-        return set(columns) - have
 
     @contextlib.contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:

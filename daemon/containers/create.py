@@ -45,7 +45,7 @@ class Filled:
     args: list[str]
 
 
-def check(body: dict[str, Any], config: Config, store: Store | None = None) -> Request:
+def check(body: dict[str, Any], config: Config, store: Store) -> Request:
     """dockerd's refusals of the request alone (400s), before the image is even looked up."""
     host = lifecycle.host_config(body, HOST_CONFIG.names)  # HostConfig fields at the top level too
     networking = body.pop("NetworkingConfig", None)
@@ -75,9 +75,9 @@ def check(body: dict[str, Any], config: Config, store: Store | None = None) -> R
                    runtime_name=runtime_name, runtime=runtime)
 
 
-def _existing(store: Store | None, ref: str) -> str | None:
+def _existing(store: Store, ref: str) -> str | None:
     try:
-        return store.get(ref).id if store is not None else None
+        return store.get(ref).id
     except ApiError:
         return None
 

@@ -15,6 +15,7 @@ import os
 import stat
 from typing import Any, Callable
 
+from ..kernel import cgroup_v2
 from ..security.confine import MASKED_PATHS, READONLY_PATHS
 from .fieldnames import HOST_CONFIG
 from .lifecycle import host_config
@@ -29,7 +30,7 @@ def _num(host: dict[str, Any], key: str) -> int:
 
 def _blkio_weight_supported() -> bool:
     """dockerd's sysinfo: blkio.weight (CFQ) or blkio.bfq.weight (BFQ), v2's io.weight."""
-    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+    if cgroup_v2():
         with open("/sys/fs/cgroup/cgroup.controllers") as f:
             return "io" in f.read().split()
     return any(os.path.exists(os.path.join(_BLKIO_V1, f)) for f in ("blkio.weight", "blkio.bfq.weight"))

@@ -63,19 +63,22 @@ def decode_header(header: str) -> object:
     return None
 
 
-def auth_config(cfg: object) -> RegistryAuth:
-    """One docker AuthConfig (a JSON object) as credentials; anything else is none."""
+def auth_config(cfg: object, strict: bool = False) -> RegistryAuth:
+    """One docker AuthConfig (a JSON object) as credentials; anything else is none. Its
+    keys in any case, as Go's JSON matches them; `strict` (login's): ValueError for an
+    `auth` that is not base64 of USER:PASSWORD, otherwise it is ignored."""
     if not isinstance(cfg, dict):
         return RegistryAuth()
-    username, password = str(cfg.get("username") or ""), str(cfg.get("password") or "")
-    if not username and cfg.get("auth"):
+    text = {k.lower(): v for k, v in cfg.items() if isinstance(k, str) and isinstance(v, str)}
+    username, password = text.get("username", ""), text.get("password", "")
+    if not username and text.get("auth"):
         try:
-            username, _, password = base64.b64decode(str(cfg["auth"])).decode().partition(":")
+            username, _, password = base64.b64decode(text["auth"]).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
-            pass
-    return RegistryAuth(username=username, password=password,
-                        identity_token=str(cfg.get("identitytoken") or ""),
-                        registry_token=str(cfg.get("registrytoken") or ""))
+            if strict:
+                raise ValueError("invalid auth configuration: the auth field is not base64 of USER:PASSWORD") from None
+    return RegistryAuth(username=username, password=password, identity_token=text.get("identitytoken", ""),
+                        registry_token=text.get("registrytoken", ""))
 
 
 async def create_from_image(engine: Engine, query: Mapping[str, str], headers: Mapping[str, str]) -> StreamingResponse:

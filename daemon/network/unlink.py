@@ -23,6 +23,7 @@ from concurrent.futures import Executor, Future
 log = logging.getLogger("berthd.network")
 
 _RTMGRP_LINK = 1
+_AF_UNSPEC = 0
 _RTM_DELLINK = 17
 _HEADER = struct.Struct("=IHHII")  # nlmsghdr
 _IFINDEX = struct.Struct("=i")  # ifinfomsg's ifi_index, 4 bytes into it
@@ -45,7 +46,9 @@ def gone_in(data: bytes, index: int) -> bool:
         length, kind = _HEADER.unpack_from(data, off)[:2]
         if length < _HEADER.size:
             break
-        if kind == _RTM_DELLINK and off + _HEADER.size + 8 <= len(data) \
+        # the link's own notice is AF_UNSPEC's: a bridge tells a port's removal (AF_BRIDGE)
+        # earlier, while the port is still being unregistered
+        if kind == _RTM_DELLINK and off + _HEADER.size + 8 <= len(data) and data[off + _HEADER.size] == _AF_UNSPEC \
                 and _IFINDEX.unpack_from(data, off + _HEADER.size + 4)[0] == index:
             return True
         off += (length + 3) & ~3

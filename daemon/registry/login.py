@@ -6,12 +6,11 @@ or the token service's "unauthorized: incorrect username or password")."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 
 from ..containers.service import Engine
 from ..http.errors import bad_request
+from ..images import pull
 from ..libcontainerd import RegistryAuth
 
 
@@ -23,16 +22,12 @@ def auth_config(body: bytes) -> tuple[str, RegistryAuth]:
         raise bad_request(f"invalid JSON in request body: {e}") from None
     if not isinstance(cfg, dict):
         raise bad_request("invalid request body: an AuthConfig object is expected")
-    text = {k.lower(): v for k, v in cfg.items() if isinstance(v, str)}
-    username, password = text.get("username", ""), text.get("password", "")
-    if not username and text.get("auth"):
-        try:
-            username, _, password = base64.b64decode(text["auth"]).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            raise bad_request("invalid auth configuration: the auth field is not base64 of USER:PASSWORD") from None
-    return text.get("serveraddress", ""), RegistryAuth(
-        username=username, password=password, identity_token=text.get("identitytoken", ""),
-        registry_token=text.get("registrytoken", ""))
+    try:
+        auth = pull.auth_config(cfg, strict=True)
+    except ValueError as e:
+        raise bad_request(str(e)) from None
+    server = next((v for k, v in cfg.items() if k.lower() == "serveraddress" and isinstance(v, str)), "")
+    return server, auth
 
 
 async def login(engine: Engine, body: bytes) -> dict:

@@ -20,8 +20,6 @@ with every pull, push and login (daemon/images/pull.py), from the live Config.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import io
 import json
 import logging
 import platform
@@ -97,19 +95,19 @@ def _parse(argv: list[str]) -> Config:
     """The flags and the file as at start-up; ValueError with start-up's words if refused.
 
     Start-up's checks end the process (argparse's error, sys.exit with dockerd's
-    message); here their message is kept and the process is not.
+    message); here their message is kept and the process is not. Nothing is printed:
+    this runs in a worker thread while the loop serves (no process-wide stderr swap).
     """
     from ..main import parse_args
 
-    err = io.StringIO()
     try:
-        with contextlib.redirect_stderr(err):
-            return parse_args(argv)
+        return parse_args(argv, refusing=True)
     except SystemExit as e:
-        said = [line for line in err.getvalue().splitlines() if line.strip()]
-        message = e.code if isinstance(e.code, str) else (said[-1] if said else f"exit status {e.code}")
-        # start-up's own framing is not a reload's (the settings' words stay dockerd's)
-        raise ValueError(message.removeprefix("berthd: error: ").removeprefix("failed to start daemon: ")) from None
+        message = e.code if isinstance(e.code, str) else f"exit status {e.code}"
+    except ValueError as e:
+        message = str(e)
+    # start-up's own framing is not a reload's (the settings' words stay dockerd's)
+    raise ValueError(message.removeprefix("berthd: error: ").removeprefix("failed to start daemon: "))
 
 
 def _set_level(name: str) -> None:

@@ -74,6 +74,17 @@ def test_basic_auth_with_wrong_and_right_credentials(api, locked, layout):
                                                           separators=(",", ":"))
 
 
+def test_auth_config_keys_in_any_case(api, locked, layout):
+    """Go's JSON matches a field's name in any case: an AuthConfig with "Username" and
+    "Password" (as some clients write them) is a login to dockerd, and to berthd."""
+    ref = _push_locked(layout, locked, "apicase")
+    r = api.post("/images/create", params={"fromImage": ref.rsplit(":", 1)[0], "tag": "v1"},
+                 headers={"X-Registry-Auth": x_registry_auth(Username="alice", Password="s3cret",
+                                                             ServerAddress=locked.host)})
+    assert r.status_code == 200, r.text
+    assert "Downloaded newer image" in r.text.rstrip().splitlines()[-1]
+
+
 def test_docker_cli_sends_its_login(engine, locked, layout):
     ref = _push_locked(layout, locked, "dockerlogin")
     cfg = os.path.join(engine.root, "docker-cli")
