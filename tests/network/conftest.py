@@ -7,6 +7,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -53,19 +54,30 @@ def outside(berthd: Berthd) -> Iterator[Outside]:
         subprocess.run(["ip", "netns", "del", ns], capture_output=True)
 
 
+def _sockets(pid: int) -> int:
+    count = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            count += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
+        except OSError:
+            pass
+    return count
+
+
 def host_state(d: Berthd) -> dict:
-    """What the engine's networking shows on the host (its own pieces only)."""
+    """What the engine's networking shows on the host (its own pieces only). berthd's
+    socket count once it holds still: a stopped container's veth deletion goes on in a
+    thread of its own, with its netlink socket, for the kernel's last 10-30 ms."""
     table = subprocess.run(["nft", "list", "table", "ip", d.net["table"]], capture_output=True,
                            text=True).stdout
     dnat = sorted(line.strip() for line in table.splitlines() if "dnat to" in line)
     assert d.proc is not None
-    fds = os.listdir(f"/proc/{d.proc.pid}/fd")
-    sockets = 0
-    for fd in fds:
-        try:
-            sockets += os.readlink(f"/proc/{d.proc.pid}/fd/{fd}").startswith("socket:")
-        except OSError:
-            pass
+    sockets = _sockets(d.proc.pid)
+    for _ in range(25):
+        time.sleep(0.2)
+        again, sockets = sockets, _sockets(d.proc.pid)
+        if again == sockets:
+            break
     return {
         "links": sorted(n for n in links() if n.startswith(d.net["veth"])),
         "netns": mounts_under(os.path.join(d.exec_root, "netns")),
