@@ -21,6 +21,7 @@ import fcntl
 import os
 import shutil
 import tempfile
+import weakref
 
 _PIPE_SIZE = 1 << 20  # F_SETPIPE_SZ: 1 MiB, /proc/sys/fs/pipe-max-size's default
 _F_SETPIPE_SZ = 1031
@@ -37,6 +38,9 @@ class Fifo:
         self.path = os.path.join(self._dir, "tar")
         self._fds: list[int] = []
         self._writer = -1
+        # close() at most once, and also when a Fifo is dropped unclosed (a caller's bug):
+        # berth-containerd then gets EPIPE rather than waiting on a pipe nobody reads
+        self._release = weakref.finalize(self, _release, self._fds, self._dir)
         try:
             os.mkfifo(self.path, 0o600)
             self._reader = self._open(os.O_RDONLY)
@@ -78,10 +82,14 @@ class Fifo:
         os.close(self._writer)
 
     def close(self) -> None:
-        for fd in self._fds:
-            os.close(fd)
-        self._fds = []
-        shutil.rmtree(self._dir, ignore_errors=True)
+        self._release()
+
+
+def _release(fds: list[int], directory: str) -> None:
+    for fd in fds:
+        os.close(fd)
+    fds.clear()
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 def _sweep(near: str) -> None:
