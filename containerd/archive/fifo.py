@@ -29,7 +29,10 @@ _F_SETPIPE_SZ = 1031
 
 
 def open_fifo(path: str, write: bool) -> int:
-    """The caller's FIFO, for writing (ReadArchive's tar) or reading (WriteArchive's)."""
+    """The caller's FIFO, for writing (ReadArchive's tar) or reading (WriteArchive's);
+    required (a caller without one, an older berthd, would otherwise get an empty tar)."""
+    if not path:
+        raise InvalidArgument("archive: no fifo in the request (berthd and berth-containerd of different versions?)")
     flags = (os.O_WRONLY if write else os.O_RDONLY) | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
         fd = os.open(path, flags)

@@ -141,7 +141,7 @@ async def write_archive(ctrd: Containerd, cid: str, path: str, data: AsyncIterat
                                      readonly_rootfs=readonly_rootfs, fifo=pipe.path)
     loop = asyncio.get_running_loop()
     call = loop.create_task(ctrd._call(f"extract to {path}", ctrd._containers.WriteArchive(
-        iter([request]), wait_for_ready=True, timeout=None)))
+        request, wait_for_ready=True, timeout=None)))
     feed = loop.create_task(_feed(data, pipe))
     try:
         await asyncio.wait((call, feed), return_when=asyncio.FIRST_COMPLETED)
