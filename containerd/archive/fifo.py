@@ -23,10 +23,6 @@ from ..diff.safetar import Feed
 from ..errors import FailedPrecondition, InvalidArgument
 from .tarout import Body
 
-_PIPE_SIZE = 1 << 20  # the pipe's buffer (F_SETPIPE_SZ): 1 MiB, /proc/sys/fs/pipe-max-size's default
-_READ = 1 << 20
-_F_SETPIPE_SZ = 1031
-
 
 def open_fifo(path: str, write: bool) -> int:
     """The caller's FIFO, for writing (ReadArchive's tar) or reading (WriteArchive's);
@@ -43,11 +39,7 @@ def open_fifo(path: str, write: bool) -> int:
     try:
         if not stat.S_ISFIFO(os.fstat(fd).st_mode):
             raise InvalidArgument(f"archive fifo {path}: not a fifo")
-        os.set_blocking(fd, True)
-        try:
-            fcntl.fcntl(fd, _F_SETPIPE_SZ, _PIPE_SIZE)
-        except OSError:
-            pass  # a smaller buffer only costs more wakeups
+        os.set_blocking(fd, True)  # the pipe's size is the caller's, who made it
     except BaseException:
         os.close(fd)
         raise
@@ -82,8 +74,9 @@ def send(fd: int, items: Iterable[bytes | Body]) -> None:
 
 
 def pieces(fd: int) -> Iterator[bytes]:
-    """What the FIFO holds until its writer closes it."""
-    while chunk := os.read(fd, _READ):
+    """What the FIFO holds until its writer closes it, up to a pipe-full a read."""
+    size = fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ)
+    while chunk := os.read(fd, size):
         yield chunk
 
 

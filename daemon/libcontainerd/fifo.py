@@ -23,9 +23,9 @@ import shutil
 import tempfile
 import weakref
 
-_PIPE_SIZE = 1 << 20  # F_SETPIPE_SZ: 1 MiB, /proc/sys/fs/pipe-max-size's default
-_F_SETPIPE_SZ = 1031
-_READ = 1 << 20
+# The pipe's buffer, set here where the FIFO is made (berth-containerd's end is the same
+# pipe): 1 MiB, /proc/sys/fs/pipe-max-size's default; a read takes up to a pipe-full
+_PIPE_SIZE = 1 << 20
 
 
 class Fifo:
@@ -50,7 +50,7 @@ class Fifo:
             self.close()
             raise
         try:
-            fcntl.fcntl(self._reader, _F_SETPIPE_SZ, _PIPE_SIZE)
+            fcntl.fcntl(self._reader, fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
         except OSError:
             pass  # a smaller buffer only costs more wakeups
 
@@ -64,7 +64,7 @@ class Fifo:
         closed it again (before it opened, a read end sees EOF too: wait for that)."""
         while True:
             try:
-                return os.read(self._reader, _READ)
+                return os.read(self._reader, _PIPE_SIZE)
             except BlockingIOError:
                 await _ready(self._reader, write=False)
 
