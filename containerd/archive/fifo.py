@@ -90,12 +90,9 @@ class PipeFeed(Feed):
         self._fd = fd
 
     def copy_to(self, fd: int, size: int) -> None:
-        while size > 0 and self._queue:
-            view = self._take(size)
-            assert view is not None
-            size -= len(view)
-            while view:
-                view = view[os.write(fd, view):]
+        queued = min(size, sum(map(len, self._queue)))
+        super().copy_to(fd, queued)  # what Feed holds already: it reads no more for that
+        size -= queued
         while size > 0:
             try:
                 n = os.splice(self._fd, fd, size)
