@@ -23,6 +23,8 @@ from ..diff.safetar import Feed
 from ..errors import FailedPrecondition, InvalidArgument
 from .tarout import Body
 
+_READ = 1 << 20  # a file's read where splice is refused
+
 
 def open_fifo(path: str, write: bool) -> int:
     """The caller's FIFO, for writing (ReadArchive's tar) or reading (WriteArchive's);
@@ -57,11 +59,27 @@ def _splice(fd: int, body: Body) -> None:
     the size its header gave (the tar stays well-formed)."""
     left = body.size
     while left > 0:
-        n = os.splice(body.fd, fd, left)
+        try:
+            n = os.splice(body.fd, fd, left)
+        except OSError as e:
+            if e.errno != errno.EINVAL:
+                raise
+            return _copy(fd, body.fd, left)  # a file system that takes no splice (no splice_read)
         if n == 0:
             _write_all(fd, bytes(left))
             return
         left -= n
+
+
+def _copy(fd: int, src: int, left: int) -> None:
+    """The rest of a file's data read and written, from where splice left it."""
+    while left > 0:
+        chunk = os.read(src, min(left, _READ))
+        if not chunk:
+            _write_all(fd, bytes(left))
+            return
+        _write_all(fd, chunk)
+        left -= len(chunk)
 
 
 def send(fd: int, items: Iterable[bytes | Body]) -> None:
