@@ -155,11 +155,13 @@ def _file(w: _Writer, parent: int, base: str, info: tarfile.TarInfo) -> Iterator
             return  # swapped for a FIFO or a device: never read
         info.type, info.size = tarfile.REGTYPE, s.st_size
         w.header(info)
-        if s.st_size < _PIECE:  # small files go with the headers, as one piece
-            data = os.read(fd, s.st_size)
-            w.add(data)
-            if len(data) < s.st_size:  # truncated meanwhile: the header's size is kept, padded
-                w.add(bytes(s.st_size - len(data)))
+        if s.st_size < _PIECE:  # small files go with the headers
+            left = s.st_size
+            while left and (data := os.read(fd, left)):  # a read may be short before the end
+                w.add(data)
+                left -= len(data)
+            if left:  # truncated meanwhile: the header's size is kept, padded
+                w.add(bytes(left))
         else:
             if w.size:
                 yield w.take()
