@@ -136,20 +136,23 @@ async def write_archive(ctrd: Containerd, cid: str, path: str, data: AsyncIterat
     the client's upload and the extraction overlap; a call that ends first (an error)
     stops the writing, and one that fails the body (the client's) cancels the call."""
     pipe = Fifo(_fifo_dir(ctrd), write=True)
-    request = pb.WriteArchiveRequest(id=cid, path=path, copy_uid_gid=copy_uid_gid,
-                                     no_overwrite_dir_non_dir=no_overwrite_dir_non_dir, mounts=_mounts(mounts),
-                                     readonly_rootfs=readonly_rootfs, fifo=pipe.path)
-    loop = asyncio.get_running_loop()
-    call = loop.create_task(ctrd._call(f"extract to {path}", ctrd._containers.WriteArchive(
-        request, wait_for_ready=True, timeout=None)))
-    feed = loop.create_task(_feed(data, pipe))
+    tasks: list[asyncio.Task] = []
     try:
-        await asyncio.wait((call, feed), return_when=asyncio.FIRST_COMPLETED)
+        request = pb.WriteArchiveRequest(id=cid, path=path, copy_uid_gid=copy_uid_gid,
+                                         no_overwrite_dir_non_dir=no_overwrite_dir_non_dir, mounts=_mounts(mounts),
+                                         readonly_rootfs=readonly_rootfs, fifo=pipe.path)
+        loop = asyncio.get_running_loop()
+        call = loop.create_task(ctrd._call(f"extract to {path}", ctrd._containers.WriteArchive(
+            request, wait_for_ready=True, timeout=None)))
+        tasks.append(call)
+        feed = loop.create_task(_feed(data, pipe))
+        tasks.append(feed)
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         if feed.done() and feed.exception() is not None:
             raise feed.exception()  # type: ignore[misc]
         await call
     finally:
-        for task in (feed, call):
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(feed, call, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         pipe.close()
