@@ -125,7 +125,8 @@ class PipeFeed(Feed):
 
 
 def drain(fd: int) -> None:
-    """The rest after the tar's end (a tar writer's padding): read, so that the writer
-    never sees its last bytes refused."""
+    """The FIFO read to its EOF, berthd's close once the client's whole body is in: what
+    follows the tar's end (a tar writer's padding) is read rather than refused (berthd
+    would get EPIPE for it), and so the answer waits for the whole body."""
     for _ in pieces(fd):
         pass

@@ -10,8 +10,10 @@ reads, it holds no write end: EOF is berth-containerd's close (and before
 berth-containerd opened it, no writer either: berthd reads only after the stat came).
 
 A directory is named by the berthd that made it (archive-PID-...): a berthd killed in
-the middle of a cp leaves one, and the next cp removes those whose berthd is gone
-(another berthd may share this berth-containerd and be using its own).
+the middle of a cp leaves one, and the next berthd's first cp removes those whose berthd
+is gone (another berthd may share this berth-containerd and be using its own). Once,
+not at each cp: a listing of the exec root on the event loop per cp for what only a
+crash leaves.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import weakref
 # The pipe's buffer, set here where the FIFO is made (berth-containerd's end is the same
 # pipe): 1 MiB, /proc/sys/fs/pipe-max-size's default; a read takes up to a pipe-full
 _PIPE_SIZE = 1 << 20
+_swept: set[str] = set()  # the directories whose leftovers this berthd has removed
 
 
 class Fifo:
@@ -33,7 +36,9 @@ class Fifo:
     the reader never sees EOF before the first bytes."""
 
     def __init__(self, near: str, write: bool) -> None:
-        _sweep(near)
+        if near not in _swept:
+            _swept.add(near)
+            _sweep(near)
         self._dir = tempfile.mkdtemp(prefix=f"archive-{os.getpid()}-", dir=near)  # 0700
         self.path = os.path.join(self._dir, "tar")
         self._fds: list[int] = []

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from berth.proto import containerd_pb2 as pb
 from berth.proto import containerd_pb2_grpc as pbg
-from tests.daemon.conftest import Berthd, run_container
+from tests.daemon.conftest import Berthd, private_berthd, run_container
 from tests.daemon.test_exec import CLIS, cli
 
 SETUP = ("mkdir -p /d/sub && echo hello > /d/f && ln -s /etc/shadow /link && ln -s /d /dlink"
@@ -240,21 +240,20 @@ def test_big_files_go_through_the_fifo_whole(berthd: Berthd, api: httpx.Client, 
     assert _fifo_dirs(berthd) == []
 
 
-def test_a_fifo_left_by_a_berthd_that_died_is_removed_by_the_next_cp(berthd: Berthd, api: httpx.Client,
-                                                                     box: str) -> None:
-    """A berthd killed in the middle of a cp leaves its FIFO's directory; the next cp
-    removes it, and leaves alone one of a berthd that still runs (this test's pid)."""
-    dead, alive = (os.path.join(berthd.exec_root, f"archive-{pid}-x") for pid in (1 << 23, os.getpid()))
-    for d in (dead, alive):
-        os.mkdir(d, 0o700)
-        os.mkfifo(os.path.join(d, "tar"))
-    try:
-        r = api.get(f"/containers/{box}/archive", params={"path": "/etc/hostname"})
+def test_a_fifo_left_by_a_berthd_that_died_is_removed_by_the_next_berthds_first_cp() -> None:
+    """A berthd killed in the middle of a cp leaves its FIFO's directory; the next
+    berthd's first cp removes it, and leaves alone one of a berthd that still runs (this
+    test's pid)."""
+    with private_berthd("berthd-cpfifo-") as d, d.client() as api:
+        cid = run_container(api, {"Image": "busybox", "Cmd": ["sleep", "1000"]})
+        dead, alive = (os.path.join(d.exec_root, f"archive-{pid}-x") for pid in (1 << 23, os.getpid()))
+        for directory in (dead, alive):
+            os.mkdir(directory, 0o700)
+            os.mkfifo(os.path.join(directory, "tar"))
+        r = api.get(f"/containers/{cid}/archive", params={"path": "/etc/hostname"})
         assert r.status_code == 200
-        assert sorted(_fifo_dirs(berthd)) == [os.path.basename(alive)]
-    finally:
-        for d in (dead, alive):
-            shutil.rmtree(d, ignore_errors=True)
+        assert sorted(_fifo_dirs(d)) == [os.path.basename(alive)]
+        shutil.rmtree(alive)
 
 
 def test_the_rpcs_without_a_fifo_are_refused(berthd: Berthd, box: str) -> None:
