@@ -1,5 +1,7 @@
 """`docker cp` of a 100 MB file into and out of a running container: the docker CLI
-against a private berthd and against a private dockerd, same image, one run.
+against a private berthd and against a private dockerd, same image, one run; and the
+same file's tar PUT by httpx with a Content-Length (docker-py's and httpx's way; the
+docker CLI's body is chunked), "in-cl".
 
     .venv/bin/python bench/cp.py [--mb 100] [--runs 5]
 
@@ -14,9 +16,12 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
+import time
 
 import engines
+import httpx
 
 DOCKER = shutil.which("docker") or "docker"
 
@@ -31,13 +36,16 @@ def main() -> int:
         src = os.path.join(work, "blob")
         with open(src, "wb") as f:
             f.write(os.urandom(args.mb << 20))
+        tar = os.path.join(work, "blob.tar")
+        with tarfile.open(tar, "w") as t:
+            t.add(src, "blob-cl")
         with engines.side_by_side() as (docker, berth):
             ctrs = {}
             for name, engine in (("docker", docker), ("berth", berth)):
                 ctrs[name] = subprocess.run([DOCKER, "run", "-d", "--network", "none", "bench-busybox", "sleep",
                                              "3600"], env=engine.env(), check=True, capture_output=True,
                                             text=True).stdout.strip()
-            rates: dict[str, list[float]] = {f"{n} {d}": [] for n in ctrs for d in ("in", "out")}
+            rates: dict[str, list[float]] = {f"{n} {d}": [] for n in ctrs for d in ("in", "out", "in-cl")}
             try:
                 for _ in range(args.runs):  # interleaved so machine noise hits both alike
                     for name, engine in (("docker", docker), ("berth", berth)):
@@ -48,6 +56,7 @@ def main() -> int:
                         t = engines.time_command([DOCKER, "cp", f"{cid}:/tmp/blob", out], env)
                         rates[f"{name} out"].append(args.mb / t)
                         os.unlink(out)
+                        rates[f"{name} in-cl"].append(args.mb / _put(engine.sock, cid, tar))
             finally:
                 for name, engine in (("docker", docker), ("berth", berth)):
                     subprocess.run([DOCKER, "rm", "-f", ctrs[name]], env=engine.env(), capture_output=True)
@@ -56,10 +65,21 @@ def main() -> int:
     med = {k: statistics.median(v) for k, v in rates.items()}
     print(f"docker cp of {args.mb} MB (median of {args.runs}, MB/s; the docker CLI on both engines)")
     for k, v in med.items():
-        print(f"  {k:>10}: {v:8.1f}")
+        print(f"  {k:>12}: {v:8.1f}")
     print(f"  ratio berth/docker: in {med['berth in'] / med['docker in']:.2f}, "
-          f"out {med['berth out'] / med['docker out']:.2f}")
+          f"out {med['berth out'] / med['docker out']:.2f}, in-cl {med['berth in-cl'] / med['docker in-cl']:.2f}")
     return 0
+
+
+def _put(sock: str, cid: str, tar: str) -> float:
+    """Seconds a PUT of the tar takes, its body a file: httpx sends its Content-Length."""
+    with httpx.Client(transport=httpx.HTTPTransport(uds=sock), base_url="http://engine", timeout=300) as c, \
+            open(tar, "rb") as f:
+        start = time.perf_counter()
+        r = c.put(f"/containers/{cid}/archive", params={"path": "/tmp"}, content=f)
+        took = time.perf_counter() - start
+    assert r.status_code == 200, r.text
+    return took
 
 
 if __name__ == "__main__":

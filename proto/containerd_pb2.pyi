@@ -394,20 +394,17 @@ class PathStat(_message.Message):
     def __init__(self, name: _Optional[str] = ..., size: _Optional[int] = ..., mode: _Optional[int] = ..., mtime_ns: _Optional[int] = ..., link_target: _Optional[str] = ...) -> None: ...
 
 class ArchiveChunk(_message.Message):
-    __slots__ = ("stat", "data")
+    __slots__ = ("stat",)
     STAT_FIELD_NUMBER: _ClassVar[int]
-    DATA_FIELD_NUMBER: _ClassVar[int]
     stat: PathStat
-    data: bytes
-    def __init__(self, stat: _Optional[_Union[PathStat, _Mapping]] = ..., data: _Optional[bytes] = ...) -> None: ...
+    def __init__(self, stat: _Optional[_Union[PathStat, _Mapping]] = ...) -> None: ...
 
 class WriteArchiveRequest(_message.Message):
-    __slots__ = ("id", "path", "no_overwrite_dir_non_dir", "copy_uid_gid", "data", "mounts", "readonly_rootfs", "fifo")
+    __slots__ = ("id", "path", "no_overwrite_dir_non_dir", "copy_uid_gid", "mounts", "readonly_rootfs", "fifo")
     ID_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
     NO_OVERWRITE_DIR_NON_DIR_FIELD_NUMBER: _ClassVar[int]
     COPY_UID_GID_FIELD_NUMBER: _ClassVar[int]
-    DATA_FIELD_NUMBER: _ClassVar[int]
     MOUNTS_FIELD_NUMBER: _ClassVar[int]
     READONLY_ROOTFS_FIELD_NUMBER: _ClassVar[int]
     FIFO_FIELD_NUMBER: _ClassVar[int]
@@ -415,11 +412,10 @@ class WriteArchiveRequest(_message.Message):
     path: str
     no_overwrite_dir_non_dir: bool
     copy_uid_gid: bool
-    data: bytes
     mounts: _containers.RepeatedCompositeFieldContainer[ArchiveMount]
     readonly_rootfs: bool
     fifo: str
-    def __init__(self, id: _Optional[str] = ..., path: _Optional[str] = ..., no_overwrite_dir_non_dir: _Optional[bool] = ..., copy_uid_gid: _Optional[bool] = ..., data: _Optional[bytes] = ..., mounts: _Optional[_Iterable[_Union[ArchiveMount, _Mapping]]] = ..., readonly_rootfs: _Optional[bool] = ..., fifo: _Optional[str] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., path: _Optional[str] = ..., no_overwrite_dir_non_dir: _Optional[bool] = ..., copy_uid_gid: _Optional[bool] = ..., mounts: _Optional[_Iterable[_Union[ArchiveMount, _Mapping]]] = ..., readonly_rootfs: _Optional[bool] = ..., fifo: _Optional[str] = ...) -> None: ...
 
 class ArchiveMount(_message.Message):
     __slots__ = ("destination", "source", "readonly", "recursive")

@@ -832,7 +832,7 @@ class ContainersStub:
                 request_serializer=containerd__pb2.PathRequest.SerializeToString,
                 response_deserializer=containerd__pb2.ArchiveChunk.FromString,
                 _registered_method=True)
-        self.WriteArchive = channel.stream_unary(
+        self.WriteArchive = channel.unary_unary(
                 '/berth.containerd.v1.Containers/WriteArchive',
                 request_serializer=containerd__pb2.WriteArchiveRequest.SerializeToString,
                 response_deserializer=containerd__pb2.Empty.FromString,
@@ -885,19 +885,19 @@ class ContainersServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ReadArchive(self, request, context):
-        """A tar of the path, named as docker names it; the first message carries the path's
-        stat and no data. With export, the whole rootfs, names relative to it. With a
-        fifo, the tar goes into it instead (opened before the stat is sent, closed at its
-        end) and the stream ends once it is all written: its status is the tar's.
+        """A tar of the path, named as docker names it, written into the request's fifo
+        (required: INVALID_ARGUMENT without one; opened first, closed at the tar's end).
+        The stream's one message carries the path's stat; it ends once the tar is all
+        written, and its status is the tar's. With export, the whole rootfs, names
+        relative to it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def WriteArchive(self, request_iterator, context):
-        """Extracts a tar into the directory the path names (its last symlink followed, in
-        the container's scope); the first message carries the id, path and options. With
-        a fifo in it, the tar is read from the fifo to its end, not from data messages.
+    def WriteArchive(self, request, context):
+        """Extracts the tar read from the request's fifo (required), to its end, into the
+        directory the path names (its last symlink followed, in the container's scope).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -944,7 +944,7 @@ def add_ContainersServicer_to_server(servicer, server):
                     request_deserializer=containerd__pb2.PathRequest.FromString,
                     response_serializer=containerd__pb2.ArchiveChunk.SerializeToString,
             ),
-            'WriteArchive': grpc.stream_unary_rpc_method_handler(
+            'WriteArchive': grpc.unary_unary_rpc_method_handler(
                     servicer.WriteArchive,
                     request_deserializer=containerd__pb2.WriteArchiveRequest.FromString,
                     response_serializer=containerd__pb2.Empty.SerializeToString,
@@ -1131,7 +1131,7 @@ class Containers:
             _registered_method=True)
 
     @staticmethod
-    def WriteArchive(request_iterator,
+    def WriteArchive(request,
             target,
             options=(),
             channel_credentials=None,
@@ -1141,8 +1141,8 @@ class Containers:
             wait_for_ready=None,
             timeout=None,
             metadata=None):
-        return grpc.experimental.stream_unary(
-            request_iterator,
+        return grpc.experimental.unary_unary(
+            request,
             target,
             '/berth.containerd.v1.Containers/WriteArchive',
             containerd__pb2.WriteArchiveRequest.SerializeToString,

@@ -23,13 +23,14 @@ from ..diff.safetar import Feed
 from ..errors import FailedPrecondition, InvalidArgument
 from .tarout import Body
 
-_PIPE_SIZE = 1 << 20  # the pipe's buffer (F_SETPIPE_SZ): 1 MiB, /proc/sys/fs/pipe-max-size's default
-_READ = 1 << 20
-_F_SETPIPE_SZ = 1031
+_READ = 1 << 20  # a file's read where splice is refused
 
 
 def open_fifo(path: str, write: bool) -> int:
-    """The caller's FIFO, for writing (ReadArchive's tar) or reading (WriteArchive's)."""
+    """The caller's FIFO, for writing (ReadArchive's tar) or reading (WriteArchive's);
+    required (a caller without one, an older berthd, would otherwise get an empty tar)."""
+    if not path:
+        raise InvalidArgument("archive: no fifo in the request (berthd and berth-containerd of different versions?)")
     flags = (os.O_WRONLY if write else os.O_RDONLY) | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
         fd = os.open(path, flags)
@@ -40,11 +41,7 @@ def open_fifo(path: str, write: bool) -> int:
     try:
         if not stat.S_ISFIFO(os.fstat(fd).st_mode):
             raise InvalidArgument(f"archive fifo {path}: not a fifo")
-        os.set_blocking(fd, True)
-        try:
-            fcntl.fcntl(fd, _F_SETPIPE_SZ, _PIPE_SIZE)
-        except OSError:
-            pass  # a smaller buffer only costs more wakeups
+        os.set_blocking(fd, True)  # the pipe's size is the caller's, who made it
     except BaseException:
         os.close(fd)
         raise
@@ -62,11 +59,27 @@ def _splice(fd: int, body: Body) -> None:
     the size its header gave (the tar stays well-formed)."""
     left = body.size
     while left > 0:
-        n = os.splice(body.fd, fd, left)
+        try:
+            n = os.splice(body.fd, fd, left)
+        except OSError as e:
+            if e.errno != errno.EINVAL:
+                raise
+            return _copy(fd, body.fd, left)  # a file system that takes no splice (no splice_read)
         if n == 0:
             _write_all(fd, bytes(left))
             return
         left -= n
+
+
+def _copy(fd: int, src: int, left: int) -> None:
+    """The rest of a file's data read and written, from where splice left it."""
+    while left > 0:
+        chunk = os.read(src, min(left, _READ))
+        if not chunk:
+            _write_all(fd, bytes(left))
+            return
+        _write_all(fd, chunk)
+        left -= len(chunk)
 
 
 def send(fd: int, items: Iterable[bytes | Body]) -> None:
@@ -79,8 +92,9 @@ def send(fd: int, items: Iterable[bytes | Body]) -> None:
 
 
 def pieces(fd: int) -> Iterator[bytes]:
-    """What the FIFO holds until its writer closes it."""
-    while chunk := os.read(fd, _READ):
+    """What the FIFO holds until its writer closes it, up to a pipe-full a read."""
+    size = fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ)
+    while chunk := os.read(fd, size):
         yield chunk
 
 
@@ -94,12 +108,9 @@ class PipeFeed(Feed):
         self._fd = fd
 
     def copy_to(self, fd: int, size: int) -> None:
-        while size > 0 and self._queue:
-            view = self._take(size)
-            assert view is not None
-            size -= len(view)
-            while view:
-                view = view[os.write(fd, view):]
+        queued = min(size, sum(map(len, self._queue)))
+        super().copy_to(fd, queued)  # what Feed holds already: it reads no more for that
+        size -= queued
         while size > 0:
             try:
                 n = os.splice(self._fd, fd, size)
@@ -114,7 +125,8 @@ class PipeFeed(Feed):
 
 
 def drain(fd: int) -> None:
-    """The rest after the tar's end (a tar writer's padding): read, so that the writer
-    never sees its last bytes refused."""
+    """The FIFO read to its EOF, berthd's close once the client's whole body is in: what
+    follows the tar's end (a tar writer's padding) is read rather than refused (berthd
+    would get EPIPE for it), and so the answer waits for the whole body."""
     for _ in pieces(fd):
         pass

@@ -6,9 +6,9 @@ with O_NOFOLLOW, regular files with O_NONBLOCK too, and checks what it opened: a
 entry the container replaces meanwhile (by a symlink, a FIFO) is skipped or archived
 as what it now is, never followed. Entries are sorted by name (Go's Walk order);
 sockets are left out, as docker's archiver leaves them; hard links become link entries;
-times are whole seconds, owners numeric, as moby writes them. A regular file's data is
-not read here: it is handed on as a Body (its open fd), for the consumer to splice into
-its pipe (fifo.py) or read (read_bodies).
+times are whole seconds, owners numeric, as moby writes them. A regular file's data (of
+1 MiB or more) is not read here: it is handed on as a Body (its open fd), for the
+consumer to splice into its pipe (fifo.py).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import os
 import stat as st
 import tarfile
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterator
 
 from .paths import Entry
 
@@ -32,22 +32,6 @@ class Body:
     archive is resumed. Short when the file was truncated meanwhile: the consumer pads."""
     fd: int
     size: int
-
-
-def read_bodies(items: Iterable[bytes | Body]) -> Iterator[bytes]:
-    """The tar as bytes alone (for a consumer that cannot splice)."""
-    for item in items:
-        if not isinstance(item, Body):
-            yield item
-            continue
-        left = item.size
-        while left > 0:
-            chunk = os.read(item.fd, min(left, _PIECE))
-            if not chunk:
-                yield bytes(left)
-                break
-            left -= len(chunk)
-            yield chunk
 
 
 class _Writer:
@@ -171,11 +155,13 @@ def _file(w: _Writer, parent: int, base: str, info: tarfile.TarInfo) -> Iterator
             return  # swapped for a FIFO or a device: never read
         info.type, info.size = tarfile.REGTYPE, s.st_size
         w.header(info)
-        if s.st_size < _PIECE:  # small files go with the headers, as one piece
-            data = os.read(fd, s.st_size)
-            w.add(data)
-            if len(data) < s.st_size:  # truncated meanwhile: the header's size is kept, padded
-                w.add(bytes(s.st_size - len(data)))
+        if s.st_size < _PIECE:  # small files go with the headers
+            left = s.st_size
+            while left and (data := os.read(fd, left)):  # a read may be short before the end
+                w.add(data)
+                left -= len(data)
+            if left:  # truncated meanwhile: the header's size is kept, padded
+                w.add(bytes(left))
         else:
             if w.size:
                 yield w.take()

@@ -56,26 +56,19 @@ class Containers(rpc.ContainersServicer):
         return _stat(self.archives.stat(request.id, request.path, _binds(request.mounts)))
 
     def ReadArchive(self, request: pb.PathRequest, context: grpc.ServicerContext) -> Iterator[pb.ArchiveChunk]:
-        pieces = self.archives.read(request.id, request.path, request.export, _binds(request.mounts))
-        first = self._first(pieces, context)  # an unknown container or path aborts the call here
-        if not request.fifo:
-            yield pb.ArchiveChunk(stat=_stat(first))
-            for piece in tarout.read_bodies(pieces):  # type: ignore[arg-type]
-                yield pb.ArchiveChunk(data=piece)
-            return
+        out = self._open_fifo(request, context)  # no fifo (an older berthd): refused before any mount
         try:
-            out = self._open_fifo(request, context)
-        except BaseException:
-            pieces.close()
-            raise
-        try:
-            yield pb.ArchiveChunk(stat=_stat(first))  # the caller reads the fifo from now on
+            pieces = self.archives.read(request.id, request.path, request.export, _binds(request.mounts))
             try:
-                fifo.send(out, pieces)  # type: ignore[arg-type]
-            except BrokenPipeError:
-                context.abort(grpc.StatusCode.CANCELLED, "the archive's reader has gone")
+                first = self._first(pieces, context)  # an unknown container or path aborts the call here
+                yield pb.ArchiveChunk(stat=_stat(first))  # the caller reads the fifo from now on
+                try:
+                    fifo.send(out, pieces)  # type: ignore[arg-type]
+                except BrokenPipeError:
+                    context.abort(grpc.StatusCode.CANCELLED, "the archive's reader has gone")
+            finally:
+                pieces.close()  # the view goes now, not when the generator is collected
         finally:
-            pieces.close()  # the view goes now, not when the generator is collected
             os.close(out)
 
     @errors
@@ -87,26 +80,14 @@ class Containers(rpc.ContainersServicer):
         return fifo.open_fifo(request.fifo, write=True)
 
     @errors
-    def WriteArchive(self, request_iterator: Iterator[pb.WriteArchiveRequest],
-                     context: grpc.ServicerContext) -> pb.Empty:
-        first = next(request_iterator)
-        if first.fifo:
-            src = fifo.open_fifo(first.fifo, False)
-            try:
-                self.archives.write(first.id, first.path, fifo.PipeFeed(src), first.copy_uid_gid,
-                                    first.no_overwrite_dir_non_dir, _binds(first.mounts), first.readonly_rootfs)
-                fifo.drain(src)
-            finally:
-                os.close(src)
-            return pb.Empty()
-
-        def pieces() -> Iterator[bytes]:
-            yield first.data
-            for m in request_iterator:
-                yield m.data
-
-        self.archives.write(first.id, first.path, pieces(), first.copy_uid_gid, first.no_overwrite_dir_non_dir,
-                            _binds(first.mounts), first.readonly_rootfs)
+    def WriteArchive(self, request: pb.WriteArchiveRequest, context: grpc.ServicerContext) -> pb.Empty:
+        src = fifo.open_fifo(request.fifo, write=False)
+        try:
+            self.archives.write(request.id, request.path, fifo.PipeFeed(src), request.copy_uid_gid,
+                                request.no_overwrite_dir_non_dir, _binds(request.mounts), request.readonly_rootfs)
+            fifo.drain(src)
+        finally:
+            os.close(src)
         return pb.Empty()
 
     # ------------------------------------------ the writable layer (diff/changes.py)

@@ -7,7 +7,8 @@ linkTarget} with Go's os.FileMode bits and an RFC 3339 mtime; a missing path is 
 rootfs refuses PUT unless the path is in a volume, a read-only volume or bind does;
 the path is seen with the container's volumes, binds and /etc files where they are
 mounted (not its tmpfs, as dockerd's view), export is of the rootfs alone; events
-archive-path, extract-to-dir, export.
+archive-path, extract-to-dir, export. A tar's stream holds a FIFO and berth-containerd's
+mount of the container's files: it is closed however its response ends (TarResponse).
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import json
 import os
 import stat as st
 import time
-from typing import TYPE_CHECKING, AsyncIterator
+from typing import TYPE_CHECKING, Any, AsyncIterator
+
+from fastapi.responses import StreamingResponse
 
 from ..http.errors import ApiError, bad_request
 from ..libcontainerd import ContainerdError
@@ -100,14 +103,36 @@ async def stat(engine: Engine, c: Container, ref: str, path: str) -> str:
         raise _failed(e, path, ref) from None
 
 
-async def get(engine: Engine, c: Container, ref: str, path: str) -> tuple[str, AsyncIterator[bytes]]:
+class TarResponse(StreamingResponse):
+    """A tar from read_archive, its stream closed once the response ends however it does:
+    also when Starlette never iterated it (a client gone before the first read)."""
+
+    media_type = "application/x-tar"
+    body_iterator: rpc.TarStream
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self.body_iterator.aclose()
+
+
+def _announced(engine: Engine, c: Container, action: str, data: rpc.TarStream) -> None:
+    try:
+        engine.events.container(c, action)
+    except BaseException:
+        data.close()
+        raise
+
+
+async def get(engine: Engine, c: Container, ref: str, path: str) -> tuple[str, rpc.TarStream]:
     _check(path)
     _usable(c)
     try:
         s, data = await rpc.read_archive(engine.ctrd, c.id, path, mounts=_mounts(engine, c))
     except ContainerdError as e:
         raise _failed(e, path, ref) from None
-    engine.events.container(c, "archive-path")
+    _announced(engine, c, "archive-path", data)
     return stat_header(s), data
 
 
@@ -124,11 +149,11 @@ async def put(engine: Engine, c: Container, ref: str, path: str, body: AsyncIter
     engine.events.container(c, "extract-to-dir")
 
 
-async def export(engine: Engine, c: Container) -> AsyncIterator[bytes]:
+async def export(engine: Engine, c: Container) -> rpc.TarStream:
     _usable(c)
     try:
         _, data = await rpc.read_archive(engine.ctrd, c.id, "/", export=True)
     except ContainerdError as e:
         raise ApiError(e.status, e.detail if not e.unreachable else e.message) from None
-    engine.events.container(c, "export")
+    _announced(engine, c, "export", data)
     return data

@@ -17,8 +17,9 @@ from ..security.tls import subject_of
 from . import chunked
 from .access import Peer, Scope, peer_of
 
-# A chunked body read ahead of the app before the socket is paused: uvicorn's 64 KiB
-# paused it after every read, so the client waited on each of the app's turns
+# A request's body (chunked or by its Content-Length) read ahead of the app before the
+# socket is paused: uvicorn's 64 KiB paused it after every read of docker cp's upload,
+# so the client waited on each of the app's turns
 _BODY_AHEAD = 1 << 20
 
 
@@ -107,9 +108,13 @@ def make_protocol(base: type, hijack: Hijacker | None) -> type:
                 return
             cycle = self.cycle
             if pieces and cycle is not None and not cycle.response_complete:
-                # one copy of this read's data (bytes += per 32 KiB chunk copied it again and again)
-                joined = pieces[0].tobytes() if len(pieces) == 1 else b"".join(pieces)
-                cycle.body = cycle.body + joined if cycle.body else joined
+                if not cycle.body:  # as bytes, which uvicorn's receive hands on without a copy
+                    cycle.body = pieces[0].tobytes() if len(pieces) == 1 else b"".join(pieces)
+                else:  # the app is behind: appended to what waits
+                    if not isinstance(cycle.body, bytearray):
+                        cycle.body = bytearray(cycle.body)
+                    for piece in pieces:
+                        cycle.body += piece
                 if len(cycle.body) > _BODY_AHEAD:
                     self.flow.pause_reading()
                 cycle.message_event.set()
@@ -166,6 +171,17 @@ def make_protocol(base: type, hijack: Hijacker | None) -> type:
                     self._feed_chunked(data)
                     return
             super().data_received(data)
+            self._read_ahead()
+
+        def _read_ahead(self) -> None:
+            """A body by its Content-Length: uvicorn paused the socket at 64 KiB of it; it
+            reads on to _BODY_AHEAD (uvicorn pauses it again past that, and its receive
+            resumes it). Only while the body comes in (more_body): a pause for a pipelined
+            request, after the body's end, stays."""
+            cycle = self.cycle
+            if self.flow.read_paused and cycle is not None and cycle.more_body and not cycle.response_complete \
+                    and len(cycle.body) <= _BODY_AHEAD:
+                self.flow.resume_reading()
 
         def eof_received(self) -> bool | None:
             if self._session is not None:

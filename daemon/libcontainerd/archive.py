@@ -54,41 +54,73 @@ def _fifo_dir(ctrd: Containerd) -> str:
     return os.path.dirname(ctrd.address) or "."
 
 
-async def read_archive(ctrd: Containerd, cid: str, path: str, export: bool = False,
-                       mounts: list[ArchiveMount] | None = None) -> tuple[PathStat, AsyncIterator[bytes]]:
-    """The stat (awaited now: a missing path is an error of this call) and the tar, read
-    from the FIFO berth-containerd writes it into."""
-    pipe = Fifo(_fifo_dir(ctrd), write=False)
-    call = ctrd._containers.ReadArchive(pb.PathRequest(id=cid, path=path, export=export, mounts=_mounts(mounts),
-                                                       fifo=pipe.path), wait_for_ready=True)
-    try:
-        first = await call.read()
-    except grpc.aio.AioRpcError as e:
-        pipe.close()
-        raise _error(e, f"archive {path}") from None
-    except BaseException:
-        pipe.close()
-        call.cancel()
-        raise
-    if first is grpc.aio.EOF or not first.HasField("stat"):
-        pipe.close()
-        call.cancel()
-        raise _error(RuntimeError("no stat in the answer"), f"archive {path}")
+class TarStream:
+    """read_archive's tar, read from the FIFO, as an async iterator whose aclose releases
+    the FIFO and cancels the call whether or not the iteration began: an async
+    generator's finally runs only once it has started, and a response that never reads
+    (its client left first) or a caller that fails after read_archive would leave
+    berth-containerd blocked on a full pipe with the container's files mounted."""
 
-    async def rest() -> AsyncIterator[bytes]:
+    def __init__(self, pipe: Fifo, call: grpc.aio.UnaryStreamCall, path: str) -> None:
+        self._pipe = pipe
+        self._call = call
+        self._path = path
+        self._closed = False
+
+    def __aiter__(self) -> TarStream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._closed:
+            raise StopAsyncIteration
         try:
-            while data := await pipe.read():
-                yield data
-            try:  # the stream's end: its status says whether the tar was all of it
-                while await call.read() is not grpc.aio.EOF:
-                    pass
-            except grpc.aio.AioRpcError as e:
-                raise _error(e, f"archive {path}") from None
-        finally:
-            pipe.close()  # berth-containerd, still writing for a client that left, gets EPIPE
-            call.cancel()
+            if data := await self._pipe.read():
+                return data
+            await self._status()
+        except BaseException:
+            self.close()
+            raise
+        self.close()
+        raise StopAsyncIteration
 
-    return _stat(first.stat), rest()
+    async def _status(self) -> None:
+        """The stream's end: its status says whether the tar was all of it."""
+        try:
+            while await self._call.read() is not grpc.aio.EOF:
+                pass
+        except grpc.aio.AioRpcError as e:
+            raise _error(e, f"archive {self._path}") from None
+
+    def close(self) -> None:
+        self._closed = True
+        self._pipe.close()  # berth-containerd, still writing for a client that left, gets EPIPE
+        self._call.cancel()
+
+    async def aclose(self) -> None:
+        self.close()
+
+
+async def read_archive(ctrd: Containerd, cid: str, path: str, export: bool = False,
+                       mounts: list[ArchiveMount] | None = None) -> tuple[PathStat, TarStream]:
+    """The stat (awaited now: a missing path is an error of this call) and the tar, read
+    from the FIFO berth-containerd writes it into. The caller closes the stream (aclose)
+    however it ends."""
+    pipe = Fifo(_fifo_dir(ctrd), write=False)
+    call = None
+    try:
+        call = ctrd._containers.ReadArchive(pb.PathRequest(id=cid, path=path, export=export, mounts=_mounts(mounts),
+                                                           fifo=pipe.path), wait_for_ready=True)
+        first = await call.read()
+        if first is grpc.aio.EOF or not first.HasField("stat"):
+            raise RuntimeError("no stat in the answer")
+    except BaseException as e:
+        pipe.close()
+        if call is not None:
+            call.cancel()
+        if isinstance(e, (grpc.aio.AioRpcError, RuntimeError)):
+            raise _error(e, f"archive {path}") from None
+        raise
+    return _stat(first.stat), TarStream(pipe, call, path)
 
 
 async def _feed(data: AsyncIterator[bytes], pipe: Fifo) -> None:
@@ -104,20 +136,23 @@ async def write_archive(ctrd: Containerd, cid: str, path: str, data: AsyncIterat
     the client's upload and the extraction overlap; a call that ends first (an error)
     stops the writing, and one that fails the body (the client's) cancels the call."""
     pipe = Fifo(_fifo_dir(ctrd), write=True)
-    request = pb.WriteArchiveRequest(id=cid, path=path, copy_uid_gid=copy_uid_gid,
-                                     no_overwrite_dir_non_dir=no_overwrite_dir_non_dir, mounts=_mounts(mounts),
-                                     readonly_rootfs=readonly_rootfs, fifo=pipe.path)
-    loop = asyncio.get_running_loop()
-    call = loop.create_task(ctrd._call(f"extract to {path}", ctrd._containers.WriteArchive(
-        iter([request]), wait_for_ready=True, timeout=None)))
-    feed = loop.create_task(_feed(data, pipe))
+    tasks: list[asyncio.Task] = []
     try:
-        await asyncio.wait((call, feed), return_when=asyncio.FIRST_COMPLETED)
+        request = pb.WriteArchiveRequest(id=cid, path=path, copy_uid_gid=copy_uid_gid,
+                                         no_overwrite_dir_non_dir=no_overwrite_dir_non_dir, mounts=_mounts(mounts),
+                                         readonly_rootfs=readonly_rootfs, fifo=pipe.path)
+        loop = asyncio.get_running_loop()
+        call = loop.create_task(ctrd._call(f"extract to {path}", ctrd._containers.WriteArchive(
+            request, wait_for_ready=True, timeout=None)))
+        tasks.append(call)
+        feed = loop.create_task(_feed(data, pipe))
+        tasks.append(feed)
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         if feed.done() and feed.exception() is not None:
             raise feed.exception()  # type: ignore[misc]
         await call
     finally:
-        for task in (feed, call):
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(feed, call, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         pipe.close()

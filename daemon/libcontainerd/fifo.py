@@ -10,8 +10,10 @@ reads, it holds no write end: EOF is berth-containerd's close (and before
 berth-containerd opened it, no writer either: berthd reads only after the stat came).
 
 A directory is named by the berthd that made it (archive-PID-...): a berthd killed in
-the middle of a cp leaves one, and the next cp removes those whose berthd is gone
-(another berthd may share this berth-containerd and be using its own).
+the middle of a cp leaves one, and the next berthd's first cp removes those whose berthd
+is gone (another berthd may share this berth-containerd and be using its own). Once,
+not at each cp: a listing of the exec root on the event loop per cp for what only a
+crash leaves.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ import fcntl
 import os
 import shutil
 import tempfile
+import weakref
 
-_PIPE_SIZE = 1 << 20  # F_SETPIPE_SZ: 1 MiB, /proc/sys/fs/pipe-max-size's default
-_F_SETPIPE_SZ = 1031
-_READ = 1 << 20
+# The pipe's buffer, set here where the FIFO is made (berth-containerd's end is the same
+# pipe): 1 MiB, /proc/sys/fs/pipe-max-size's default; a read takes up to a pipe-full
+_PIPE_SIZE = 1 << 20
+_swept: set[str] = set()  # the directories whose leftovers this berthd has removed
 
 
 class Fifo:
@@ -32,11 +36,16 @@ class Fifo:
     the reader never sees EOF before the first bytes."""
 
     def __init__(self, near: str, write: bool) -> None:
-        _sweep(near)
+        if near not in _swept:
+            _swept.add(near)
+            _sweep(near)
         self._dir = tempfile.mkdtemp(prefix=f"archive-{os.getpid()}-", dir=near)  # 0700
         self.path = os.path.join(self._dir, "tar")
         self._fds: list[int] = []
         self._writer = -1
+        # close() at most once, and also when a Fifo is dropped unclosed (a caller's bug):
+        # berth-containerd then gets EPIPE rather than waiting on a pipe nobody reads
+        self._release = weakref.finalize(self, _release, self._fds, self._dir)
         try:
             os.mkfifo(self.path, 0o600)
             self._reader = self._open(os.O_RDONLY)
@@ -46,7 +55,7 @@ class Fifo:
             self.close()
             raise
         try:
-            fcntl.fcntl(self._reader, _F_SETPIPE_SZ, _PIPE_SIZE)
+            fcntl.fcntl(self._reader, fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
         except OSError:
             pass  # a smaller buffer only costs more wakeups
 
@@ -60,7 +69,7 @@ class Fifo:
         closed it again (before it opened, a read end sees EOF too: wait for that)."""
         while True:
             try:
-                return os.read(self._reader, _READ)
+                return os.read(self._reader, _PIPE_SIZE)
             except BlockingIOError:
                 await _ready(self._reader, write=False)
 
@@ -78,10 +87,14 @@ class Fifo:
         os.close(self._writer)
 
     def close(self) -> None:
-        for fd in self._fds:
-            os.close(fd)
-        self._fds = []
-        shutil.rmtree(self._dir, ignore_errors=True)
+        self._release()
+
+
+def _release(fds: list[int], directory: str) -> None:
+    for fd in fds:
+        os.close(fd)
+    fds.clear()
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 def _sweep(near: str) -> None:

@@ -48,7 +48,7 @@ async def archive_get(ref: ContainerId, request: Request,
                       path: Annotated[str, Query(description=_PATH)] = "") -> StreamingResponse:
     engine = _engine(request)
     header, data = await archive.get(engine, engine.store.get(ref), ref, path)
-    return StreamingResponse(data, media_type="application/x-tar", headers={_STAT: header})
+    return archive.TarResponse(data, headers={_STAT: header})
 
 
 @router.put("/containers/{id}/archive", openapi_extra=_TAR_BODY,
@@ -78,7 +78,7 @@ async def archive_put(
                        **errors({404: "no such container", 500: "server error"})})
 async def export(ref: ContainerId, request: Request) -> StreamingResponse:
     engine = _engine(request)
-    return StreamingResponse(await archive.export(engine, engine.store.get(ref)), media_type="application/x-tar")
+    return archive.TarResponse(await archive.export(engine, engine.store.get(ref)))
 
 
 @router.get("/containers/{id}/changes",

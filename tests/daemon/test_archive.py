@@ -20,7 +20,7 @@ import httpx
 import pytest
 from berth.proto import containerd_pb2 as pb
 from berth.proto import containerd_pb2_grpc as pbg
-from tests.daemon.conftest import Berthd, run_container
+from tests.daemon.conftest import Berthd, private_berthd, run_container
 from tests.daemon.test_exec import CLIS, cli
 
 SETUP = ("mkdir -p /d/sub && echo hello > /d/f && ln -s /etc/shadow /link && ln -s /d /dlink"
@@ -240,37 +240,33 @@ def test_big_files_go_through_the_fifo_whole(berthd: Berthd, api: httpx.Client, 
     assert _fifo_dirs(berthd) == []
 
 
-def test_a_fifo_left_by_a_berthd_that_died_is_removed_by_the_next_cp(berthd: Berthd, api: httpx.Client,
-                                                                     box: str) -> None:
-    """A berthd killed in the middle of a cp leaves its FIFO's directory; the next cp
-    removes it, and leaves alone one of a berthd that still runs (this test's pid)."""
-    dead, alive = (os.path.join(berthd.exec_root, f"archive-{pid}-x") for pid in (1 << 23, os.getpid()))
-    for d in (dead, alive):
-        os.mkdir(d, 0o700)
-        os.mkfifo(os.path.join(d, "tar"))
-    try:
-        r = api.get(f"/containers/{box}/archive", params={"path": "/etc/hostname"})
+def test_a_fifo_left_by_a_berthd_that_died_is_removed_by_the_next_berthds_first_cp() -> None:
+    """A berthd killed in the middle of a cp leaves its FIFO's directory; the next
+    berthd's first cp removes it, and leaves alone one of a berthd that still runs (this
+    test's pid)."""
+    with private_berthd("berthd-cpfifo-") as d, d.client() as api:
+        cid = run_container(api, {"Image": "busybox", "Cmd": ["sleep", "1000"]})
+        dead, alive = (os.path.join(d.exec_root, f"archive-{pid}-x") for pid in (1 << 23, os.getpid()))
+        for directory in (dead, alive):
+            os.mkdir(directory, 0o700)
+            os.mkfifo(os.path.join(directory, "tar"))
+        r = api.get(f"/containers/{cid}/archive", params={"path": "/etc/hostname"})
         assert r.status_code == 200
-        assert sorted(_fifo_dirs(berthd)) == [os.path.basename(alive)]
-    finally:
-        for d in (dead, alive):
-            shutil.rmtree(d, ignore_errors=True)
+        assert sorted(_fifo_dirs(d)) == [os.path.basename(alive)]
+        shutil.rmtree(alive)
 
 
-def test_the_rpcs_without_a_fifo_carry_the_tar_in_messages(berthd: Berthd, box: str) -> None:
-    """berth-containerd's archive RPCs called as before the FIFO (data messages), by a
-    client of its own: a big file (a Body read, not spliced) both ways."""
-    blob = os.urandom(3 << 20)
-    data = _tar({"viamsg": blob})
-    with grpc.insecure_channel(f"unix://{os.path.join(berthd.exec_root, 'containerd.sock')}",
-                               options=[("grpc.max_receive_message_length", 64 << 20)]) as channel:
+def test_the_rpcs_without_a_fifo_are_refused(berthd: Berthd, box: str) -> None:
+    """berth-containerd's archive RPCs need the caller's FIFO: a caller without one (a
+    berthd from before it) is refused, not answered with an empty tar."""
+    with grpc.insecure_channel(f"unix://{os.path.join(berthd.exec_root, 'containerd.sock')}") as channel:
         stub = pbg.ContainersStub(channel)
-        first = pb.WriteArchiveRequest(id=box, path="/tmp", data=data[:1000])
-        stub.WriteArchive(iter([first, pb.WriteArchiveRequest(data=data[1000:])]), timeout=60)
-        chunks = list(stub.ReadArchive(pb.PathRequest(id=box, path="/tmp/viamsg"), timeout=60))
-    assert chunks[0].stat.name == "viamsg" and chunks[0].stat.size == len(blob)
-    with tarfile.open(fileobj=io.BytesIO(b"".join(c.data for c in chunks[1:]))) as tar:
-        assert tar.extractfile("viamsg").read() == blob  # type: ignore[union-attr]
+        for call in (lambda: list(stub.ReadArchive(pb.PathRequest(id=box, path="/etc/hostname"), timeout=60)),
+                     lambda: stub.WriteArchive(pb.WriteArchiveRequest(id=box, path="/tmp"), timeout=60)):
+            with pytest.raises(grpc.RpcError) as e:
+                call()
+            assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert "no fifo" in e.value.details()
 
 
 def test_a_body_that_starts_late_is_still_all_there(api: httpx.Client, box: str) -> None:

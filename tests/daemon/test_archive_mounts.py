@@ -2,25 +2,31 @@
 (dockerd's view of its filesystem), not its tmpfs; export is of the rootfs alone. The
 same scenario runs with the docker CLI against berthd and against Debian's dockerd, and
 the transcripts must be equal; then berth's CLI, stopped containers, read-only mounts,
-symlinks in a volume, and that no mount is left in berth-containerd."""
+symlinks in a volume, and that no mount (nor FIFO) is left in berth-containerd, also by
+a client that leaves in the middle of a GET."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import json
 import os
+import socket
 import subprocess
 import tarfile
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
+from berth.daemon.libcontainerd import Containerd
+from berth.daemon.libcontainerd.archive import read_archive
 from tests import dockerd as private_dockerd
 from tests import rootfs
-from tests.daemon.conftest import Berthd
+from tests.daemon.conftest import Berthd, wait_until
 from tests.daemon.test_exec import CLIS, cli
 
 Docker = Callable[..., subprocess.CompletedProcess]
@@ -175,3 +181,83 @@ def test_symlinks_in_a_volume_stay_in_the_container(berthd: Berthd, api: httpx.C
     finally:
         berthd.docker("rm", "-f", name)
         berthd.docker("volume", "rm", vol)
+
+
+
+def _fifo_dirs(berthd: Berthd) -> list[str]:
+    return [n for n in os.listdir(berthd.exec_root) if n.startswith("archive-")]
+
+
+@pytest.fixture
+def stopped(api: httpx.Client) -> Iterator[str]:
+    """A container that never ran, with a file bigger than the FIFO's pipe (1 MiB): its
+    snapshot is mounted in berth-containerd for the length of a cp, and a reader that
+    stops keeps berth-containerd writing until berthd closes its end (EPIPE)."""
+    r = api.post("/containers/create", json={"Image": "busybox", "Cmd": ["sleep", "1000"]})
+    assert r.status_code == 201, r.text
+    cid = r.json()["Id"]
+    try:
+        tar = io.BytesIO()
+        with tarfile.open(fileobj=tar, mode="w") as t:
+            info = tarfile.TarInfo("big")
+            info.size = 8 << 20
+            t.addfile(info, io.BytesIO(bytes(info.size)))
+        assert api.put(f"/containers/{cid}/archive", params={"path": "/"}, content=tar.getvalue()).status_code == 200
+        yield cid
+    finally:
+        api.delete(f"/containers/{cid}", params={"force": 1})
+
+
+def _leave_before_the_body(berthd: Berthd, api: httpx.Client, cid: str, path: str) -> None:
+    """A GET whose client closes at once: berthd still waits for the stat then."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(berthd.sock)
+        s.sendall(f"GET /containers/{cid}/archive?path={path} HTTP/1.1\r\nHost: berth\r\n\r\n".encode())
+
+
+def _leave_mid_body(berthd: Berthd, api: httpx.Client, cid: str, path: str) -> None:
+    with api.stream("GET", f"/containers/{cid}/archive", params={"path": path}) as r:
+        assert r.status_code == 200
+        next(r.iter_raw(65536))
+
+
+def _gets_answered(api: httpx.Client, cid: str, since: float) -> int:
+    """How many GETs of the container's files berthd has answered (stat, stream made)."""
+    r = api.get("/events", params={"since": f"{since:.6f}", "until": f"{time.time():.6f}",
+                                   "filters": json.dumps({"container": [cid], "event": ["archive-path"]})})
+    return len(r.text.splitlines())
+
+
+@pytest.mark.parametrize("leave", [_leave_before_the_body, _leave_mid_body], ids=["before the body", "mid-body"])
+def test_a_client_that_leaves_a_get_leaves_no_mount_nor_fifo(berthd: Berthd, api: httpx.Client, stopped: str,
+                                                             leave: Callable[..., None]) -> None:
+    """Then the mount goes, and `start` is no longer refused as another operation in progress."""
+    before, since = _containerd_mounts(berthd), time.time()
+    for _ in range(3):
+        leave(berthd, api, stopped, "/big")
+    assert wait_until(lambda: _gets_answered(api, stopped, since) == 3)
+    assert wait_until(lambda: not _fifo_dirs(berthd) and _containerd_mounts(berthd) == before), \
+        (_fifo_dirs(berthd), _containerd_mounts(berthd), before)
+    assert api.post(f"/containers/{stopped}/start").status_code == 204
+
+
+def test_a_tar_stream_closed_before_its_first_read_releases_the_mount(berthd: Berthd, api: httpx.Client,
+                                                                      stopped: str) -> None:
+    """read_archive's stream closed unread (a response Starlette cancelled before it
+    iterated, a caller that failed after the call): its FIFO and the mount go at once."""
+    before = _containerd_mounts(berthd)
+
+    async def abandon() -> tuple[list[str], list[str]]:
+        ctrd = Containerd(os.path.join(berthd.exec_root, "containerd.sock"))
+        try:
+            _, data = await read_archive(ctrd, stopped, "/big")
+            held = _containerd_mounts(berthd)
+            await data.aclose()
+            return held, _fifo_dirs(berthd)
+        finally:
+            await ctrd.close()
+
+    held, fifos = asyncio.run(abandon())
+    assert held != before and fifos == []  # the stream held the mount; its close removed the FIFO
+    assert wait_until(lambda: _containerd_mounts(berthd) == before), (_containerd_mounts(berthd), before)
+    assert api.post(f"/containers/{stopped}/start").status_code == 204
