@@ -42,6 +42,10 @@ from .forkhelper import MAX_MSG
 SUBCOMMAND = "fork-server"  # ps: berth-containerd fork-server ARGS
 # -c, not -m: runpy would import the module twice (as __main__ and by its name)
 ENTRY = "from berth.containerd.runtime.forkhelper import main; main()"
+# -P: no cwd (-c's "") or script directory first on sys.path, or the root helper would
+# import a json.py from wherever berthd was started; unlike -I it keeps site, which
+# a venv's (and an editable install's) berth needs
+SAFE_PATH = "-P"
 
 
 class ForkServer:
@@ -131,7 +135,7 @@ def start(args: Sequence[str] | None = None) -> ForkServer | None:
     title = [proctitle.program("berth-containerd"), SUBCOMMAND, *(sys.argv[1:] if args is None else args)]
     parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
-        proc = subprocess.Popen([sys.executable, "-c", ENTRY, str(child.fileno()), str(os.getpid()), *title],
+        proc = subprocess.Popen(helper_command(child.fileno(), title),
                                 stdin=subprocess.DEVNULL, pass_fds=(child.fileno(),))
     except OSError as e:
         logging.getLogger("berth.containerd.forkserver").warning("fork server: %s; shims start as berth-shim", e)
@@ -142,11 +146,16 @@ def start(args: Sequence[str] | None = None) -> ForkServer | None:
     return ForkServer(parent, proc)
 
 
+def helper_command(fd: int, title: Sequence[str]) -> list[str]:
+    """The helper's command line: it serves `fd` for this process and shows `title` in ps."""
+    return [sys.executable, SAFE_PATH, "-c", ENTRY, str(fd), str(os.getpid()), *title]
+
+
 def shim_command() -> list[str]:
     exe = os.path.join(os.path.dirname(sys.executable), "berth-shim")
     if os.access(exe, os.X_OK):
         return [exe]
-    return [sys.executable, "-m", "berth.shim.main"]
+    return [sys.executable, SAFE_PATH, "-m", "berth.shim.main"]  # -m too puts the cwd first
 
 
 def spawn_command(req: ShimOptions) -> ShimProcess:

@@ -7,8 +7,10 @@ under the fork server once its shims are started.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -18,7 +20,8 @@ import pytest
 
 import rootfs
 from berth.containerd.errors import FailedPrecondition
-from berth.containerd.runtime.forkserver import ENTRY, spawn_command
+from berth.containerd.runtime.forkhelper import MAX_MSG
+from berth.containerd.runtime.forkserver import ENTRY, helper_command, spawn_command
 from berth.proto import containerd_pb2 as pb
 from berth.shim import client as shim_client
 from berth.shim.main import parse_args
@@ -136,6 +139,33 @@ def test_the_fork_server_imports_no_threading():
              "print(' '.join(m for m in ('threading', 'logging', 'subprocess', 'grpc') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip() == ""
+
+
+def _helper(cwd: str) -> tuple[socket.socket, subprocess.Popen[bytes]]:
+    parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    with child:
+        proc = subprocess.Popen(helper_command(child.fileno(), ["probe"]), cwd=cwd, stdin=subprocess.DEVNULL,
+                                pass_fds=(child.fileno(),))
+    parent.settimeout(60)
+    return parent, proc
+
+
+def test_the_fork_server_imports_nothing_from_its_working_directory(tmp_path):
+    """berthd's (so berth-containerd's) working directory is anyone's: a json.py there
+    must not run as root in the helper, as `python -c` would have it (cwd first on sys.path)."""
+    marker = tmp_path / "imported"
+    (tmp_path / "json.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    parent, proc = _helper(str(tmp_path))
+    try:
+        # its answer (no shim from no options) comes once it has made all its imports
+        parent.send(json.dumps({"seq": 7, "options": {}}).encode())
+        while "seq" not in (answer := json.loads(parent.recv(MAX_MSG))):
+            pass  # READY
+        assert answer["seq"] == 7 and answer["kind"] == "internal"
+    finally:
+        parent.close()
+        assert proc.wait(timeout=60) == 0
+    assert not marker.exists()
 
 
 def test_ps_lists_no_shim_as_berth_containerd(client, daemon, busybox):
