@@ -12,8 +12,7 @@ import _signal
 import json
 import os
 
-from berth.shim import proctitle
-from berth.shim.libc import LIBC
+from berth.shim import libc, proctitle
 from berth.shim.options import ShimError, ShimOptions, ShimProcess
 
 
@@ -126,7 +125,7 @@ def _become_shim(options: ShimOptions, ready_fd: int) -> None:
             return
         _report(ready_fd, {"pid": os.getpid(), "socket": options.socket_path, "container_pid": container_pid})
         ready_fd = -1
-        LIBC.malloc_trim(0)  # what create freed, back to the kernel
+        libc.trim()  # what create freed, back to the kernel
         shim.serve()
         code = 0
     except BaseException as e:  # noqa: BLE001 - the caller must hear something

@@ -17,7 +17,6 @@ Keep the imports here to the standard library's light modules and berth.shim.
 
 from __future__ import annotations
 
-import ctypes
 import gc
 import json
 import os
@@ -25,6 +24,8 @@ import signal
 import socket
 import sys
 from typing import Any, Callable
+
+from berth.shim import libc
 
 _PR_SET_PDEATHSIG = 1
 MAX_MSG = 1 << 16
@@ -36,8 +37,7 @@ def main() -> None:
     code = 1
     try:
         fd, ppid, title = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        libc.LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if os.getppid() != ppid:
             return  # berth-containerd died before the death signal was armed
         code = serve(socket.socket(fileno=fd), title)
@@ -61,7 +61,6 @@ def serve(sock: socket.socket, title: list[str]) -> int:
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     spawn = warm()
     from berth.common import pools
-    from berth.common.malloc import trim
 
     # Every object imported so far goes to the permanent generation: a collection in a
     # shim would otherwise write the gc header of each one it traverses, and each page
@@ -69,7 +68,7 @@ def serve(sock: socket.socket, title: list[str]) -> int:
     gc.collect()
     ballast = pools.fill()  # noqa: F841 - kept alive while serving: the shims allocate from fresh pools
     gc.freeze()
-    trim()
+    libc.trim()  # glibc's free heap pages back to the kernel
     while True:
         try:
             raw = sock.recv(MAX_MSG)
