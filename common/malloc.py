@@ -19,12 +19,3 @@ def limit_arenas(count: int = 2) -> None:
     except (OSError, AttributeError):  # not glibc (musl has no arenas to limit)
         pass
 
-
-def trim() -> None:
-    """Give glibc's free heap pages back to the kernel (malloc_trim(0))."""
-    import ctypes
-
-    try:
-        ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):
-        pass

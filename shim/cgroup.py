@@ -11,11 +11,13 @@ imported only when stats are first asked for, to keep an idle shim small.
 
 from __future__ import annotations
 
+import ctypes
 import os
 from typing import Any
 
 from berth.runc.cgroups._fs import read_keyed
 from berth.runc.cgroups._proc import DEFAULT_ROOT, UNIFIED, cgroup_mounts, is_unified, own_cgroups
+from berth.shim.libc import LIBC  # here, not in the function: an import run in a shim writes pages
 
 Paths = dict[str, str]  # subsystem ("" = unified) -> the container's cgroup directory
 
@@ -102,14 +104,10 @@ def drain(fd: int) -> None:
 
 
 def _inotify_modify(path: str) -> int:
-    import ctypes
-
-    from berth.shim.libc import LIBC as libc
-
-    fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+    fd = LIBC.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
     if fd < 0:
         raise OSError(ctypes.get_errno(), "inotify_init1")
-    if libc.inotify_add_watch(fd, os.fsencode(path), 0x002) < 0:  # IN_MODIFY
+    if LIBC.inotify_add_watch(fd, os.fsencode(path), 0x002) < 0:  # IN_MODIFY
         err = ctypes.get_errno()
         os.close(fd)
         raise OSError(err, f"inotify_add_watch {path}")

@@ -67,12 +67,18 @@ def op_kill(shim: Shim, conn: Conn, req: Request) -> Answer:
     if not isinstance(sig, int) or not 0 < sig < 65:
         raise RequestError(f"invalid signal {sig!r}", "invalid")
     proc = _target(shim, req)
+    # An exited process not reaped yet would take the kill(2) below (a zombie does) and
+    # the kill would "succeed": reaped now, it is not running, as runc's kill says.
+    shim.reaper.reap()
     if proc.exit_status is not None:
         raise RequestError("process already finished", "not_found")
     if proc is not shim.init or not req.get("all", False):
         # an exec is our child and the init is reparented to us (we are its subreaper):
         # until we reap it its pid cannot have been reused, so no runtime child is
-        # needed (runc's kill is this same kill(2) of the state's pid)
+        # needed (runc's kill is this same kill(2) of the state's pid). runc 1.1 also
+        # thaws a paused container on SIGKILL (v1's freezer holds a kill until then);
+        # not done here: berthd's kill resumes a paused container after any signal
+        # (daemon/containers/pause.thaw_after_signal), as moby does.
         os.kill(proc.pid, sig)
         return {}
     try:

@@ -23,3 +23,11 @@ def resolve() -> None:
             getattr(LIBC, name)
         except AttributeError:
             pass  # not glibc: the callers cope
+
+
+def trim() -> None:
+    """malloc_trim(0): glibc's free heap pages back to the kernel (other libcs: nothing)."""
+    try:
+        LIBC.malloc_trim(0)
+    except AttributeError:
+        pass

@@ -15,7 +15,9 @@ import os
 import selectors
 import shutil
 import socket
+import sys
 import tempfile
+from typing import Any
 
 from berth.common.files import write_json_atomic
 from berth.common.timefmt import rfc3339_nano
@@ -25,22 +27,48 @@ from berth.shim.process import Proc
 from berth.shim.reaper import Reaper
 
 _ROUNDS = 64  # more than the warm-up and the adaptive counters need to settle
+_REQUESTS = b'{"op": "state"}\n{"op": "state", "exec_id": "x"}\n{"op": "nope"}\n' * 8
+_ANSWERS = _REQUESTS.count(b"\n")
+# The loop's turns per connection before the warm-up gives up on it: one accepts, one
+# reads and answers, one reads the answers; never reached unless something is wrong.
+_MAX_TURNS = 64
 
 
-def prewarm() -> None:
-    """Exercise the loop's code paths; any failure only leaves them colder."""
-    from berth.shim import libc
+class WarmupError(Exception):
+    """The shim's loop did not go the way the warm-up drives it."""
 
-    libc.resolve()
-    work = tempfile.mkdtemp(prefix="berth-prewarm-")
+
+def prewarm() -> bool:
+    """Exercise the loop's code paths; False (and a log line) if they could not all run.
+
+    A failure only leaves them colder: the shims work the same without it, so nothing
+    here may raise, and nothing waits on anything that might not come.
+    """
+    work = None
     try:
+        from berth.shim import libc
+
+        libc.resolve()
+        work = tempfile.mkdtemp(prefix="berth-prewarm-")
         _serve_requests(work)
         _logs_and_reaper(work)
         _cgroup_reads()
+        return True
     except Exception:  # noqa: BLE001 - an optimisation: the shim works the same without it
-        pass
+        _log_failure()
+        return False
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _log_failure() -> None:
+    import traceback
+
+    # berth-containerd's stderr (its log), in its line format, without logging's import
+    print('level=warning msg="fork server: warm-up failed, shims start colder"', file=sys.stderr)
+    traceback.print_exc()
+    sys.stderr.flush()
 
 
 def _fake_shim(work: str) -> object:
@@ -54,43 +82,72 @@ def _fake_shim(work: str) -> object:
 
 
 def _serve_requests(work: str) -> None:
-    """The shim's loop, its socket server and the state op, as a client's requests go through them."""
+    """The shim's loop, its socket server and the state op, as a client's requests go through them.
+
+    The loop ends once the answers are in, at the client's EOF (the server dropped it),
+    or after _MAX_TURNS of its turns: a byte left in a pipe it watches makes each turn
+    return at once, so it never blocks on an answer that does not come.
+    """
     shim = _fake_shim(work)
     path = os.path.join(work, "p.sock")
-    shim.server.listen(path)  # type: ignore[attr-defined]
+    tick_r, tick_w = os.pipe()
     try:
+        os.write(tick_w, b".")
+        shim.server.listen(path)  # type: ignore[attr-defined]
         for _ in range(_ROUNDS // 8):
-            client = unixsock.connect(path, timeout=5)
-            with client:
-                client.sendall(b'{"op": "state"}\n{"op": "state", "exec_id": "x"}\n{"op": "nope"}\n' * 8)
-                got = bytearray()
-
-                def answers(client: socket.socket = client, got: bytearray = got) -> None:
-                    got += _recv_ready(client)
-                    if got.count(b"\n") >= 24:
-                        shim.deleted = True  # type: ignore[attr-defined]  # ends serve()
-
-                shim.sel.register(client, selectors.EVENT_READ, answers)  # type: ignore[attr-defined]
-                shim.deleted = False  # type: ignore[attr-defined]
-                shim.serve()  # type: ignore[attr-defined]
-                shim.sel.unregister(client)  # type: ignore[attr-defined]
-                while protocol.next_line(got) is not None:
-                    pass
+            with unixsock.connect(path, timeout=5) as client:
+                client.sendall(_REQUESTS)
+                got = _serve_one(shim, client, tick_r)
+            if (answered := got.count(b"\n")) < _ANSWERS:
+                raise WarmupError(f"the shim's loop answered {answered} of {_ANSWERS} requests")
+            while protocol.next_line(got) is not None:
+                pass
     finally:
         for key in list(shim.sel.get_map().values()):  # type: ignore[attr-defined]
             if isinstance(key.fileobj, socket.socket):
                 key.fileobj.close()
         shim.sel.close()  # type: ignore[attr-defined]
-        for fd in (shim._wake_r, shim._wake_w):  # type: ignore[attr-defined]
+        for fd in (shim._wake_r, shim._wake_w, tick_r, tick_w):  # type: ignore[attr-defined]
             os.close(fd)
 
 
-def _recv_ready(sock: socket.socket) -> bytes:
+def _serve_one(shim: Any, client: socket.socket, tick_r: int) -> bytearray:
+    """Run the shim's loop until `client` has its answers (or EOF, or the turns run out)."""
+    got = bytearray()
+    turns = 0
+
+    def answers() -> None:
+        data = _recv_ready(client)
+        if data is None:
+            return
+        got.extend(data)
+        if not data or got.count(b"\n") >= _ANSWERS:
+            shim.deleted = True  # ends serve()
+
+    def tick() -> None:
+        nonlocal turns
+        turns += 1
+        if turns >= _MAX_TURNS:
+            shim.deleted = True
+
+    shim.sel.register(client, selectors.EVENT_READ, answers)
+    shim.sel.register(tick_r, selectors.EVENT_READ, tick)
+    try:
+        shim.deleted = False
+        shim.serve()
+    finally:
+        shim.sel.unregister(tick_r)
+        shim.sel.unregister(client)
+    return got
+
+
+def _recv_ready(sock: socket.socket) -> bytes | None:
+    """What `sock` has now: b"" at EOF, None if nothing after all."""
     sock.setblocking(False)
     try:
         return sock.recv(65536)
     except BlockingIOError:
-        return b""
+        return None
     finally:
         sock.setblocking(True)
 

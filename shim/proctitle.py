@@ -69,7 +69,7 @@ def set_title(argv: list[str], comm: str) -> bool:
 
 
 def set_comm(comm: str) -> None:
-    _libc().prctl(_PR_SET_NAME, comm.encode()[:_COMM_MAX], 0, 0, 0)
+    LIBC.prctl(_PR_SET_NAME, comm.encode()[:_COMM_MAX], 0, 0, 0)
 
 
 def set_cmdline(argv: list[str]) -> bool:
@@ -78,16 +78,15 @@ def set_cmdline(argv: list[str]) -> bool:
     buf = mmap.mmap(-1, len(data), flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
     buf.write(data)
     anchor = ctypes.c_char.from_buffer(buf)  # pins the mapping: it cannot be closed while this lives
-    libc = _libc()
     mm = _stat_bounds()
     mm["arg_start"] = ctypes.addressof(anchor)
     mm["arg_end"] = mm["arg_start"] + len(data)
     mm["auxv"] = 0  # and auxv_size 0: keep the auxv
     # Last, so nothing can move the break between reading it and the call.
-    mm["brk"] = libc.sbrk(0) or 0
+    mm["brk"] = LIBC.sbrk(0) or 0
     # exe_fd -1: keep /proc/PID/exe (changing it would need CAP_CHECKPOINT_RESTORE)
     packed = _MM_MAP.pack(*(mm[name] for name in _MM_FIELDS), 0, 0xFFFFFFFF)
-    if libc.prctl(_PR_SET_MM, _PR_SET_MM_MAP, packed, len(packed), 0) != 0:
+    if LIBC.prctl(_PR_SET_MM, _PR_SET_MM_MAP, packed, len(packed), 0) != 0:
         del anchor
         buf.close()
         return False
@@ -102,7 +101,3 @@ def _stat_bounds() -> dict[str, int]:
     finally:
         os.close(fd)
     return {name: int(fields[n - 3]) for name, n in _STAT_FIELDS.items()}
-
-
-def _libc() -> ctypes.CDLL:
-    return LIBC  # a module-level import: an import statement run in a shim writes ~64 KiB

@@ -1,9 +1,12 @@
 """spawn(): start a shim that is not the caller's child, and learn whether its container was created.
 
-The caller forks a child that starts a new session and forks the shim, then exits
-at once; the caller reaps it, so the shim is reparented to init (or the nearest
-subreaper) and survives whatever happens to the caller.  The shim reports over a
-pipe: one JSON line, ready or the runtime's error.  The caller must be single-threaded.
+The shim must survive whatever happens to its caller, so it is reparented to init
+(or the nearest subreaper), in a session of its own. A caller that exits right after
+(`disposable`: the fork server's worker) starts the new session itself and forks the
+shim, which is reparented when the caller exits. Any other caller (the berth-shim
+command) forks an intermediate child that starts the session, forks the shim and
+exits at once; the caller reaps it. The shim reports over a pipe: one JSON line,
+ready or the runtime's error. The caller must be single-threaded.
 """
 
 from __future__ import annotations
@@ -12,8 +15,7 @@ import _signal
 import json
 import os
 
-from berth.shim import proctitle
-from berth.shim.libc import LIBC
+from berth.shim import libc, proctitle
 from berth.shim.options import ShimError, ShimOptions, ShimProcess
 
 
@@ -126,7 +128,7 @@ def _become_shim(options: ShimOptions, ready_fd: int) -> None:
             return
         _report(ready_fd, {"pid": os.getpid(), "socket": options.socket_path, "container_pid": container_pid})
         ready_fd = -1
-        LIBC.malloc_trim(0)  # what create freed, back to the kernel
+        libc.trim()  # what create freed, back to the kernel
         shim.serve()
         code = 0
     except BaseException as e:  # noqa: BLE001 - the caller must hear something

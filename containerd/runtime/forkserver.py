@@ -8,6 +8,8 @@ which serves spawn requests over a SOCK_SEQPACKET socketpair:
 each request is one JSON message (a sequence number and the ShimOptions fields),
 each answer one JSON message; each request runs in a worker forked for it. The shim
 detaches itself in berth.shim.spawn, so it is never a child of berth-containerd.
+The helper's first message says it is ready (warmed up); requests wait for it only
+for a while (READY_WITHIN), and the helper, once gone, is reaped by the reader.
 
 The helper names itself in ps (`berth-containerd fork-server ARGS`, comm
 berth-forksrv), and each shim, a fork that would keep the helper's command line,
@@ -16,8 +18,8 @@ berth-containerd by the pids ps lists for it must not stop the containers.  The
 helper ignores SIGCHLD, so the kernel reaps its finished workers at once: nothing
 under it is left defunct between requests.
 
-If the helper or berth.shim.spawn is unavailable, `spawn_command` runs the
-`berth-shim` command with the same arguments instead.
+If the helper is not ready, is gone, or has no berth.shim.spawn, `spawn_command`
+runs the `berth-shim` command with the same arguments instead.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -42,13 +45,27 @@ from .forkhelper import MAX_MSG
 SUBCOMMAND = "fork-server"  # ps: berth-containerd fork-server ARGS
 # -c, not -m: runpy would import the module twice (as __main__ and by its name)
 ENTRY = "from berth.containerd.runtime.forkhelper import main; main()"
+# -P: no cwd (-c's "") or script directory first on sys.path, or the root helper would
+# import a json.py from wherever berthd was started; unlike -I it keeps site, which
+# a venv's (and an editable install's) berth needs
+SAFE_PATH = "-P"
+# How long after its start creates wait for the helper to be ready (it is in about a
+# second); a helper stuck warming up must not hold every create.
+READY_WITHIN = 15.0
+_log = logging.getLogger("berth.containerd.forkserver")
 
 
 class ForkServer:
     """The parent's handle. Requests carry a number; a reader thread hands each
-    answer to its caller, so slow runtime creates do not queue behind each other."""
+    answer to its caller, so slow runtime creates do not queue behind each other.
 
-    def __init__(self, sock: socket.socket, proc: subprocess.Popen[bytes]) -> None:
+    Requests go only once the helper has said it is ready (warmed up, serving): until
+    READY_WITHIN after its start a create waits for that, afterwards it does not, and
+    falls back to the berth-shim command while the helper is not ready (or is gone).
+    """
+
+    def __init__(self, sock: socket.socket, proc: subprocess.Popen[bytes],
+                 ready_within: float = READY_WITHIN) -> None:
         self._sock = sock
         self._proc = proc
         self.pid = proc.pid
@@ -56,9 +73,16 @@ class ForkServer:
         self._pending: dict[int, _Pending] = {}
         self._next = 0
         self.alive = True
+        self._ready = threading.Event()
+        self._ready_by = time.monotonic() + ready_within
+        self.ended = threading.Event()  # the helper is gone and reaped
         threading.Thread(target=self._read, name="forkserver-reader", daemon=True).start()
 
     def spawn(self, req: ShimOptions) -> ShimProcess:
+        if not self._ready.wait(max(0.0, self._ready_by - time.monotonic())):
+            if self.alive:
+                _log.warning("fork server (pid %d) not ready: shim for %s starts as berth-shim", self.pid, req.id)
+            return spawn_command(req)
         pending = _Pending()
         with self._lock:
             if self.alive:
@@ -72,7 +96,7 @@ class ForkServer:
                     self.alive = False
         if not self.alive and not pending.done.is_set():
             return spawn_command(req)
-        pending.done.wait()
+        pending.done.wait()  # a worker answers whatever happens, unless killed (then EOF)
         answer = pending.answer
         if answer is None or answer.get("kind") == "unavailable":
             return spawn_command(req)
@@ -91,6 +115,9 @@ class ForkServer:
             if not raw:
                 break
             answer = json.loads(raw)
+            if "seq" not in answer:
+                self._ready.set()  # READY, its one message without a seq
+                continue
             with self._lock:
                 pending = self._pending.pop(answer.pop("seq"), None)
             if pending:
@@ -100,8 +127,15 @@ class ForkServer:
         with self._lock:
             self.alive = False
             pending_all, self._pending = list(self._pending.values()), {}
+        self._ready.set()  # nobody waits for it any longer (alive is False)
         for pending in pending_all:
             pending.done.set()
+        # Its end closes only when it exits (its workers, which share it, are gone by
+        # then too): reaped here, or it stays defunct under berth-containerd.
+        code = self._proc.wait()
+        if code:
+            _log.warning("fork server (pid %d) exited with status %d; shims start as berth-shim", self.pid, code)
+        self.ended.set()
 
     def close(self) -> None:
         try:
@@ -131,10 +165,10 @@ def start(args: Sequence[str] | None = None) -> ForkServer | None:
     title = [proctitle.program("berth-containerd"), SUBCOMMAND, *(sys.argv[1:] if args is None else args)]
     parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
-        proc = subprocess.Popen([sys.executable, "-c", ENTRY, str(child.fileno()), str(os.getpid()), *title],
+        proc = subprocess.Popen(helper_command(child.fileno(), title),
                                 stdin=subprocess.DEVNULL, pass_fds=(child.fileno(),))
     except OSError as e:
-        logging.getLogger("berth.containerd.forkserver").warning("fork server: %s; shims start as berth-shim", e)
+        _log.warning("fork server: %s; shims start as berth-shim", e)
         parent.close()
         return None
     finally:
@@ -142,11 +176,16 @@ def start(args: Sequence[str] | None = None) -> ForkServer | None:
     return ForkServer(parent, proc)
 
 
+def helper_command(fd: int, title: Sequence[str]) -> list[str]:
+    """The helper's command line: it serves `fd` for this process and shows `title` in ps."""
+    return [sys.executable, SAFE_PATH, "-c", ENTRY, str(fd), str(os.getpid()), *title]
+
+
 def shim_command() -> list[str]:
     exe = os.path.join(os.path.dirname(sys.executable), "berth-shim")
     if os.access(exe, os.X_OK):
         return [exe]
-    return [sys.executable, "-m", "berth.shim.main"]
+    return [sys.executable, SAFE_PATH, "-m", "berth.shim.main"]  # -m too puts the cwd first
 
 
 def spawn_command(req: ShimOptions) -> ShimProcess:

@@ -7,8 +7,11 @@ under the fork server once its shims are started.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -18,7 +21,8 @@ import pytest
 
 import rootfs
 from berth.containerd.errors import FailedPrecondition
-from berth.containerd.runtime.forkserver import ENTRY, spawn_command
+from berth.containerd.runtime.forkhelper import MAX_MSG
+from berth.containerd.runtime.forkserver import ENTRY, ForkServer, helper_command, spawn_command
 from berth.proto import containerd_pb2 as pb
 from berth.shim import client as shim_client
 from berth.shim.main import parse_args
@@ -131,11 +135,80 @@ def test_the_fork_server_reads_apart_from_the_grpc_server(daemon):
 
 def test_the_fork_server_imports_no_threading():
     """Its heap is every shim's baseline, and with threading imported each fork would run
-    threading's after-fork hook: a few hundred KiB of shared pages copied into each shim."""
-    probe = ("import sys; from berth.containerd.runtime.forkhelper import warm; warm(); "
+    threading's after-fork hook: a few hundred KiB of shared pages copied into each shim.
+
+    prepare() is all the helper does before its loop: main's and serve's imports, the
+    warm-up, the pools' ballast."""
+    probe = ("import sys; from berth.containerd.runtime.forkhelper import prepare; prepare(['probe']); "
              "print(' '.join(m for m in ('threading', 'logging', 'subprocess', 'grpc') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip() == ""
+
+
+def _helper(cwd: str) -> tuple[socket.socket, subprocess.Popen[bytes]]:
+    parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    with child:
+        proc = subprocess.Popen(helper_command(child.fileno(), ["probe"]), cwd=cwd, stdin=subprocess.DEVNULL,
+                                pass_fds=(child.fileno(),))
+    parent.settimeout(60)
+    return parent, proc
+
+
+def test_the_fork_server_imports_nothing_from_its_working_directory(tmp_path):
+    """berthd's (so berth-containerd's) working directory is anyone's: a json.py there
+    must not run as root in the helper, as `python -c` would have it (cwd first on sys.path)."""
+    marker = tmp_path / "imported"
+    (tmp_path / "json.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    parent, proc = _helper(str(tmp_path))
+    try:
+        # its answer (no shim from no options) comes once it has made all its imports
+        parent.send(json.dumps({"seq": 7, "options": {}}).encode())
+        while "seq" not in (answer := json.loads(parent.recv(MAX_MSG))):
+            pass  # READY
+        assert answer["seq"] == 7 and answer["kind"] == "internal"
+    finally:
+        parent.close()
+        assert proc.wait(timeout=60) == 0
+    assert not marker.exists()
+
+
+def test_a_fork_server_that_fails_says_why_on_its_stderr():
+    """berth-containerd's log: or every create falls back to the berth-shim command unexplained."""
+    argv = helper_command(0, ["probe"])
+    argv[argv.index(ENTRY) + 1] = "not-a-fd"
+    failed = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    assert failed.returncode == 1
+    assert 'level=error msg="fork server failed, shims start as berth-shim"' in failed.stderr
+    assert "Traceback" in failed.stderr and "ValueError: invalid literal for int()" in failed.stderr
+
+
+def test_a_fork_server_never_ready_leaves_creates_to_the_command(scratch):
+    """A helper stuck before its ready message (a warm-up that hangs) holds a create only
+    as long as it is given, is sent nothing (it might still create later), and once gone
+    is reaped, not left defunct under berth-containerd."""
+    parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    stuck = subprocess.Popen(["sleep", "1000"], stdin=subprocess.DEVNULL)  # never says READY
+    fork = ForkServer(parent, stuck, ready_within=0.5)
+    try:
+        bundle = rootfs.make_bundle(os.path.join(scratch, "b"), ["true"])
+        req = ShimOptions("c" + uuid.uuid4().hex[:8], bundle, "/usr/sbin/runc", os.path.join(scratch, "rt"), "")
+        spawned = fork.spawn(req)  # through the berth-shim command
+        assert alive(spawned.pid) and spawned.container_pid > 0
+        assert shim_client.call(spawned.socket_path, {"op": "state"}, timeout=30)["status"] == "created"
+        shim_client.call(spawned.socket_path, {"op": "delete"}, timeout=30)
+        child.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            child.recv(MAX_MSG)
+        stuck.kill()
+        child.close()  # the helper's end, as when it exits: the reader reaps it
+        assert fork.ended.wait(60)
+        assert stuck.returncode == -signal.SIGKILL and not os.path.exists(f"/proc/{stuck.pid}")
+    finally:
+        if stuck.returncode is None:
+            stuck.kill()
+            stuck.wait()
+        child.close()
+        fork.close()
 
 
 def test_ps_lists_no_shim_as_berth_containerd(client, daemon, busybox):

@@ -106,6 +106,28 @@ def test_kill_9_gives_128_plus_9(spawn_task) -> None:
     assert task.call("wait")["exit_status"] == 137
 
 
+def test_a_kill_of_an_init_that_exited_unreaped_is_not_found(spawn_task) -> None:
+    """As runc's kill says of a container that is not running (and containerd's shim).
+
+    Three requests in one write are handled in one turn of the shim's loop, which has
+    not reaped the init killed by the first when the third comes: `pids` (a runtime
+    child, waited for by its own pid) is long enough for it to have become a zombie,
+    which kill(2) alone would signal without an error.
+    """
+    task = spawn_task(["sleep", "100"])
+    task.call("start")
+    kill = json.dumps({"op": "kill", "signal": signal.SIGKILL}).encode() + b"\n"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(30)
+        sock.connect(task.shim.socket_path)
+        sock.sendall(kill + b'{"op": "pids"}\n' + kill)
+        with sock.makefile("rb") as answers:
+            first, _, third = (json.loads(answers.readline()) for _ in range(3))
+    assert first == {}
+    assert third == {"error": "process already finished", "code": "not_found"}
+    assert task.call("wait")["exit_status"] == 137
+
+
 def test_many_clients_wait_at_once(spawn_task) -> None:
     task = spawn_task(["sh", "-c", "trap 'exit 7' TERM; echo ready; sleep 100 & wait"])
     task.call("start")
