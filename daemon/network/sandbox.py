@@ -156,7 +156,7 @@ def detach(a: Attachment, ipam: Ipam, res: Reservations) -> Leftovers:
     return gone
 
 
-def remove(gone: Leftovers, delete_link: Callable[[str], None]) -> None:
+def remove(gone: Leftovers, delete_link: Callable[[str], None] = links.delete_link) -> None:
     """The veths, then the namespace (deleting a veth deletes its peer inside)."""
     for name in gone.host_ifs:
         try:
