@@ -149,7 +149,7 @@ def test_the_cli_stays_light(tmp_path, command):
 
 @pytest.mark.parametrize("command", [["--version"], ["exec", "c", "true"]])
 def test_the_installed_launcher_stays_light(tmp_path, command):
-    """The `berth` script an install puts on PATH (client/launcher/berth) adds nothing heavy:
+    """The `berth` script an install puts on PATH (client/berth) adds nothing heavy:
     pip's console-script launcher would import re (and enum, functools...) at every start.
     The script this venv's install put next to its python, so that a packaging change
     back to a console script fails here."""
