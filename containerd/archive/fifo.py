@@ -54,21 +54,31 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def _splice(fd: int, body: Body) -> None:
-    """A file's data into the pipe; a file truncated meanwhile is padded with zeros to
-    the size its header gave (the tar stays well-formed)."""
-    left = body.size
-    while left > 0:
+def _splice_all(src: int, dst: int, size: int) -> tuple[int, bool]:
+    """Up to `size` bytes spliced from `src` to `dst`: (bytes left, whether the kernel
+    refused to splice: EINVAL, a file system without splice_read). Bytes left and no
+    refusal: `src` ended first."""
+    while size > 0:
         try:
-            n = os.splice(body.fd, fd, left)
+            n = os.splice(src, dst, size)
         except OSError as e:
             if e.errno != errno.EINVAL:
                 raise
-            return _copy(fd, body.fd, left)  # a file system that takes no splice (no splice_read)
+            return size, True
         if n == 0:
-            _write_all(fd, bytes(left))
-            return
-        left -= n
+            return size, False
+        size -= n
+    return 0, False
+
+
+def _splice(fd: int, body: Body) -> None:
+    """A file's data into the pipe; a file truncated meanwhile is padded with zeros to
+    the size its header gave (the tar stays well-formed)."""
+    left, refused = _splice_all(body.fd, fd, body.size)
+    if refused:
+        _copy(fd, body.fd, left)
+    elif left:
+        _write_all(fd, bytes(left))
 
 
 def _copy(fd: int, src: int, left: int) -> None:
@@ -111,17 +121,12 @@ class PipeFeed(Feed):
         queued = min(size, sum(map(len, self._queue)))
         super().copy_to(fd, queued)  # what Feed holds already: it reads no more for that
         size -= queued
-        while size > 0:
-            try:
-                n = os.splice(self._fd, fd, size)
-            except OSError as e:
-                if e.errno != errno.EINVAL:
-                    raise
-                return super().copy_to(fd, size)  # a file system that takes no splice
-            if n == 0:
-                raise tarfile.ReadError("unexpected end of data")
-            size -= n
-            self._pos += n
+        left, refused = _splice_all(self._fd, fd, size)
+        self._pos += size - left
+        if refused:
+            super().copy_to(fd, left)  # a file system that takes no splice
+        elif left:
+            raise tarfile.ReadError("unexpected end of data")
 
 
 def drain(fd: int) -> None:
