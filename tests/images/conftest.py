@@ -33,12 +33,8 @@ def registry() -> Iterator[Registry]:
 
 @pytest.fixture
 def proxy(registry: Registry) -> Iterator[Proxy]:
-    p = Proxy(registry.host)
-    p.start()
-    try:
+    with Proxy(registry.host) as p:
         yield p
-    finally:
-        p.stop()
 
 
 def new_engine(extra_args: list[str] | None = None) -> Berthd:

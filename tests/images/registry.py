@@ -295,3 +295,10 @@ class Proxy:
             self._server.shutdown()
             self._serving.join()
             self._server.server_close()
+
+    def __enter__(self) -> Proxy:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -125,12 +125,8 @@ def test_berth_cli_reads_a_docker_style_config(engine, locked, layout, tmp_path)
 
 @pytest.fixture
 def token_proxy(registry):
-    p = Proxy(registry.host, bearer=True)
-    p.start()
-    try:
+    with Proxy(registry.host, bearer=True) as p:
         yield p
-    finally:
-        p.stop()
 
 
 def test_anonymous_bearer_token_flow(engine, registry, token_proxy, layout):

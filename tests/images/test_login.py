@@ -131,12 +131,8 @@ def test_docker_sdk_login(engine, locked):  # noqa: F811
 
 @pytest.fixture
 def tokens(registry):
-    p = Proxy(registry.host, bearer=True, users={"bob": "hunter2"}, give_refresh_tokens=True)
-    p.start()
-    try:
+    with Proxy(registry.host, bearer=True, users={"bob": "hunter2"}, give_refresh_tokens=True) as p:
         yield p
-    finally:
-        p.stop()
 
 
 def test_token_service_login_gives_an_identity_token(engine, api, registry, tokens, layout, tmp_path):

@@ -48,12 +48,8 @@ class Pushed:
 
 @pytest.fixture(scope="module")
 def proxy(registry: Registry) -> Iterator[Proxy]:
-    p = Proxy(registry.host)
-    p.start()
-    try:
+    with Proxy(registry.host) as p:
         yield p
-    finally:
-        p.stop()
 
 
 def _base(engine) -> str:

@@ -5,6 +5,7 @@ Everything is removed afterwards: containers, mounts, cgroups, processes (by pid
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -37,6 +38,15 @@ def _import(client: httpx.Client, tar: str) -> None:
     rootfs.import_tar(client, tar, IMAGE)
 
 
+@contextlib.contextmanager
+def berthd_with_image(prefix: str, args: list[str], image_tar: str) -> Iterator[Berthd]:
+    """A private berthd with the probe image imported as IMAGE."""
+    with private_berthd(prefix, args) as d:
+        with d.client() as c:
+            _import(c, image_tar)
+        yield d
+
+
 @pytest.fixture(scope="session")
 def work() -> Iterator[str]:
     path = tempfile.mkdtemp(prefix="berth-security-")
@@ -54,9 +64,7 @@ def image_tar(work: str) -> str:
 
 @pytest.fixture(scope="session")
 def berthd(image_tar: str) -> Iterator[Berthd]:
-    with private_berthd("berthd-sec-", ["--log-level", "info"]) as d:
-        with d.client() as c:
-            _import(c, image_tar)
+    with berthd_with_image("berthd-sec-", ["--log-level", "info"], image_tar) as d:
         yield d
 
 

@@ -16,10 +16,10 @@ from collections.abc import Iterator
 import pytest
 
 from tests import dockerd as private_dockerd
-from tests.daemon.conftest import BERTHD, Berthd, _pids_mentioning, private_berthd
+from tests.daemon.conftest import BERTHD, Berthd, _pids_mentioning
 from tests.dockerd import Dockerd
 
-from .conftest import IMAGE, _import
+from .conftest import IMAGE, _import, berthd_with_image
 
 Engine = Berthd | Dockerd
 
@@ -33,9 +33,7 @@ def _subordinate(path: str = "/etc/subuid") -> int:
 
 @pytest.fixture(scope="module")
 def remapped(image_tar: str) -> Iterator[Berthd]:
-    with private_berthd("berthd-userns-", ["--userns-remap", "default"]) as d:
-        with d.client() as c:
-            _import(c, image_tar)
+    with berthd_with_image("berthd-userns-", ["--userns-remap", "default"], image_tar) as d:
         yield d
 
 
@@ -213,9 +211,7 @@ def test_a_user_without_ranges_stops_berthd_as_dockerd(remap: str, tmp_path) -> 
 
 def test_shifted_layers_go_with_their_image_and_nothing_is_left(image_tar: str) -> None:
     """A private engine: run, rm, rmi, stop; no copy, mount or process of it is left."""
-    with private_berthd("berthd-userns-gc-", ["--userns-remap", "default"]) as d:
-        with d.client() as c:
-            _import(c, image_tar)
+    with berthd_with_image("berthd-userns-gc-", ["--userns-remap", "default"], image_tar) as d:
         shifted = os.path.join(d.data_root, "containerd", "snapshots", "remapped")
         _ok(d, "run", "--rm", "--network", "none", IMAGE, "true")
         assert len(os.listdir(shifted)) == 1
