@@ -68,15 +68,22 @@ def berthd(image_tar: str) -> Iterator[Berthd]:
         yield d
 
 
-@pytest.fixture(scope="session")
-def dockerd(image_tar: str) -> Iterator[Dockerd]:
-    d = private_dockerd.start()
+@contextlib.contextmanager
+def dockerd_with_image(args: list[str], image_tar: str) -> Iterator[Dockerd]:
+    """A private Debian dockerd with the probe image imported as IMAGE."""
+    d = private_dockerd.start(args)
     try:
         with d.client() as c:
             _import(c, image_tar)
         yield d
     finally:
         private_dockerd.stop(d)
+
+
+@pytest.fixture(scope="session")
+def dockerd(image_tar: str) -> Iterator[Dockerd]:
+    with dockerd_with_image([], image_tar) as d:
+        yield d
 
 
 @pytest.fixture(scope="session")

@@ -15,11 +15,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests import dockerd as private_dockerd
 from tests.daemon.conftest import BERTHD, Berthd, _pids_mentioning
 from tests.dockerd import Dockerd
 
-from .conftest import IMAGE, _import, berthd_with_image
+from .conftest import IMAGE, berthd_with_image, dockerd_with_image
 
 Engine = Berthd | Dockerd
 
@@ -40,13 +39,8 @@ def remapped(image_tar: str) -> Iterator[Berthd]:
 @pytest.fixture(scope="module")
 def remapped_dockerd(image_tar: str, remapped: Berthd) -> Iterator[Dockerd]:
     """Started after berthd, which made dockremap and its ranges (one writer of /etc/subuid)."""
-    d = private_dockerd.start(["--userns-remap", "default"])
-    try:
-        with d.client() as c:
-            _import(c, image_tar)
+    with dockerd_with_image(["--userns-remap", "default"], image_tar) as d:
         yield d
-    finally:
-        private_dockerd.stop(d)
 
 
 @pytest.fixture(params=["berthd", "dockerd"])
