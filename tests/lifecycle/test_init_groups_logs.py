@@ -29,7 +29,10 @@ def _exec(api: httpx.Client, cid: str, cmd: list[str]) -> bytes:
 
 
 def _zombies(api: httpx.Client, cid: str) -> int:
-    return sum(line.split()[0].startswith(b"Z") for line in _exec(api, cid, ["ps", "-o", "stat,comm"]).splitlines()[1:])
+    """The orphaned `sleep`s left zombies: the exec'd `cat`s and `ps`es are the shim's
+    children, which it may not have reaped yet when the next `ps` looks."""
+    rows = [line.split() for line in _exec(api, cid, ["ps", "-o", "stat,comm"]).splitlines()[1:]]
+    return sum(stat.startswith(b"Z") and comm == b"sleep" for stat, comm, *_ in rows)
 
 
 @pytest.mark.parametrize("init", [True, False])
