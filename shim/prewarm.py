@@ -26,6 +26,7 @@ from berth.shim.options import ShimOptions
 from berth.shim.process import Proc
 from berth.shim.reaper import Reaper
 
+_PREFIX = "berth-prewarm-"  # then the helper's pid: a dead helper's dir is swept (_sweep)
 _ROUNDS = 64  # more than the warm-up and the adaptive counters need to settle
 _REQUESTS = b'{"op": "state"}\n{"op": "state", "exec_id": "x"}\n{"op": "nope"}\n' * 8
 _ANSWERS = _REQUESTS.count(b"\n")
@@ -49,7 +50,8 @@ def prewarm() -> bool:
         from berth.shim import libc
 
         libc.resolve()
-        work = tempfile.mkdtemp(prefix="berth-prewarm-")
+        _sweep()
+        work = tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-")
         _serve_requests(work)
         _logs_and_reaper(work)
         _cgroup_reads()
@@ -60,6 +62,24 @@ def prewarm() -> bool:
     finally:
         if work is not None:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _sweep() -> None:
+    """The temp dirs of warm-ups that never reached their finally: a fork server killed
+    (kill -9 of berth-containerd's group) while it warmed up. Only a dead helper's."""
+    tmp = tempfile.gettempdir()
+    for name in os.listdir(tmp):
+        pid = name[len(_PREFIX):].partition("-")[0]
+        if name.startswith(_PREFIX) and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(os.path.join(tmp, name), ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rpartition(b")")[2].split()[0] != b"Z"  # a zombie is ended
+    except (FileNotFoundError, ProcessLookupError):
+        return False
 
 
 def _log_failure() -> None:
