@@ -181,6 +181,7 @@ class SockLB:
         self.table = table
         self._loaded: _Loaded | None = None
         self._disabled = False
+        self._swept = False  # a previous berthd's programs looked for (at the first sync)
         # read now, in berthd's main thread: the worker thread visits containers' namespaces
         try:
             self._cookie = _netns_cookie()
@@ -193,7 +194,8 @@ class SockLB:
                   for f in forwards if f.proto == "tcp"}
         try:
             if not wanted:
-                self._drop()
+                if self._loaded is not None or not self._swept:
+                    self._drop()
             elif self._loaded is None:
                 if not self._disabled:
                     self._load(wanted)
@@ -215,6 +217,7 @@ class SockLB:
     def _drop(self) -> None:
         self.close()
         detach(self.table)
+        self._swept = True
 
     def _load(self, wanted: dict[bytes, bytes]) -> None:
         root = cgroup2_root()
@@ -246,17 +249,21 @@ class SockLB:
             raise
         for fd in old[CONNECT4] + old[GETPEERNAME4]:
             os.close(fd)
-        self._loaded = loaded
+        self._loaded, self._swept = loaded, True
 
     def _origins_of(self, old_getpeername: list[int]) -> int:
         """The previous berthd's origins map if it has one, else a new one."""
         for fd in old_getpeername:
             for map_id in bpf.prog_info(fd)[2]:
                 mfd = bpf.map_fd(map_id)
-                if mfd >= 0 and bpf.map_info(mfd)[:3] == (_MAP_LRU_HASH, 8, 8):
-                    return mfd
-                if mfd >= 0:
-                    os.close(mfd)
+                if mfd < 0:
+                    continue
+                try:
+                    if bpf.map_info(mfd)[:3] == (_MAP_LRU_HASH, 8, 8):
+                        return mfd
+                except OSError:
+                    pass
+                os.close(mfd)
         return bpf.map_create(_MAP_LRU_HASH, 8, 8, _ORIGINS, self.name)
 
     def _prog(self, insns: bytes, kind: int) -> int:
