@@ -18,7 +18,7 @@ from berth.common.timefmt import rfc3339_nano
 
 from ..config import Config
 from ..http.errors import ApiError
-from . import links, nat, pool, sandbox, unlink
+from . import links, nat, pool, sandbox, socklb, unlink
 from .dns import Resolver
 from .ipam import AddressInUse, Ipam, PoolExhausted
 from .ports import PortInUse, Reservations
@@ -44,6 +44,7 @@ class Networks:
         self.store = NetworkStore(config.network_dir)
         self.ipam = Ipam(os.path.join(config.network_dir, "ipam"))
         self.ports = Reservations()
+        self.socklb = socklb.SockLB(config.nft_table)  # the host's connects to published TCP ports
         self.dns = Resolver(self)
         self.by_id: dict[str, Network] = {}
         self.att: dict[str, Attachment] = {}
@@ -186,11 +187,13 @@ class Networks:
             for n in self.bridges():
                 await self.run(links.delete_link, n.bridge)
             await self.run(nat.remove, self.config.nft_table)
+            await self.run(socklb.detach, self.config.nft_table)
             with contextlib.suppress(FileNotFoundError, OSError):
                 with open(self._forward_file) as f:
                     old = f.read().strip()
                 links.write_sysctl("net/ipv4/ip_forward", old)
                 os.unlink(self._forward_file)
+        await self.run(self.socklb.close)  # its programs stay attached for what runs on
         self._reaper.shutdown(wait=True)  # the removals in flight are done
         self._unlinking.shutdown(wait=True)
         await self.run(links.close_host)  # after the cleanups still queued
@@ -207,6 +210,7 @@ class Networks:
             forwards += [nat.Forward(m.proto, m.host_ip, m.host_port, br, ep.ip, m.container_port)
                          for m in a.ports]
         await self.run(nat.apply, nat.render(self.config.nft_table, bridges, forwards))
+        await self.run(self.socklb.sync, forwards)
 
     # ------------------------------------------------------------- container life
     def attachment(self, cid: str) -> Attachment | None:

@@ -12,21 +12,18 @@ u32 minor;}, access_type being (access << 16) | type (include/uapi/linux/bpf.h).
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
-import struct
+
+from berth.common import bpf
 from berth.runc.cgroups._fs import CgroupError, go_strerror
 
 TYPE_CHECKING = False  # typing costs ~2 ms per CLI start; annotations are strings anyway
 if TYPE_CHECKING:
     from typing import Any
 
-_BPF_SYSCALL = {"x86_64": 321, "aarch64": 280, "armv7l": 386, "ppc64le": 361, "s390x": 351, "riscv64": 280}
-_PROG_LOAD, _PROG_ATTACH, _PROG_DETACH, _PROG_GET_FD_BY_ID, _PROG_QUERY = 5, 8, 9, 13, 16
 _PROG_TYPE_CGROUP_DEVICE = 15
 _ATTACH_CGROUP_DEVICE = 6
-_F_ALLOW_MULTI, _F_REPLACE = 2, 4
 
 _DEV_BLOCK, _DEV_CHAR = 1, 2
 _ACC = {"m": 1, "r": 2, "w": 4}
@@ -42,8 +39,7 @@ _JNE_X = 0x5D  # BPF_JMP | BPF_JNE | BPF_X
 _EXIT = 0x95
 
 
-def _insn(code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> bytes:
-    return struct.pack("<BBhi", code, (src << 4) | dst, off, imm)
+_insn = bpf.insn
 
 
 def device_program(rules: list[dict[str, Any]]) -> bytes:
@@ -100,30 +96,12 @@ def _rule_block(rule: dict[str, Any]) -> list[bytes]:
     return out + verdict
 
 
-def _bpf(cmd: int, attr: bytearray) -> int:
-    nr = _BPF_SYSCALL.get(os.uname().machine)
-    if nr is None:
-        raise CgroupError(f"device rules on cgroup v2: unsupported machine {os.uname().machine}")
-    libc = ctypes.CDLL(None, use_errno=True)
-    buf = (ctypes.c_char * len(attr)).from_buffer(attr)
-    ret = libc.syscall(ctypes.c_long(nr), ctypes.c_int(cmd), buf, ctypes.c_uint(len(attr)))
-    if ret < 0:
-        raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
-    return ret
-
-
 def _attached(dirfd: int) -> list[int]:
     """Ids of the device programs already attached to the cgroup."""
-    ids = (ctypes.c_uint32 * 64)()
-    attr = bytearray(40)
-    struct.pack_into("<IIII", attr, 0, dirfd, _ATTACH_CGROUP_DEVICE, 0, 0)
-    struct.pack_into("<QI", attr, 16, ctypes.addressof(ids), 64)
     try:
-        _bpf(_PROG_QUERY, attr)
+        return bpf.query(dirfd, _ATTACH_CGROUP_DEVICE)
     except OSError:
         return []
-    count = struct.unpack_from("<I", attr, 24)[0]
-    return list(ids[:count])
 
 
 def apply_device_rules(cgroup_dir: str, rules: list[dict[str, Any]]) -> None:
@@ -150,25 +128,19 @@ def apply_device_rules(cgroup_dir: str, rules: list[dict[str, Any]]) -> None:
 
 
 def _load(insns: bytes) -> int:
-    license_ = ctypes.create_string_buffer(b"Apache")
-    code = ctypes.create_string_buffer(insns, len(insns))
-    log = ctypes.create_string_buffer(65536)
-    attr = bytearray(128)
-    struct.pack_into("<IIQQIIQ", attr, 0, _PROG_TYPE_CGROUP_DEVICE, len(insns) // 8, ctypes.addressof(code),
-                     ctypes.addressof(license_), 1, len(log), ctypes.addressof(log))
     try:
-        return _bpf(_PROG_LOAD, attr)
+        return bpf.load(_PROG_TYPE_CGROUP_DEVICE, insns)
     except OSError as e:
-        detail = log.value.decode(errors="replace").strip().splitlines()
+        if isinstance(e, bpf.UnsupportedMachine):
+            raise CgroupError(f"device rules on cgroup v2: {e.strerror}") from e
+        detail = getattr(e, "log", "")
         raise CgroupError(f"loading device cgroup program: {go_strerror(e.errno or 0)}"
-                          + (f" ({detail[-1]})" if detail else "")) from e
+                          + (f" ({detail})" if detail else "")) from e
 
 
-def _attach(dirfd: int, prog_fd: int, cgroup_dir: str, flags: int = _F_ALLOW_MULTI, replace_fd: int = 0) -> None:
-    attach = bytearray(20)  # target_fd, attach_bpf_fd, attach_type, attach_flags, replace_bpf_fd
-    struct.pack_into("<IIIII", attach, 0, dirfd, prog_fd, _ATTACH_CGROUP_DEVICE, flags, replace_fd)
+def _attach(dirfd: int, prog_fd: int, cgroup_dir: str, flags: int = bpf.F_ALLOW_MULTI, replace_fd: int = 0) -> None:
     try:
-        _bpf(_PROG_ATTACH, attach)
+        bpf.attach(dirfd, prog_fd, _ATTACH_CGROUP_DEVICE, flags, replace_fd)
     except OSError as e:
         raise CgroupError(f"attaching device cgroup program to {cgroup_dir}: {go_strerror(e.errno or 0)}") from e
 
@@ -179,7 +151,7 @@ def _replace(dirfd: int, prog_fd: int, old_id: int, cgroup_dir: str) -> bool:
     if old_fd < 0:
         return False  # gone meanwhile: nothing to replace
     try:
-        _attach(dirfd, prog_fd, cgroup_dir, _F_ALLOW_MULTI | _F_REPLACE, old_fd)
+        _attach(dirfd, prog_fd, cgroup_dir, bpf.F_ALLOW_MULTI | bpf.F_REPLACE, old_fd)
     except CgroupError as e:
         # EINVAL: a kernel before 5.6 (no BPF_F_REPLACE); fall back to attach + detach.
         if getattr(e.__cause__, "errno", None) in (errno.EINVAL, errno.EOPNOTSUPP):
@@ -192,13 +164,9 @@ def _replace(dirfd: int, prog_fd: int, old_id: int, cgroup_dir: str) -> bool:
 
 def _fd_of(prog_id: int) -> int:
     """An fd for an attached program's id, or -1 if it no longer exists."""
-    get = bytearray(12)
-    struct.pack_into("<I", get, 0, prog_id)
     try:
-        return _bpf(_PROG_GET_FD_BY_ID, get)
+        return bpf.prog_fd(prog_id)
     except OSError as e:
-        if e.errno == errno.ENOENT:
-            return -1
         raise CgroupError(f"finding old device program {prog_id}: {go_strerror(e.errno or 0)}") from e
 
 
@@ -207,9 +175,7 @@ def _detach(dirfd: int, prog_id: int) -> None:
     if fd < 0:
         return
     try:
-        detach = bytearray(20)
-        struct.pack_into("<III", detach, 0, dirfd, fd, _ATTACH_CGROUP_DEVICE)
-        _bpf(_PROG_DETACH, detach)
+        bpf.detach(dirfd, fd, _ATTACH_CGROUP_DEVICE)
     except OSError as e:
         raise CgroupError(f"detaching old device program {prog_id}: {go_strerror(e.errno or 0)}") from e
     finally:
