@@ -322,10 +322,16 @@ class Containerd(RegistryClient):  # login, resolve, list_tags: registry.py
             stdin_path=stdin_path, user=user), wait_for_ready=True, timeout=CALL_TIMEOUT))
         return resp.pid
 
-    async def wait_process(self, cid: str, exec_id: str) -> Task:
-        """Until the exec'd process has exited (no deadline: it may run for days)."""
-        return _task(await self._call(f"wait for exec {exec_id}", self._tasks.Wait(
-            pb.TaskRequest(id=cid, exec_id=exec_id), wait_for_ready=True)))
+    def wait_process(self, cid: str, exec_id: str) -> Awaitable[Task]:
+        """Until the exec'd process has exited (no deadline: it may run for days). The call
+        is made now, not when first awaited: its request goes out on the loop's next turn,
+        ahead of whatever the caller starts after (an exec of `true` may be gone already)."""
+        call = self._tasks.Wait(pb.TaskRequest(id=cid, exec_id=exec_id), wait_for_ready=True)
+
+        async def exited() -> Task:
+            return _task(await self._call(f"wait for exec {exec_id}", call))
+
+        return exited()
 
     async def kill_process(self, cid: str, exec_id: str, signal: int) -> None:
         await self._call(f"kill exec {exec_id}", self._tasks.Kill(
