@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from berth.common import cgroupwarm
+
 from ..containers import users
 from ..errors import InvalidArgument
 
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
 
 def exec_process(svc: TaskService, tid: str, exec_id: str, process: bytes, log_path: str,
                  stdin_path: str = "", user: str = "") -> int:
+    cgroupwarm.announce()  # for a caller that did not announce it earlier (berthd does)
     task = svc._task(tid)
     try:
         proc = json.loads(process)
