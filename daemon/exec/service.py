@@ -14,7 +14,7 @@ import asyncio
 import logging
 import os
 import secrets
-from typing import Any, AsyncIterator, Awaitable
+from typing import Any, AsyncIterator, Awaitable, BinaryIO
 
 from berth.common import cgroupwarm
 
@@ -142,16 +142,23 @@ class Execs:
         if attached and (e.attach_stdout or e.attach_stderr):
             os.makedirs(self.dir, mode=0o700, exist_ok=True)
             e.log_path = os.path.join(self.dir, f"{e.id}-json.log")
-            os.close(os.open(e.log_path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+            e.log_file = os.fdopen(os.open(e.log_path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600), "rb")
+        started = self.ctrd.exec(c.id, e.id, self._process(e, c), e.log_path, stdin_path,
+                                 e.user or c.config.get("User") or "")
+        exited = self.ctrd.wait_process(c.id, e.id)  # sent right behind the Exec, held until it answers
         try:
-            e.pid = await self.ctrd.exec(c.id, e.id, self._process(e, c), e.log_path, stdin_path,
-                                         e.user or c.config.get("User") or "")
+            e.pid = await started
         except ContainerdError as err:
+            exited.cancel()
             self._release(e)
+            if (f := self.take_log(e)) is not None:
+                f.close()
             status, e.exit_code, message = start_error(err.message, err.code, e.argv[0])
             e.exited.set()
             raise ApiError(status, message) from None
-        exited = self.ctrd.wait_process(c.id, e.id)  # first: nothing below delays its request
+        except BaseException:
+            exited.cancel()
+            raise
         self.fifos.mark_ready(e.stdin_key)
         e.running = True
         self.events.container(c.id, f"exec_start: {' '.join(e.argv)}", execID=e.id)
@@ -159,7 +166,14 @@ class Execs:
 
     async def _wait(self, e: Exec, exited: Awaitable[Task]) -> None:
         try:
-            code = (await exited).exit_status
+            try:
+                task = await exited
+            except ContainerdError as err:
+                if not err.not_found:
+                    raise
+                # it overtook its Exec on the way (the shim did not know the exec yet): now it does
+                task = await self.ctrd.wait_process(e.container_id, e.id)
+            code = task.exit_status
         except ContainerdError as err:  # the shim went with its container
             log.info("exec %s: %s", e.id, err.message)
             code = 137
@@ -187,9 +201,14 @@ class Execs:
                 pass
 
     # --------------------------------------------------------- output, resize
+    def take_log(self, e: Exec) -> BinaryIO | None:
+        """The output log of a started, attached exec, open (it outlives the unlink); once."""
+        f, e.log_file = e.log_file, None
+        return f
+
     def open_output(self, e: Exec) -> AsyncIterator[bytes] | None:
-        """The output stream of a started, attached exec (opened now: it outlives the unlink)."""
-        f = logs.open_log(e.log_path) if e.log_path else None
+        """The output stream of a started, attached exec."""
+        f = self.take_log(e)
         if f is None:
             return None
         opts = logs.LogOptions(stdout=e.attach_stdout, stderr=e.attach_stderr, follow=True, tty=e.tty)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 from ..http.errors import ApiError
 from ..streams import detach, logs
@@ -38,8 +38,7 @@ class ExecSession:
             if not await fifos.write(key, data, lambda: self.e.running):
                 return
 
-    async def _copy_output(self) -> None:
-        output = self.execs.open_output(self.e)
+    async def _copy_output(self, output: AsyncIterator[bytes] | None) -> None:
         if output is None:  # nothing attached: the session lasts as long as the process
             await self.e.exited.wait()
             return
@@ -59,7 +58,8 @@ class ExecSession:
             return
         if detached:
             return
-        tasks = [asyncio.ensure_future(self._copy_output()), asyncio.ensure_future(self._in.detached.wait())]
+        output = self.execs.open_output(self.e)
+        tasks = [asyncio.ensure_future(self._copy_output(output)), asyncio.ensure_future(self._in.detached.wait())]
         if self.e.attach_stdin:
             tasks.append(asyncio.ensure_future(self._pump_stdin()))
         try:
