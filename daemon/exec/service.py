@@ -31,6 +31,7 @@ from ..security import caps
 from .records import Exec
 
 log = logging.getLogger("berthd.exec")
+_SESSION_END = 10.0  # an attached session ends with its exec's output: it gets this long
 
 
 def _strings(value: Any, what: str) -> list[str]:
@@ -128,8 +129,9 @@ class Execs:
             process["capabilities"] = {k: engine_caps for k in ("bounding", "effective", "permitted")}
         return process
 
-    async def start(self, e: Exec, attached: bool) -> None:
-        """Run it; attached, its output log exists (empty) before it can write anything."""
+    async def start(self, e: Exec, attached: bool, session_ended: asyncio.Event | None = None) -> None:
+        """Run it; attached, its output log exists (empty) before it can write anything.
+        `session_ended`: set when the attached session that starts it has ended."""
         if e.running:
             raise conflict(f"Error: Exec command {e.id} is already running")
         if e.started:
@@ -137,7 +139,7 @@ class Execs:
         c = self.store.by_id.get(e.container_id)
         if c is None or not c.state.running:
             raise conflict(f"Container {e.container_id} is not running")
-        e.started = True
+        e.started, e.session_ended = True, session_ended
         stdin_path = self.fifos.open(e.stdin_key) if attached and e.attach_stdin else ""
         if attached and (e.attach_stdout or e.attach_stderr):
             os.makedirs(self.dir, mode=0o700, exist_ok=True)
@@ -181,11 +183,13 @@ class Execs:
         self._release(e)
         self.events.container(e.container_id, "exec_die", execID=e.id, exitCode=str(code))
         e.exited.set()
-        # the shim's record can wait: an attached session ends first (four turns of the loop:
-        # the stream's relay, the stream, the session, its connection's close), so its client
-        # hears of the exit sooner; making this call is ~1 ms of the loop
-        for _ in range(4):
-            await asyncio.sleep(0)
+        if e.session_ended is not None:
+            # the shim's record can wait: the attached session ends first, its connection
+            # closed, so that its client hears of the exit sooner (this call is ~1 ms of the loop)
+            try:
+                await asyncio.wait_for(e.session_ended.wait(), _SESSION_END)
+            except asyncio.TimeoutError:
+                pass
         try:
             await self.ctrd.delete_process(e.container_id, e.id)
         except ContainerdError:

@@ -45,6 +45,17 @@ class ExecSession:
         async for chunk in output:
             self._write(chunk)
 
+    def _end(self) -> asyncio.Event:
+        """Set at this session's end, which the exec's DeleteProcess waits for: the end of
+        the task that serves it (daemon/http/protocol.py), which closes the connection first."""
+        ended = asyncio.Event()
+        task = asyncio.current_task()
+        if task is None:
+            ended.set()
+        else:
+            task.add_done_callback(lambda _: ended.set())
+        return ended
+
     async def serve(self, body: bytes = b"") -> None:
         try:
             options = json.loads(body or b"{}")
@@ -52,7 +63,7 @@ class ExecSession:
             options = {}
         detached = isinstance(options, dict) and bool(options.get("Detach"))
         try:
-            await self.execs.start(self.e, attached=not detached)
+            await self.execs.start(self.e, attached=not detached, session_ended=None if detached else self._end())
         except ApiError as err:
             self._write(logs.frame("stdout", (err.message + "\r\n").encode(), self.e.tty))
             return
