@@ -4,11 +4,16 @@ The caller enters the container's pid namespace for its children only, forks,
 and returns to its own: the new process is then the caller's direct child and
 already in the right pid namespace, without a second fork. The caller places it in
 the container's cgroup at once, while the child joins the other namespaces (user
-first): a cgroup migration waits for an RCU grace period (~10 ms on a quiet host),
-which the child's work then overlaps instead of following. The child waits for that
-before anything of the container's runs, and applies the process settings like the
-init does. What the child imports is imported before the fork, so that a caller that
-stays (the shim) pays it once, not at every exec.
+first) and applies the process settings like the init does (session, tty, rlimits,
+seccomp, capabilities and user, cwd, the executable's lookup): a cgroup migration on
+v1 waits for an RCU grace period (~10 ms on a quiet host), which all of the child's
+work then overlaps instead of following. Only its execve waits for the join (the
+"ready"/"go" exchange), so nothing of the container's runs outside its cgroup; with
+no_new_privs the seccomp filter is loaded after the go, right before the execve, as runc
+does (without, it needs CAP_SYS_ADMIN and comes before the capabilities are dropped, so
+the filter then also covers the exchange's one write and read). What the child
+imports is imported before the fork, so that a caller that stays (the shim) pays it
+once, not at every exec.
 """
 
 from __future__ import annotations
@@ -89,6 +94,7 @@ def exec_process(root: str, container_id: str, process: dict[str, Any], stdio: t
             _child(rec, process, child_chan, stdio, console, seccomp, preserve_fds)
         except BaseException as e:  # noqa: BLE001 - report everything, one line
             report_error(child_chan, error_text(e))
+            _until_parent_ends(child_chan)
         os._exit(code)
     child_chan.close()
     if console is not None:
@@ -139,6 +145,19 @@ def _owned_elsewhere_first(fds: list[tuple[str, int]]) -> list[tuple[str, int]]:
     return early + [f for f in fds if f not in early]
 
 
+def _until_parent_ends(chan: Channel) -> None:
+    """After an error before the go: alive until the parent has read it and killed us (or
+    went away), so that its cgroup join, which may still run, never meets a pid that has
+    already exited, and the error it reports is ours."""
+    if chan.closed:
+        return
+    try:
+        while chan.recv() is not None:
+            pass
+    except (OSError, ValueError):
+        pass
+
+
 def _fork_into(pidns: str) -> int:
     """fork() with the child in `pidns`; our own pid_for_children is restored after."""
     own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
@@ -161,14 +180,14 @@ def _fork_into(pidns: str) -> int:
 def _parent(mgr: Any, chan: Channel, child: int) -> None:
     if mgr is not None:
         mgr.apply(child)  # first: the child joins its namespaces meanwhile
-    msg = chan.recv()
+    msg = chan.recv()  # "ready": it joined the namespaces and did all but its execve
     if msg is None:
         raise RuncError("exec process exited prematurely")
     if msg["type"] == "error":
         raise RuncError("unable to start container process: " + msg["msg"])
     from berth.runc.debug import debug
 
-    debug("exec: process joined the container", pid=child)
+    debug("exec: process ready in the container", pid=child)
     chan.send("go")
     msg = chan.recv()  # EOF: the exec succeeded and closed the channel (CLOEXEC)
     if msg is not None and msg.get("type") == "error":
@@ -196,8 +215,6 @@ def _child(rec: st.Record, process: dict[str, Any], chan: Channel, stdio: tuple[
     if "user" in rec.namespaces:
         os.setresgid(0, 0, 0)
         os.setresuid(0, 0, 0)
-    chan.send("joined")
-    chan.expect("go")
     os.setsid()
     if process.get("terminal"):
         from berth.runc import console as con
@@ -225,10 +242,14 @@ def _child(rec: st.Record, process: dict[str, Any], chan: Channel, stdio: tuple[
         libc.prctl(libc.PR_SET_NO_NEW_PRIVS, 1)
     proc_mod.reset_signals()
     proc_mod.close_extra_fds(preserve_fds)
-    if seccomp is not None and process.get("noNewPrivileges"):
-        seccomp.load()
     from berth.runc.init import execve
 
+    # Ready but for the execve: the cgroup join's grace period overlapped all of the above
+    # (nothing of the container's runs before the go, which follows the join)
+    chan.send("ready")
+    chan.expect("go")
+    if seccomp is not None and process.get("noNewPrivileges"):
+        seccomp.load()  # as late as possible, as runc: with no_new_privs it needs no capability
     # As runc's: the exec is started once it is ready to execve; a failing execve is
     # the process's own error, on its stderr with exit status 1.
     chan.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
-from typing import Any
+from typing import Any, Callable
 
 from berth.shim import unixsock
 
@@ -21,8 +21,10 @@ class ShimRequestError(Exception):
         self.code = code
 
 
-def call(socket_path: str, request: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+def call(socket_path: str, request: dict[str, Any], timeout: float | None = None,
+         sent: Callable[[], None] | None = None) -> dict[str, Any]:
     """Send `request`, return the answer; a "wait" blocks until the container has exited.
+    `sent` is called once the request is written (an exec's: its Wait may follow it now).
 
     Raises ShimGone if the shim cannot be reached or hangs up without answering,
     ShimRequestError if it answers with an error, TimeoutError after `timeout` seconds.
@@ -34,6 +36,8 @@ def call(socket_path: str, request: dict[str, Any], timeout: float | None = None
     with sock:
         try:
             sock.sendall(json.dumps(request).encode() + b"\n")
+            if sent is not None:
+                sent()
             answer = _read_line(sock)
         except (ConnectionResetError, BrokenPipeError) as e:
             raise ShimGone(f"shim at {socket_path} is gone: {e.strerror}") from None

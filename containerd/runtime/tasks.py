@@ -20,7 +20,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from berth.common import RUNTIME_LIBRARY
 from berth.common.files import write_atomic
@@ -104,9 +104,10 @@ class TaskService:
             raise NotFound(f"task {tid}: not found")
         return task
 
-    def _call(self, task: _Task, request: dict[str, Any], timeout: float | None = 30) -> dict[str, Any]:
+    def _call(self, task: _Task, request: dict[str, Any], timeout: float | None = 30,
+              sent: Callable[[], None] | None = None) -> dict[str, Any]:
         try:
-            return shim_client.call(task.socket, request, timeout=timeout)
+            return shim_client.call(task.socket, request, timeout=timeout, sent=sent)
         except shim_client.ShimRequestError as e:
             raise _SHIM_CODES.get(e.code, Internal)(str(e)) from None
 
@@ -248,9 +249,9 @@ class TaskService:
         """One request to a task's shim (runtime/cgroups.py: stats, update)."""
         return self._shim(self._task(tid), request)
 
-    def _shim(self, task: _Task, request: dict[str, Any]) -> dict[str, Any]:
+    def _shim(self, task: _Task, request: dict[str, Any], sent: Callable[[], None] | None = None) -> dict[str, Any]:
         try:
-            return self._call(task, request)
+            return self._call(task, request, sent=sent)
         except shim_client.ShimGone as e:
             raise FailedPrecondition(f"task {task.id}: {e}") from None
 

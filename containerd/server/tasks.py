@@ -42,7 +42,9 @@ class Tasks(rpc.TasksServicer):
 
     @errors
     def Wait(self, request: pb.TaskRequest, context: grpc.ServicerContext) -> pb.Task:
-        return task_message(self.tasks.wait(request.id, request.exec_id))
+        if request.exec_id:  # one sent with its Exec waits for it (runtime/execs.py)
+            return task_message(execs.wait_process(self.tasks, request.id, request.exec_id))
+        return task_message(self.tasks.wait(request.id))
 
     @errors
     def ListPids(self, request: pb.TaskRequest, context: grpc.ServicerContext) -> pb.ListPidsResponse:

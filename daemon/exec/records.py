@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 @dataclass(eq=False)
 class Exec:
@@ -26,7 +26,12 @@ class Exec:
     exit_code: int | None = None
     pid: int = 0
     log_path: str = ""  # the shim's json-file log of its output, while attached
+    # that log opened for reading when made, until its reader takes it: its exit unlinks
+    # the path, and may be known before the reader had a turn (the Wait goes with the Exec)
+    log_file: BinaryIO | None = None
     exited: asyncio.Event = field(default_factory=asyncio.Event)
+    # set when the attached session that started it has ended (None: no such session)
+    session_ended: asyncio.Event | None = None
 
     @property
     def stdin_key(self) -> str:

@@ -14,7 +14,9 @@ import asyncio
 import logging
 import os
 import secrets
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Awaitable, BinaryIO
+
+from berth.common import cgroupwarm
 
 from ..config import Config
 from ..containers import spec
@@ -22,12 +24,14 @@ from ..containers.store import Container, Store
 from ..events.log import EventLog
 from ..http.errors import ApiError, bad_request, conflict
 from ..libcontainerd import Containerd, ContainerdError
+from ..libcontainerd.types import Task
 from ..streams import detach, logs
 from ..streams.stdin import StdinFifos
 from ..security import caps
 from .records import Exec
 
 log = logging.getLogger("berthd.exec")
+_SESSION_END = 10.0  # an attached session ends with its exec's output: it gets this long
 
 
 def _strings(value: Any, what: str) -> list[str]:
@@ -95,6 +99,7 @@ class Execs:
                  console_size=size if isinstance(size, list) and len(size) == 2 else None)
         self._sweep()
         self._by_id[e.id] = e
+        cgroupwarm.announce()  # the start follows: its cgroup join then waits less
         # dockerd's own events for an exec (health probes too): the action names the command
         self.events.container(c.id, f"exec_create: {' '.join(argv)}", execID=e.id)
         return e
@@ -124,8 +129,9 @@ class Execs:
             process["capabilities"] = {k: engine_caps for k in ("bounding", "effective", "permitted")}
         return process
 
-    async def start(self, e: Exec, attached: bool) -> None:
-        """Run it; attached, its output log exists (empty) before it can write anything."""
+    async def start(self, e: Exec, attached: bool, session_ended: asyncio.Event | None = None) -> None:
+        """Run it; attached, its output log exists (empty) before it can write anything.
+        `session_ended`: set when the attached session that starts it has ended."""
         if e.running:
             raise conflict(f"Error: Exec command {e.id} is already running")
         if e.started:
@@ -133,28 +139,42 @@ class Execs:
         c = self.store.by_id.get(e.container_id)
         if c is None or not c.state.running:
             raise conflict(f"Container {e.container_id} is not running")
-        e.started = True
+        e.started, e.session_ended = True, session_ended
         stdin_path = self.fifos.open(e.stdin_key) if attached and e.attach_stdin else ""
         if attached and (e.attach_stdout or e.attach_stderr):
             os.makedirs(self.dir, mode=0o700, exist_ok=True)
             e.log_path = os.path.join(self.dir, f"{e.id}-json.log")
-            os.close(os.open(e.log_path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+            e.log_file = os.fdopen(os.open(e.log_path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600), "rb")
+        started = self.ctrd.exec(c.id, e.id, self._process(e, c), e.log_path, stdin_path,
+                                 e.user or c.config.get("User") or "")
+        exited = self.ctrd.wait_process(c.id, e.id)  # sent right behind the Exec, held until it answers
         try:
-            e.pid = await self.ctrd.exec(c.id, e.id, self._process(e, c), e.log_path, stdin_path,
-                                         e.user or c.config.get("User") or "")
+            e.pid = await started
         except ContainerdError as err:
+            exited.cancel()
             self._release(e)
+            if (f := self.take_log(e)) is not None:
+                f.close()
             status, e.exit_code, message = start_error(err.message, err.code, e.argv[0])
             e.exited.set()
             raise ApiError(status, message) from None
+        except BaseException:
+            exited.cancel()
+            raise
         self.fifos.mark_ready(e.stdin_key)
         e.running = True
         self.events.container(c.id, f"exec_start: {' '.join(e.argv)}", execID=e.id)
-        asyncio.get_running_loop().create_task(self._wait(e))
+        asyncio.get_running_loop().create_task(self._wait(e, exited))
 
-    async def _wait(self, e: Exec) -> None:
+    async def _wait(self, e: Exec, exited: Awaitable[Task]) -> None:
         try:
-            task = await self.ctrd.wait_process(e.container_id, e.id)
+            try:
+                task = await exited
+            except ContainerdError as err:
+                if not err.not_found:
+                    raise
+                # it overtook its Exec on the way (the shim did not know the exec yet): now it does
+                task = await self.ctrd.wait_process(e.container_id, e.id)
             code = task.exit_status
         except ContainerdError as err:  # the shim went with its container
             log.info("exec %s: %s", e.id, err.message)
@@ -163,6 +183,13 @@ class Execs:
         self._release(e)
         self.events.container(e.container_id, "exec_die", execID=e.id, exitCode=str(code))
         e.exited.set()
+        if e.session_ended is not None:
+            # the shim's record can wait: the attached session ends first, its connection
+            # closed, so that its client hears of the exit sooner (this call is ~1 ms of the loop)
+            try:
+                await asyncio.wait_for(e.session_ended.wait(), _SESSION_END)
+            except asyncio.TimeoutError:
+                pass
         try:
             await self.ctrd.delete_process(e.container_id, e.id)
         except ContainerdError:
@@ -178,9 +205,14 @@ class Execs:
                 pass
 
     # --------------------------------------------------------- output, resize
+    def take_log(self, e: Exec) -> BinaryIO | None:
+        """The output log of a started, attached exec, open (it outlives the unlink); once."""
+        f, e.log_file = e.log_file, None
+        return f
+
     def open_output(self, e: Exec) -> AsyncIterator[bytes] | None:
-        """The output stream of a started, attached exec (opened now: it outlives the unlink)."""
-        f = logs.open_log(e.log_path) if e.log_path else None
+        """The output stream of a started, attached exec."""
+        f = self.take_log(e)
         if f is None:
             return None
         opts = logs.LogOptions(stdout=e.attach_stdout, stderr=e.attach_stderr, follow=True, tty=e.tty)

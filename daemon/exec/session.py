@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 from ..http.errors import ApiError
 from ..streams import detach, logs
@@ -38,13 +38,23 @@ class ExecSession:
             if not await fifos.write(key, data, lambda: self.e.running):
                 return
 
-    async def _copy_output(self) -> None:
-        output = self.execs.open_output(self.e)
+    async def _copy_output(self, output: AsyncIterator[bytes] | None) -> None:
         if output is None:  # nothing attached: the session lasts as long as the process
             await self.e.exited.wait()
             return
         async for chunk in output:
             self._write(chunk)
+
+    def _end(self) -> asyncio.Event:
+        """Set at this session's end, which the exec's DeleteProcess waits for: the end of
+        the task that serves it (daemon/http/protocol.py), which closes the connection first."""
+        ended = asyncio.Event()
+        task = asyncio.current_task()
+        if task is None:
+            ended.set()
+        else:
+            task.add_done_callback(lambda _: ended.set())
+        return ended
 
     async def serve(self, body: bytes = b"") -> None:
         try:
@@ -53,13 +63,14 @@ class ExecSession:
             options = {}
         detached = isinstance(options, dict) and bool(options.get("Detach"))
         try:
-            await self.execs.start(self.e, attached=not detached)
+            await self.execs.start(self.e, attached=not detached, session_ended=None if detached else self._end())
         except ApiError as err:
             self._write(logs.frame("stdout", (err.message + "\r\n").encode(), self.e.tty))
             return
         if detached:
             return
-        tasks = [asyncio.ensure_future(self._copy_output()), asyncio.ensure_future(self._in.detached.wait())]
+        output = self.execs.open_output(self.e)
+        tasks = [asyncio.ensure_future(self._copy_output(output)), asyncio.ensure_future(self._in.detached.wait())]
         if self.e.attach_stdin:
             tasks.append(asyncio.ensure_future(self._pump_stdin()))
         try:

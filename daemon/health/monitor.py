@@ -115,7 +115,7 @@ class Health:
                 return -1, f"timed out starting health check for container {c.id}"
             except ApiError as err:
                 return -1, err.message
-            out = _open(e.log_path)  # now: the exec's end unlinks it
+            out = execs.take_log(e)  # opened with the log: the exec's end unlinks it
             try:
                 try:
                     await asyncio.wait_for(e.exited.wait(), timeout)
@@ -156,13 +156,6 @@ def _epoch(ts: str) -> float:
         return parse_rfc3339_nano(ts) / 1e9
     except ValueError:
         return time.time()
-
-
-def _open(path: str) -> BinaryIO | None:
-    try:
-        return open(path, "rb") if path else None
-    except FileNotFoundError:
-        return None
 
 
 def _output(f: BinaryIO | None) -> str:

@@ -8,6 +8,7 @@ as the body (no stdin: there is no connection to read it from).
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Annotated, AsyncIterator, Callable
 from urllib.parse import unquote
@@ -15,6 +16,7 @@ from urllib.parse import unquote
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import StrictBool, StrictInt, StrictStr
+from starlette.background import BackgroundTask
 
 from ..containers.service import Engine
 from ..exec.records import inspect
@@ -76,7 +78,8 @@ async def start(ref: ExecId, request: Request, body: ExecStart | None = None) ->
     engine = _engine(request)
     e = engine.execs.get(ref)
     detached = bool(body and body.Detach)
-    await engine.execs.start(e, attached=not detached)
+    ended = asyncio.Event()  # the exec's DeleteProcess follows this response's end
+    await engine.execs.start(e, attached=not detached, session_ended=None if detached else ended)
     if detached:
         return Response(status_code=200)
     output = engine.execs.open_output(e)
@@ -87,7 +90,8 @@ async def start(ref: ExecId, request: Request, body: ExecStart | None = None) ->
         yield b""
 
     return StreamingResponse(output if output is not None else nothing(),
-                             media_type=logs.RAW if e.tty else logs.MULTIPLEXED)
+                             media_type=logs.RAW if e.tty else logs.MULTIPLEXED,
+                             background=BackgroundTask(ended.set))
 
 
 @router.post("/exec/{id}/resize",

@@ -206,3 +206,38 @@ def test_the_sdk_exec_run(berthd: Berthd, box: str) -> None:
         assert c.exec_run("pwd", workdir="/tmp", user="nobody").output == b"/tmp\n"
     finally:
         sdk.close()
+
+
+def _shim_has(berthd: Berthd, cid: str, eid: str) -> bool:
+    """Whether the container's shim still holds the exec (berthd's DeleteProcess ends that)."""
+    from berth.shim import client as shim
+
+    sock = os.path.join(berthd.exec_root, "containerd", "tasks", cid, "shim.sock")
+    try:
+        shim.call(sock, {"op": "state", "exec_id": eid}, timeout=10)
+    except shim.ShimRequestError as e:
+        assert e.code == "not_found", e
+        return False
+    return True
+
+
+def test_the_shim_forgets_an_exec_once_its_session_has_ended(berthd: Berthd, api: httpx.Client, box: str) -> None:
+    def new() -> str:
+        return api.post(f"/containers/{box}/exec", json={"Cmd": ["sh", "-c", "echo hi"],
+                                                        "AttachStdout": True}).json()["Id"]
+
+    hijacked = new()
+    sock = _hijack(api, f"/exec/{hijacked}/start", b'{"Detach":false}')
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    sock.close()
+    assert data == b"\x01\x00\x00\x00\x00\x00\x00\x03hi\n"
+    streamed = new()
+    r = api.post(f"/exec/{streamed}/start", json={"Detach": False})
+    assert (r.status_code, r.content) == (200, b"\x01\x00\x00\x00\x00\x00\x00\x03hi\n")
+    detached = new()
+    assert api.post(f"/exec/{detached}/start", json={"Detach": True}).status_code == 200
+    for eid in (hijacked, streamed, detached):
+        assert wait_until(lambda eid=eid: api.get(f"/exec/{eid}/json").json()["ExitCode"] == 0)
+        assert wait_until(lambda eid=eid: not _shim_has(berthd, box, eid), timeout=5)  # not the 10 s bound
