@@ -1,0 +1,240 @@
+"""A request's body moved from the client's socket into a pipe by the kernel, splice(2),
+without passing through Python: docker cp's upload (PUT /containers/{id}/archive) into
+the FIFO berth-containerd extracts from (which splices it on into the file). Decoding it
+in Python took four copies of every byte in berthd (recv, decode, join, write) and an
+event-loop turn per read; here berthd reads only the few bytes of chunk framing between
+two chunks' data (a peek at the socket, then exactly those bytes), and the data itself
+goes socket -> pipe in the kernel.
+
+The HTTP protocol (protocol.py) offers the body as scope["berth.body"] on a unix socket
+(the TCP listener is TLS: its bytes must be decrypted in Python, so its body takes the
+ASGI stream). The app claims it with `await into(fd)`: the protocol stops reading the
+socket, hands over what it had read ahead (written first) and its decoding state
+(chunked.ChunkedBody, or a Length), and a thread of its own splices the rest. When the
+body is in, h11 is told so and reads on from the socket (a pipelined request). A body
+stopped early (the caller's call failed first) goes back to the protocol, which reads
+the rest and drops it, as it drops what an app leaves unread; a client that leaves or a
+bad chunk is the app's ClientDisconnect (the protocol answers a bad chunk with a 400).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import select
+import socket
+import threading
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Awaitable, Callable, Protocol
+
+from starlette.requests import ClientDisconnect
+
+from .chunked import ChunkError
+
+KEY = "berth.body"
+
+# Writes a request's whole body into a pipe's (non-blocking) write end.
+BodyWriter = Callable[[int], Awaitable[None]]
+
+_SPLICE_F_MOVE, _SPLICE_F_NONBLOCK = 1, 2
+_PEEK = 256  # the framing between two chunks (CRLF, a size line), seen in one peek
+_SPLICE = 1 << 20  # at most per splice: the FIFO's pipe (libcontainerd/fifo.py)
+
+
+class Framing(Protocol):
+    """What is left of a body: `left` bytes the kernel may move as they are, then
+    framing (`framing` consumes it from a peek and says how much it was), until done."""
+
+    @property
+    def done(self) -> bool: ...
+
+    @property
+    def left(self) -> int: ...
+
+    def took(self, n: int) -> None: ...
+
+    def framing(self, data: bytes) -> int: ...
+
+
+class Length:
+    """The rest of a body by its Content-Length: no framing."""
+
+    def __init__(self, left: int) -> None:
+        self.left = left
+
+    @property
+    def done(self) -> bool:
+        return not self.left
+
+    def took(self, n: int) -> None:
+        self.left -= n
+
+    def framing(self, data: bytes) -> int:
+        return 0
+
+
+@dataclass
+class Handover:
+    prefix: bytes  # the body's bytes the protocol had read already
+    rest: Framing | None  # None: the body was all in prefix
+    sock: socket.socket | None  # a dup of the client's socket, for the rest
+
+
+class Source(Protocol):
+    """The HTTP protocol's side (protocol.py)."""
+
+    def hand_over(self) -> Handover: ...
+
+    def take_back(self, rest: Framing | None, error: BaseException | None) -> None: ...
+
+
+class _Stopped(Exception):
+    """The caller stopped the body before its end."""
+
+
+class RawBody:
+    """scope["berth.body"]: the request's body, once, into an fd."""
+
+    def __init__(self, source: Source) -> None:
+        self._source = source
+
+    async def into(self, fd: int) -> None:
+        h = self._source.hand_over()
+        stop = os.eventfd(0, os.EFD_CLOEXEC)
+        error: BaseException | None = None
+        try:
+            await _in_thread(lambda: _pump(h, fd, stop), stop)
+        except BaseException as e:
+            error = e
+            if isinstance(e, ChunkError):
+                raise ClientDisconnect() from None
+            raise
+        finally:
+            os.close(stop)
+            if h.sock is not None:
+                h.sock.close()
+            self._source.take_back(h.rest, error)
+
+
+def writer(scope: dict[str, Any], stream: Callable[[], AsyncIterator[bytes]]) -> BodyWriter:
+    """How the request's body gets into an fd: spliced, or (TLS) the ASGI stream written."""
+    raw = scope.get(KEY)
+    if raw is not None:
+        return raw.into
+
+    async def written(fd: int) -> None:
+        async for piece in stream():
+            await _write(fd, piece)
+    return written
+
+
+async def _in_thread(fn: Callable[[], None], stop: int) -> None:
+    """fn in a thread of its own; a cancelled caller stops it (the stop fd) and waits
+    for it to end, since it uses fds the caller closes afterwards."""
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+
+    def run() -> None:
+        try:
+            fn()
+        except BaseException as e:  # noqa: BLE001 - handed to the waiting task
+            loop.call_soon_threadsafe(_settle, done, e)
+        else:
+            loop.call_soon_threadsafe(_settle, done, None)
+
+    threading.Thread(target=run, name="berthd-body", daemon=True).start()
+    try:
+        await asyncio.shield(done)
+    except asyncio.CancelledError:
+        os.eventfd_write(stop, 1)
+        while not done.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait([done])
+        done.exception()  # retrieved: the cancellation is what the caller sees
+        raise
+
+
+def _settle(done: asyncio.Future, error: BaseException | None) -> None:
+    if done.done():
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)
+
+
+def _pump(h: Handover, dst: int, stop: int) -> None:
+    """The thread: what was read ahead, then the rest from the socket, into dst."""
+    writable = select.poll()
+    writable.register(dst, select.POLLOUT)
+    writable.register(stop, select.POLLIN)
+    view = memoryview(h.prefix)
+    while view:
+        try:
+            view = view[os.write(dst, view):]
+        except BlockingIOError:
+            _wait(writable, stop)
+    if h.rest is None or h.sock is None:
+        return
+    rest, sock = h.rest, h.sock
+    readable = select.poll()
+    readable.register(sock, select.POLLIN)
+    readable.register(stop, select.POLLIN)
+    try:
+        while not rest.done:
+            if rest.left:
+                try:
+                    n = os.splice(sock.fileno(), dst, min(rest.left, _SPLICE), flags=_SPLICE_F_MOVE | _SPLICE_F_NONBLOCK)
+                except BlockingIOError:  # no data yet, or the pipe is full
+                    _wait(readable, stop)
+                    _wait(writable, stop)
+                    continue
+                if not n:
+                    raise ClientDisconnect()
+                rest.took(n)
+            else:
+                _skip_framing(sock, rest, readable, stop)
+    except ConnectionError:
+        raise ClientDisconnect() from None
+
+
+def _skip_framing(sock: socket.socket, rest: Framing, readable: select.poll, stop: int) -> None:
+    """The framing at the socket's head consumed, and nothing past it (a chunk's data is
+    left for splice, a pipelined request for h11)."""
+    try:
+        head = sock.recv(_PEEK, socket.MSG_PEEK)
+    except BlockingIOError:
+        _wait(readable, stop)
+        return
+    if not head:
+        raise ClientDisconnect()
+    n = rest.framing(head)
+    while n:  # all there: it was just peeked
+        n -= len(sock.recv(n))
+
+
+def _wait(p: select.poll, stop: int) -> None:
+    if any(fd == stop for fd, _ in p.poll()):
+        raise _Stopped()
+
+
+async def _write(fd: int, data: bytes) -> None:
+    """`data` into a non-blocking pipe, waiting on the event loop while it is full."""
+    view = memoryview(data)
+    loop = asyncio.get_running_loop()
+    while view:
+        try:
+            view = view[os.write(fd, view):]
+        except BlockingIOError:
+            ready = loop.create_future()
+            loop.add_writer(fd, _wake, ready)
+            try:
+                await ready
+            finally:
+                loop.remove_writer(fd)
+
+
+def _wake(ready: asyncio.Future) -> None:
+    if not ready.done():
+        ready.set_result(None)
