@@ -16,7 +16,6 @@ import select
 import socket
 from typing import Any, Awaitable, Callable, Optional, Protocol
 
-import h11
 from starlette.requests import ClientDisconnect
 
 from ..security.tls import subject_of
@@ -133,7 +132,7 @@ def make_protocol(base: type, hijack: Hijacker | None) -> type:
             """scope["berth.body"], for a body the socket can splice: a unix socket's (the
             TCP listener's is TLS), chunked and decoded here, or by its Content-Length."""
             sock = self.transport.get_extra_info("socket")
-            if sock is None or sock.family != socket.AF_UNIX:
+            if sock is None or sock.family != socket.AF_UNIX or self.transport.get_extra_info("ssl_object"):
                 return
             if self._chunked is None and not getattr(self.conn._reader, "_remaining", 0):
                 return  # no body, or another h11's chunked decoding
@@ -146,11 +145,12 @@ def make_protocol(base: type, hijack: Hijacker | None) -> type:
             if cycle is None or cycle.disconnected or self.transport.is_closing():
                 raise ClientDisconnect()
             self.flow.pause_reading()
-            if cycle.waiting_for_100_continue:  # uvicorn's receive would have sent it
-                cycle.waiting_for_100_continue = False
-                self.transport.write(self.conn.send(h11.InformationalResponse(status_code=100, headers=[])))
+            if cycle.waiting_for_100_continue:  # uvicorn's receive would have sent it (h11's
+                cycle.waiting_for_100_continue = False  # flag ends with the body or the answer)
+                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             self._flush_backlog()
             if self.transport.is_closing():  # a bad chunk in what was read: answered 400
+                cycle.disconnected = True
                 raise ClientDisconnect()
             prefix, cycle.body = bytes(cycle.body), bytearray()
             if not cycle.more_body:
@@ -175,6 +175,7 @@ def make_protocol(base: type, hijack: Hijacker | None) -> type:
                 else:
                     self.transport.close()
                 return
+            self.flow.resume_reading()  # first: h11 may pause it again (a pipelined request)
             if isinstance(rest, chunked.ChunkedBody):
                 if rest.done:
                     super().data_received(b"0\r\n\r\n")
@@ -184,7 +185,6 @@ def make_protocol(base: type, hijack: Hijacker | None) -> type:
                 self.conn._reader._remaining = rest.left
                 if rest.done:
                     self.handle_events()
-            self.flow.resume_reading()
 
         def handle_websocket_upgrade(self, event: Any) -> None:
             if self._pending is None:

@@ -195,7 +195,7 @@ def _pump(h: Handover, dst: int, stop: int) -> None:
                 rest.took(n)
             else:
                 _skip_framing(sock, rest, readable, stop)
-    except ConnectionError:
+    except (ConnectionResetError, ConnectionAbortedError):
         raise ClientDisconnect() from None
 
 

@@ -280,3 +280,21 @@ def test_a_bad_chunk_is_a_400(berthd: Berthd, api: httpx.Client, box: str, bad: 
     assert got.startswith(b"HTTP/1.1 400"), got[:300]
     assert api.get("/_ping").status_code == 200
     assert wait_until(lambda: not _fifo_dirs(berthd)), _fifo_dirs(berthd)
+
+
+def test_a_client_that_waits_for_100_continue_gets_it(berthd: Berthd, api: httpx.Client, box: str) -> None:
+    """curl's way with a big upload: the body only after the interim answer."""
+    data = os.urandom(2_000_000)
+    tar = _tar("e.bin", data)
+    with _connect(berthd) as s:
+        s.sendall(_head(box, "/tmp", f"Content-Length: {len(tar)}\r\nExpect: 100-continue"))
+        got = b""
+        while b"\r\n\r\n" not in got:
+            chunk = s.recv(4096)
+            assert chunk, got
+            got += chunk
+        assert got.startswith(b"HTTP/1.1 100 "), got
+        s.sendall(tar + NEXT)
+        got = _answers(s, 2)
+    assert got.startswith(b"HTTP/1.1 200") and got.count(b"HTTP/1.1 200") == 2 and got.endswith(b"OK"), got[:300]
+    assert _file(api, box, "/tmp/e.bin") == data
