@@ -9,9 +9,9 @@ the body once h11 has parsed the request's head, and gives h11 a bare last chunk
 ("0\\r\\n\\r\\n") when the body ends, so h11's own view of the connection (keep-alive, the
 next request) stays exact.
 
-A body spliced from the socket (rawbody.py) uses the same state: `framing` consumes what
-lies between two chunks' data (found in a peek at the socket), `left` is how much of a
-chunk the kernel may move on its own, `took` counts what it moved.
+A body spliced from the socket (rawbody.py) uses the same state: `feed` decodes the
+framing between two chunks' data, `left` is how much of a chunk the kernel may move on
+its own, `took` counts what it moved.
 """
 
 from __future__ import annotations
@@ -57,14 +57,6 @@ class ChunkedBody:
             else:
                 pos = self._frame(data, pos)
         return out, data[pos:] if self.done else b""
-
-    def framing(self, data: bytes) -> int:
-        """How many bytes at the start of `data` are framing (a chunk's CRLF, size line,
-        the trailer), consumed: up to the next chunk's data or the body's end."""
-        pos, end = 0, len(data)
-        while pos < end and not self.done and not self._left:
-            pos = self._frame(data, pos)
-        return pos
 
     def _frame(self, data: bytes, pos: int) -> int:
         """The framing at data[pos:] up to the end of one line (or of `data`): where it ends."""

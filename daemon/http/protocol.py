@@ -163,9 +163,9 @@ def make_protocol(base: type, hijack: Hijacker | None) -> type:
             fd = os.dup(self.transport.get_extra_info("socket").fileno())  # the thread's, closed by it
             return rawbody.Handover(prefix, rest, socket.socket(fileno=fd))
 
-        def take_back(self, rest: rawbody.Framing | None, error: BaseException | None) -> None:
-            """The body is in (h11 sees its end, then reads on from the socket), or it
-            stopped: a bad chunk is answered 400, a client that left is gone (the app's
+        def take_back(self, rest: rawbody.Framing | None, error: BaseException | None, after: bytes) -> None:
+            """The body is in (h11 sees its end and what the last read brought past it,
+            then reads on from the socket), or it stopped: a bad chunk is answered 400, a client that left is gone (the app's
             answer, if any, goes nowhere); the rest of another is read and dropped."""
             if isinstance(error, (chunked.ChunkError, ClientDisconnect)):
                 if self.cycle is not None:
@@ -178,7 +178,7 @@ def make_protocol(base: type, hijack: Hijacker | None) -> type:
             self.flow.resume_reading()  # first: h11 may pause it again (a pipelined request)
             if isinstance(rest, chunked.ChunkedBody):
                 if rest.done:
-                    super().data_received(b"0\r\n\r\n")
+                    super().data_received(b"0\r\n\r\n" + after)
                 else:
                     self._chunked = rest
             elif rest is not None:

@@ -3,15 +3,17 @@ without passing through Python: docker cp's upload (PUT /containers/{id}/archive
 the FIFO berth-containerd extracts from (which splices it on into the file). Decoding it
 in Python took four copies of every byte in berthd (recv, decode, join, write) and an
 event-loop turn per read; here berthd reads only the few bytes of chunk framing between
-two chunks' data (a peek at the socket, then exactly those bytes), and the data itself
-goes socket -> pipe in the kernel.
+two chunks' data (as many as the last framing was long: a longer one is read on, a
+shorter one brings a few data bytes along, written), and the data itself goes socket ->
+pipe in the kernel, exactly a chunk's length at a time.
 
 The HTTP protocol (protocol.py) offers the body as scope["berth.body"] on a unix socket
 (the TCP listener is TLS: its bytes must be decrypted in Python, so its body takes the
 ASGI stream). The app claims it with `await into(fd)`: the protocol stops reading the
 socket, hands over what it had read ahead (written first) and its decoding state
 (chunked.ChunkedBody, or a Length), and a thread of its own splices the rest. When the
-body is in, h11 is told so and reads on from the socket (a pipelined request). A body
+body is in, h11 is told so, gets what the last read brought past the body's end, and
+reads on from the socket (a pipelined request). A body
 stopped early (the caller's call failed first) goes back to the protocol, which reads
 the rest and drops it, as it drops what an app leaves unread; a client that leaves or a
 bad chunk is the app's ClientDisconnect (the protocol answers a bad chunk with a 400).
@@ -38,13 +40,15 @@ KEY = "berth.body"
 BodyWriter = Callable[[int], Awaitable[None]]
 
 _SPLICE_F_MOVE, _SPLICE_F_NONBLOCK = 1, 2
-_PEEK = 256  # the framing between two chunks (CRLF, a size line), seen in one peek
+_GUESS = 8  # the framing between two chunks, first guess: CRLF and "8000\r\n" (the docker CLI's 32 KiB)
+_MAX_GUESS = 4096  # a longer framing (extensions) is read in several turns
 _SPLICE = 1 << 20  # at most per splice: the FIFO's pipe (libcontainerd/fifo.py)
 
 
 class Framing(Protocol):
     """What is left of a body: `left` bytes the kernel may move as they are, then
-    framing (`framing` consumes it from a peek and says how much it was), until done."""
+    framing (`feed` decodes it: the data bytes a read brought along, and what follows
+    the body once it is done), until done."""
 
     @property
     def done(self) -> bool: ...
@@ -54,7 +58,7 @@ class Framing(Protocol):
 
     def took(self, n: int) -> None: ...
 
-    def framing(self, data: bytes) -> int: ...
+    def feed(self, data: bytes) -> tuple[list[memoryview], bytes]: ...
 
 
 class Length:
@@ -70,8 +74,8 @@ class Length:
     def took(self, n: int) -> None:
         self.left -= n
 
-    def framing(self, data: bytes) -> int:
-        return 0
+    def feed(self, data: bytes) -> tuple[list[memoryview], bytes]:
+        raise AssertionError("a Length body is all data: it is never fed")
 
 
 @dataclass
@@ -86,7 +90,7 @@ class Source(Protocol):
 
     def hand_over(self) -> Handover: ...
 
-    def take_back(self, rest: Framing | None, error: BaseException | None) -> None: ...
+    def take_back(self, rest: Framing | None, error: BaseException | None, after: bytes) -> None: ...
 
 
 class _Stopped(Exception):
@@ -103,8 +107,9 @@ class RawBody:
         h = self._source.hand_over()
         stop = os.eventfd(0, os.EFD_CLOEXEC)
         error: BaseException | None = None
+        after = b""
         try:
-            await _in_thread(lambda: _pump(h, fd, stop), stop)
+            after = await _in_thread(lambda: _pump(h, fd, stop), stop)
         except BaseException as e:
             error = e
             if isinstance(e, ChunkError):
@@ -114,7 +119,7 @@ class RawBody:
             os.close(stop)
             if h.sock is not None:
                 h.sock.close()
-            self._source.take_back(h.rest, error)
+            self._source.take_back(h.rest, error, after)
 
 
 def writer(scope: dict[str, Any], stream: Callable[[], AsyncIterator[bytes]]) -> BodyWriter:
@@ -129,7 +134,7 @@ def writer(scope: dict[str, Any], stream: Callable[[], AsyncIterator[bytes]]) ->
     return written
 
 
-async def _in_thread(fn: Callable[[], None], stop: int) -> None:
+async def _in_thread(fn: Callable[[], bytes], stop: int) -> bytes:
     """fn in a thread of its own; a cancelled caller stops it (the stop fd) and waits
     for it to end, since it uses fds the caller closes afterwards."""
     loop = asyncio.get_running_loop()
@@ -137,15 +142,15 @@ async def _in_thread(fn: Callable[[], None], stop: int) -> None:
 
     def run() -> None:
         try:
-            fn()
+            result = fn()
         except BaseException as e:  # noqa: BLE001 - handed to the waiting task
-            loop.call_soon_threadsafe(_settle, done, e)
+            loop.call_soon_threadsafe(_settle, done, b"", e)
         else:
-            loop.call_soon_threadsafe(_settle, done, None)
+            loop.call_soon_threadsafe(_settle, done, result, None)
 
     threading.Thread(target=run, name="berthd-body", daemon=True).start()
     try:
-        await asyncio.shield(done)
+        return await asyncio.shield(done)
     except asyncio.CancelledError:
         os.eventfd_write(stop, 1)
         while not done.done():
@@ -155,37 +160,35 @@ async def _in_thread(fn: Callable[[], None], stop: int) -> None:
         raise
 
 
-def _settle(done: asyncio.Future, error: BaseException | None) -> None:
+def _settle(done: asyncio.Future, result: bytes, error: BaseException | None) -> None:
     if done.done():
         return
     if error is None:
-        done.set_result(None)
+        done.set_result(result)
     else:
         done.set_exception(error)
 
 
-def _pump(h: Handover, dst: int, stop: int) -> None:
-    """The thread: what was read ahead, then the rest from the socket, into dst."""
+def _pump(h: Handover, dst: int, stop: int) -> bytes:
+    """The thread: what was read ahead, then the rest from the socket, into dst; what
+    it read past the body's end (for h11)."""
     writable = select.poll()
     writable.register(dst, select.POLLOUT)
     writable.register(stop, select.POLLIN)
-    view = memoryview(h.prefix)
-    while view:
-        try:
-            view = view[os.write(dst, view):]
-        except BlockingIOError:
-            _wait(writable, stop)
+    _write_all(dst, h.prefix, writable, stop)
     if h.rest is None or h.sock is None:
-        return
+        return b""
     rest, sock = h.rest, h.sock
+    fd, flags = sock.fileno(), _SPLICE_F_MOVE | _SPLICE_F_NONBLOCK
     readable = select.poll()
     readable.register(sock, select.POLLIN)
     readable.register(stop, select.POLLIN)
+    guess, run = _GUESS, 0
     try:
         while not rest.done:
-            if rest.left:
+            if left := rest.left:
                 try:
-                    n = os.splice(sock.fileno(), dst, min(rest.left, _SPLICE), flags=_SPLICE_F_MOVE | _SPLICE_F_NONBLOCK)
+                    n = os.splice(fd, dst, min(left, _SPLICE), flags=flags)
                 except BlockingIOError:  # no data yet, or the pipe is full
                     _wait(readable, stop)
                     _wait(writable, stop)
@@ -193,25 +196,38 @@ def _pump(h: Handover, dst: int, stop: int) -> None:
                 if not n:
                     raise ClientDisconnect()
                 rest.took(n)
-            else:
-                _skip_framing(sock, rest, readable, stop)
+                continue
+            # The framing between two chunks' data, read as long as the last one was:
+            # a guess too long reads a little data (written) or what follows the body
+            try:
+                head = sock.recv(guess)
+            except BlockingIOError:
+                _wait(readable, stop)
+                continue
+            if not head:
+                raise ClientDisconnect()
+            pieces, after = rest.feed(head)
+            data = 0
+            for piece in pieces:
+                data += len(piece)
+                _write_all(dst, piece, writable, stop)
+            run += len(head) - data - len(after)
+            if rest.left or data:
+                guess, run = min(max(run, 3), _MAX_GUESS), 0
+            if rest.done:
+                return bytes(after)
     except (ConnectionResetError, ConnectionAbortedError):
         raise ClientDisconnect() from None
+    return b""
 
 
-def _skip_framing(sock: socket.socket, rest: Framing, readable: select.poll, stop: int) -> None:
-    """The framing at the socket's head consumed, and nothing past it (a chunk's data is
-    left for splice, a pipelined request for h11)."""
-    try:
-        head = sock.recv(_PEEK, socket.MSG_PEEK)
-    except BlockingIOError:
-        _wait(readable, stop)
-        return
-    if not head:
-        raise ClientDisconnect()
-    n = rest.framing(head)
-    while n:  # all there: it was just peeked
-        n -= len(sock.recv(n))
+def _write_all(dst: int, data: bytes | memoryview, writable: select.poll, stop: int) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(dst, view):]
+        except BlockingIOError:
+            _wait(writable, stop)
 
 
 def _wait(p: select.poll, stop: int) -> None:

@@ -39,9 +39,10 @@ def _chunked(data: bytes, sizes: list[int], ext: bool = False, trailer: bytes = 
 
 def _pump(wire: bytes, rest: rawbody.Framing, prefix: bytes = b"", seed: int = 0,
           leave: bool = False) -> tuple[bytes, bytes]:
-    """(what went into the pipe, what was left in the socket), the wire sent in random
-    pieces with pauses so that the pump waits on an empty socket too; `leave`: the
-    client closes after the wire."""
+    """(what went into the pipe, what followed the body: what the pump read past its
+    end, then what it left in the socket), the wire sent in random pieces with pauses
+    so that the pump waits on an empty socket too; `leave`: the client closes after
+    the wire."""
     ours, theirs = socket.socketpair()
     theirs.setblocking(False)
     r, w = os.pipe()
@@ -69,7 +70,7 @@ def _pump(wire: bytes, rest: rawbody.Framing, prefix: bytes = b"", seed: int = 0
     for t in threads:
         t.start()
     try:
-        rawbody._pump(rawbody.Handover(prefix, rest, theirs), w, stop)
+        after = rawbody._pump(rawbody.Handover(prefix, rest, theirs), w, stop)
     finally:
         threads[0].join()
         os.close(w)
@@ -78,7 +79,7 @@ def _pump(wire: bytes, rest: rawbody.Framing, prefix: bytes = b"", seed: int = 0
         os.close(stop)
     ours.close()
     theirs.setblocking(True)
-    left = b""
+    left = after
     while chunk := theirs.recv(65536):
         left += chunk
     theirs.close()
