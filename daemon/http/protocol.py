@@ -165,8 +165,9 @@ def make_protocol(base: type, hijack: Hijacker | None) -> type:
 
         def take_back(self, rest: rawbody.Framing | None, error: BaseException | None, after: bytes) -> None:
             """The body is in (h11 sees its end and what the last read brought past it,
-            then reads on from the socket), or it stopped: a bad chunk is answered 400, a client that left is gone (the app's
-            answer, if any, goes nowhere); the rest of another is read and dropped."""
+            then reads on from the socket), or it stopped: a bad chunk is answered 400, a
+            client that left is gone (the app's answer, if any, goes nowhere); the rest of
+            another is read and dropped."""
             if isinstance(error, (chunked.ChunkError, ClientDisconnect)):
                 if self.cycle is not None:
                     self.cycle.disconnected = True
