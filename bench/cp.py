@@ -5,7 +5,10 @@ docker CLI's body is chunked), "in-cl".
 
     .venv/bin/python bench/cp.py [--mb 100] [--runs 5]
 
-Prints the median MB/s of each direction on each engine and the ratios berth/docker.
+Prints the median MB/s of each direction on each engine and the ratios berth/docker,
+then the CPU seconds (user+system, median) each process of the chain spent on one cp in:
+the docker CLI, the daemon and its runtime manager (containerd, berth-containerd; their
+reaped children included: dockerd's untar helper), from /proc/PID/stat around the cp.
 """
 
 from __future__ import annotations
@@ -46,11 +49,12 @@ def main() -> int:
                                              "3600"], env=engine.env(), check=True, capture_output=True,
                                             text=True).stdout.strip()
             rates: dict[str, list[float]] = {f"{n} {d}": [] for n in ctrs for d in ("in", "out", "in-cl")}
+            cpu: dict[str, dict[str, list[float]]] = {}
             try:
                 for _ in range(args.runs):  # interleaved so machine noise hits both alike
                     for name, engine in (("docker", docker), ("berth", berth)):
                         env, cid = engine.env(), ctrs[name]
-                        t = engines.time_command([DOCKER, "cp", src, f"{cid}:/tmp/blob"], env)
+                        t = _cp_in([DOCKER, "cp", src, f"{cid}:/tmp/blob"], env, engine, cpu.setdefault(name, {}))
                         rates[f"{name} in"].append(args.mb / t)
                         out = os.path.join(work, f"out-{name}")
                         t = engines.time_command([DOCKER, "cp", f"{cid}:/tmp/blob", out], env)
@@ -68,7 +72,51 @@ def main() -> int:
         print(f"  {k:>12}: {v:8.1f}")
     print(f"  ratio berth/docker: in {med['berth in'] / med['docker in']:.2f}, "
           f"out {med['berth out'] / med['docker out']:.2f}, in-cl {med['berth in-cl'] / med['docker in-cl']:.2f}")
+    print("CPU seconds of one cp in (median; 2 cores shared by all)")
+    for name, procs in cpu.items():
+        print(f"  {name:>6}: " + ", ".join(f"{p} {statistics.median(v):.3f}" for p, v in procs.items()))
     return 0
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu(pid: int) -> float:
+    """utime + stime + the reaped children's, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15]) / _TICK
+
+
+def _chain(engine: engines.Engine) -> dict[str, int]:
+    """The daemon and the children it started (its containerd)."""
+    out = {f"{engine.name}d": engine.proc.pid}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                text = f.read()
+        except OSError:
+            continue
+        if int(text.rsplit(")", 1)[1].split()[1]) == engine.proc.pid:
+            out[text.split("(", 1)[1].rsplit(")", 1)[0].replace("berth-container", "berth-containerd")] = int(pid)
+    return out
+
+
+def _cp_in(argv: list[str], env: dict[str, str], engine: engines.Engine, cpu: dict[str, list[float]]) -> float:
+    """Seconds one cp takes; each process's CPU time added to `cpu`."""
+    chain = _chain(engine)
+    before = {name: _cpu(pid) for name, pid in chain.items()}
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    took = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise subprocess.CalledProcessError(proc.returncode, argv)
+    cpu.setdefault("cli", []).append(usage.ru_utime + usage.ru_stime)
+    for name, pid in chain.items():
+        cpu.setdefault(name, []).append(_cpu(pid) - before[name])
+    return took
 
 
 def _put(sock: str, cid: str, tar: str) -> float:

@@ -8,6 +8,10 @@ bytes.find and hands on everything a read holds in a few slices. protocol.py giv
 the body once h11 has parsed the request's head, and gives h11 a bare last chunk
 ("0\\r\\n\\r\\n") when the body ends, so h11's own view of the connection (keep-alive, the
 next request) stays exact.
+
+A body spliced from the socket (rawbody.py) uses the same state: `feed` decodes the
+framing between two chunks' data, `left` is how much of a chunk the kernel may move on
+its own, `took` counts what it moved.
 """
 
 from __future__ import annotations
@@ -28,6 +32,17 @@ class ChunkedBody:
         self._line = b""  # a size or trailer line split across reads
         self.done = False
 
+    @property
+    def left(self) -> int:
+        """Data bytes of the current chunk not yet seen (0: framing comes next)."""
+        return self._left
+
+    def took(self, n: int) -> None:
+        """`n` of the current chunk's data bytes went by without this decoder (spliced)."""
+        self._left -= n
+        if not self._left:
+            self._crlf = 2
+
     def feed(self, data: bytes) -> tuple[list[memoryview], bytes]:
         """The body's bytes in `data` (views of it), and what follows the body once it is done."""
         view = memoryview(data)
@@ -38,28 +53,29 @@ class ChunkedBody:
                 n = min(self._left, end - pos)
                 out.append(view[pos:pos + n])
                 pos += n
-                self._left -= n
-                if not self._left:
-                    self._crlf = 2
-            elif self._crlf:
-                expect = b"\r\n"[2 - self._crlf:]
-                got = data[pos:pos + len(expect)]
-                if not expect.startswith(got):
-                    raise ChunkError("chunk data not followed by CRLF")
-                pos += len(got)
-                self._crlf -= len(got)
+                self.took(n)
             else:
-                nl = data.find(b"\n", pos)
-                if nl < 0:
-                    self._line += data[pos:]
-                    if len(self._line) > _MAX_LINE:
-                        raise ChunkError("chunk header too long")
-                    pos = end
-                    break
-                line, self._line = self._line + data[pos:nl + 1], b""
-                pos = nl + 1
-                self._header(line)
+                pos = self._frame(data, pos)
         return out, data[pos:] if self.done else b""
+
+    def _frame(self, data: bytes, pos: int) -> int:
+        """The framing at data[pos:] up to the end of one line (or of `data`): where it ends."""
+        if self._crlf:
+            expect = b"\r\n"[2 - self._crlf:]
+            got = data[pos:pos + len(expect)]
+            if not expect.startswith(got):
+                raise ChunkError("chunk data not followed by CRLF")
+            self._crlf -= len(got)
+            return pos + len(got)
+        nl = data.find(b"\n", pos)
+        if nl < 0:
+            self._line += data[pos:]
+            if len(self._line) > _MAX_LINE:
+                raise ChunkError("chunk header too long")
+            return len(data)
+        line, self._line = self._line + data[pos:nl + 1], b""
+        self._header(line)
+        return nl + 1
 
     def _header(self, line: bytes) -> None:
         if len(line) > _MAX_LINE or not line.endswith(b"\r\n"):

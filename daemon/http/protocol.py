@@ -4,17 +4,22 @@ answered with 101 and then a raw stream both ways, as the docker CLI expects for
 attach: the container's output out, the client's stdin in, a half-close for EOF).
 A hijacked request's body (exec start sends one: Detach, Tty) is read by its
 Content-Length before the 101, and handed to the session's serve. A chunked request
-body is decoded here rather than by h11, a read at a time (chunked.py: docker cp's way in)."""
+body is decoded here rather than by h11, a read at a time (chunked.py); on a unix socket
+any body is also offered to the app as scope["berth.body"], to be spliced from the
+socket into an fd without passing through Python (rawbody.py: docker cp's way in)."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import select
 import socket
 from typing import Any, Awaitable, Callable, Optional, Protocol
 
+from starlette.requests import ClientDisconnect
+
 from ..security.tls import subject_of
-from . import chunked
+from . import chunked, rawbody
 from .access import Peer, Scope, peer_of
 
 # A request's body (chunked or by its Content-Length) read ahead of the app before the
@@ -78,6 +83,7 @@ def make_protocol(base: type, hijack: Hijacker | None) -> type:
             if super()._should_upgrade():
                 return True
             self._take_chunked_body()
+            self._offer_body()
             return False
 
         def _take_chunked_body(self) -> None:
@@ -121,6 +127,65 @@ def make_protocol(base: type, hijack: Hijacker | None) -> type:
             if body.done:
                 self._chunked = None
                 super().data_received(b"0\r\n\r\n" + rest)  # h11 sees the end, then what follows
+
+        def _offer_body(self) -> None:
+            """scope["berth.body"], for a body the socket can splice: a unix socket's (the
+            TCP listener's is TLS), chunked and decoded here, or by its Content-Length."""
+            sock = self.transport.get_extra_info("socket")
+            if sock is None or sock.family != socket.AF_UNIX or self.transport.get_extra_info("ssl_object"):
+                return
+            if self._chunked is None and not getattr(self.conn._reader, "_remaining", 0):
+                return  # no body, or another h11's chunked decoding
+            self.scope[rawbody.KEY] = rawbody.RawBody(self)
+
+        def hand_over(self) -> rawbody.Handover:
+            """The body's rest to rawbody: the socket is no longer read here, what was
+            read of the body is handed on (with its decoding state) and h11 waits."""
+            cycle = self.cycle
+            if cycle is None or cycle.disconnected or self.transport.is_closing():
+                raise ClientDisconnect()
+            self.flow.pause_reading()
+            if cycle.waiting_for_100_continue:  # uvicorn's receive would have sent it (h11's
+                cycle.waiting_for_100_continue = False  # flag ends with the body or the answer)
+                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self._flush_backlog()
+            if self.transport.is_closing():  # a bad chunk in what was read: answered 400
+                cycle.disconnected = True
+                raise ClientDisconnect()
+            prefix, cycle.body = bytes(cycle.body), bytearray()
+            if not cycle.more_body:
+                return rawbody.Handover(prefix, None, None)
+            rest: rawbody.Framing
+            if self._chunked is not None:
+                rest, self._chunked = self._chunked, None
+            else:
+                rest = rawbody.Length(self.conn._reader._remaining)
+            fd = os.dup(self.transport.get_extra_info("socket").fileno())  # the thread's, closed by it
+            return rawbody.Handover(prefix, rest, socket.socket(fileno=fd))
+
+        def take_back(self, rest: rawbody.Framing | None, error: BaseException | None, after: bytes) -> None:
+            """The body is in (h11 sees its end and what the last read brought past it,
+            then reads on from the socket), or it stopped: a bad chunk is answered 400, a
+            client that left is gone (the app's answer, if any, goes nowhere); the rest of
+            another is read and dropped."""
+            if isinstance(error, (chunked.ChunkError, ClientDisconnect)):
+                if self.cycle is not None:
+                    self.cycle.disconnected = True
+                if isinstance(error, chunked.ChunkError):
+                    self.send_400_response("Invalid HTTP request received.")
+                else:
+                    self.transport.close()
+                return
+            self.flow.resume_reading()  # first: h11 may pause it again (a pipelined request)
+            if isinstance(rest, chunked.ChunkedBody):
+                if rest.done:
+                    super().data_received(b"0\r\n\r\n" + after)
+                else:
+                    self._chunked = rest
+            elif rest is not None:
+                self.conn._reader._remaining = rest.left
+                if rest.done:
+                    self.handle_events()
 
         def handle_websocket_upgrade(self, event: Any) -> None:
             if self._pending is None:

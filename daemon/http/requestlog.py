@@ -17,6 +17,8 @@ import logging
 import time
 from typing import Any
 
+from starlette.requests import ClientDisconnect
+
 from ..security import audit
 from .access import ASGIApp, Scope
 
@@ -85,6 +87,8 @@ class CatchUnexpected:
 
         try:
             await self.app(scope, receive, sending)
+        except ClientDisconnect:  # left in the middle of its request's body: nobody to answer
+            log.debug("%s %s: the client left", scope.get("method", ""), scope.get("path", ""))
         except Exception as exc:  # noqa: BLE001 - the last stop: log it and answer, never re-raise
             message = unexpected_message(scope, exc)
             log.error("%s%s", message, " (the answer had begun: cut short)" if started else "",

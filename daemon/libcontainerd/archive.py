@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 from dataclasses import dataclass
-from typing import AsyncIterator
+from typing import Awaitable, Callable
 
 import grpc.aio
 
@@ -123,18 +123,20 @@ async def read_archive(ctrd: Containerd, cid: str, path: str, export: bool = Fal
     return _stat(first.stat), TarStream(pipe, call, path)
 
 
-async def _feed(data: AsyncIterator[bytes], pipe: Fifo) -> None:
-    async for piece in data:
-        await pipe.write(piece)
+async def _feed(data: Callable[[int], Awaitable[None]], pipe: Fifo) -> None:
+    await data(pipe.writer)
     pipe.close_writer()
 
 
-async def write_archive(ctrd: Containerd, cid: str, path: str, data: AsyncIterator[bytes], *,
+async def write_archive(ctrd: Containerd, cid: str, path: str, data: Callable[[int], Awaitable[None]], *,
                         copy_uid_gid: bool, no_overwrite_dir_non_dir: bool,
                         mounts: list[ArchiveMount] | None = None, readonly_rootfs: bool = False) -> None:
     """The body written into a FIFO berth-containerd extracts from, while the call runs:
-    the client's upload and the extraction overlap; a call that ends first (an error)
-    stops the writing, and one that fails the body (the client's) cancels the call."""
+    `data` writes all of it into the FIFO's (non-blocking) write end (berthd's HTTP
+    layer splices it there from the client's socket: http/rawbody.py). The client's
+    upload and the extraction overlap; a call that ends first (an error) stops the
+    writing (`data` is cancelled, and returns only once it no longer uses the fd), and
+    one that fails the body (the client's) cancels the call."""
     pipe = Fifo(_fifo_dir(ctrd), write=True)
     tasks: list[asyncio.Task] = []
     try:

@@ -71,15 +71,12 @@ class Fifo:
             try:
                 return os.read(self._reader, _PIPE_SIZE)
             except BlockingIOError:
-                await _ready(self._reader, write=False)
+                await _readable(self._reader)
 
-    async def write(self, data: bytes | memoryview) -> None:
-        view = memoryview(data)
-        while view:
-            try:
-                view = view[os.write(self._writer, view):]
-            except BlockingIOError:
-                await _ready(self._writer, write=True)
+    @property
+    def writer(self) -> int:
+        """The write end (non-blocking), for cp in's body."""
+        return self._writer
 
     def close_writer(self) -> None:
         """The end of the data: the reader sees EOF once it has read what is there."""
@@ -110,12 +107,11 @@ def _sweep(near: str) -> None:
             shutil.rmtree(os.path.join(near, name), ignore_errors=True)
 
 
-async def _ready(fd: int, write: bool) -> None:
+async def _readable(fd: int) -> None:
     loop = asyncio.get_running_loop()
     done = loop.create_future()
-    add, remove = (loop.add_writer, loop.remove_writer) if write else (loop.add_reader, loop.remove_reader)
-    add(fd, lambda: done.done() or done.set_result(None))
+    loop.add_reader(fd, lambda: done.done() or done.set_result(None))
     try:
         await done
     finally:
-        remove(fd)
+        loop.remove_reader(fd)

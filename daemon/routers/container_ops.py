@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from ..containers import archive, pause, rename as renaming, restart_cmd, sizes
 from ..containers.process import parse_signal
 from ..containers.service import Engine
+from ..http import rawbody
 from ..http.params import Bool, Int
 from .models import errors
 
@@ -68,7 +69,7 @@ async def archive_put(
                                                       "the dest file or dir")] = False,
 ) -> Response:
     engine = _engine(request)
-    await archive.put(engine, engine.store.get(ref), ref, path, request.stream(),
+    await archive.put(engine, engine.store.get(ref), ref, path, rawbody.writer(request.scope, request.stream),
                       copy_uid_gid=copyUIDGID, no_overwrite_dir_non_dir=noOverwriteDirNonDir)
     return Response(status_code=200)
 

@@ -4,10 +4,12 @@ defaults (--seccomp-profile, --no-new-privileges, --default-ulimit; --userns-rem
 
 from __future__ import annotations
 
+import io
 import os
 import socket
 import ssl
 import subprocess
+import tarfile
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -118,6 +120,32 @@ def test_every_mutating_request_is_an_audit_line(tls_berthd, certs) -> None:
     assert any("tls_subject=berth-test-client" in ln and "path=/containers/nosuch/start id=nosuch status=404" in ln
                for ln in lines), lines
     assert not any("/json" in ln for ln in lines)  # reads are not audited
+
+
+def test_cp_in_over_tls_takes_the_asgi_stream(tls_berthd, certs) -> None:
+    """TLS's bytes are decrypted in Python, so a PUT's body is not spliced from the socket
+    (daemon/http/rawbody.py) but the ASGI stream written into the FIFO: chunked and by
+    its length, a file bigger than the FIFO's pipe arrives whole."""
+    d, port = tls_berthd
+    data = os.urandom(3 << 20)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("tls.bin")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    body = buf.getvalue()
+    with _tls_client(certs, port, certs["client.pem"], certs["client.key"]) as c:
+        cid = c.post("/containers/create", json={"Image": IMAGE, "Cmd": ["true"]}).json()["Id"]
+        try:
+            for content in (body, iter([body[:1000], body[1000:]])):  # a Content-Length, then chunked
+                r = c.put(f"/containers/{cid}/archive", params={"path": "/tmp"}, content=content)
+                assert r.status_code == 200, r.text
+                r = c.get(f"/containers/{cid}/archive", params={"path": "/tmp/tls.bin"})
+                with tarfile.open(fileobj=io.BytesIO(r.content)) as tar:
+                    assert tar.extractfile("tls.bin").read() == data  # type: ignore[union-attr]
+                assert c.get("/_ping").text == "OK"
+        finally:
+            c.delete(f"/containers/{cid}", params={"force": 1})
 
 
 def test_daemon_defaults_apply_to_every_container(tls_berthd) -> None:
