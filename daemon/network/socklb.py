@@ -28,6 +28,7 @@ import os
 import re
 import socket
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from berth.common import bpf
@@ -80,95 +81,106 @@ def _netns_cookie() -> int:
         return struct.unpack("<Q", s.getsockopt(socket.SOL_SOCKET, _SO_NETNS_COOKIE, 8))[0]
 
 
-def _open_root(root: str) -> int:
-    return os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+@contextlib.contextmanager
+def _root() -> Iterator[int | None]:
+    """An fd of the cgroup2 root for the block, or None without a cgroup2 hierarchy."""
+    root = cgroup2_root()
+    if root is None:
+        yield None
+        return
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
 
 
-def _own(root_fd: int, attach_type: int, name: str) -> list[int]:
-    """The fds of the programs at `attach_type` named `name` (the caller closes them)."""
-    fds = []
-    for prog_id in bpf.query(root_fd, attach_type):
-        fd = bpf.prog_fd(prog_id)
-        if fd < 0:
-            continue
-        if bpf.prog_info(fd)[1] == name:
-            fds.append(fd)
-        else:
+@contextlib.contextmanager
+def _owned(root_fd: int, attach_type: int, name: str) -> Iterator[list[int]]:
+    """The fds of the programs at `attach_type` named `name`, closed on leaving the block
+    (an error halfway through the walk included)."""
+    fds: list[int] = []
+    try:
+        for prog_id in bpf.query(root_fd, attach_type):
+            fd = bpf.prog_fd(prog_id)
+            if fd >= 0:
+                fds.append(fd)
+                if bpf.prog_info(fd)[1] != name:
+                    os.close(fds.pop())
+        yield fds
+    finally:
+        for fd in fds:
             os.close(fd)
-    return fds
+
+
+def _map_of(prog_fd: int, map_type: int) -> int:
+    """An fd of the program's map of `map_type` (8-byte keys and values; the caller
+    closes it), or -1. A map whose info cannot be read is not taken."""
+    for map_id in bpf.prog_info(prog_fd)[2]:
+        mfd = bpf.map_fd(map_id)
+        if mfd < 0:
+            continue
+        try:
+            found = bpf.map_info(mfd)[:3] == (map_type, 8, 8)
+        except OSError:
+            found = False
+        if found:
+            return mfd
+        os.close(mfd)
+    return -1
 
 
 def attached(table: str) -> dict[str, list[int]]:
     """The ids of the table's programs at the cgroup2 root, by hook (tests' leak checks)."""
-    root = cgroup2_root()
-    if root is None:
-        return {}
-    root_fd = _open_root(root)
-    try:
+    with _root() as root_fd:
+        if root_fd is None:
+            return {}
         out = {}
         for hook, kind in (("connect4", CONNECT4), ("getpeername4", GETPEERNAME4)):
-            ids = []
-            for fd in _own(root_fd, kind, prog_name(table)):
-                ids.append(bpf.prog_info(fd)[0])
-                os.close(fd)
-            out[hook] = sorted(ids)
+            with _owned(root_fd, kind, prog_name(table)) as fds:
+                out[hook] = sorted(bpf.prog_info(fd)[0] for fd in fds)
         return out
-    finally:
-        os.close(root_fd)
 
 
 def entries(table: str) -> list[str]:
     """What the table's connect4 program rewrites, "host ip:port -> container ip:port"."""
-    root = cgroup2_root()
-    if root is None:
-        return []
-    root_fd = _open_root(root)
-    out = []
-    try:
-        for fd in _own(root_fd, CONNECT4, prog_name(table)):
-            try:
-                for map_id in bpf.prog_info(fd)[2]:
-                    mfd = bpf.map_fd(map_id)
-                    if mfd < 0:
-                        continue
+    out: list[str] = []
+    with _root() as root_fd:
+        if root_fd is None:
+            return []
+        with _owned(root_fd, CONNECT4, prog_name(table)) as fds:
+            for fd in fds:
+                mfd = _map_of(fd, _MAP_HASH)
+                if mfd >= 0:
                     try:
-                        if bpf.map_info(mfd)[0] == _MAP_HASH:
-                            out += [f"{_unpack(k)} -> {_unpack(v)}" for k, v in bpf.map_items(mfd, 8, 8).items()]
+                        out += [f"{_unpack(k)} -> {_unpack(v)}" for k, v in bpf.map_items(mfd, 8, 8).items()]
                     finally:
                         os.close(mfd)
-            finally:
-                os.close(fd)
-    finally:
-        os.close(root_fd)
     return sorted(out)
 
 
 def detach(table: str) -> None:
-    """Every program of the table's at the cgroup2 root detached (a clean stop, tests)."""
-    root = cgroup2_root()
-    if root is None:
-        return
-    root_fd = _open_root(root)
-    try:
+    """Every program of the table's at the cgroup2 root detached (tests, bench/engines)."""
+    _detach(prog_name(table))
+
+
+def _detach(name: str) -> None:
+    with _root() as root_fd:
+        if root_fd is None:
+            return
         for kind in (CONNECT4, GETPEERNAME4):
-            for fd in _own(root_fd, kind, prog_name(table)):
-                try:
-                    bpf.detach(root_fd, fd, kind)
-                except FileNotFoundError:
-                    pass  # detached meanwhile
-                finally:
-                    os.close(fd)
-    finally:
-        os.close(root_fd)
+            with _owned(root_fd, kind, name) as fds:
+                for fd in fds:
+                    with contextlib.suppress(FileNotFoundError):  # detached meanwhile
+                        bpf.detach(root_fd, fd, kind)
 
 
 @dataclass
 class _Loaded:
-    """This berthd's attached programs: the maps' fds and what the services map holds."""
-    root_fd: int
+    """This berthd's services map (its fd, what it holds): all a sync changes. The
+    programs and the origins map need no fd of ours: the kernel keeps attached
+    programs and the maps they use."""
     services: int
-    origins: int
-    progs: list[int]
     entries: dict[bytes, bytes] = field(default_factory=dict)
 
 
@@ -208,62 +220,44 @@ class SockLB:
                 self._drop()
 
     def close(self) -> None:
-        """Drop our fds; the programs stay attached for the containers that run on."""
+        """Drop our fd; the programs stay attached for the containers that run on."""
         if self._loaded is not None:
-            for fd in (self._loaded.root_fd, self._loaded.services, self._loaded.origins, *self._loaded.progs):
-                os.close(fd)
+            os.close(self._loaded.services)
             self._loaded = None
 
     def _drop(self) -> None:
         self.close()
-        detach(self.table)
+        _detach(self.name)
         self._swept = True
 
     def _load(self, wanted: dict[bytes, bytes]) -> None:
-        root = cgroup2_root()
-        if root is None:
-            self._disabled = True
-            log.info("no cgroup2 hierarchy mounted: published ports through DNAT alone")
-            return
-        root_fd = _open_root(root)
-        fds: list[int] = []
-        try:
-            old = {kind: _own(root_fd, kind, self.name) for kind in (CONNECT4, GETPEERNAME4)}
-            fds += [fd for kind in old.values() for fd in kind]
+        with _root() as root_fd, contextlib.ExitStack() as fds:  # fds: closed at the end
+            if root_fd is None:
+                self._disabled = True
+                log.info("no cgroup2 hierarchy mounted: published ports through DNAT alone")
+                return
+            old = {kind: fds.enter_context(_owned(root_fd, kind, self.name)) for kind in (CONNECT4, GETPEERNAME4)}
             origins = self._origins_of(old[GETPEERNAME4])
-            fds.append(origins)
-            services = bpf.map_create(_MAP_HASH, 8, 8, _SERVICES, self.name, _NO_PREALLOC)
-            fds.append(services)
-            loaded = _Loaded(root_fd, services, origins, [])
-            self._fill(loaded, wanted)
-            for kind, insns in ((CONNECT4, socklb_prog.connect4(self._cookie, services, origins)),
-                                (GETPEERNAME4, socklb_prog.getpeername4(origins))):
-                prog = self._prog(insns, kind)
-                fds.append(prog)
-                loaded.progs.append(prog)
-                _install(root_fd, prog, kind, old[kind])
-        except BaseException:
-            for fd in fds:
-                os.close(fd)
-            os.close(root_fd)
-            raise
-        for fd in old[CONNECT4] + old[GETPEERNAME4]:
-            os.close(fd)
+            fds.callback(os.close, origins)
+            loaded = _Loaded(bpf.map_create(_MAP_HASH, 8, 8, _SERVICES, self.name, _NO_PREALLOC))
+            try:
+                self._fill(loaded, wanted)
+                for kind, insns in ((CONNECT4, socklb_prog.connect4(self._cookie, loaded.services, origins)),
+                                    (GETPEERNAME4, socklb_prog.getpeername4(origins))):
+                    prog = self._prog(insns, kind)
+                    fds.callback(os.close, prog)
+                    _install(root_fd, prog, kind, old[kind])
+            except BaseException:
+                os.close(loaded.services)
+                raise
         self._loaded, self._swept = loaded, True
 
     def _origins_of(self, old_getpeername: list[int]) -> int:
         """The previous berthd's origins map if it has one, else a new one."""
         for fd in old_getpeername:
-            for map_id in bpf.prog_info(fd)[2]:
-                mfd = bpf.map_fd(map_id)
-                if mfd < 0:
-                    continue
-                try:
-                    if bpf.map_info(mfd)[:3] == (_MAP_LRU_HASH, 8, 8):
-                        return mfd
-                except OSError:
-                    pass
-                os.close(mfd)
+            mfd = _map_of(fd, _MAP_LRU_HASH)
+            if mfd >= 0:
+                return mfd
         return bpf.map_create(_MAP_LRU_HASH, 8, 8, _ORIGINS, self.name)
 
     def _prog(self, insns: bytes, kind: int) -> int:
