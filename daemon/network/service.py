@@ -187,13 +187,12 @@ class Networks:
             for n in self.bridges():
                 await self.run(links.delete_link, n.bridge)
             await self.run(nat.remove, self.config.nft_table)
-            await self.run(socklb.detach, self.config.nft_table)
             with contextlib.suppress(FileNotFoundError, OSError):
                 with open(self._forward_file) as f:
                     old = f.read().strip()
                 links.write_sysctl("net/ipv4/ip_forward", old)
                 os.unlink(self._forward_file)
-        await self.run(self.socklb.close)  # its programs stay attached for what runs on
+        await self.run(self.socklb.close, not anything_running)  # else its programs stay for what runs on
         self._reaper.shutdown(wait=True)  # the removals in flight are done
         self._unlinking.shutdown(wait=True)
         await self.run(links.close_host)  # after the cleanups still queued

@@ -207,7 +207,7 @@ class SockLB:
         try:
             if not wanted:
                 if self._loaded is not None or not self._swept:
-                    self._drop()
+                    self.close(detach=True)
             elif self._loaded is None:
                 if not self._disabled:
                     self._load(wanted)
@@ -217,18 +217,18 @@ class SockLB:
             log.warning("socket load-balancer for published ports off (DNAT alone): %s", e)
             self._disabled = True
             with contextlib.suppress(OSError):
-                self._drop()
+                self.close(detach=True)
 
-    def close(self) -> None:
-        """Drop our fd; the programs stay attached for the containers that run on."""
+    def close(self, detach: bool) -> None:
+        """Our fd dropped, and with `detach` our programs too (a clean stop with nothing
+        running, no TCP port published); without, they stay attached for the
+        containers that run on."""
         if self._loaded is not None:
             os.close(self._loaded.services)
             self._loaded = None
-
-    def _drop(self) -> None:
-        self.close()
-        _detach(self.name)
-        self._swept = True
+        if detach:
+            _detach(self.name)
+            self._swept = True
 
     def _load(self, wanted: dict[bytes, bytes]) -> None:
         with _root() as root_fd, contextlib.ExitStack() as fds:  # fds: closed at the end
