@@ -4,11 +4,14 @@ no compiler, no libbpf.
 
 Their context is struct bpf_sock_addr (include/uapi/linux/bpf.h): user_ip4 at 4 and
 user_port at 24, both in network byte order (the port in the low 16 bits of its u32),
-type at 32. A key and a value of the maps are the same 8 bytes, ip then port exactly as
-the context holds them (socklb.endpoint packs them), so the programs copy words and
-never convert.
+type at 32, protocol at 36. A key and a value of the maps are the same 8 bytes, ip then
+port exactly as the context holds them (socklb.endpoint packs them), so the programs
+copy words and never convert.
 
-connect4, for a connect() of a TCP socket of the host's network namespace:
+connect4, for a connect() of a TCP socket of the host's network namespace (type
+SOCK_STREAM and protocol TCP: an SCTP one-to-one socket is a stream too, and a port
+published for TCP is not its; an MPTCP socket's connect is its first TCP subflow's,
+which the hook sees, and is rewritten as TCP's):
   look (ip, port) up in the services map, and for 127.0.0.0/8 (0.0.0.0, port) too
   (a port published on every address); on a hit write the container's ip and port into
   the context (the kernel connects there instead) and remember what the socket asked
@@ -29,8 +32,8 @@ _CALL, _EXIT = 0x85, 0x95
 # Helpers (enum bpf_func_id).
 _MAP_LOOKUP, _MAP_UPDATE, _GET_SOCKET_COOKIE, _GET_NETNS_COOKIE = 1, 2, 46, 122
 # struct bpf_sock_addr
-_USER_IP4, _USER_PORT, _TYPE = 4, 24, 32
-_SOCK_STREAM = 1
+_USER_IP4, _USER_PORT, _TYPE, _PROTOCOL = 4, 24, 32, 36
+_SOCK_STREAM, _IPPROTO_TCP = 1, 6
 _FP = 10  # the frame pointer
 
 _Item = bytes | tuple[int, int, int, int, str] | str  # an insn, a jump (code, dst, src, imm, label), a label
@@ -73,6 +76,8 @@ def connect4(netns_cookie: int, services_fd: int, origins_fd: int) -> bytes:
         insn(_MOV_X, 6, 1),  # r6: the context, kept across calls
         insn(_LDX_W, 0, 6, _TYPE),
         (_JNE_K, 0, 0, _SOCK_STREAM, "out"),  # UDP stays on DNAT
+        insn(_LDX_W, 0, 6, _PROTOCOL),
+        (_JNE_K, 0, 0, _IPPROTO_TCP, "out"),  # so does SCTP
         insn(_MOV_X, 1, 6), insn(_CALL, imm=_GET_NETNS_COOKIE),
         ld_imm64(1, netns_cookie),
         (_JNE_X, 0, 1, 0, "out"),  # another namespace's socket (a container's, another dockerd's)
