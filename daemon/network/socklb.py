@@ -68,12 +68,13 @@ def prog_name(table: str) -> str:
 
 def endpoint(ip: str, port: int) -> bytes:
     """(ip, port) as struct bpf_sock_addr holds them: both in network order, the port
-    in the first two bytes of its u32."""
-    return socket.inet_aton(ip) + struct.pack("!H", port) + b"\0\0"
+    a u32 of the machine's byte order whose value is the network-order u16 (its first
+    two bytes on a little-endian machine, its last two on a big-endian one, s390x)."""
+    return socket.inet_aton(ip) + struct.pack("=I", socket.htons(port))
 
 
 def _unpack(raw: bytes) -> str:
-    return f"{socket.inet_ntoa(raw[:4])}:{struct.unpack('!H', raw[4:6])[0]}"
+    return f"{socket.inet_ntoa(raw[:4])}:{socket.ntohs(struct.unpack('=I', raw[4:8])[0])}"
 
 
 def _netns_cookie() -> int:
