@@ -4,8 +4,9 @@ ports (daemon/network/socklb.py) assemble their few instructions themselves and 
 attach, query and fill maps through these wrappers.
 
 Every wrapper raises OSError with the kernel's errno; a refused program's OSError
-carries the verifier's last line as `.log`. The attr layouts are union bpf_attr's
-(include/uapi/linux/bpf.h); fields not set stay zero, as the kernel requires."""
+carries the verifier's last line (its statistics left out) as `.log`. The attr layouts
+are union bpf_attr's (include/uapi/linux/bpf.h); fields not set stay zero, as the
+kernel requires."""
 
 from __future__ import annotations
 
@@ -68,21 +69,34 @@ def _name(name: str) -> bytes:
 # ------------------------------------------------------------------ programs
 def load(prog_type: int, insns: bytes, name: str = "", expected_attach_type: int = 0,
          license_: bytes = b"Apache") -> int:
-    """A program's fd; OSError with `.log` (the verifier's last line) when refused."""
+    """A program's fd; OSError with `.log` (the verifier's last line) when refused.
+    Loaded without the verifier's log (berth-runc's device filter loads at every
+    container start on cgroup v2: no 64 KiB buffer for the kernel to fill), loaded once
+    more with it only to tell why a refused one was."""
+    try:
+        return _load(prog_type, insns, name, expected_attach_type, license_, None)
+    except OSError as e:
+        log = ctypes.create_string_buffer(65536)
+        try:
+            return _load(prog_type, insns, name, expected_attach_type, license_, log)
+        except OSError:
+            lines = log.value.decode(errors="replace").strip().splitlines()
+            if lines and lines[-1].startswith("processed "):
+                lines.pop()  # the verifier's statistics ("processed 1 insns (limit ...")
+            e.log = lines[-1] if lines else ""  # type: ignore[attr-defined]
+        raise e
+
+
+def _load(prog_type: int, insns: bytes, name: str, expected_attach_type: int, license_: bytes,
+          log: ctypes.Array | None) -> int:
     lic = ctypes.create_string_buffer(license_)
     code = ctypes.create_string_buffer(insns, len(insns))
-    log = ctypes.create_string_buffer(65536)
     attr = bytearray(128)
     struct.pack_into("<IIQQIIQ", attr, 0, prog_type, len(insns) // 8, ctypes.addressof(code),
-                     ctypes.addressof(lic), 1, len(log), ctypes.addressof(log))
+                     ctypes.addressof(lic), *((1, len(log), ctypes.addressof(log)) if log is not None else (0, 0, 0)))
     attr[48:64] = _name(name)
     struct.pack_into("<I", attr, 68, expected_attach_type)
-    try:
-        return syscall(PROG_LOAD, attr)
-    except OSError as e:
-        lines = log.value.decode(errors="replace").strip().splitlines()
-        e.log = lines[-1] if lines else ""  # type: ignore[attr-defined]
-        raise
+    return syscall(PROG_LOAD, attr)
 
 
 def attach(target_fd: int, prog_fd: int, attach_type: int, flags: int = F_ALLOW_MULTI,
