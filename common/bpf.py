@@ -113,7 +113,9 @@ def detach(target_fd: int, prog_fd: int, attach_type: int) -> None:
 
 
 def query(target_fd: int, attach_type: int) -> list[int]:
-    """Ids of the programs attached to `target_fd` (a cgroup) at `attach_type`."""
+    """Ids of the programs attached to `target_fd` (a cgroup) at `attach_type`. Room
+    for 64: the most a cgroup takes at one hook (BPF_CGROUP_MAX_PROGS, E2BIG beyond),
+    and the query is of the cgroup's own, not the effective ones its ancestors' add to."""
     ids = (ctypes.c_uint32 * 64)()
     attr = bytearray(40)
     struct.pack_into("<IIII", attr, 0, target_fd, attach_type, 0, 0)
