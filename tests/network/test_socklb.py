@@ -118,19 +118,19 @@ def test_connections_work_while_berthd_is_down_and_after_its_restart_with_one_pr
     try:
         ns = _settings(berthd, "lb5")
         first = socklb.attached(berthd.net["table"])
-        early = socket.create_connection(("127.0.0.1", 18341), timeout=10)  # made before the crash
-        berthd.kill9(containerd=False)
-        body, local, peer = _fetch("127.0.0.1", 18341)  # a new connection, berthd down
-        assert (body, local[0], peer) == (cid[:12].encode() + b"\n", ns["Gateway"], ("127.0.0.1", 18341))
-        assert socklb.attached(berthd.net["table"]) == first
-        berthd.start()
-        again = socklb.attached(berthd.net["table"])
-        assert {h: len(ids) for h, ids in again.items()} == {"connect4": 1, "getpeername4": 1}
-        assert again["connect4"] != first["connect4"]  # a fresh program took the old one's place
-        assert socklb.entries(berthd.net["table"]) == [f"0.0.0.0:18341 -> {ns['IPAddress']}:80"]
-        body, local, peer = _fetch("127.0.0.1", 18341)
-        assert (body, local[0], peer) == (cid[:12].encode() + b"\n", ns["Gateway"], ("127.0.0.1", 18341))
-        with early:  # the origins map was taken over: still what the old connection asked for
+        with socket.create_connection(("127.0.0.1", 18341), timeout=10) as early:  # made before the crash
+            berthd.kill9(containerd=False)
+            body, local, peer = _fetch("127.0.0.1", 18341)  # a new connection, berthd down
+            assert (body, local[0], peer) == (cid[:12].encode() + b"\n", ns["Gateway"], ("127.0.0.1", 18341))
+            assert socklb.attached(berthd.net["table"]) == first
+            berthd.start()
+            again = socklb.attached(berthd.net["table"])
+            assert {h: len(ids) for h, ids in again.items()} == {"connect4": 1, "getpeername4": 1}
+            assert again["connect4"] != first["connect4"]  # a fresh program took the old one's place
+            assert socklb.entries(berthd.net["table"]) == [f"0.0.0.0:18341 -> {ns['IPAddress']}:80"]
+            body, local, peer = _fetch("127.0.0.1", 18341)
+            assert (body, local[0], peer) == (cid[:12].encode() + b"\n", ns["Gateway"], ("127.0.0.1", 18341))
+            # the origins map was taken over: still what the old connection asked for
             assert early.getpeername() == ("127.0.0.1", 18341)
     finally:
         berthd.docker("rm", "-f", "lb5")
