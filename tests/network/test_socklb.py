@@ -7,10 +7,14 @@ picks the bridge's address, the route to the container's."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import socket
+import uuid
 
 from berth.daemon.network import socklb
+from berth.daemon.network.nat import Forward
 from tests.daemon.conftest import Berthd, wait_until
 from tests.network.conftest import host_state
 
@@ -41,6 +45,19 @@ def _refused(host: str, port: int) -> bool:
     except ConnectionRefusedError:
         return True
     return False
+
+
+def _lens(table: str) -> dict[str, int]:
+    return {hook: len(ids) for hook, ids in socklb.attached(table).items()}
+
+
+def _bpf_fds() -> int:
+    """This process's fds of eBPF programs and maps."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            count += os.readlink(f"/proc/self/fd/{fd}").startswith("anon_inode:bpf-")
+    return count
 
 
 def _settings(berthd: Berthd, name: str) -> dict:
@@ -134,3 +151,52 @@ def test_connections_work_while_berthd_is_down_and_after_its_restart_with_one_pr
             assert early.getpeername() == ("127.0.0.1", 18341)
     finally:
         berthd.docker("rm", "-f", "lb5")
+
+
+def test_two_berthds_load_balancers_side_by_side_each_touch_only_their_own(berthd: Berthd) -> None:
+    """Another berthd's (this process's, its own table): loaded, synced and detached
+    beside the fixture's, neither walk of the cgroup2 root takes the other's programs
+    as its own; the other holds one fd, its services map's, the kernel the rest."""
+    cid = berthd.docker("run", "-d", "--name", "lb6", "-p", "18361:80", *HTTPD, check=True).stdout.strip()
+    table, other_table = berthd.net["table"], f"berth_{uuid.uuid4().hex[:8]}"
+    try:
+        ns = _settings(berthd, "lb6")
+        ours = socklb.attached(table), socklb.entries(table)
+        other = socklb.SockLB(other_table)
+        before = _bpf_fds()
+        try:
+            other.sync([Forward("tcp", "127.0.0.1", 18362, "unused", ns["IPAddress"], 80)])
+            assert socklb.entries(other_table) == [f"127.0.0.1:18362 -> {ns['IPAddress']}:80"]
+            assert _lens(other_table) == {"connect4": 1, "getpeername4": 1}
+            assert (socklb.attached(table), socklb.entries(table)) == ours
+            assert _bpf_fds() == before + 1
+            for port in (18361, 18362):  # each one's rewrite, one after the other's
+                body, local, peer = _fetch("127.0.0.1", port)
+                assert (body, local[0], peer) == (cid[:12].encode() + b"\n", ns["Gateway"], ("127.0.0.1", port))
+            berthd.docker("rm", "-f", "lb6", check=True)  # the fixture's last port: it detaches its own
+            assert socklb.attached(table) == {"connect4": [], "getpeername4": []}
+            assert _lens(other_table) == {"connect4": 1, "getpeername4": 1}
+        finally:
+            other.close(detach=True)
+        assert socklb.attached(other_table) == {"connect4": [], "getpeername4": []}
+        assert _bpf_fds() == before
+    finally:
+        berthd.docker("rm", "-f", "lb6")
+        socklb.detach(other_table)
+
+
+def test_the_first_sync_sweeps_a_previous_berthds_programs() -> None:
+    """A berthd gone without a clean stop (close without detach) leaves its programs
+    attached; the next one of its table, with no TCP port to publish, detaches them
+    at its first sync."""
+    table = f"berth_{uuid.uuid4().hex[:8]}"
+    try:
+        first = socklb.SockLB(table)
+        first.sync([Forward("tcp", "127.0.0.1", 18371, "unused", "127.0.0.1", 18372)])
+        first.close(detach=False)
+        assert _lens(table) == {"connect4": 1, "getpeername4": 1}
+        assert socklb.entries(table) == ["127.0.0.1:18371 -> 127.0.0.1:18372"]
+        socklb.SockLB(table).sync([])
+        assert socklb.attached(table) == {"connect4": [], "getpeername4": []}
+    finally:
+        socklb.detach(table)
