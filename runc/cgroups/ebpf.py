@@ -39,15 +39,12 @@ _JNE_X = 0x5D  # BPF_JMP | BPF_JNE | BPF_X
 _EXIT = 0x95
 
 
-_insn = bpf.insn
-
-
 def device_program(rules: list[dict[str, Any]]) -> bytes:
     """The eBPF instructions for OCI device rules (r2 type, r3 access, r4 major, r5 minor)."""
     prog = [
-        _insn(_LDX_W, 2, 1, 0), _insn(_AND_K, 2, imm=0xFFFF),
-        _insn(_LDX_W, 3, 1, 0), _insn(_RSH_K, 3, imm=16),
-        _insn(_LDX_W, 4, 1, 4), _insn(_LDX_W, 5, 1, 8),
+        bpf.insn(_LDX_W, 2, 1, 0), bpf.insn(_AND_K, 2, imm=0xFFFF),
+        bpf.insn(_LDX_W, 3, 1, 0), bpf.insn(_RSH_K, 3, imm=16),
+        bpf.insn(_LDX_W, 4, 1, 4), bpf.insn(_LDX_W, 5, 1, 8),
     ]
     for rule in reversed(rules):
         block = _rule_block(rule)
@@ -56,7 +53,7 @@ def device_program(rules: list[dict[str, Any]]) -> bytes:
             # A rule matching everything ("a *:* rwm") decides alone; the verifier
             # refuses code after it as unreachable.
             return b"".join(prog)
-    prog += [_insn(_MOV_K, 0, imm=0), _insn(_EXIT)]
+    prog += [bpf.insn(_MOV_K, 0, imm=0), bpf.insn(_EXIT)]
     return b"".join(prog)
 
 
@@ -72,13 +69,13 @@ def _rule_block(rule: dict[str, Any]) -> list[bytes]:
     body: list[bytes] = []
     if access != 7:
         # The requested access must be a subset of the rule's: (r3 & acc) == r3.
-        body.append(_insn(_MOV_X, 1, 3))
-        body.append(_insn(_AND_K, 1, imm=access))
+        body.append(bpf.insn(_MOV_X, 1, 3))
+        body.append(bpf.insn(_AND_K, 1, imm=access))
         checks.append((_JNE_X, 1, 3, 0))
     for value, reg in ((rule.get("major"), 4), (rule.get("minor"), 5)):
         if value is not None and value != -1:
             checks.append((_JNE_K, reg, 0, int(value)))
-    verdict = [_insn(_MOV_K, 0, imm=1 if rule.get("allow") else 0), _insn(_EXIT)]
+    verdict = [bpf.insn(_MOV_K, 0, imm=1 if rule.get("allow") else 0), bpf.insn(_EXIT)]
     # Lay out: type check, access computation + check, major, minor, verdict.
     ordered: list[bytes | tuple[int, int, int, int]] = []
     if kind in ("b", "c"):
@@ -92,7 +89,7 @@ def _rule_block(rule: dict[str, Any]) -> list[bytes]:
             out.append(item)
         else:
             code, dst, src, imm = item
-            out.append(_insn(code, dst, src, total - i - 1, imm))
+            out.append(bpf.insn(code, dst, src, total - i - 1, imm))
     return out + verdict
 
 
@@ -130,9 +127,9 @@ def apply_device_rules(cgroup_dir: str, rules: list[dict[str, Any]]) -> None:
 def _load(insns: bytes) -> int:
     try:
         return bpf.load(_PROG_TYPE_CGROUP_DEVICE, insns)
+    except bpf.UnsupportedMachine as e:
+        raise CgroupError(f"device rules on cgroup v2: {e.strerror}") from e
     except OSError as e:
-        if isinstance(e, bpf.UnsupportedMachine):
-            raise CgroupError(f"device rules on cgroup v2: {e.strerror}") from e
         detail = getattr(e, "log", "")
         raise CgroupError(f"loading device cgroup program: {go_strerror(e.errno or 0)}"
                           + (f" ({detail})" if detail else "")) from e
