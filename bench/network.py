@@ -14,16 +14,15 @@ too. Every container publishes as users do, `-p PORT:80`, and is reached at 127.
 
 - throughput: a 1000 MB download (curl, best of 3, the engines taking turns), with the engine's CPU time
   meanwhile (dockerd + docker-proxy; berthd + berth-containerd): what of the bytes the engine carries.
-  1000 MB, not the 200 MB of issue 9: at 2-4 GB/s 200 MB last 50-100 ms, and one run's figure
-  moved by a third;
+  1000 MB: a short download is over in a few tens of ms at these rates, mostly noise;
 - request rate: many short HTTP requests (wrk, 2 threads, 20 connections);
 - time-to-network: from `run -d -p` to the first answer through the published port;
 - `run --rm busybox true` on each engine's default bridge;
 - the ceiling: the same downloads and requests straight to berth's container at its own
   address (no NAT, no proxy, nothing of an engine in the path), which no way of
   forwarding a published port can beat: the server, curl/wrk and the loopback share the
-  two cores. berth's published port from the host is that same path now (the connect is
-  rewritten, no packet is NATed): its row and the ceiling differ by noise only.
+  two cores; berth's published port from the host takes that same path (the connect is
+  rewritten, no packet is NATed): the ceiling beside berth's row shows what its path costs beyond it.
 
     .venv/bin/python bench/network.py [--runs 10] [--size-mb 1000] [--seconds 5]
 
