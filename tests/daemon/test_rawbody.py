@@ -1,6 +1,8 @@
 """A request body spliced from the client's socket into a pipe (daemon/http/rawbody.py):
 the pump alone, on a socketpair and a pipe (every split of the wire, 1-byte chunks,
-extensions, trailers: the body whole, what follows it left in the socket); then docker
+extensions, trailers: the body whole, what follows it left in the socket); what the
+pump read past the body's end handed back even when the write of the last data is
+stopped (the caller gave up); then docker
 cp's PUT through berthd, chunked and by its Content-Length, each followed by a pipelined
 request; a body whose call fails first, read to its end and dropped (the connection
 lives on); a client that leaves in the middle of a chunk (no FIFO, mount or thread
@@ -8,6 +10,8 @@ left); a bad chunk line (400)."""
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
 import io
 import os
 import random
@@ -69,8 +73,9 @@ def _pump(wire: bytes, rest: rawbody.Framing, prefix: bytes = b"", seed: int = 0
     threads = [threading.Thread(target=send), threading.Thread(target=read)]
     for t in threads:
         t.start()
+    h = rawbody.Handover(prefix, rest, theirs)
     try:
-        after = rawbody._pump(rawbody.Handover(prefix, rest, theirs), w, stop)
+        rawbody._pump(h, w, stop)
     finally:
         threads[0].join()
         os.close(w)
@@ -79,7 +84,7 @@ def _pump(wire: bytes, rest: rawbody.Framing, prefix: bytes = b"", seed: int = 0
         os.close(stop)
     ours.close()
     theirs.setblocking(True)
-    left = after
+    left = h.after
     while chunk := theirs.recv(65536):
         left += chunk
     theirs.close()
@@ -124,6 +129,58 @@ def test_the_pump_ends_with_the_client() -> None:
         _pump(b"10", ChunkedBody(), leave=True)  # in a size line
     with pytest.raises(ClientDisconnect):
         _pump(bytes(1000), rawbody.Length(2000), leave=True)
+
+
+class _Protocol:
+    """protocol.py's side of the hand-over, as the pump's caller sees it: what it hands
+    over, and what it is given back."""
+
+    def __init__(self, h: rawbody.Handover) -> None:
+        self.h = h
+        self.handed = False
+        self.back: tuple[rawbody.Framing | None, BaseException | None, bytes] | None = None
+
+    def hand_over(self) -> rawbody.Handover:
+        self.handed = True
+        return self.h
+
+    def take_back(self, rest: rawbody.Framing | None, error: BaseException | None, after: bytes) -> None:
+        self.back = (rest, error, after)
+
+
+def test_what_follows_the_body_goes_back_when_its_last_write_is_stopped() -> None:
+    """The read that ends the body brings the last chunk's data and a pipelined request
+    along; the pipe is full, and the caller gives up while the pump waits to write that
+    data: the request's bytes still go back to the protocol (h11 reads it next)."""
+    head = b"1;" + b"a" * 60 + b"\r\n"  # 64 bytes, read 8 at a time: the next read is 64 long
+    wire = head + b"X\r\n1\r\nY\r\n0\r\n\r\n" + NEXT
+    ours, theirs = socket.socketpair()
+    ours.sendall(wire)
+    theirs.setblocking(False)
+    r, w = os.pipe()
+    fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, 4096)  # one slot: the spliced X fills it
+    os.set_blocking(w, False)
+    protocol = _Protocol(rawbody.Handover(b"", ChunkedBody(), theirs))
+
+    async def stopped() -> None:
+        task = asyncio.ensure_future(rawbody.RawBody(protocol).into(w))
+        while not protocol.handed:
+            await asyncio.sleep(0.01)
+        task.cancel()  # the pump waits only once the pipe is full, before Y
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    try:
+        asyncio.run(stopped())
+        assert os.read(r, 100) == b"X"
+    finally:
+        for fd in (r, w):
+            os.close(fd)
+        ours.close()
+    assert protocol.back is not None
+    rest, error, after = protocol.back
+    assert isinstance(error, asyncio.CancelledError) and rest is not None and rest.done
+    assert after == NEXT
 
 
 def _tar(name: str, data: bytes) -> bytes:
