@@ -107,8 +107,16 @@ class RawBody:
         self._source = source
 
     async def into(self, fd: int) -> None:
-        h = self._source.hand_over()
+        # made before the hand-over: once the protocol has handed over (its socket paused,
+        # a dup made), nothing may fail before take_back
         stop = os.eventfd(0, os.EFD_CLOEXEC)
+        try:
+            await self._pumped(fd, stop)
+        finally:
+            os.close(stop)
+
+    async def _pumped(self, fd: int, stop: int) -> None:
+        h = self._source.hand_over()
         error: BaseException | None = None
         try:
             await _in_thread(lambda: _pump(h, fd, stop), stop)
@@ -118,7 +126,6 @@ class RawBody:
                 raise ClientDisconnect() from None
             raise
         finally:
-            os.close(stop)
             if h.sock is not None:
                 h.sock.close()
             self._source.take_back(h.rest, error, h.after)  # however the pump ended

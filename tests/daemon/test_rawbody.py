@@ -2,7 +2,7 @@
 the pump alone, on a socketpair and a pipe (every split of the wire, 1-byte chunks,
 extensions, trailers: the body whole, what follows it left in the socket); what the
 pump read past the body's end handed back even when the write of the last data is
-stopped (the caller gave up); then docker
+stopped (the caller gave up); no fd for the pump, nothing handed over; then docker
 cp's PUT through berthd, chunked and by its Content-Length, each followed by a pipelined
 request; a body whose call fails first, read to its end and dropped (the connection
 lives on); a client that leaves in the middle of a chunk (no FIFO, mount or thread
@@ -11,10 +11,13 @@ left); a bad chunk line (400)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import fcntl
 import io
 import os
 import random
+import resource
 import socket
 import tarfile
 import threading
@@ -181,6 +184,36 @@ def test_what_follows_the_body_goes_back_when_its_last_write_is_stopped() -> Non
     rest, error, after = protocol.back
     assert isinstance(error, asyncio.CancelledError) and rest is not None and rest.done
     assert after == NEXT
+
+
+def test_no_fd_to_spare_fails_before_the_hand_over() -> None:
+    """EMFILE for the pump's stop fd: the protocol has handed nothing over (its socket
+    would stay paused, the dup open, with no take_back to come)."""
+    ours, theirs = socket.socketpair()
+    protocol = _Protocol(rawbody.Handover(b"", ChunkedBody(), theirs))
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+
+    async def starved() -> int:
+        spare: list[int] = []
+        resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")) + 16, hard))
+        try:
+            with contextlib.suppress(OSError):
+                while True:  # every fd the limit allows taken (the loop has its own)
+                    spare.append(os.dup(0))
+            with pytest.raises(OSError) as e:
+                await rawbody.RawBody(protocol).into(1)
+            return e.value.errno
+        finally:
+            for fd in spare:
+                os.close(fd)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+    try:
+        assert asyncio.run(starved()) == errno.EMFILE
+    finally:
+        ours.close()
+        theirs.close()
+    assert not protocol.handed
 
 
 def _tar(name: str, data: bytes) -> bytes:
