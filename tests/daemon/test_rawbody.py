@@ -274,8 +274,9 @@ def test_a_chunked_put_then_a_pipelined_request(berthd: Berthd, api: httpx.Clien
                                                 sizes: list[int], late: bool) -> None:
     """The body sent with its head (the protocol has it all) or after a pause (spliced),
     with chunk extensions and a trailer; the next request on the connection is answered."""
-    data = random.Random(len(sizes)).randbytes(20_000 if sizes == [1] else 3_000_000)
-    wire = _chunked(_tar("c.bin", data), sizes, ext=True, trailer=b"X-Sum: 0\r\n")
+    data = random.Random(f"{sizes}{late}").randbytes(20_000 if sizes == [1] else 3_000_000)
+    name = f"c-{len(sizes)}-{sizes[0]}-{int(late)}.bin"  # the box is the module's: a name per case
+    wire = _chunked(_tar(name, data), sizes, ext=True, trailer=b"X-Sum: 0\r\n")
     with _connect(berthd) as s:
         s.sendall(_head(box, "/tmp", "Transfer-Encoding: chunked") + (b"" if late else wire + NEXT))
         if late:
@@ -283,7 +284,7 @@ def test_a_chunked_put_then_a_pipelined_request(berthd: Berthd, api: httpx.Clien
             s.sendall(wire + NEXT)
         got = _answers(s, 2)
     assert got.startswith(b"HTTP/1.1 200") and got.count(b"HTTP/1.1 200") == 2 and got.endswith(b"OK"), got[:300]
-    assert _file(api, box, "/tmp/c.bin") == data
+    assert _file(api, box, f"/tmp/{name}") == data
 
 
 def test_a_put_by_its_length_then_a_pipelined_request(berthd: Berthd, api: httpx.Client, box: str) -> None:
