@@ -32,6 +32,8 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Protocol
 
 from starlette.requests import ClientDisconnect
 
+from berth.common.fdready import ready
+
 from .chunked import ChunkError
 
 KEY = "berth.body"
@@ -246,19 +248,8 @@ def _wait(p: select.poll, stop: int) -> None:
 async def _write(fd: int, data: bytes) -> None:
     """`data` into a non-blocking pipe, waiting on the event loop while it is full."""
     view = memoryview(data)
-    loop = asyncio.get_running_loop()
     while view:
         try:
             view = view[os.write(fd, view):]
         except BlockingIOError:
-            ready = loop.create_future()
-            loop.add_writer(fd, _wake, ready)
-            try:
-                await ready
-            finally:
-                loop.remove_writer(fd)
-
-
-def _wake(ready: asyncio.Future) -> None:
-    if not ready.done():
-        ready.set_result(None)
+            await ready(fd, write=True)
