@@ -16,6 +16,7 @@ import select
 import socket
 from typing import Any, Awaitable, Callable, Optional, Protocol
 
+import h11
 from starlette.requests import ClientDisconnect
 
 from ..security.tls import subject_of
@@ -145,9 +146,10 @@ def make_protocol(base: type, hijack: Hijacker | None) -> type:
             if cycle is None or cycle.disconnected or self.transport.is_closing():
                 raise ClientDisconnect()
             self.flow.pause_reading()
-            if cycle.waiting_for_100_continue:  # uvicorn's receive would have sent it (h11's
-                cycle.waiting_for_100_continue = False  # flag ends with the body or the answer)
-                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            if cycle.waiting_for_100_continue:  # uvicorn's receive would have sent it, as this
+                cycle.waiting_for_100_continue = False  # does: through h11, which notes it
+                self.transport.write(self.conn.send(h11.InformationalResponse(
+                    status_code=100, headers=[], reason="Continue")))
             self._flush_backlog()
             if self.transport.is_closing():  # a bad chunk in what was read: answered 400
                 cycle.disconnected = True
