@@ -59,11 +59,14 @@ def make_protocol(base: type, hijack: Hijacker | None) -> type:
         _headers: dict[bytes, bytes] = {}  # noqa: RUF012 - replaced per connection, never mutated
         _chunked: chunked.ChunkedBody | None = None  # the current request's chunked body, decoded here
         _backlog = b""  # what h11 had read of that body with the request's head
+        _spliceable = False  # a unix socket's connection, in the clear: a body rawbody can splice
 
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
             sock = transport.get_extra_info("socket")
-            self._peer = peer_of(sock) if sock is not None and sock.family == socket.AF_UNIX else None
+            unix = sock is not None and sock.family == socket.AF_UNIX
+            self._peer = peer_of(sock) if unix else None
+            self._spliceable = unix and not transport.get_extra_info("ssl_object")
             inner, peer = self.app, self._peer
             subject = subject_of(transport)  # a tcp:// client's verified certificate (audit)
 
@@ -132,8 +135,7 @@ def make_protocol(base: type, hijack: Hijacker | None) -> type:
         def _offer_body(self) -> None:
             """scope["berth.body"], for a body the socket can splice: a unix socket's (the
             TCP listener's is TLS), chunked and decoded here, or by its Content-Length."""
-            sock = self.transport.get_extra_info("socket")
-            if sock is None or sock.family != socket.AF_UNIX or self.transport.get_extra_info("ssl_object"):
+            if not self._spliceable:
                 return
             if self._chunked is None and not getattr(self.conn._reader, "_remaining", 0):
                 return  # no body, or another h11's chunked decoding
