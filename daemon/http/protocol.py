@@ -164,7 +164,8 @@ def make_protocol(base: type, hijack: Hijacker | None) -> type:
                 rest, self._chunked = self._chunked, None
             else:
                 rest = rawbody.Length(self.conn._reader._remaining)
-            fd = os.dup(self.transport.get_extra_info("socket").fileno())  # the thread's, closed by it
+            # the thread's, closed by RawBody.into on the loop once the thread has ended
+            fd = os.dup(self.transport.get_extra_info("socket").fileno())
             return rawbody.Handover(prefix, rest, socket.socket(fileno=fd))
 
         def take_back(self, rest: rawbody.Framing | None, error: BaseException | None, after: bytes) -> None:
