@@ -325,6 +325,11 @@ def _fifo_dirs(berthd: Berthd) -> list[str]:
     return [n for n in os.listdir(berthd.exec_root) if n.startswith("archive-")]
 
 
+def _threads(berthd: Berthd) -> set[str]:
+    assert berthd.proc is not None
+    return set(os.listdir(f"/proc/{berthd.proc.pid}/task"))
+
+
 def _containerd_mounts(berthd: Berthd) -> list[str]:
     with open(f"/proc/{berthd.containerd_pid()}/mountinfo") as f:
         return [line.split()[4] for line in f if berthd.root in line]
@@ -334,12 +339,13 @@ def _containerd_mounts(berthd: Berthd) -> list[str]:
 def test_a_client_that_leaves_mid_chunk_leaves_nothing(berthd: Berthd, api: httpx.Client, framing: str) -> None:
     """A stopped container's files are mounted in berth-containerd for the call: the
     extraction is aborted, the mount and the FIFO go (berthd removes the FIFO only once
-    the body's thread has ended), and the next cp works."""
+    the body's thread has ended), the body's thread ends (no thread started while the
+    body came in is left in berthd), and the next cp works."""
     r = api.post("/containers/create", json={"Image": "busybox", "Cmd": ["true"]})
     assert r.status_code == 201, r.text
     cid = r.json()["Id"]
     try:
-        mounts = _containerd_mounts(berthd)
+        mounts, threads = _containerd_mounts(berthd), _threads(berthd)
         tar = _tar("gone", bytes(4 << 20))
         wire, head = (_chunked(tar, [1 << 20]), "Transfer-Encoding: chunked") if framing == "chunked" else \
             (tar, f"Content-Length: {len(tar)}")
@@ -348,8 +354,11 @@ def test_a_client_that_leaves_mid_chunk_leaves_nothing(berthd: Berthd, api: http
             time.sleep(0.3)
             s.sendall(wire[100:(2 << 20) + 333])  # into the middle of the third chunk
             assert wait_until(lambda: _containerd_mounts(berthd) != mounts)  # the call is under way
+            started = _threads(berthd) - threads  # the body's among them
+            assert started
         assert wait_until(lambda: not _fifo_dirs(berthd) and _containerd_mounts(berthd) == mounts), \
             (_fifo_dirs(berthd), _containerd_mounts(berthd), mounts)
+        assert wait_until(lambda: not started & _threads(berthd)), started & _threads(berthd)
         r = api.put(f"/containers/{cid}/archive", params={"path": "/"}, content=_tar("after", b"ok"))
         assert r.status_code == 200, r.text
         assert _file(api, cid, "/after") == b"ok"
