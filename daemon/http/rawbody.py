@@ -28,7 +28,7 @@ import select
 import socket
 import threading
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Awaitable, Callable, Protocol
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Protocol
 
 from starlette.requests import ClientDisconnect
 
@@ -36,10 +36,10 @@ from berth.common.fdready import ready
 
 from .chunked import ChunkError
 
-KEY = "berth.body"
+if TYPE_CHECKING:
+    from ..libcontainerd.archive import BodyWriter
 
-# Writes a request's whole body into a pipe's (non-blocking) write end.
-BodyWriter = Callable[[int], Awaitable[None]]
+KEY = "berth.body"
 
 _SPLICE_F_MOVE, _SPLICE_F_NONBLOCK = 1, 2
 _GUESS = 8  # the framing between two chunks, first guess: CRLF and "8000\r\n" (the docker CLI's 32 KiB)
