@@ -78,34 +78,18 @@ def main() -> int:
     return 0
 
 
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _cpu(pid: int) -> float:
-    """utime + stime + the reaped children's, in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return sum(int(x) for x in fields[11:15]) / _TICK
-
-
 def _chain(engine: engines.Engine) -> dict[str, int]:
     """The daemon and the children it started (its containerd)."""
     out = {f"{engine.name}d": engine.proc.pid}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                text = f.read()
-        except OSError:
-            continue
-        if int(text.rsplit(")", 1)[1].split()[1]) == engine.proc.pid:
-            out[text.split("(", 1)[1].rsplit(")", 1)[0].replace("berth-container", "berth-containerd")] = int(pid)
+    for pid, comm in engines.children(engine.proc.pid).items():
+        out[comm.replace("berth-container", "berth-containerd")] = pid  # comm: 15 characters
     return out
 
 
 def _cp_in(argv: list[str], env: dict[str, str], engine: engines.Engine, cpu: dict[str, list[float]]) -> float:
     """Seconds one cp takes; each process's CPU time added to `cpu`."""
     chain = _chain(engine)
-    before = {name: _cpu(pid) for name, pid in chain.items()}
+    before = {name: engines.cpu_seconds([pid], reaped=True) for name, pid in chain.items()}
     start = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -115,7 +99,7 @@ def _cp_in(argv: list[str], env: dict[str, str], engine: engines.Engine, cpu: di
         raise subprocess.CalledProcessError(proc.returncode, argv)
     cpu.setdefault("cli", []).append(usage.ru_utime + usage.ru_stime)
     for name, pid in chain.items():
-        cpu.setdefault(name, []).append(_cpu(pid) - before[name])
+        cpu.setdefault(name, []).append(engines.cpu_seconds([pid], reaped=True) - before[name])
     return took
 
 

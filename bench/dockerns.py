@@ -65,28 +65,4 @@ def start(workdir: str, name: str, userland_proxy: bool) -> engines.Engine:
 
 def proxies(engine: engines.Engine) -> list[int]:
     """The docker-proxy processes dockerd started (one per published address family)."""
-    out = []
-    for pid in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            with open(f"/proc/{pid}/comm") as f:
-                comm = f.read().strip()
-        except (OSError, IndexError):
-            continue
-        if comm == "docker-proxy" and int(fields[1]) == engine.proc.pid:
-            out.append(int(pid))
-    return out
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """utime + stime of these processes so far (gone ones count 0)."""
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        except (OSError, IndexError):
-            pass
-    return total / os.sysconf("SC_CLK_TCK")
+    return [pid for pid, comm in engines.children(engine.proc.pid).items() if comm == "docker-proxy"]

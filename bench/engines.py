@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -281,3 +281,39 @@ def side_by_side(image: str = "bench-busybox", network: bool = False) -> Iterato
             engine.stop()
         remove_workdir(work)
         remove_network()
+
+
+def processes() -> dict[int, tuple[int, str]]:
+    """Every process now, by pid: its parent's pid and its comm (15 characters at most),
+    from one scan of /proc."""
+    out = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                text = f.read()
+        except OSError:
+            continue  # gone in the meantime
+        comm, rest = text.split("(", 1)[1].rsplit(")", 1)
+        out[int(entry)] = (int(rest.split()[1]), comm)
+    return out
+
+
+def children(pid: int) -> dict[int, str]:
+    """The processes whose parent is `pid` now, by pid: their comm."""
+    return {p: comm for p, (ppid, comm) in processes().items() if ppid == pid}
+
+
+def cpu_seconds(pids: Iterable[int], reaped: bool = False) -> float:
+    """utime + stime of these processes so far (gone ones count 0); `reaped`: with those
+    of the children each has waited for (cutime + cstime: a daemon's short-lived helpers)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += sum(int(x) for x in fields[11:15 if reaped else 13])
+        except (OSError, IndexError):
+            pass
+    return total / os.sysconf("SC_CLK_TCK")

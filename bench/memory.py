@@ -32,14 +32,8 @@ def _pss_kb(pid: int) -> int:
 
 def _descendants(pid: int) -> list[int]:
     children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except OSError:
-                continue
-            children.setdefault(ppid, []).append(int(entry))
+    for p, (ppid, _) in engines.processes().items():
+        children.setdefault(ppid, []).append(p)
     out, todo = [], [pid]
     while todo:
         p = todo.pop()

@@ -125,9 +125,9 @@ def throughput(pairs: list[tuple[engines.Engine, Callable]], size_mb: int,
         for _ in range(rounds):
             for n, (engine, inside) in enumerate(pairs):
                 pids = _engine_pids(engine)
-                before = dockerns.cpu_seconds(pids)
+                before = engines.cpu_seconds(pids)
                 speed, size = inside(_curl, PORTS[engine.name])
-                cpu[n].append(dockerns.cpu_seconds(pids) - before)
+                cpu[n].append(engines.cpu_seconds(pids) - before)
                 assert size == size_mb << 20, size
                 best[n] = max(best[n], speed / 1e9)
             direct = max(direct, _curl(80, direct_host)[0] / 1e9)

@@ -60,21 +60,6 @@ class PeakRss:
         self._thread.join()
 
 
-def _children(pid: int, comm: str) -> list[int]:
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                fields = f.read().rsplit(")", 1)
-            if int(fields[1].split()[1]) == pid and fields[0].split("(", 1)[1] == comm:
-                out.append(int(d))
-        except (OSError, IndexError, ValueError):
-            continue
-    return out
-
-
 def make_image(layers: int, layer_mb: int, registry: Registry) -> tuple[str, int]:
     layout = oci.Layout(tempfile.mkdtemp(prefix="berth-bench-oci-"))
     parts = [oci.Layer(oci.tar_bytes([(f"layer{i}/data", "file", os.urandom(layer_mb << 20))]), "gzip")
@@ -99,8 +84,9 @@ def one_run(kind: str, repo: str) -> tuple[float, dict[str, int]]:
     with engines.fresh(kind) as engine:
         if kind == "docker":
             pids = {"dockerd": engine.proc.pid}
-            for child in _children(engine.proc.pid, "containerd"):
-                pids["containerd"] = child
+            for child, comm in engines.children(engine.proc.pid).items():
+                if comm == "containerd":
+                    pids["containerd"] = child
         else:
             with open(os.path.join(engine.root, "exec", "berth-containerd.pid")) as f:
                 pids = {"berthd": engine.proc.pid, "berth-containerd": int(f.read())}

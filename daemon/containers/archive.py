@@ -18,7 +18,7 @@ import json
 import os
 import stat as st
 import time
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from fastapi.responses import StreamingResponse
 
@@ -136,7 +136,7 @@ async def get(engine: Engine, c: Container, ref: str, path: str) -> tuple[str, r
     return stat_header(s), data
 
 
-async def put(engine: Engine, c: Container, ref: str, path: str, body: Callable[[int], Awaitable[None]], *,
+async def put(engine: Engine, c: Container, ref: str, path: str, body: rpc.BodyWriter, *,
               copy_uid_gid: bool, no_overwrite_dir_non_dir: bool) -> None:
     _check(path)
     _usable(c)

@@ -16,6 +16,7 @@ import select
 import socket
 from typing import Any, Awaitable, Callable, Optional, Protocol
 
+import h11
 from starlette.requests import ClientDisconnect
 
 from ..security.tls import subject_of
@@ -58,11 +59,14 @@ def make_protocol(base: type, hijack: Hijacker | None) -> type:
         _headers: dict[bytes, bytes] = {}  # noqa: RUF012 - replaced per connection, never mutated
         _chunked: chunked.ChunkedBody | None = None  # the current request's chunked body, decoded here
         _backlog = b""  # what h11 had read of that body with the request's head
+        _spliceable = False  # a unix socket's connection, in the clear: a body rawbody can splice
 
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
             sock = transport.get_extra_info("socket")
-            self._peer = peer_of(sock) if sock is not None and sock.family == socket.AF_UNIX else None
+            unix = sock is not None and sock.family == socket.AF_UNIX
+            self._peer = peer_of(sock) if unix else None
+            self._spliceable = unix and not transport.get_extra_info("ssl_object")
             inner, peer = self.app, self._peer
             subject = subject_of(transport)  # a tcp:// client's verified certificate (audit)
 
@@ -131,8 +135,7 @@ def make_protocol(base: type, hijack: Hijacker | None) -> type:
         def _offer_body(self) -> None:
             """scope["berth.body"], for a body the socket can splice: a unix socket's (the
             TCP listener's is TLS), chunked and decoded here, or by its Content-Length."""
-            sock = self.transport.get_extra_info("socket")
-            if sock is None or sock.family != socket.AF_UNIX or self.transport.get_extra_info("ssl_object"):
+            if not self._spliceable:
                 return
             if self._chunked is None and not getattr(self.conn._reader, "_remaining", 0):
                 return  # no body, or another h11's chunked decoding
@@ -145,9 +148,10 @@ def make_protocol(base: type, hijack: Hijacker | None) -> type:
             if cycle is None or cycle.disconnected or self.transport.is_closing():
                 raise ClientDisconnect()
             self.flow.pause_reading()
-            if cycle.waiting_for_100_continue:  # uvicorn's receive would have sent it (h11's
-                cycle.waiting_for_100_continue = False  # flag ends with the body or the answer)
-                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            if cycle.waiting_for_100_continue:  # uvicorn's receive would have sent it, as this
+                cycle.waiting_for_100_continue = False  # does: through h11, which notes it
+                self.transport.write(self.conn.send(h11.InformationalResponse(
+                    status_code=100, headers=[], reason="Continue")))
             self._flush_backlog()
             if self.transport.is_closing():  # a bad chunk in what was read: answered 400
                 cycle.disconnected = True
@@ -160,7 +164,8 @@ def make_protocol(base: type, hijack: Hijacker | None) -> type:
                 rest, self._chunked = self._chunked, None
             else:
                 rest = rawbody.Length(self.conn._reader._remaining)
-            fd = os.dup(self.transport.get_extra_info("socket").fileno())  # the thread's, closed by it
+            # the thread's, closed by RawBody.into on the loop once the thread has ended
+            fd = os.dup(self.transport.get_extra_info("socket").fileno())
             return rawbody.Handover(prefix, rest, socket.socket(fileno=fd))
 
         def take_back(self, rest: rawbody.Framing | None, error: BaseException | None, after: bytes) -> None:

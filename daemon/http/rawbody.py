@@ -28,16 +28,18 @@ import select
 import socket
 import threading
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Awaitable, Callable, Protocol
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Protocol
 
 from starlette.requests import ClientDisconnect
 
+from berth.common.fdready import ready
+
 from .chunked import ChunkError
 
-KEY = "berth.body"
+if TYPE_CHECKING:
+    from ..libcontainerd.archive import BodyWriter
 
-# Writes a request's whole body into a pipe's (non-blocking) write end.
-BodyWriter = Callable[[int], Awaitable[None]]
+KEY = "berth.body"
 
 _SPLICE_F_MOVE, _SPLICE_F_NONBLOCK = 1, 2
 _GUESS = 8  # the framing between two chunks, first guess: CRLF and "8000\r\n" (the docker CLI's 32 KiB)
@@ -83,6 +85,9 @@ class Handover:
     prefix: bytes  # the body's bytes the protocol had read already
     rest: Framing | None  # None: the body was all in prefix
     sock: socket.socket | None  # a dup of the client's socket, for the rest
+    # what the pump read past the body's end (h11's), set as soon as it is known: the
+    # writes after it may still be stopped or fail
+    after: bytes = b""
 
 
 class Source(Protocol):
@@ -104,22 +109,28 @@ class RawBody:
         self._source = source
 
     async def into(self, fd: int) -> None:
-        h = self._source.hand_over()
+        # made before the hand-over: once the protocol has handed over (its socket paused,
+        # a dup made), nothing may fail before take_back
         stop = os.eventfd(0, os.EFD_CLOEXEC)
-        error: BaseException | None = None
-        after = b""
         try:
-            after = await _in_thread(lambda: _pump(h, fd, stop), stop)
+            await self._pumped(fd, stop)
+        finally:
+            os.close(stop)
+
+    async def _pumped(self, fd: int, stop: int) -> None:
+        h = self._source.hand_over()
+        error: BaseException | None = None
+        try:
+            await _in_thread(lambda: _pump(h, fd, stop), stop)
         except BaseException as e:
             error = e
             if isinstance(e, ChunkError):
                 raise ClientDisconnect() from None
             raise
         finally:
-            os.close(stop)
             if h.sock is not None:
                 h.sock.close()
-            self._source.take_back(h.rest, error, after)
+            self._source.take_back(h.rest, error, h.after)  # however the pump ended
 
 
 def writer(scope: dict[str, Any], stream: Callable[[], AsyncIterator[bytes]]) -> BodyWriter:
@@ -134,7 +145,7 @@ def writer(scope: dict[str, Any], stream: Callable[[], AsyncIterator[bytes]]) ->
     return written
 
 
-async def _in_thread(fn: Callable[[], bytes], stop: int) -> bytes:
+async def _in_thread(fn: Callable[[], None], stop: int) -> None:
     """fn in a thread of its own; a cancelled caller stops it (the stop fd) and waits
     for it to end, since it uses fds the caller closes afterwards."""
     loop = asyncio.get_running_loop()
@@ -142,15 +153,15 @@ async def _in_thread(fn: Callable[[], bytes], stop: int) -> bytes:
 
     def run() -> None:
         try:
-            result = fn()
+            fn()
         except BaseException as e:  # noqa: BLE001 - handed to the waiting task
-            loop.call_soon_threadsafe(_settle, done, b"", e)
+            loop.call_soon_threadsafe(_settle, done, e)
         else:
-            loop.call_soon_threadsafe(_settle, done, result, None)
+            loop.call_soon_threadsafe(_settle, done, None)
 
     threading.Thread(target=run, name="berthd-body", daemon=True).start()
     try:
-        return await asyncio.shield(done)
+        await asyncio.shield(done)
     except asyncio.CancelledError:
         os.eventfd_write(stop, 1)
         while not done.done():
@@ -160,24 +171,24 @@ async def _in_thread(fn: Callable[[], bytes], stop: int) -> bytes:
         raise
 
 
-def _settle(done: asyncio.Future, result: bytes, error: BaseException | None) -> None:
+def _settle(done: asyncio.Future, error: BaseException | None) -> None:
     if done.done():
         return
     if error is None:
-        done.set_result(result)
+        done.set_result(None)
     else:
         done.set_exception(error)
 
 
-def _pump(h: Handover, dst: int, stop: int) -> bytes:
+def _pump(h: Handover, dst: int, stop: int) -> None:
     """The thread: what was read ahead, then the rest from the socket, into dst; what
-    it read past the body's end (for h11)."""
+    it read past the body's end in h.after (for h11)."""
     writable = select.poll()
     writable.register(dst, select.POLLOUT)
     writable.register(stop, select.POLLIN)
     _write_all(dst, h.prefix, writable, stop)
     if h.rest is None or h.sock is None:
-        return b""
+        return
     rest, sock = h.rest, h.sock
     fd, flags = sock.fileno(), _SPLICE_F_MOVE | _SPLICE_F_NONBLOCK
     readable = select.poll()
@@ -207,6 +218,8 @@ def _pump(h: Handover, dst: int, stop: int) -> bytes:
             if not head:
                 raise ClientDisconnect()
             pieces, after = rest.feed(head)
+            if rest.done:
+                h.after = bytes(after)  # before the writes below, which may be stopped
             data = 0
             for piece in pieces:
                 data += len(piece)
@@ -214,11 +227,8 @@ def _pump(h: Handover, dst: int, stop: int) -> bytes:
             run += len(head) - data - len(after)
             if rest.left or data:
                 guess, run = min(max(run, 3), _MAX_GUESS), 0
-            if rest.done:
-                return bytes(after)
     except (ConnectionResetError, ConnectionAbortedError):
         raise ClientDisconnect() from None
-    return b""
 
 
 def _write_all(dst: int, data: bytes | memoryview, writable: select.poll, stop: int) -> None:
@@ -238,19 +248,8 @@ def _wait(p: select.poll, stop: int) -> None:
 async def _write(fd: int, data: bytes) -> None:
     """`data` into a non-blocking pipe, waiting on the event loop while it is full."""
     view = memoryview(data)
-    loop = asyncio.get_running_loop()
     while view:
         try:
             view = view[os.write(fd, view):]
         except BlockingIOError:
-            ready = loop.create_future()
-            loop.add_writer(fd, _wake, ready)
-            try:
-                await ready
-            finally:
-                loop.remove_writer(fd)
-
-
-def _wake(ready: asyncio.Future) -> None:
-    if not ready.done():
-        ready.set_result(None)
+            await ready(fd, write=True)

@@ -17,6 +17,10 @@ from berth.proto import containerd_pb2 as pb
 from .client import CALL_TIMEOUT, Containerd, _error
 from .fifo import Fifo
 
+# Writes a request's whole body into a pipe's (non-blocking) write end: cp in's body
+# (berthd's HTTP layer makes one: http/rawbody.py's writer)
+BodyWriter = Callable[[int], Awaitable[None]]
+
 
 @dataclass
 class PathStat:
@@ -123,12 +127,12 @@ async def read_archive(ctrd: Containerd, cid: str, path: str, export: bool = Fal
     return _stat(first.stat), TarStream(pipe, call, path)
 
 
-async def _feed(data: Callable[[int], Awaitable[None]], pipe: Fifo) -> None:
+async def _feed(data: BodyWriter, pipe: Fifo) -> None:
     await data(pipe.writer)
     pipe.close_writer()
 
 
-async def write_archive(ctrd: Containerd, cid: str, path: str, data: Callable[[int], Awaitable[None]], *,
+async def write_archive(ctrd: Containerd, cid: str, path: str, data: BodyWriter, *,
                         copy_uid_gid: bool, no_overwrite_dir_non_dir: bool,
                         mounts: list[ArchiveMount] | None = None, readonly_rootfs: bool = False) -> None:
     """The body written into a FIFO berth-containerd extracts from, while the call runs:

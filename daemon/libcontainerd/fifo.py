@@ -18,12 +18,13 @@ crash leaves.
 
 from __future__ import annotations
 
-import asyncio
 import fcntl
 import os
 import shutil
 import tempfile
 import weakref
+
+from berth.common.fdready import ready
 
 # The pipe's buffer, set here where the FIFO is made (berth-containerd's end is the same
 # pipe): 1 MiB, /proc/sys/fs/pipe-max-size's default; a read takes up to a pipe-full
@@ -71,7 +72,7 @@ class Fifo:
             try:
                 return os.read(self._reader, _PIPE_SIZE)
             except BlockingIOError:
-                await _readable(self._reader)
+                await ready(self._reader)
 
     @property
     def writer(self) -> int:
@@ -105,13 +106,3 @@ def _sweep(near: str) -> None:
         if len(parts) == 3 and parts[0] == "archive" and parts[1].isdigit() \
                 and not os.path.exists(f"/proc/{parts[1]}"):
             shutil.rmtree(os.path.join(near, name), ignore_errors=True)
-
-
-async def _readable(fd: int) -> None:
-    loop = asyncio.get_running_loop()
-    done = loop.create_future()
-    loop.add_reader(fd, lambda: done.done() or done.set_result(None))
-    try:
-        await done
-    finally:
-        loop.remove_reader(fd)

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 
+from berth.common.fdready import ready
 from berth.common.files import write_atomic
 
 from ..config import Config
@@ -96,13 +97,9 @@ class ManagedContainerd:
             fd = os.pidfd_open(pid)
         except ProcessLookupError:
             return
-        loop = asyncio.get_running_loop()
-        done = loop.create_future()
-        loop.add_reader(fd, lambda: done.done() or done.set_result(None))
         try:
-            await done
+            await ready(fd)  # a pidfd is readable once the process has exited
         finally:
-            loop.remove_reader(fd)
             os.close(fd)
         if self._proc is not None and self._proc.pid == pid:
             self._proc.wait()  # reap our own child

@@ -1,6 +1,8 @@
 """A request body spliced from the client's socket into a pipe (daemon/http/rawbody.py):
 the pump alone, on a socketpair and a pipe (every split of the wire, 1-byte chunks,
-extensions, trailers: the body whole, what follows it left in the socket); then docker
+extensions, trailers: the body whole, what follows it left in the socket); what the
+pump read past the body's end handed back even when the write of the last data is
+stopped (the caller gave up); no fd for the pump, nothing handed over; then docker
 cp's PUT through berthd, chunked and by its Content-Length, each followed by a pipelined
 request; a body whose call fails first, read to its end and dropped (the connection
 lives on); a client that leaves in the middle of a chunk (no FIFO, mount or thread
@@ -8,9 +10,14 @@ left); a bad chunk line (400)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import errno
+import fcntl
 import io
 import os
 import random
+import resource
 import socket
 import tarfile
 import threading
@@ -23,6 +30,7 @@ from berth.daemon.http import rawbody
 from berth.daemon.http.chunked import ChunkedBody, ChunkError
 from starlette.requests import ClientDisconnect
 from tests.daemon.conftest import Berthd, run_container, wait_until
+from tests.daemon.rawhttp import read_head
 
 NEXT = b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n"
 
@@ -69,8 +77,9 @@ def _pump(wire: bytes, rest: rawbody.Framing, prefix: bytes = b"", seed: int = 0
     threads = [threading.Thread(target=send), threading.Thread(target=read)]
     for t in threads:
         t.start()
+    h = rawbody.Handover(prefix, rest, theirs)
     try:
-        after = rawbody._pump(rawbody.Handover(prefix, rest, theirs), w, stop)
+        rawbody._pump(h, w, stop)
     finally:
         threads[0].join()
         os.close(w)
@@ -79,7 +88,7 @@ def _pump(wire: bytes, rest: rawbody.Framing, prefix: bytes = b"", seed: int = 0
         os.close(stop)
     ours.close()
     theirs.setblocking(True)
-    left = after
+    left = h.after
     while chunk := theirs.recv(65536):
         left += chunk
     theirs.close()
@@ -124,6 +133,88 @@ def test_the_pump_ends_with_the_client() -> None:
         _pump(b"10", ChunkedBody(), leave=True)  # in a size line
     with pytest.raises(ClientDisconnect):
         _pump(bytes(1000), rawbody.Length(2000), leave=True)
+
+
+class _Protocol:
+    """protocol.py's side of the hand-over, as the pump's caller sees it: what it hands
+    over, and what it is given back."""
+
+    def __init__(self, h: rawbody.Handover) -> None:
+        self.h = h
+        self.handed = False
+        self.back: tuple[rawbody.Framing | None, BaseException | None, bytes] | None = None
+
+    def hand_over(self) -> rawbody.Handover:
+        self.handed = True
+        return self.h
+
+    def take_back(self, rest: rawbody.Framing | None, error: BaseException | None, after: bytes) -> None:
+        self.back = (rest, error, after)
+
+
+def test_what_follows_the_body_goes_back_when_its_last_write_is_stopped() -> None:
+    """The read that ends the body brings the last chunk's data and a pipelined request
+    along; the pipe is full, and the caller gives up while the pump waits to write that
+    data: the request's bytes still go back to the protocol (h11 reads it next)."""
+    head = b"1;" + b"a" * 60 + b"\r\n"  # 64 bytes, read 8 at a time: the next read is 64 long
+    wire = head + b"X\r\n1\r\nY\r\n0\r\n\r\n" + NEXT
+    ours, theirs = socket.socketpair()
+    ours.sendall(wire)
+    theirs.setblocking(False)
+    r, w = os.pipe()
+    fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, 4096)  # one slot: the spliced X fills it
+    os.set_blocking(w, False)
+    protocol = _Protocol(rawbody.Handover(b"", ChunkedBody(), theirs))
+
+    async def stopped() -> None:
+        task = asyncio.ensure_future(rawbody.RawBody(protocol).into(w))
+        while not protocol.handed:
+            await asyncio.sleep(0.01)
+        task.cancel()  # the pump waits only once the pipe is full, before Y
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    try:
+        asyncio.run(stopped())
+        assert os.read(r, 100) == b"X"
+    finally:
+        for fd in (r, w):
+            os.close(fd)
+        ours.close()
+    assert protocol.back is not None
+    rest, error, after = protocol.back
+    assert isinstance(error, asyncio.CancelledError) and rest is not None and rest.done
+    assert after == NEXT
+
+
+def test_no_fd_to_spare_fails_before_the_hand_over() -> None:
+    """EMFILE for the pump's stop fd: the protocol has handed nothing over (its socket
+    would stay paused, the dup open, with no take_back to come)."""
+    ours, theirs = socket.socketpair()
+    protocol = _Protocol(rawbody.Handover(b"", ChunkedBody(), theirs))
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+
+    async def starved() -> int:
+        spare: list[int] = []
+        resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")) + 16, hard))
+        try:
+            with contextlib.suppress(OSError):
+                while True:  # every fd the limit allows taken (the loop has its own)
+                    spare.append(os.dup(0))
+            with pytest.raises(OSError) as e:
+                await rawbody.RawBody(protocol).into(1)
+            return e.value.errno
+        finally:
+            for fd in spare:
+                os.close(fd)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+    try:
+        assert asyncio.run(starved()) == errno.EMFILE
+    finally:
+        ours.close()
+        theirs.close()
+    assert not protocol.handed
 
 
 def _tar(name: str, data: bytes) -> bytes:
@@ -184,8 +275,9 @@ def test_a_chunked_put_then_a_pipelined_request(berthd: Berthd, api: httpx.Clien
                                                 sizes: list[int], late: bool) -> None:
     """The body sent with its head (the protocol has it all) or after a pause (spliced),
     with chunk extensions and a trailer; the next request on the connection is answered."""
-    data = random.Random(len(sizes)).randbytes(20_000 if sizes == [1] else 3_000_000)
-    wire = _chunked(_tar("c.bin", data), sizes, ext=True, trailer=b"X-Sum: 0\r\n")
+    data = random.Random(f"{sizes}{late}").randbytes(20_000 if sizes == [1] else 3_000_000)
+    name = f"c-{len(sizes)}-{sizes[0]}-{int(late)}.bin"  # the box is the module's: a name per case
+    wire = _chunked(_tar(name, data), sizes, ext=True, trailer=b"X-Sum: 0\r\n")
     with _connect(berthd) as s:
         s.sendall(_head(box, "/tmp", "Transfer-Encoding: chunked") + (b"" if late else wire + NEXT))
         if late:
@@ -193,7 +285,7 @@ def test_a_chunked_put_then_a_pipelined_request(berthd: Berthd, api: httpx.Clien
             s.sendall(wire + NEXT)
         got = _answers(s, 2)
     assert got.startswith(b"HTTP/1.1 200") and got.count(b"HTTP/1.1 200") == 2 and got.endswith(b"OK"), got[:300]
-    assert _file(api, box, "/tmp/c.bin") == data
+    assert _file(api, box, f"/tmp/{name}") == data
 
 
 def test_a_put_by_its_length_then_a_pipelined_request(berthd: Berthd, api: httpx.Client, box: str) -> None:
@@ -234,6 +326,11 @@ def _fifo_dirs(berthd: Berthd) -> list[str]:
     return [n for n in os.listdir(berthd.exec_root) if n.startswith("archive-")]
 
 
+def _threads(berthd: Berthd) -> set[str]:
+    assert berthd.proc is not None
+    return set(os.listdir(f"/proc/{berthd.proc.pid}/task"))
+
+
 def _containerd_mounts(berthd: Berthd) -> list[str]:
     with open(f"/proc/{berthd.containerd_pid()}/mountinfo") as f:
         return [line.split()[4] for line in f if berthd.root in line]
@@ -243,12 +340,13 @@ def _containerd_mounts(berthd: Berthd) -> list[str]:
 def test_a_client_that_leaves_mid_chunk_leaves_nothing(berthd: Berthd, api: httpx.Client, framing: str) -> None:
     """A stopped container's files are mounted in berth-containerd for the call: the
     extraction is aborted, the mount and the FIFO go (berthd removes the FIFO only once
-    the body's thread has ended), and the next cp works."""
+    the body's thread has ended), the body's thread ends (no thread started while the
+    body came in is left in berthd), and the next cp works."""
     r = api.post("/containers/create", json={"Image": "busybox", "Cmd": ["true"]})
     assert r.status_code == 201, r.text
     cid = r.json()["Id"]
     try:
-        mounts = _containerd_mounts(berthd)
+        mounts, threads = _containerd_mounts(berthd), _threads(berthd)
         tar = _tar("gone", bytes(4 << 20))
         wire, head = (_chunked(tar, [1 << 20]), "Transfer-Encoding: chunked") if framing == "chunked" else \
             (tar, f"Content-Length: {len(tar)}")
@@ -257,8 +355,11 @@ def test_a_client_that_leaves_mid_chunk_leaves_nothing(berthd: Berthd, api: http
             time.sleep(0.3)
             s.sendall(wire[100:(2 << 20) + 333])  # into the middle of the third chunk
             assert wait_until(lambda: _containerd_mounts(berthd) != mounts)  # the call is under way
+            started = _threads(berthd) - threads  # the body's among them
+            assert started
         assert wait_until(lambda: not _fifo_dirs(berthd) and _containerd_mounts(berthd) == mounts), \
             (_fifo_dirs(berthd), _containerd_mounts(berthd), mounts)
+        assert wait_until(lambda: not started & _threads(berthd)), started & _threads(berthd)
         r = api.put(f"/containers/{cid}/archive", params={"path": "/"}, content=_tar("after", b"ok"))
         assert r.status_code == 200, r.text
         assert _file(api, cid, "/after") == b"ok"
@@ -289,12 +390,8 @@ def test_a_client_that_waits_for_100_continue_gets_it(berthd: Berthd, api: httpx
     tar = _tar("e.bin", data)
     with _connect(berthd) as s:
         s.sendall(_head(box, "/tmp", f"Content-Length: {len(tar)}\r\nExpect: 100-continue"))
-        got = b""
-        while b"\r\n\r\n" not in got:
-            chunk = s.recv(4096)
-            assert chunk, got
-            got += chunk
-        assert got.startswith(b"HTTP/1.1 100 "), got
+        head, _ = read_head(s)
+        assert head.startswith(b"HTTP/1.1 100 "), head
         s.sendall(tar + NEXT)
         got = _answers(s, 2)
     assert got.startswith(b"HTTP/1.1 200") and got.count(b"HTTP/1.1 200") == 2 and got.endswith(b"OK"), got[:300]

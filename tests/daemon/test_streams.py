@@ -20,6 +20,7 @@ import time
 
 import httpx
 from tests.daemon.conftest import Berthd, wait_until
+from tests.daemon.rawhttp import read_head
 
 # Prints ticks until told to be quiet (so a client can show it is attached), then waits
 # on a FIFO and says what came through it.
@@ -130,13 +131,9 @@ def _hijacked_attach(berthd: Berthd, name: str) -> tuple[socket.socket, bytes]:
     s.connect(berthd.sock)
     s.sendall(f"POST /v1.45/containers/{name}/attach?stream=1&stdout=1&stderr=1&logs=1 HTTP/1.1\r\n"
               "Host: berth\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n".encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        data = s.recv(4096)
-        assert data, head
-        head += data
+    head, rest = read_head(s)
     assert head.startswith(b"HTTP/1.1 101"), head
-    return s, head.split(b"\r\n\r\n", 1)[1]
+    return s, rest
 
 
 def _read_until(s: socket.socket, buf: bytes, wanted: bytes | None) -> bytes:

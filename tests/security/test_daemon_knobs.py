@@ -125,24 +125,26 @@ def test_every_mutating_request_is_an_audit_line(tls_berthd, certs) -> None:
 def test_cp_in_over_tls_takes_the_asgi_stream(tls_berthd, certs) -> None:
     """TLS's bytes are decrypted in Python, so a PUT's body is not spliced from the socket
     (daemon/http/rawbody.py) but the ASGI stream written into the FIFO: chunked and by
-    its length, a file bigger than the FIFO's pipe arrives whole."""
+    its length, a file bigger than the FIFO's pipe arrives whole (each its own name and
+    data: the second cannot pass on the first's file)."""
     d, port = tls_berthd
-    data = os.urandom(3 << 20)
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        info = tarfile.TarInfo("tls.bin")
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-    body = buf.getvalue()
     with _tls_client(certs, port, certs["client.pem"], certs["client.key"]) as c:
         cid = c.post("/containers/create", json={"Image": IMAGE, "Cmd": ["true"]}).json()["Id"]
         try:
-            for content in (body, iter([body[:1000], body[1000:]])):  # a Content-Length, then chunked
+            for name, chunked in (("length.bin", False), ("chunked.bin", True)):
+                data = os.urandom(3 << 20)
+                buf = io.BytesIO()
+                with tarfile.open(fileobj=buf, mode="w") as tar:
+                    info = tarfile.TarInfo(name)
+                    info.size = len(data)
+                    tar.addfile(info, io.BytesIO(data))
+                body = buf.getvalue()
+                content = iter([body[:1000], body[1000:]]) if chunked else body
                 r = c.put(f"/containers/{cid}/archive", params={"path": "/tmp"}, content=content)
                 assert r.status_code == 200, r.text
-                r = c.get(f"/containers/{cid}/archive", params={"path": "/tmp/tls.bin"})
+                r = c.get(f"/containers/{cid}/archive", params={"path": f"/tmp/{name}"})
                 with tarfile.open(fileobj=io.BytesIO(r.content)) as tar:
-                    assert tar.extractfile("tls.bin").read() == data  # type: ignore[union-attr]
+                    assert tar.extractfile(name).read() == data  # type: ignore[union-attr]
                 assert c.get("/_ping").text == "OK"
         finally:
             c.delete(f"/containers/{cid}", params={"force": 1})
