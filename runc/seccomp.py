@@ -100,6 +100,9 @@ class SeccompFilter:
     def __repr__(self) -> str:
         return f"SeccompFilter(_ctx={self._ctx!r}, rules={self.rules!r})"
 
+    def prepare(self) -> None:
+        """Nothing to build ahead (the same interface as seccomp_cache.BpfFilter)."""
+
     def load(self) -> None:
         rc = _libseccomp().seccomp_load(self._ctx)
         if rc < 0:
