@@ -107,18 +107,23 @@ def fix_stdio_owner(uid: int) -> None:
 
 
 def _setgroups_allowed() -> bool:
-    try:
-        with open("/proc/self/setgroups") as f:
-            return f.read().strip() != "deny"
+    try:  # plain os calls: a text file's set-up was ~0.2 ms of every exec's child
+        fd = os.open("/proc/self/setgroups", os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return True
+    try:
+        return os.read(fd, 64).strip() != b"deny"
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
 
 
 class CapPlan:
     """The capability sets of a process as numbers, worked out before the fork (an exec's
     parent), so that its child only makes the calls. A plain class: see seccomp.SeccompFilter."""
 
-    __slots__ = ("drop", "effective", "permitted", "inheritable", "ambient")
+    __slots__ = ("drop", "effective", "permitted", "inheritable", "ambient", "capset")
 
     def __init__(self, caps: dict[str, Any]) -> None:
         keep = cap_mask(caps.get("bounding"))
@@ -126,6 +131,7 @@ class CapPlan:
         self.effective = cap_mask(caps.get("effective"))
         self.permitted = cap_mask(caps.get("permitted"))
         self.inheritable = cap_mask(caps.get("inheritable"))
+        self.capset = libc.capset_args(self.effective, self.permitted, self.inheritable)
         # unknown or unavailable names are skipped, as in the other sets (runc's warning)
         self.ambient = tuple(i for i in (_CAP_INDEX.get(n, -1) for n in caps.get("ambient") or [])
                              if 0 <= i <= _last_cap())
@@ -143,7 +149,7 @@ def drop_bounding(plan: CapPlan) -> None:
 
 
 def apply_caps(plan: CapPlan) -> None:
-    libc.capset(plan.effective, plan.permitted, plan.inheritable)
+    libc.capset_with(plan.capset)
     libc.prctl(libc.PR_CAP_AMBIENT, libc.PR_CAP_AMBIENT_CLEAR_ALL)
     for i in plan.ambient:
         try:
