@@ -7,8 +7,9 @@ program libseccomp would load is exported once, stored under the runtime's root 
 `@seccomp/<sha256>.bpf` ('@' is not allowed in a container id, so no container's state
 directory can clash), and later containers load those bytes with seccomp(2) directly.
 
-The key covers the profile's JSON (canonical), libseccomp's version and the kernel
-release: the BPF libseccomp emits depends on all three. The root lives on tmpfs (/run),
+The key covers the profile's JSON (canonical), libseccomp's version, the kernel
+release and how the program is laid out (seccomp.py's binary tree): the BPF libseccomp
+emits depends on all of them. The root lives on tmpfs (/run),
 so a reboot or a libseccomp upgrade starts afresh.
 """
 
@@ -82,7 +83,7 @@ def _key(sec: dict[str, Any]) -> str:
     lib.seccomp_version.restype = ctypes.c_void_p
     ver = ctypes.cast(lib.seccomp_version(), ctypes.POINTER(ctypes.c_uint * 3)).contents
     text = json.dumps(sec, sort_keys=True, separators=(",", ":"))
-    salt = f"{tuple(ver)}|{platform.release()}|{platform.machine()}|"
+    salt = f"{tuple(ver)}|{platform.release()}|{platform.machine()}|tree|"  # tree: seccomp.py's optimize level
     return hashlib.sha256((salt + text).encode()).hexdigest()
 
 
