@@ -12,7 +12,8 @@ grace period, and a writer then waits for nothing (~0.02 ms); one that comes whi
 grace period is under way waits only for its rest. `docker exec`s some 50 ms apart
 find it idle every time, and runc's exec pays it as ours did.
 
-So berthd (at POST /containers/{id}/exec) and berth-containerd (at the start of Exec)
+So berthd (at a running container's GET /containers/{id}/json, which `docker exec` sends
+first, and at POST /containers/{id}/exec) and berth-containerd (at the start of Exec)
 announce the exec, and a worker thread makes a migration that changes nothing: this
 process's own pid written to its own cgroup's cgroup.procs, in one hierarchy (cgroup v1;
 the v2 file on a v2-only host takes the same lock). The grace period then runs while the

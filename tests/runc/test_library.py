@@ -84,3 +84,39 @@ def test_create_starts_no_threads(root, bundle, cid):
     runc.create(root, cid, bundle(["true"]))
     assert threading.active_count() == before
     assert set(os.listdir("/proc/self/task")) - tasks_before == set()
+
+
+def _exec_status(root: str, cid: str, process: dict, **kwargs) -> tuple[int, bytes]:
+    r, w = os.pipe()
+    try:
+        proc = runc.exec_process(root, cid, process, stdio=(w, w, w), **kwargs)
+    finally:
+        os.close(w)
+    out = _read_all(r)
+    _, status = os.waitpid(proc, 0)
+    return os.waitstatus_to_exitcode(status), out
+
+
+def test_execs_in_one_process_follow_the_state_file(root, bundle, cid):
+    """The caller that stays (the shim) keeps the container's record between execs while its
+    state file is the same: a pause, a resume, a delete in between are seen by the next."""
+    pid = runc.create(root, cid, bundle(["sleep", "1000"]))
+    runc.start(root, cid)
+    sh = {"args": ["sh", "-c", "grep Cap /proc/self/status"], "cwd": "/", "env": ["PATH=/bin"],
+          "user": {"uid": 0, "gid": 0}, "capabilities": {"bounding": ["CAP_KILL"], "effective": ["CAP_KILL"],
+                                                         "permitted": ["CAP_KILL"], "ambient": ["CAP_NOSUCH"]}}
+    code, first = _exec_status(root, cid, sh)
+    assert code == 0 and b"CapEff:\t0000000000000020" in first and b"CapBnd:\t0000000000000020" in first
+    assert _exec_status(root, cid, sh) == (0, first)
+    runc.pause(root, cid)
+    with pytest.raises(runc.RuncError, match="cannot exec in a paused container"):
+        runc.exec_process(root, cid, sh)
+    runc.resume(root, cid)
+    assert _exec_status(root, cid, sh) == (0, first)
+    runc.kill(root, cid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    with pytest.raises(runc.RuncError, match="cannot exec in a stopped container"):
+        runc.exec_process(root, cid, sh)
+    runc.delete(root, cid)
+    with pytest.raises(runc.RuncError, match="container does not exist"):
+        runc.exec_process(root, cid, sh)
