@@ -65,17 +65,11 @@ def _serve() -> None:
 
 def _own_procs_file() -> str:
     """cgroup.procs of this process's own cgroup, in the first hierarchy that shows it."""
-    from berth.runc.cgroups._proc import UNIFIED, cgroup_mounts, own_cgroups
+    from berth.runc.cgroups._proc import UNIFIED, locate
 
-    mounts, own = cgroup_mounts(), own_cgroups()
-    for name in sorted(own, key=lambda n: n == UNIFIED):  # v1 first: the hierarchies runc joins first
-        mount = mounts.get(name)
-        if mount is None:
-            continue
-        path, root = own[name], mount.root.rstrip("/")
-        if path != root and not path.startswith(root + "/"):
-            continue  # our cgroup is outside what this mount shows
-        procs = os.path.join(mount.mountpoint, path[len(root):].lstrip("/"), "cgroup.procs")
+    paths = locate()
+    for name in sorted(paths, key=lambda n: n == UNIFIED):  # v1 first: the hierarchies runc joins first
+        procs = os.path.join(paths[name], "cgroup.procs")
         if os.path.exists(procs):
             return procs
     raise OSError("no cgroup.procs of our own cgroup")
