@@ -12,10 +12,11 @@ grace period, and a writer then waits for nothing (~0.02 ms); one that comes whi
 grace period is under way waits only for its rest. `docker exec`s some 50 ms apart
 find it idle every time, and runc's exec pays it as ours did.
 
-So berthd (at POST /containers/{id}/exec) and berth-containerd (at the start of Exec)
-announce the exec, and a worker thread makes a migration that changes nothing: this
-process's own pid written to its own cgroup's cgroup.procs, in one hierarchy (cgroup v1;
-the v2 file on a v2-only host takes the same lock). The grace period then runs while the
+So berthd announces the exec at POST /containers/{id}/exec (every exec of its API, health
+probes too: berth-containerd's Exec does not do it again, one migration is enough), and
+a worker thread makes a migration that changes nothing: this process's own pid written
+to its own cgroup's cgroup.procs, in one hierarchy (cgroup v1; the v2 file on a v2-only
+host takes the same lock). The grace period then runs while the
 request travels to the shim, and the child's join a few ms later waits only for its rest.
 Nothing runs when no exec is announced; a failure (no cgroupfs, no permission) is ignored.
 """
