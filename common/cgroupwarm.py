@@ -12,11 +12,13 @@ grace period, and a writer then waits for nothing (~0.02 ms); one that comes whi
 grace period is under way waits only for its rest. `docker exec`s some 50 ms apart
 find it idle every time, and runc's exec pays it as ours did.
 
-So berthd (at a running container's GET /containers/{id}/json, which `docker exec` sends
-first, and at POST /containers/{id}/exec) and berth-containerd (at the start of Exec)
-announce the exec, and a worker thread makes a migration that changes nothing: this
-process's own pid written to its own cgroup's cgroup.procs, in one hierarchy (cgroup v1;
-the v2 file on a v2-only host takes the same lock). The grace period then runs while the
+So berthd announces the exec at a running container's GET /containers/{id}/json (which
+`docker exec` sends first, right after its ping: a grace period here is up to ~15 ms under
+load, longer than exec create is ahead of the join) and at POST /containers/{id}/exec
+(every exec of its API, health probes too; berth-containerd's Exec does not do it again,
+one migration is enough), and a worker thread makes a migration that changes nothing:
+this process's own pid written to its own cgroup's cgroup.procs, in one hierarchy (cgroup
+v1; the v2 file on a v2-only host takes the same lock). The grace period then runs while the
 request travels to the shim, and the child's join a few ms later waits only for its rest.
 Nothing runs when no exec is announced; a failure (no cgroupfs, no permission) is ignored.
 """
@@ -66,17 +68,11 @@ def _serve() -> None:
 
 def _own_procs_file() -> str:
     """cgroup.procs of this process's own cgroup, in the first hierarchy that shows it."""
-    from berth.runc.cgroups._proc import UNIFIED, cgroup_mounts, own_cgroups
+    from berth.runc.cgroups._proc import UNIFIED, locate
 
-    mounts, own = cgroup_mounts(), own_cgroups()
-    for name in sorted(own, key=lambda n: n == UNIFIED):  # v1 first: the hierarchies runc joins first
-        mount = mounts.get(name)
-        if mount is None:
-            continue
-        path, root = own[name], mount.root.rstrip("/")
-        if path != root and not path.startswith(root + "/"):
-            continue  # our cgroup is outside what this mount shows
-        procs = os.path.join(mount.mountpoint, path[len(root):].lstrip("/"), "cgroup.procs")
+    paths = locate()
+    for name in sorted(paths, key=lambda n: n == UNIFIED):  # v1 first: the hierarchies runc joins first
+        procs = os.path.join(paths[name], "cgroup.procs")
         if os.path.exists(procs):
             return procs
     raise OSError("no cgroup.procs of our own cgroup")

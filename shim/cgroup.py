@@ -16,7 +16,8 @@ import os
 from typing import Any
 
 from berth.runc.cgroups._fs import read_keyed
-from berth.runc.cgroups._proc import DEFAULT_ROOT, UNIFIED, cgroup_mounts, is_unified, own_cgroups
+from berth.runc.cgroups import _proc
+from berth.runc.cgroups._proc import UNIFIED
 from berth.shim.libc import LIBC  # here, not in the function: an import run in a shim writes pages
 
 Paths = dict[str, str]  # subsystem ("" = unified) -> the container's cgroup directory
@@ -25,18 +26,9 @@ Paths = dict[str, str]  # subsystem ("" = unified) -> the container's cgroup dir
 def locate(pid: int) -> Paths:
     """Where process `pid` sits in every mounted hierarchy; {} if it cannot be told."""
     try:
-        own = own_cgroups(str(pid))
-        if is_unified(DEFAULT_ROOT):
-            return {UNIFIED: os.path.join(DEFAULT_ROOT, own.get(UNIFIED, "/").lstrip("/"))}
-        mounts = cgroup_mounts()
+        return _proc.locate(str(pid))
     except (OSError, ValueError):
         return {}
-    paths: Paths = {}
-    for name, mount in mounts.items():
-        if name in own:
-            rel = os.path.relpath(own[name], mount.root)
-            paths[name] = mount.mountpoint if rel == "." else os.path.join(mount.mountpoint, rel)
-    return paths
 
 
 def _memory_dir(paths: Paths) -> str:

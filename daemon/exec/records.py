@@ -30,8 +30,6 @@ class Exec:
     # the path, and may be known before the reader had a turn (the Wait goes with the Exec)
     log_file: BinaryIO | None = None
     exited: asyncio.Event = field(default_factory=asyncio.Event)
-    # set when the attached session that started it has ended (None: no such session)
-    session_ended: asyncio.Event | None = None
 
     @property
     def stdin_key(self) -> str:

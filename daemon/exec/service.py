@@ -31,7 +31,9 @@ from ..security import caps
 from .records import Exec
 
 log = logging.getLogger("berthd.exec")
-_SESSION_END = 10.0  # an attached session ends with its exec's output: it gets this long
+# how long an exited exec's DeleteProcess waits for the attached session's end (it ends
+# with the exec's output, which a slow client holds up); the tests set it (longer)
+_SESSION_END = float(os.environ.get("BERTHD_EXEC_SESSION_END") or 10.0)
 
 
 def _strings(value: Any, what: str) -> list[str]:
@@ -139,34 +141,39 @@ class Execs:
         c = self.store.by_id.get(e.container_id)
         if c is None or not c.state.running:
             raise conflict(f"Container {e.container_id} is not running")
-        e.started, e.session_ended = True, session_ended
-        stdin_path = self.fifos.open(e.stdin_key) if attached and e.attach_stdin else ""
-        if attached and (e.attach_stdout or e.attach_stderr):
-            os.makedirs(self.dir, mode=0o700, exist_ok=True)
-            e.log_path = os.path.join(self.dir, f"{e.id}-json.log")
-            e.log_file = os.fdopen(os.open(e.log_path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600), "rb")
-        started = self.ctrd.exec(c.id, e.id, self._process(e, c), e.log_path, stdin_path,
-                                 e.user or c.config.get("User") or "")
-        exited = self.ctrd.wait_process(c.id, e.id)  # sent right behind the Exec, held until it answers
+        e.started = True
+        started: asyncio.Future[int] | None = None
+        exited: asyncio.Future[Task] | None = None
         try:
+            stdin_path = self.fifos.open(e.stdin_key) if attached and e.attach_stdin else ""
+            if attached and (e.attach_stdout or e.attach_stderr):
+                os.makedirs(self.dir, mode=0o700, exist_ok=True)
+                e.log_path = os.path.join(self.dir, f"{e.id}-json.log")
+                e.log_file = os.fdopen(os.open(e.log_path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600), "rb")
+            started = self.ctrd.exec(c.id, e.id, self._process(e, c), e.log_path, stdin_path,
+                                     e.user or c.config.get("User") or "")
+            exited = self.ctrd.wait_process(c.id, e.id)  # sent right behind the Exec, held until it answers
             e.pid = await started
-        except ContainerdError as err:
-            exited.cancel()
+        except BaseException as err:  # a failed Exec, or a start cancelled (a health probe's START_WAIT)
+            for call in (started, exited):
+                # a failed exec's Wait may have ended with its error already: cancel() then
+                # only marks that error as seen (asyncio does not log it as never retrieved)
+                if call is not None:
+                    call.cancel()
             self._release(e)
             if (f := self.take_log(e)) is not None:
                 f.close()
+            if not isinstance(err, ContainerdError):
+                raise
             status, e.exit_code, message = start_error(err.message, err.code, e.argv[0])
             e.exited.set()
             raise ApiError(status, message) from None
-        except BaseException:
-            exited.cancel()
-            raise
         self.fifos.mark_ready(e.stdin_key)
         e.running = True
         self.events.container(c.id, f"exec_start: {' '.join(e.argv)}", execID=e.id)
-        asyncio.get_running_loop().create_task(self._wait(e, exited))
+        asyncio.get_running_loop().create_task(self._wait(e, exited, session_ended))
 
-    async def _wait(self, e: Exec, exited: Awaitable[Task]) -> None:
+    async def _wait(self, e: Exec, exited: Awaitable[Task], session_ended: asyncio.Event | None) -> None:
         try:
             try:
                 task = await exited
@@ -183,11 +190,11 @@ class Execs:
         self._release(e)
         self.events.container(e.container_id, "exec_die", execID=e.id, exitCode=str(code))
         e.exited.set()
-        if e.session_ended is not None:
+        if session_ended is not None:
             # the shim's record can wait: the attached session ends first, its connection
             # closed, so that its client hears of the exit sooner (this call is ~1 ms of the loop)
             try:
-                await asyncio.wait_for(e.session_ended.wait(), _SESSION_END)
+                await asyncio.wait_for(session_ended.wait(), _SESSION_END)
             except asyncio.TimeoutError:
                 pass
         try:

@@ -46,14 +46,13 @@ class ExecSession:
             self._write(chunk)
 
     def _end(self) -> asyncio.Event:
-        """Set at this session's end, which the exec's DeleteProcess waits for: the end of
-        the task that serves it (daemon/http/protocol.py), which closes the connection first."""
+        """Set at this session's end, which the exec's DeleteProcess waits for."""
         ended = asyncio.Event()
+        # assumed: serve runs in the task daemon/http/protocol.py makes for the connection
+        # (_serve_hijacked), which closes the connection and ends right after serve returns
         task = asyncio.current_task()
-        if task is None:
-            ended.set()
-        else:
-            task.add_done_callback(lambda _: ended.set())
+        assert task is not None
+        task.add_done_callback(lambda _: ended.set())
         return ended
 
     async def serve(self, body: bytes = b"") -> None:

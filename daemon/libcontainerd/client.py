@@ -22,6 +22,7 @@ from .types import (Container, ContainerdError, DeleteResult, Event, Image, Metr
 CALL_TIMEOUT = 60.0
 _CHUNK = 1 << 20
 T = TypeVar("T")
+R = TypeVar("R")
 
 _STATUS_NAMES = {pb.CREATED: "created", pb.RUNNING: "running", pb.STOPPED: "stopped", pb.PAUSED: "paused"}
 # containerd's codes as the HTTP statuses docker answers with
@@ -314,32 +315,30 @@ class Containerd(RegistryClient):  # login, resolve, list_tags: registry.py
             wait_for_ready=True, timeout=CALL_TIMEOUT))
 
     # ------------------------------------------------------- exec, pause, resume
+    def _soon(self, what: str, call: Awaitable[R], answer: Callable[[R], T]) -> asyncio.Future[T]:
+        """A call made now, not when first awaited (grpc.aio sends it on the loop's next
+        turn, in the order made), its answer as a future; cancelling that cancels the call."""
+
+        async def answered() -> T:
+            return answer(await self._call(what, call))
+
+        return asyncio.ensure_future(answered())
+
     def exec(self, cid: str, exec_id: str, process: dict[str, Any], log_path: str,
-             stdin_path: str, user: str) -> Awaitable[int]:
-        """Another process in the task (held by its shim); its host pid. The call is made
-        now, not when first awaited (its request goes out on the loop's next turn), so that
+             stdin_path: str, user: str) -> asyncio.Future[int]:
+        """Another process in the task (held by its shim); its host pid. Made now, so that
         a wait_process made right after goes out behind it."""
-        call = self._tasks.Exec(pb.ExecRequest(
+        return self._soon(f"exec in task {cid}", self._tasks.Exec(pb.ExecRequest(
             id=cid, exec_id=exec_id, process=json.dumps(process).encode(), log_path=log_path,
-            stdin_path=stdin_path, user=user), wait_for_ready=True, timeout=CALL_TIMEOUT)
-
-        async def started() -> int:
-            return (await self._call(f"exec in task {cid}", call)).pid
-
-        return started()
+            stdin_path=stdin_path, user=user), wait_for_ready=True, timeout=CALL_TIMEOUT), lambda r: r.pid)
 
     def wait_process(self, cid: str, exec_id: str) -> asyncio.Future[Task]:
-        """Until the exec'd process has exited (no deadline: it may run for days). The call
-        is made now: made right after its exec's, berth-containerd holds it until that Exec
-        has answered (then it fails as the Exec did), so it reaches the shim ~1.4 ms sooner
-        than after the Exec's answer; one that overtook its Exec is not_found (ask again).
-        Cancelling the future cancels the call."""
-        call = self._tasks.Wait(pb.TaskRequest(id=cid, exec_id=exec_id), wait_for_ready=True)
-
-        async def exited() -> Task:
-            return _task(await self._call(f"wait for exec {exec_id}", call))
-
-        return asyncio.ensure_future(exited())
+        """Until the exec'd process has exited (no deadline: it may run for days). Made now:
+        made right after its exec's, berth-containerd holds it until that Exec has answered
+        (then it fails as the Exec did), so it reaches the shim ~1.4 ms sooner than after
+        the Exec's answer; one that overtook its Exec is not_found (ask again)."""
+        return self._soon(f"wait for exec {exec_id}", self._tasks.Wait(
+            pb.TaskRequest(id=cid, exec_id=exec_id), wait_for_ready=True), _task)
 
     async def kill_process(self, cid: str, exec_id: str, signal: int) -> None:
         await self._call(f"kill exec {exec_id}", self._tasks.Kill(

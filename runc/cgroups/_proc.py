@@ -86,6 +86,24 @@ def own_cgroups(pid: str = "self") -> dict[str, str]:
     return out
 
 
+def locate(pid: str = "self") -> dict[str, str]:
+    """subsystem name ("" = unified) -> the directory of process `pid`'s cgroup in that
+    hierarchy, for every mounted hierarchy that shows it (not one whose mount shows
+    only a cgroup outside it); as runc, the cgroup2 tree at DEFAULT_ROOT on a v2-only host."""
+    own = own_cgroups(pid)
+    if is_unified(DEFAULT_ROOT):
+        return {UNIFIED: os.path.join(DEFAULT_ROOT, own.get(UNIFIED, "/").lstrip("/"))}
+    paths: dict[str, str] = {}
+    for name, mount in cgroup_mounts().items():
+        if name not in own:
+            continue
+        path, root = own[name], mount.root.rstrip("/")
+        if path != root and not path.startswith(root + "/"):
+            continue  # its cgroup is outside what this mount shows
+        paths[name] = os.path.join(mount.mountpoint, path[len(root):].lstrip("/")).rstrip("/")
+    return paths
+
+
 def is_unified(root: str = DEFAULT_ROOT, mountinfo: str = "/proc/self/mountinfo") -> bool:
     """True when `root` itself is a cgroup2 mount: runc's test for "cgroup v2 only"."""
     last = ""

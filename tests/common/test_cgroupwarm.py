@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import Any
 
 import pytest
 
 from berth.common import cgroupwarm
-
-
-def _cgroups() -> str:
-    with open("/proc/self/cgroup") as f:
-        return f.read()
 
 
 def test_the_file_is_our_own_cgroups_procs() -> None:
@@ -22,20 +18,26 @@ def test_the_file_is_our_own_cgroups_procs() -> None:
         assert str(os.getpid()) in f.read().split()
 
 
-def test_announce_writes_in_a_thread_and_moves_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    before = _cgroups()
-    written = threading.Event()
-    real_write = os.write
+class _WatchedOs:
+    """os as cgroupwarm sees it, its writes recorded (and made): no other module's."""
 
-    def watching(fd: int, data: bytes) -> int:  # the worker's own write, seen from here
-        if os.readlink(f"/proc/self/fd/{fd}").endswith("cgroup.procs"):
-            assert threading.current_thread().name == "cgroup-warm"
-            written.set()
-        return real_write(fd, data)
+    def __init__(self) -> None:
+        self.written = threading.Event()
+        self.writes: list[tuple[str, str, bytes]] = []  # (thread, file, data)
 
-    monkeypatch.setattr(os, "write", watching)  # a spy: the real write still happens
+    def __getattr__(self, name: str) -> Any:
+        return getattr(os, name)
+
+    def write(self, fd: int, data: bytes) -> int:
+        self.writes.append((threading.current_thread().name, os.readlink(f"/proc/self/fd/{fd}"), bytes(data)))
+        self.written.set()
+        return os.write(fd, data)
+
+
+def test_announce_writes_our_pid_to_our_cgroup_in_a_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    watched = _WatchedOs()
+    monkeypatch.setattr(cgroupwarm, "os", watched)
     cgroupwarm.announce()
-    assert written.wait(10)
-    monkeypatch.undo()
-    assert _cgroups() == before
+    assert watched.written.wait(10)
+    assert watched.writes[0] == ("cgroup-warm", cgroupwarm._own_procs_file(), str(os.getpid()).encode())
     assert cgroupwarm._worker is not None and cgroupwarm._worker.is_alive()

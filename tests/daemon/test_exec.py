@@ -8,15 +8,22 @@ log, no record in the shim.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import struct
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import docker
+import grpc
 import httpx
 import pytest
-from tests.daemon.conftest import Berthd, run_container, wait_until
+from tests.daemon.conftest import Berthd, private_berthd, run_container, wait_until
+
+from berth.proto import containerd_pb2 as pb
+from berth.proto import containerd_pb2_grpc as rpc
 
 BERTH = os.path.join(os.path.dirname(sys.executable), "berth")
 CLIS = ["berth", "docker"]
@@ -208,36 +215,80 @@ def test_the_sdk_exec_run(berthd: Berthd, box: str) -> None:
         sdk.close()
 
 
-def _shim_has(berthd: Berthd, cid: str, eid: str) -> bool:
-    """Whether the container's shim still holds the exec (berthd's DeleteProcess ends that)."""
-    from berth.shim import client as shim
+@pytest.fixture(scope="module")
+def patient() -> Iterator[tuple[Berthd, str]]:
+    """A berthd of its own whose exited exec's DeleteProcess waits an hour for the attached
+    session's end (BERTHD_EXEC_SESSION_END): one that comes sooner is the session's doing."""
+    with contextlib.ExitStack() as stack:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("BERTHD_EXEC_SESSION_END", "3600")
+            d = stack.enter_context(private_berthd("berthd-exec-"))
+        with d.client() as api:
+            cid = run_container(api, {"Image": "busybox", "Cmd": ["sleep", "100000"]})
+        yield d, cid
 
-    sock = os.path.join(berthd.exec_root, "containerd", "tasks", cid, "shim.sock")
-    try:
-        shim.call(sock, {"op": "state", "exec_id": eid}, timeout=10)
-    except shim.ShimRequestError as e:
-        assert e.code == "not_found", e
-        return False
+
+def _shim_has(d: Berthd, cid: str, eid: str) -> bool:
+    """Whether the container's shim still holds the exec (berthd's DeleteProcess ends that),
+    asked of berth-containerd (the exec's Tasks.Get)."""
+    with grpc.insecure_channel("unix:" + os.path.join(d.exec_root, "containerd.sock")) as ch:
+        try:
+            rpc.TasksStub(ch).Get(pb.TaskRequest(id=cid, exec_id=eid), wait_for_ready=True, timeout=30)
+        except grpc.RpcError as e:
+            assert e.code() == grpc.StatusCode.NOT_FOUND, e
+            return False
     return True
 
 
-def test_the_shim_forgets_an_exec_once_its_session_has_ended(berthd: Berthd, api: httpx.Client, box: str) -> None:
-    def new() -> str:
-        return api.post(f"/containers/{box}/exec", json={"Cmd": ["sh", "-c", "echo hi"],
-                                                        "AttachStdout": True}).json()["Id"]
+def _payload(stream: bytes) -> bytes:
+    """The output in a multiplexed stream, without its frames' headers."""
+    out, at = b"", 0
+    while at < len(stream):
+        _kind, size = struct.unpack(">BxxxL", stream[at:at + 8])
+        out, at = out + stream[at + 8:at + 8 + size], at + 8 + size
+    return out
 
-    hijacked = new()
-    sock = _hijack(api, f"/exec/{hijacked}/start", b'{"Detach":false}')
-    data = b""
-    while chunk := sock.recv(65536):
-        data += chunk
-    sock.close()
-    assert data == b"\x01\x00\x00\x00\x00\x00\x00\x03hi\n"
-    streamed = new()
-    r = api.post(f"/exec/{streamed}/start", json={"Detach": False})
-    assert (r.status_code, r.content) == (200, b"\x01\x00\x00\x00\x00\x00\x00\x03hi\n")
-    detached = new()
-    assert api.post(f"/exec/{detached}/start", json={"Detach": True}).status_code == 200
-    for eid in (hijacked, streamed, detached):
-        assert wait_until(lambda eid=eid: api.get(f"/exec/{eid}/json").json()["ExitCode"] == 0)
-        assert wait_until(lambda eid=eid: not _shim_has(berthd, box, eid), timeout=5)  # not the 10 s bound
+
+def test_the_shim_forgets_an_exec_once_its_session_has_ended(patient: tuple[Berthd, str]) -> None:
+    d, box = patient
+    with d.client() as api:
+        def new() -> str:
+            return api.post(f"/containers/{box}/exec", json={"Cmd": ["sh", "-c", "echo hi"],
+                                                            "AttachStdout": True}).json()["Id"]
+
+        hijacked = new()
+        sock = _hijack(api, f"/exec/{hijacked}/start", b'{"Detach":false}')
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+        sock.close()
+        assert data == b"\x01\x00\x00\x00\x00\x00\x00\x03hi\n"
+        streamed = new()
+        r = api.post(f"/exec/{streamed}/start", json={"Detach": False})
+        assert (r.status_code, r.content) == (200, b"\x01\x00\x00\x00\x00\x00\x00\x03hi\n")
+        detached = new()
+        assert api.post(f"/exec/{detached}/start", json={"Detach": True}).status_code == 200
+        for eid in (hijacked, streamed, detached):  # long before the bound
+            assert wait_until(lambda eid=eid: api.get(f"/exec/{eid}/json").json()["ExitCode"] == 0)
+            assert wait_until(lambda eid=eid: not _shim_has(d, box, eid))
+
+
+def test_the_shim_keeps_an_exec_until_its_session_has_ended(patient: tuple[Berthd, str]) -> None:
+    """A streamed start whose client reads none of the output yet: the exec exits, its
+    session goes on (the response waits for the client), and so does the shim's record
+    of it, past the whole life of an exec started after it; reading the rest ends both."""
+    d, box = patient
+    size = 4 << 20  # far more than the socket and the transport buffer
+    with d.client() as api, d.client() as other:
+        slow = api.post(f"/containers/{box}/exec", json={
+            "Cmd": ["sh", "-c", f"head -c {size} /dev/zero | tr '\\000' x"], "AttachStdout": True}).json()["Id"]
+        with api.stream("POST", f"/exec/{slow}/start", json={"Detach": False}) as r:
+            assert r.status_code == 200
+            assert wait_until(lambda: other.get(f"/exec/{slow}/json").json()["ExitCode"] == 0)
+            quick = other.post(f"/containers/{box}/exec", json={"Cmd": ["true"]}).json()["Id"]
+            assert other.post(f"/exec/{quick}/start", json={"Detach": True}).status_code == 200
+            assert wait_until(lambda: not _shim_has(d, box, quick))  # its DeleteProcess is through
+            assert _shim_has(d, box, slow)
+            data = r.read()
+        assert _payload(data) == b"x" * size
+        assert wait_until(lambda: not _shim_has(d, box, slow))
