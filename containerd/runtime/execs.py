@@ -18,7 +18,6 @@ import json
 import threading
 from typing import TYPE_CHECKING, Any, Callable
 
-from berth.common import cgroupwarm
 
 from ..containers import users
 from ..errors import BerthError, Internal, InvalidArgument, NotFound
@@ -51,7 +50,6 @@ def exec_process(svc: TaskService, tid: str, exec_id: str, process: bytes, log_p
     with _registered:  # first of all: its Wait may be on its way here too
         owner = bool(exec_id) and _starting.setdefault(key, start) is start  # a second Exec: not ours
         _registered.notify_all()
-    cgroupwarm.announce()  # for a caller that did not announce it earlier (berthd does)
     try:
         return _exec(svc, tid, exec_id, process, log_path, stdin_path, user, start.sent.set)
     except BaseException as e:
