@@ -2,13 +2,15 @@
 
 The caller enters the container's pid namespace for its children only, forks,
 and returns to its own: the new process is then the caller's direct child and
-already in the right pid namespace, without a second fork. The caller places it in
-the container's cgroup at once, while the child joins the other namespaces (user
-first) and applies the process settings like the init does (session, tty, rlimits,
-seccomp, capabilities and user, cwd, the executable's lookup): a cgroup migration on
-v1 waits for an RCU grace period (~10 ms on a quiet host), which all of the child's
-work then overlaps instead of following. Only its execve waits for the join (the
-"ready"/"go" exchange), so nothing of the container's runs outside its cgroup; with
+already in the right pid namespace, without a second fork. The child is in the
+container's cgroups before it does anything else, without the global migration lock a
+write of its pid would take (an RCU grace period, up to ~15 ms: berth.runc.cgroups.join):
+born in the unified one (clone3 with CLONE_INTO_CGROUP), it writes itself into each v1
+hierarchy's `tasks`. Then it joins the other namespaces (user first) and applies the
+process settings like the init does (session, tty, rlimits, seccomp, capabilities and
+user, cwd, the executable's lookup). Its execve waits for the parent's go (the
+"ready"/"go" exchange), after the parent's own join where the child could not do it
+(a kernel older than 5.7, a cgroup that could not be opened); with
 no_new_privs the seccomp filter is loaded after the go, right before the execve, as runc
 does (without, it needs CAP_SYS_ADMIN and comes before the capabilities are dropped, so
 the filter then also covers the exchange's one write and read). What the child
@@ -25,6 +27,8 @@ import os
 import sys
 
 from berth.runc import config, libc, record as st
+from berth.runc.cgroups import join as cgjoin
+from berth.runc.clone3 import fork_into_cgroup
 from berth.runc.errors import RuncError
 from berth.runc.fds import close_all_but, install_stdio
 from berth.runc.sync import Channel, channel_pair
@@ -74,11 +78,13 @@ def exec_process(root: str, container_id: str, process: dict[str, Any], stdio: t
 
         console = connect(console_socket)
     parent_chan, child_chan = channel_pair()
+    join = None
     try:
+        join = cgjoin.prepare(mgr.paths()) if mgr is not None else None
         with Forking():  # non-dumpable from the child's first instruction (CVE-2019-5736)
-            child = _fork_into(pidns) if pidns else os.fork()
+            child = _fork_into(pidns, join) if pidns else _fork(join)
     except BaseException:  # the shim runs execs in its own process: nothing of a failed one stays open
-        for end in (console, parent_chan, child_chan):
+        for end in (console, parent_chan, child_chan, join):
             if end is not None:
                 end.close()
         raise
@@ -87,6 +93,8 @@ def exec_process(root: str, container_id: str, process: dict[str, Any], stdio: t
         if (sig := sys.modules.get("signal")) is not None:
             sig.set_wakeup_fd(-1)  # a caller's loop (the shim's) must not hear our signals
         try:
+            if join is not None:
+                join.join_self()  # first: nothing of ours runs outside the container's cgroups
             parent_chan.close()
             _child(rec, process, child_chan, stdio, console, seccomp, caps, preserve_fds)
         except BaseException as e:  # noqa: BLE001 - report everything, one line
@@ -98,7 +106,7 @@ def exec_process(root: str, container_id: str, process: dict[str, Any], stdio: t
         console.close()
     chan = parent_chan
     try:
-        _parent(mgr, chan, child)
+        _parent(mgr, join, chan, child)
     except BaseException:
         try:
             os.kill(child, 9)
@@ -108,6 +116,8 @@ def exec_process(root: str, container_id: str, process: dict[str, Any], stdio: t
         raise
     finally:
         chan.close()
+        if join is not None:
+            join.close()
     if pid_file:
         from berth.runc.launch import _write_pid_file
 
@@ -176,7 +186,7 @@ def _owned_elsewhere_first(fds: list[tuple[str, int]]) -> list[tuple[str, int]]:
 
 def _until_parent_ends(chan: Channel) -> None:
     """After an error before the go: alive until the parent has read it and killed us (or
-    went away), so that its cgroup join, which may still run, never meets a pid that has
+    went away), so that its cgroup join, if it makes one, never meets a pid that has
     already exited, and the error it reports is ours."""
     if chan.closed:
         return
@@ -187,14 +197,25 @@ def _until_parent_ends(chan: Channel) -> None:
         pass
 
 
-def _fork_into(pidns: str) -> int:
-    """fork() with the child in `pidns`; our own pid_for_children is restored after."""
+def _fork(join: cgjoin.ExecJoin | None) -> int:
+    """fork(), straight into the container's unified cgroup when there is one and the
+    kernel can (clone3 with CLONE_INTO_CGROUP); join.born_in says whether it did."""
+    if join is not None and join.unified is not None:
+        pid = fork_into_cgroup(join.unified)
+        if pid is not None:
+            join.born_in = True
+            return pid
+    return os.fork()
+
+
+def _fork_into(pidns: str, join: cgjoin.ExecJoin | None) -> int:
+    """_fork() with the child in `pidns`; our own pid_for_children is restored after."""
     own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
     target = os.open(pidns, os.O_RDONLY | os.O_CLOEXEC)
     try:
         libc.setns(target, libc.CLONE_NEWPID)
         try:
-            pid = os.fork()
+            pid = _fork(join)
         except BaseException:
             libc.setns(own, libc.CLONE_NEWPID)
             raise
@@ -206,9 +227,11 @@ def _fork_into(pidns: str) -> int:
         os.close(target)
 
 
-def _parent(mgr: Any, chan: Channel, child: int) -> None:
-    if mgr is not None:
-        mgr.apply(child)  # first: the child joins its namespaces meanwhile
+def _parent(mgr: Any, join: cgjoin.ExecJoin | None, chan: Channel, child: int) -> None:
+    if join is not None:
+        join.join_rest(child)  # only what the child's birth and its own writes do not
+    elif mgr is not None:
+        mgr.apply(child)  # a cgroup we could not open: this write says which, and why
     msg = chan.recv()  # "ready": it joined the namespaces and did all but its execve
     if msg is None:
         raise RuncError("exec process exited prematurely")
@@ -273,8 +296,8 @@ def _child(rec: st.Record, process: dict[str, Any], chan: Channel, stdio: tuple[
     proc_mod.close_extra_fds(preserve_fds)
     from berth.runc.init import execve
 
-    # Ready but for the execve: the cgroup join's grace period overlapped all of the above
-    # (nothing of the container's runs before the go, which follows the join)
+    # Ready but for the execve (nothing of the container's runs before the go, which
+    # follows the parent's join where it makes one)
     chan.send("ready")
     chan.expect("go")
     if seccomp is not None and process.get("noNewPrivileges"):

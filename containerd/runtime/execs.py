@@ -10,12 +10,6 @@ the shim's connection were ~1.4 ms of every `docker exec`): a Wait for an exec i
 Exec is under way here is held until the exec's request is with the shim, or ends with
 the Exec's error (wait_process). A Wait for an exec nobody started is not found, as
 containerd's, ~50 ms later.
-
-The cgroup lock's grace period (berth.common.cgroupwarm) is not started here: berthd
-starts it at exec create, which every exec of its API (health probes too) goes by; a
-second no-op migration here took the host-wide lock for write once more and gained
-nothing (the join's median wait: 1.01 ms with berthd's alone, 0.99 with both). A
-client of our own gRPC API calling Exec directly pays the whole grace period at the join.
 """
 
 from __future__ import annotations

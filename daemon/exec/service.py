@@ -16,7 +16,6 @@ import os
 import secrets
 from typing import Any, AsyncIterator, Awaitable, BinaryIO
 
-from berth.common import cgroupwarm
 
 from ..config import Config
 from ..containers import spec
@@ -101,7 +100,6 @@ class Execs:
                  console_size=size if isinstance(size, list) and len(size) == 2 else None)
         self._sweep()
         self._by_id[e.id] = e
-        cgroupwarm.announce()  # the start follows: its cgroup join then waits less
         # dockerd's own events for an exec (health probes too): the action names the command
         self.events.container(c.id, f"exec_create: {' '.join(argv)}", execID=e.id)
         return e

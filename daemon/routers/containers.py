@@ -14,7 +14,6 @@ from typing import Annotated, AsyncIterator
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from berth.common import cgroupwarm
 
 from ..containers import top as ps
 from ..containers import views
@@ -104,8 +103,6 @@ async def inspect(ref: ContainerId, request: Request,
                                                           "`SizeRw` and `SizeRootFs`")] = False) -> JSONResponse:
     engine = _engine(request)
     c = engine.store.get(ref)
-    if c.state.running:  # `docker exec` inspects first: its cgroup join's grace period starts here
-        cgroupwarm.announce()
     shown = views.inspect(c, engine.store, c.config.get("Image", ""))
     shown["GraphDriver"] = views.graph_driver(engine.config, c.id)
     shown["NetworkSettings"] = netviews.settings(engine.networks, c.id, c.state.running)

@@ -24,6 +24,7 @@ from tests.daemon.conftest import Berthd, private_berthd, run_container, wait_un
 
 from berth.proto import containerd_pb2 as pb
 from berth.proto import containerd_pb2_grpc as rpc
+from berth.runc.cgroups._proc import UNIFIED, cgroup_mounts
 
 BERTH = os.path.join(os.path.dirname(sys.executable), "berth")
 CLIS = ["berth", "docker"]
@@ -119,6 +120,42 @@ def test_it_joins_every_namespace_and_the_cgroup_with_the_containers_capabilitie
     # privileged container gets: on a host that lacks some, the exec still runs
     assert privileged.returncode == 0, privileged
     assert int(privileged.stdout.split()[1], 16) == ours, privileged
+
+
+@pytest.mark.parametrize("which", CLIS)
+def test_an_exec_is_in_top_and_in_every_cgroup_of_its_container(
+        berthd: Berthd, api: httpx.Client, box: str, which: str) -> None:
+    # the exec'd process joins by itself (v1 `tasks`, clone3 into the unified hierarchy)
+    cmd = f"sleep {1001 + CLIS.index(which)}"
+    assert cli(berthd, which, "exec", "-d", box, *cmd.split()).returncode == 0
+
+    def pid() -> int | None:
+        top = api.get(f"/containers/{box}/top", params={"ps_args": "-o pid,args"}).json()["Processes"]
+        return next((int(p[0]) for p in top if p[1] == cmd), None)
+
+    assert wait_until(lambda: pid() is not None)
+    exec_pid = pid()
+    try:
+        init = api.get(f"/containers/{box}/json").json()["State"]["Pid"]
+        files = _procs_files(init)
+        assert len(files) == len(set(cgroup_mounts().values())), files  # every hierarchy of the host
+        for path in files:
+            with open(path) as f:
+                assert str(exec_pid) in f.read().split(), path
+    finally:
+        os.kill(exec_pid, 9)
+    assert wait_until(lambda: pid() is None)
+
+
+def _procs_files(pid: int) -> list[str]:
+    """cgroup.procs of the process's cgroup in every hierarchy it is in (v1 and unified)."""
+    mounts, files = cgroup_mounts(), []
+    with open(f"/proc/{pid}/cgroup") as f:
+        for line in f:
+            _hid, controllers, path = line.rstrip("\n").split(":", 2)
+            mount = mounts[controllers.split(",")[0] if controllers else UNIFIED]
+            files.append(os.path.join(mount.mountpoint, os.path.relpath(path, mount.root), "cgroup.procs"))
+    return files
 
 
 @pytest.mark.parametrize("which", CLIS)

@@ -82,11 +82,9 @@ def _fds(pid: int) -> dict[str, str]:
     out = {}
     for fd in os.listdir(f"/proc/{pid}/fd"):
         try:
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            out[fd] = os.readlink(f"/proc/{pid}/fd/{fd}")
         except OSError:
-            continue
-        if not target.endswith("/cgroup.procs"):  # the cgroup warm-up's, open for a grace period after an inspect
-            out[fd] = target
+            pass
     return out
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
+
+from berth.runc.cgroups._proc import UNIFIED, cgroup_mounts
 
 
 @pytest.fixture
@@ -90,3 +93,60 @@ def test_an_exec_inherits_what_it_does_not_say_as_runc_does(runtimes, bundle, tm
         seen[name] = (caps.returncode, caps.stdout, ids.returncode, ids.stdout)
     assert seen["berth-runc"] == seen["runc"]
     assert "gid=100" in seen["runc"][3]
+
+
+def _procs_files(pid: int) -> list[str]:
+    """cgroup.procs of the process's cgroup in every hierarchy it is in (v1 and unified)."""
+    mounts, files = cgroup_mounts(), []
+    with open(f"/proc/{pid}/cgroup") as f:
+        for line in f:
+            _hid, controllers, path = line.rstrip("\n").split(":", 2)
+            mount = mounts[controllers.split(",")[0] if controllers else UNIFIED]
+            files.append(os.path.join(mount.mountpoint, os.path.relpath(path, mount.root), "cgroup.procs"))
+    return files
+
+
+def test_an_exec_is_in_every_cgroup_of_its_container(runtime, running, tmp_path):
+    # the child joins by itself (v1 `tasks`, clone3 into the unified one): the whole
+    # process, in every hierarchy the init is in
+    pid_file = tmp_path / "exec.pid"
+    assert runtime("exec", "-d", "--pid-file", str(pid_file), running, "sleep", "500").returncode == 0
+    pid, init = int(pid_file.read_text()), runtime.state(running)["pid"]
+    files = _procs_files(init)
+    assert len(files) == len(set(cgroup_mounts().values())), files  # every hierarchy of the host
+    assert _procs_files(pid) == files
+    for path in files:
+        with open(path) as f:
+            assert str(pid) in f.read().split(), path
+
+
+def _alive_in_pidns_of(pid: int) -> list[int]:
+    """The processes (zombies left out: they have ended) in the pid namespace of `pid`."""
+    ns, found = os.readlink(f"/proc/{pid}/ns/pid"), []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and os.readlink(f"/proc/{entry}/ns/pid") == ns:
+                with open(f"/proc/{entry}/stat") as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] != "Z":
+                        found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+def test_an_exec_into_a_cgroup_that_vanished_fails_in_the_same_words(runtimes, bundle):
+    # the container's pids cgroup removed under it (its init moved out first): the exec fails
+    # in both runtimes, ours with the words of its join by pid, and nothing of it stays
+    out = {}
+    for name, rt in runtimes.items():
+        rt("run", "-d", "--bundle", bundle(["sleep", "1000"]), "v", check=True)
+        init = rt.state("v")["pid"]
+        procs = next(p for p in _procs_files(init) if "/pids/" in p)
+        with open(os.path.join(cgroup_mounts()["pids"].mountpoint, "cgroup.procs"), "w") as f:
+            f.write(str(init))
+        os.rmdir(os.path.dirname(procs))
+        out[name] = (rt("exec", "v", "true"), procs, init, _alive_in_pidns_of(init))
+    for name, (r, procs, init, alive) in out.items():
+        assert r.returncode == 255 and f"{procs}: no such file or directory" in r.stderr, (name, r.stderr)
+        assert alive == [init], (name, alive)
+    assert 'exec failed: failed to write \\"' in out["berth-runc"][0].stderr
