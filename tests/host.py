@@ -41,6 +41,19 @@ def cgroup_dirs(cgroups_path: str) -> list[str]:
     return [os.path.join(base, h, rel) for h in os.listdir(base) if os.path.isdir(os.path.join(base, h, rel))]
 
 
+def procs_files(pid: int) -> list[str]:
+    """cgroup.procs of the process's cgroup in every hierarchy it is in (v1 and unified)."""
+    from berth.runc.cgroups._proc import UNIFIED, cgroup_mounts
+
+    mounts, files = cgroup_mounts(), []
+    with open(f"/proc/{pid}/cgroup") as f:
+        for line in f:
+            _hid, controllers, path = line.rstrip("\n").split(":", 2)
+            mount = mounts[controllers.split(",")[0] if controllers else UNIFIED]
+            files.append(os.path.join(mount.mountpoint, os.path.relpath(path, mount.root), "cgroup.procs"))
+    return files
+
+
 def mounts_under(path: str) -> list[str]:
     with open("/proc/self/mountinfo") as f:
         return [line.split()[4] for line in f if line.split()[4].startswith(path)]

@@ -21,10 +21,11 @@ import grpc
 import httpx
 import pytest
 from tests.daemon.conftest import Berthd, private_berthd, run_container, wait_until
+from tests.host import procs_files
 
 from berth.proto import containerd_pb2 as pb
 from berth.proto import containerd_pb2_grpc as rpc
-from berth.runc.cgroups._proc import UNIFIED, cgroup_mounts
+from berth.runc.cgroups._proc import cgroup_mounts
 
 BERTH = os.path.join(os.path.dirname(sys.executable), "berth")
 CLIS = ["berth", "docker"]
@@ -137,7 +138,7 @@ def test_an_exec_is_in_top_and_in_every_cgroup_of_its_container(
     exec_pid = pid()
     try:
         init = api.get(f"/containers/{box}/json").json()["State"]["Pid"]
-        files = _procs_files(init)
+        files = procs_files(init)
         assert len(files) == len(set(cgroup_mounts().values())), files  # every hierarchy of the host
         for path in files:
             with open(path) as f:
@@ -145,17 +146,6 @@ def test_an_exec_is_in_top_and_in_every_cgroup_of_its_container(
     finally:
         os.kill(exec_pid, 9)
     assert wait_until(lambda: pid() is None)
-
-
-def _procs_files(pid: int) -> list[str]:
-    """cgroup.procs of the process's cgroup in every hierarchy it is in (v1 and unified)."""
-    mounts, files = cgroup_mounts(), []
-    with open(f"/proc/{pid}/cgroup") as f:
-        for line in f:
-            _hid, controllers, path = line.rstrip("\n").split(":", 2)
-            mount = mounts[controllers.split(",")[0] if controllers else UNIFIED]
-            files.append(os.path.join(mount.mountpoint, os.path.relpath(path, mount.root), "cgroup.procs"))
-    return files
 
 
 @pytest.mark.parametrize("which", CLIS)

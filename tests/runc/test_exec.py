@@ -7,7 +7,8 @@ import os
 
 import pytest
 
-from berth.runc.cgroups._proc import UNIFIED, cgroup_mounts
+from berth.runc.cgroups._proc import cgroup_mounts
+from tests.host import procs_files
 
 
 @pytest.fixture
@@ -95,26 +96,15 @@ def test_an_exec_inherits_what_it_does_not_say_as_runc_does(runtimes, bundle, tm
     assert "gid=100" in seen["runc"][3]
 
 
-def _procs_files(pid: int) -> list[str]:
-    """cgroup.procs of the process's cgroup in every hierarchy it is in (v1 and unified)."""
-    mounts, files = cgroup_mounts(), []
-    with open(f"/proc/{pid}/cgroup") as f:
-        for line in f:
-            _hid, controllers, path = line.rstrip("\n").split(":", 2)
-            mount = mounts[controllers.split(",")[0] if controllers else UNIFIED]
-            files.append(os.path.join(mount.mountpoint, os.path.relpath(path, mount.root), "cgroup.procs"))
-    return files
-
-
 def test_an_exec_is_in_every_cgroup_of_its_container(runtime, running, tmp_path):
     # the child joins by itself (v1 `tasks`, clone3 into the unified one): the whole
     # process, in every hierarchy the init is in
     pid_file = tmp_path / "exec.pid"
     assert runtime("exec", "-d", "--pid-file", str(pid_file), running, "sleep", "500").returncode == 0
     pid, init = int(pid_file.read_text()), runtime.state(running)["pid"]
-    files = _procs_files(init)
+    files = procs_files(init)
     assert len(files) == len(set(cgroup_mounts().values())), files  # every hierarchy of the host
-    assert _procs_files(pid) == files
+    assert procs_files(pid) == files
     for path in files:
         with open(path) as f:
             assert str(pid) in f.read().split(), path
@@ -141,7 +131,7 @@ def test_an_exec_into_a_cgroup_that_vanished_fails_in_the_same_words(runtimes, b
     for name, rt in runtimes.items():
         rt("run", "-d", "--bundle", bundle(["sleep", "1000"]), "v", check=True)
         init = rt.state("v")["pid"]
-        procs = next(p for p in _procs_files(init) if "/pids/" in p)
+        procs = next(p for p in procs_files(init) if "/pids/" in p)
         with open(os.path.join(cgroup_mounts()["pids"].mountpoint, "cgroup.procs"), "w") as f:
             f.write(str(init))
         os.rmdir(os.path.dirname(procs))
