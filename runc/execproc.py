@@ -151,7 +151,10 @@ def _prepared(root: str, container_id: str) -> tuple[st.Record, Any]:
 
         seccomp = compile_seccomp(rec.config, root)
         seccomp.prepare()
-    _memo.clear()  # one container's worth, never more
+    for _key, _rec, old in _memo.values():  # one container's worth, never more
+        if old is not None:
+            old.release()  # libseccomp's copy of a filter the cache did not hold
+    _memo.clear()
     if key is not None:
         _memo[path] = (key, rec, seccomp)
     return rec, seccomp

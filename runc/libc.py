@@ -146,6 +146,8 @@ def capset(effective: int, permitted: int, inheritable: int) -> None:
     capset_with(capset_args(effective, permitted, inheritable))
 
 
+# syscall(2) for calls glibc has no wrapper of; no argtypes: each caller passes ctypes values
+syscall = _libc.syscall
 
 _SYS_CLOSE_RANGE = 436  # the same number on every architecture (Linux 5.9's new syscalls are unified)
 _CLOSE_RANGE_CLOEXEC = 1 << 2  # Linux 5.11
@@ -154,6 +156,6 @@ _CLOSE_RANGE_CLOEXEC = 1 << 2  # Linux 5.11
 def close_range_cloexec(first: int) -> bool:
     """Mark every fd from `first` up close-on-exec in one call; False when the kernel
     cannot (older than 5.11), for the caller's own loop."""
-    ret = _libc.syscall(ctypes.c_long(_SYS_CLOSE_RANGE), ctypes.c_uint(first), ctypes.c_uint(0xFFFFFFFF),
+    ret = syscall(ctypes.c_long(_SYS_CLOSE_RANGE), ctypes.c_uint(first), ctypes.c_uint(0xFFFFFFFF),
                         ctypes.c_uint(_CLOSE_RANGE_CLOEXEC))
     return ret == 0

@@ -8,6 +8,7 @@ remaining capability sets.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import resource
 import signal
@@ -32,17 +33,14 @@ RLIMITS = {
 }
 
 
-_last: list[int] = []  # cap_last_cap, read once: a property of the running kernel
-
-
+@functools.cache
 def _last_cap() -> int:
-    if not _last:
-        try:
-            with open("/proc/sys/kernel/cap_last_cap") as f:
-                _last.append(int(f.read()))
-        except OSError:
-            _last.append(len(BY_NUMBER) - 1)
-    return _last[0]
+    """cap_last_cap, read once: a property of the running kernel."""
+    try:
+        with open("/proc/sys/kernel/cap_last_cap") as f:
+            return int(f.read())
+    except OSError:
+        return len(BY_NUMBER) - 1
 
 
 def cap_mask(names: list[str] | None) -> int:
@@ -123,15 +121,13 @@ class CapPlan:
     """The capability sets of a process as numbers, worked out before the fork (an exec's
     parent), so that its child only makes the calls. A plain class: see seccomp.SeccompFilter."""
 
-    __slots__ = ("drop", "effective", "permitted", "inheritable", "ambient", "capset")
+    __slots__ = ("drop", "ambient", "capset")
 
     def __init__(self, caps: dict[str, Any]) -> None:
         keep = cap_mask(caps.get("bounding"))
         self.drop = tuple(i for i in range(_last_cap() + 1) if not keep & (1 << i))
-        self.effective = cap_mask(caps.get("effective"))
-        self.permitted = cap_mask(caps.get("permitted"))
-        self.inheritable = cap_mask(caps.get("inheritable"))
-        self.capset = libc.capset_args(self.effective, self.permitted, self.inheritable)
+        self.capset = libc.capset_args(cap_mask(caps.get("effective")), cap_mask(caps.get("permitted")),
+                                       cap_mask(caps.get("inheritable")))
         # unknown or unavailable names are skipped, as in the other sets (runc's warning)
         self.ambient = tuple(i for i in (_CAP_INDEX.get(n, -1) for n in caps.get("ambient") or [])
                              if 0 <= i <= _last_cap())

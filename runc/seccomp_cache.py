@@ -21,7 +21,7 @@ import json
 import os
 import platform
 
-from berth.runc import seccomp
+from berth.runc import libc, seccomp
 
 TYPE_CHECKING = False  # typing costs ~2 ms per CLI start; annotations are strings anyway
 if TYPE_CHECKING:
@@ -62,7 +62,6 @@ class BpfFilter:
             raise seccomp.SeccompError("seccomp: no seccomp(2) number for this architecture")
         buf = ctypes.create_string_buffer(self.program, len(self.program))
         prog = _SockFprog(len(self.program) // 8, ctypes.cast(buf, ctypes.c_void_p))
-        libc = ctypes.CDLL(None, use_errno=True)
         self._args = (libc.syscall, ctypes.c_long(nr), ctypes.c_long(_SECCOMP_SET_MODE_FILTER),
                       ctypes.c_long(self.flags), ctypes.byref(prog), buf, prog)  # buf, prog: kept alive
 

@@ -16,7 +16,6 @@ import os
 import secrets
 from typing import Any, AsyncIterator, Awaitable, BinaryIO
 
-
 from ..config import Config
 from ..containers import spec
 from ..containers.store import Container, Store
@@ -24,9 +23,9 @@ from ..events.log import EventLog
 from ..http.errors import ApiError, bad_request, conflict
 from ..libcontainerd import Containerd, ContainerdError
 from ..libcontainerd.types import Task
+from ..security import caps
 from ..streams import detach, logs
 from ..streams.stdin import StdinFifos
-from ..security import caps
 from .records import Exec
 
 log = logging.getLogger("berthd.exec")

@@ -14,12 +14,9 @@ from typing import Annotated, AsyncIterator
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
-
-from ..containers import top as ps
-from ..containers import views
+from ..containers import hostfields, listing, sizes, views
 from ..containers import kill as kill_api
-from ..containers import listing
-from ..containers import hostfields, sizes
+from ..containers import top as ps
 from ..containers.process import parse_signal
 from ..containers.service import Engine
 from ..http.errors import ApiError, bad_request
