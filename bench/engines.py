@@ -256,9 +256,6 @@ def remove_network() -> None:
     for link in (DOCKER_BRIDGE, BERTH_NET[1]):
         subprocess.run(["ip", "link", "del", link], stderr=subprocess.DEVNULL)
     subprocess.run(["nft", "delete", "table", "ip", BERTH_NET[5]], stderr=subprocess.DEVNULL)
-    from berth.daemon.network import socklb  # its connect4/getpeername4 programs, named after the table
-
-    socklb.detach(BERTH_NET[5])
 
 
 @contextlib.contextmanager

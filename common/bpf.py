@@ -1,7 +1,7 @@
 """The bpf() system call for berth's own eBPF programs, without libbpf: berth-runc's
-device filter (runc/cgroups/ebpf.py) and berthd's socket load-balancer for published
-ports (daemon/network/socklb.py) assemble their few instructions themselves and load,
-attach, query and fill maps through these wrappers.
+device filter (runc/cgroups/ebpf.py) assembles its few instructions itself and loads,
+attaches, queries and replaces them through these wrappers; berthd finds and detaches
+what an older berthd left at the cgroup2 root with them (daemon/network/stale_bpf.py).
 
 Every wrapper raises OSError with the kernel's errno; a refused program's OSError
 carries the verifier's last line (its statistics left out) as `.log`. The attr layouts
@@ -16,10 +16,8 @@ import os
 import struct
 
 _SYSCALL = {"x86_64": 321, "aarch64": 280, "armv7l": 386, "ppc64le": 361, "s390x": 351, "riscv64": 280}
-(MAP_CREATE, MAP_LOOKUP_ELEM, MAP_UPDATE_ELEM, MAP_DELETE_ELEM, MAP_GET_NEXT_KEY, PROG_LOAD) = range(6)
-PROG_ATTACH, PROG_DETACH, PROG_GET_FD_BY_ID, MAP_GET_FD_BY_ID, OBJ_GET_INFO_BY_FD, PROG_QUERY = 8, 9, 13, 14, 15, 16
+PROG_LOAD, PROG_ATTACH, PROG_DETACH, PROG_GET_FD_BY_ID, OBJ_GET_INFO_BY_FD, PROG_QUERY = 5, 8, 9, 13, 15, 16
 F_ALLOW_MULTI, F_REPLACE = 2, 4
-PSEUDO_MAP_FD = 1  # ld_imm64's src: the immediate is a map's fd, the kernel puts the map's address
 OBJ_NAME_LEN = 16  # with its NUL
 
 _libc: ctypes.CDLL | None = None
@@ -47,18 +45,6 @@ def syscall(cmd: int, attr: bytearray) -> int:
 # ------------------------------------------------------------------ instructions
 def insn(code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> bytes:
     return struct.pack("<BBhi", code, (src << 4) | dst, off, imm)
-
-
-def ld_imm64(dst: int, imm: int, src: int = 0) -> bytes:
-    """BPF_LD | BPF_DW | BPF_IMM: two slots, the low then the high 32 bits."""
-    imm &= (1 << 64) - 1
-    lo, hi = imm & 0xFFFFFFFF, imm >> 32
-    return (struct.pack("<BBhI", 0x18, (src << 4) | dst, 0, lo)
-            + struct.pack("<BBhI", 0, 0, 0, hi))
-
-
-def ld_map_fd(dst: int, map_fd: int) -> bytes:
-    return ld_imm64(dst, map_fd, PSEUDO_MAP_FD)
 
 
 def _name(name: str) -> bytes:
@@ -127,101 +113,24 @@ def query(target_fd: int, attach_type: int) -> list[int]:
 
 def prog_fd(prog_id: int) -> int:
     """An fd for a program's id, or -1 if it no longer exists."""
-    return _fd_by_id(PROG_GET_FD_BY_ID, prog_id)
-
-
-def map_fd(map_id: int) -> int:
-    return _fd_by_id(MAP_GET_FD_BY_ID, map_id)
-
-
-def _fd_by_id(cmd: int, obj_id: int) -> int:
     attr = bytearray(12)
-    struct.pack_into("<I", attr, 0, obj_id)
+    struct.pack_into("<I", attr, 0, prog_id)
     try:
-        return syscall(cmd, attr)
+        return syscall(PROG_GET_FD_BY_ID, attr)
     except OSError as e:
         if e.errno == errno.ENOENT:
             return -1
         raise
 
 
-def prog_info(fd: int) -> tuple[int, str, list[int]]:
-    """A loaded program's id, name and the ids of the maps it uses (struct bpf_prog_info)."""
-    ids = (ctypes.c_uint32 * 8)()
+def prog_info(fd: int) -> tuple[int, str]:
+    """A loaded program's id and name (struct bpf_prog_info)."""
     info = ctypes.create_string_buffer(80)
-    struct.pack_into("<IQ", info, 52, 8, ctypes.addressof(ids))  # nr_map_ids, map_ids
     _info(fd, info)
-    prog_id, nr = struct.unpack_from("<I", info, 4)[0], struct.unpack_from("<I", info, 52)[0]
-    return prog_id, info.raw[64:80].split(b"\0", 1)[0].decode(errors="replace"), list(ids[:min(nr, 8)])
-
-
-def map_info(fd: int) -> tuple[int, int, int, str]:
-    """A map's (type, key size, value size, name) (struct bpf_map_info)."""
-    info = ctypes.create_string_buffer(48)
-    _info(fd, info)
-    kind, _, key, value = struct.unpack_from("<IIII", info, 0)
-    return kind, key, value, info.raw[24:40].split(b"\0", 1)[0].decode(errors="replace")
+    return struct.unpack_from("<I", info, 4)[0], info.raw[64:80].split(b"\0", 1)[0].decode(errors="replace")
 
 
 def _info(fd: int, info: ctypes.Array) -> None:
     attr = bytearray(16)
     struct.pack_into("<IIQ", attr, 0, fd, len(info), ctypes.addressof(info))
     syscall(OBJ_GET_INFO_BY_FD, attr)
-
-
-# ------------------------------------------------------------------ maps
-def map_create(map_type: int, key_size: int, value_size: int, max_entries: int, name: str = "",
-               flags: int = 0) -> int:
-    attr = bytearray(72)
-    struct.pack_into("<IIIII", attr, 0, map_type, key_size, value_size, max_entries, flags)
-    attr[28:44] = _name(name)
-    return syscall(MAP_CREATE, attr)
-
-
-def _elem(cmd: int, fd: int, key: bytes, value: ctypes.Array | None = None, flags: int = 0) -> None:
-    k = ctypes.create_string_buffer(key, len(key))
-    attr = bytearray(32)  # map_fd, (pad), key, value or next_key, flags
-    struct.pack_into("<IIQQQ", attr, 0, fd, 0, ctypes.addressof(k), ctypes.addressof(value) if value else 0,
-                     flags)
-    syscall(cmd, attr)
-
-
-def map_update(fd: int, key: bytes, value: bytes, flags: int = 0) -> None:
-    _elem(MAP_UPDATE_ELEM, fd, key, ctypes.create_string_buffer(value, len(value)), flags)
-
-
-def map_delete(fd: int, key: bytes) -> None:
-    _elem(MAP_DELETE_ELEM, fd, key)
-
-
-def map_lookup(fd: int, key: bytes, value_size: int) -> bytes | None:
-    out = ctypes.create_string_buffer(value_size)
-    try:
-        _elem(MAP_LOOKUP_ELEM, fd, key, out)
-    except OSError as e:
-        if e.errno == errno.ENOENT:
-            return None
-        raise
-    return out.raw
-
-
-def map_items(fd: int, key_size: int, value_size: int) -> dict[bytes, bytes]:
-    """Every entry of a hash map, walked with MAP_GET_NEXT_KEY (no key: the first)."""
-    items: dict[bytes, bytes] = {}
-    nxt = ctypes.create_string_buffer(key_size)
-    attr = bytearray(32)
-    struct.pack_into("<IIQQ", attr, 0, fd, 0, 0, ctypes.addressof(nxt))
-    cur = ctypes.create_string_buffer(key_size)
-    while True:
-        try:
-            syscall(MAP_GET_NEXT_KEY, attr)
-        except OSError as e:
-            if e.errno == errno.ENOENT:
-                return items
-            raise
-        key = nxt.raw
-        value = map_lookup(fd, key, value_size)
-        if value is not None:
-            items[key] = value
-        ctypes.memmove(cur, key, key_size)
-        struct.pack_into("<Q", attr, 8, ctypes.addressof(cur))

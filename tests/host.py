@@ -103,16 +103,12 @@ def links() -> set[str]:
 
 
 def remove_network_leftovers(names: dict[str, str], exec_root: str) -> None:
-    """What a failed test's engine left: the bridge, veths, the nftables table and the
-    socket load-balancer's programs, netns mounts."""
+    """What a failed test's engine left: the bridge, veths, the nftables table, netns mounts."""
     import subprocess
 
     for name in links():
         if name == names["bridge"] or name.startswith(names["veth"]):
             subprocess.run(["ip", "link", "del", name], capture_output=True)
     subprocess.run(["nft", "delete", "table", "ip", names["table"]], capture_output=True)
-    from berth.daemon.network import socklb
-
-    socklb.detach(names["table"])  # its programs at the cgroup2 root, named after the table
     for m in reversed(mounts_under(os.path.join(exec_root, "netns"))):
         subprocess.run(["umount", "-l", m], capture_output=True)

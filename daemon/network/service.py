@@ -18,7 +18,7 @@ from berth.common.timefmt import rfc3339_nano
 
 from ..config import Config
 from ..http.errors import ApiError
-from . import links, nat, pool, sandbox, socklb, unlink
+from . import links, nat, pool, sandbox, stale_bpf, unlink
 from .dns import Resolver
 from .ipam import AddressInUse, Ipam, PoolExhausted
 from .ports import PortInUse, Reservations
@@ -44,7 +44,6 @@ class Networks:
         self.store = NetworkStore(config.network_dir)
         self.ipam = Ipam(os.path.join(config.network_dir, "ipam"))
         self.ports = Reservations()
-        self.socklb = socklb.SockLB(config.nft_table)  # the host's connects to published TCP ports
         self.dns = Resolver(self)
         self.by_id: dict[str, Network] = {}
         self.att: dict[str, Attachment] = {}
@@ -108,6 +107,7 @@ class Networks:
         a crash left behind taken down."""
         await self.run(self._predefined)
         await self.run(self._ip_forward_on)
+        await self.run(self._sweep_stale_bpf)
         for n in self.bridges():
             await self.run(links.ensure_bridge, n.bridge, n.gateway, n.prefixlen)
         for a in list(self.att.values()):
@@ -178,6 +178,15 @@ class Networks:
                     f.write(links.read_sysctl(key))
             links.write_sysctl(key, "1")
 
+    def _sweep_stale_bpf(self) -> None:
+        try:
+            gone = stale_bpf.detach(self.config.nft_table)
+        except OSError as e:
+            log.warning("an older berthd's programs at the cgroup2 root: %s", e)
+            return
+        if any(gone.values()):
+            log.info("detached an older berthd's socket load-balancer programs %s", gone)
+
     async def close(self, anything_running: bool) -> None:
         """berthd's clean stop: with no container running, berth's bridges, its table
         and the ip_forward it changed go too; otherwise they stay for the containers."""
@@ -192,7 +201,6 @@ class Networks:
                     old = f.read().strip()
                 links.write_sysctl("net/ipv4/ip_forward", old)
                 os.unlink(self._forward_file)
-        await self.run(self.socklb.close, not anything_running)  # else its programs stay for what runs on
         self._reaper.shutdown(wait=True)  # the removals in flight are done
         self._unlinking.shutdown(wait=True)
         await self.run(links.close_host)  # after the cleanups still queued
@@ -209,7 +217,6 @@ class Networks:
             forwards += [nat.Forward(m.proto, m.host_ip, m.host_port, br, ep.ip, m.container_port)
                          for m in a.ports]
         await self.run(nat.apply, nat.render(self.config.nft_table, bridges, forwards))
-        await self.run(self.socklb.sync, forwards)
 
     # ------------------------------------------------------------- container life
     def attachment(self, cid: str) -> Attachment | None:

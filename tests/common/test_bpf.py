@@ -9,7 +9,7 @@ import os
 import pytest
 
 from berth.common import bpf
-from berth.daemon.network import socklb
+from berth.daemon.network import stale_bpf
 
 _CGROUP_SOCK_ADDR, _CGROUP_DEVICE = 18, 15
 _EXIT, _MOV_K = 0x95, 0xB7
@@ -27,7 +27,7 @@ def test_a_program_loads_and_a_refused_one_carries_the_verifiers_last_line() -> 
 def test_a_cgroup_holds_at_most_64_programs_at_a_hook_as_query_has_room_for() -> None:
     """BPF_CGROUP_MAX_PROGS: query asks for the cgroup's own programs (not the
     effective ones, which its ancestors' add to), so 64 ids are all there can be."""
-    root = socklb.cgroup2_root()
+    root = stale_bpf.cgroup2_root()
     if root is None:
         pytest.skip("no cgroup2 hierarchy")
     cg = os.path.join(root, f"berth-test-bpf-{os.getpid()}")
@@ -36,17 +36,17 @@ def test_a_cgroup_holds_at_most_64_programs_at_a_hook_as_query_has_room_for() ->
     progs: list[int] = []
     try:
         for _ in range(64):
-            progs.append(bpf.load(_CGROUP_SOCK_ADDR, _ALLOW, "berth_test", socklb.CONNECT4))
-            bpf.attach(fd, progs[-1], socklb.CONNECT4)
-        progs.append(bpf.load(_CGROUP_SOCK_ADDR, _ALLOW, "berth_test", socklb.CONNECT4))
+            progs.append(bpf.load(_CGROUP_SOCK_ADDR, _ALLOW, "berth_test", stale_bpf.CONNECT4))
+            bpf.attach(fd, progs[-1], stale_bpf.CONNECT4)
+        progs.append(bpf.load(_CGROUP_SOCK_ADDR, _ALLOW, "berth_test", stale_bpf.CONNECT4))
         with pytest.raises(OSError) as e:
-            bpf.attach(fd, progs[-1], socklb.CONNECT4)
+            bpf.attach(fd, progs[-1], stale_bpf.CONNECT4)
         assert e.value.errno == errno.E2BIG
-        assert sorted(bpf.query(fd, socklb.CONNECT4)) == sorted(bpf.prog_info(p)[0] for p in progs[:64])
+        assert sorted(bpf.query(fd, stale_bpf.CONNECT4)) == sorted(bpf.prog_info(p)[0] for p in progs[:64])
     finally:
         for p in progs:
             try:
-                bpf.detach(fd, p, socklb.CONNECT4)
+                bpf.detach(fd, p, stale_bpf.CONNECT4)
             except OSError:
                 pass  # the 65th, never attached
             os.close(p)

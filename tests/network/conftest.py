@@ -1,6 +1,6 @@
 """A private berthd (tests/daemon's) with its own bridge, pool, veth prefix and table, and
 the host-side view the network tests compare before and after: links, namespaces,
-nftables rules, listening sockets, the socket load-balancer's programs and entries."""
+nftables rules, listening sockets."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import pytest
 from tests.daemon.conftest import Berthd, api, berthd  # noqa: F401  (fixtures)
-from berth.daemon.network import socklb
 from tests.host import links, mounts_under
 
 
@@ -84,7 +83,4 @@ def host_state(d: Berthd) -> dict:
         "netns": mounts_under(os.path.join(d.exec_root, "netns")),
         "dnat": dnat,
         "berthd_sockets": sockets,
-        # the engine's programs at the cgroup2 root, by hook, and what they rewrite
-        "socklb": {hook: len(ids) for hook, ids in socklb.attached(d.net["table"]).items()},
-        "socklb_entries": socklb.entries(d.net["table"]),
     }

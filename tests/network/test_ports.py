@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import json
 import socket
+import struct
 import subprocess
 import sys
 import threading
+import time
+
+import pytest
 
 from tests.daemon.conftest import Berthd, wait_until
 from tests.network.conftest import Outside, host_state
@@ -82,6 +86,64 @@ def test_a_free_host_port_for_p_container_and_P(berthd: Berthd) -> None:
         assert berthd.docker(*ps, check=True).stdout == "\n"
     finally:
         berthd.docker("rm", "-f", "anyport")
+
+
+_IP_LOCAL_PORT_RANGE = 51  # linux/in.h, Linux 6.3: this socket's own ephemeral range
+
+
+def _echo_from(port: int, local_port: int | None = None) -> bytes:
+    """One line through the echo at 127.0.0.1:`port`, the client closing first (the
+    echo's cat ends on the client's EOF): the TIME_WAIT is the client's. With
+    `local_port`, the kernel picks the source port as for any connect, from a range of
+    that one port: a port left in TIME_WAIT is taken again only where the kernel may
+    reuse it."""
+    with socket.socket() as s:
+        s.settimeout(10)
+        if local_port is not None:
+            s.setsockopt(socket.IPPROTO_IP, _IP_LOCAL_PORT_RANGE, struct.pack("=I", local_port << 16 | local_port))
+        s.connect(("127.0.0.1", port))
+        s.sendall(b"hi\n")
+        return s.recv(16)
+
+
+def _echoes(port: int) -> bool:
+    try:
+        return _echo_from(port) == b"hi\n"
+    except OSError:
+        return False
+
+
+def test_a_client_that_closes_first_gets_its_port_again(berthd: Berthd) -> None:
+    """A host client that closes first leaves its TIME_WAIT on 127.0.0.1, which the kernel
+    lets a new connect reuse after a second (net.ipv4.tcp_tw_reuse=2: loopback only), as
+    with Docker. Were the connection made to the container's own address (a socket
+    load-balancer's rewrite), the port would stay taken for a minute: clients that make
+    many short connections (load tests, pools) run out of ports at ~14000 a minute."""
+    with socket.socket() as s:
+        try:
+            s.setsockopt(socket.IPPROTO_IP, _IP_LOCAL_PORT_RANGE, 0)
+        except OSError:
+            pytest.skip("no IP_LOCAL_PORT_RANGE (Linux < 6.3)")
+    berthd.docker("run", "-d", "--name", "echo", "-p", "18196:80", "busybox", "nc", "-ll", "-p", "80", "-e", "cat",
+                  check=True)
+    try:
+        assert wait_until(lambda: _echoes(18196))
+        low, high = (int(p) for p in open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+        local_port = next(p for p in range(high - 1, low, -1) if _free(p))
+        assert _echo_from(18196, local_port) == b"hi\n"
+        time.sleep(1.2)  # the kernel reuses a TIME_WAIT a second old (tcp_tw_reuse_delay)
+        assert _echo_from(18196, local_port) == b"hi\n"
+    finally:
+        berthd.docker("rm", "-f", "echo")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("0.0.0.0", port))
+        except OSError:
+            return False
+    return True
 
 
 def test_udp_is_published_too(berthd: Berthd) -> None:
