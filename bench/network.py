@@ -124,7 +124,7 @@ def throughput(pairs: list[tuple[engines.Engine, Callable]], size_mb: int,
         direct_host = _address(berth, names[-1])
         speeds: list[list[float]] = [[] for _ in pairs]
         cpu: list[list[float]] = [[] for _ in pairs]
-        direct = []
+        direct: list[float] = []
         for _ in range(rounds):
             for n, (engine, inside) in enumerate(pairs):
                 pids = _engine_pids(engine)
