@@ -13,6 +13,7 @@ rewriting connects by their old map."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import re
@@ -61,7 +62,13 @@ def _walk(table: str, detach: bool) -> dict[int, list[int]]:
     try:
         for kind in (CONNECT4, GETPEERNAME4):
             found[kind] = []
-            for prog_id in bpf.query(root_fd, kind):
+            try:
+                ids = bpf.query(root_fd, kind)
+            except OSError as e:
+                if e.errno == errno.EINVAL:
+                    continue  # a kernel without the hook (getpeername4: Linux < 5.8): nothing there
+                raise
+            for prog_id in ids:
                 fd = bpf.prog_fd(prog_id)
                 if fd < 0:
                     continue  # gone meanwhile
