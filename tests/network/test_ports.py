@@ -128,7 +128,8 @@ def test_a_client_that_closes_first_gets_its_port_again(berthd: Berthd) -> None:
                   check=True)
     try:
         assert wait_until(lambda: _echoes(18196))
-        low, high = (int(p) for p in open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(p) for p in f.read().split())
         local_port = next(p for p in range(high - 1, low, -1) if _free(p))
         assert _echo_from(18196, local_port) == b"hi\n"
         time.sleep(1.2)  # the kernel reuses a TIME_WAIT a second old (tcp_tw_reuse_delay)
