@@ -57,7 +57,11 @@ def fork_into_cgroup(cgroup_fd: int) -> int | None:
     args = _CloneArgs(flags=_CLONE_INTO_CGROUP, exit_signal=signal.SIGCHLD, cgroup=cgroup_fd)
     sys.audit("os.fork")
     _before()
-    pid = _syscall(_SYS_CLONE3, ctypes.addressof(args), ctypes.sizeof(args))
+    try:
+        pid = _syscall(_SYS_CLONE3, ctypes.addressof(args), ctypes.sizeof(args))
+    except BaseException:
+        _parent()  # the import lock _before took, released as os.fork does on failure
+        raise
     if pid == 0:  # pragma: no cover - runs in the child
         _child()
         return 0

@@ -93,9 +93,11 @@ def exec_process(root: str, container_id: str, process: dict[str, Any], stdio: t
         if (sig := sys.modules.get("signal")) is not None:
             sig.set_wakeup_fd(-1)  # a caller's loop (the shim's) must not hear our signals
         try:
+            # before anything can fail: an error's report waits for the parent's end to
+            # close, which it never would while this copy of it is open
+            parent_chan.close()
             if join is not None:
                 join.join_self()  # first: nothing of ours runs outside the container's cgroups
-            parent_chan.close()
             _child(rec, process, child_chan, stdio, console, seccomp, caps, preserve_fds)
         except BaseException as e:  # noqa: BLE001 - report everything, one line
             report_error(child_chan, error_text(e))

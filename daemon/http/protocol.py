@@ -147,6 +147,16 @@ def make_protocol(base: type, hijack: Hijacker | None) -> type:
             cycle = self.cycle
             if cycle is None or cycle.disconnected or self.transport.is_closing():
                 raise ClientDisconnect()
+            # the thread's, closed by RawBody.into on the loop once the thread has ended;
+            # made first: once reading is paused nothing may fail before take_back
+            fd = os.dup(self.transport.get_extra_info("socket").fileno())
+            try:
+                return self._hand_over(cycle, fd)
+            except BaseException:
+                os.close(fd)
+                raise
+
+        def _hand_over(self, cycle: Any, fd: int) -> rawbody.Handover:
             self.flow.pause_reading()
             if cycle.waiting_for_100_continue:  # uvicorn's receive would have sent it, as this
                 cycle.waiting_for_100_continue = False  # does: through h11, which notes it
@@ -158,14 +168,13 @@ def make_protocol(base: type, hijack: Hijacker | None) -> type:
                 raise ClientDisconnect()
             prefix, cycle.body = bytes(cycle.body), bytearray()
             if not cycle.more_body:
+                os.close(fd)
                 return rawbody.Handover(prefix, None, None)
             rest: rawbody.Framing
             if self._chunked is not None:
                 rest, self._chunked = self._chunked, None
             else:
                 rest = rawbody.Length(self.conn._reader._remaining)
-            # the thread's, closed by RawBody.into on the loop once the thread has ended
-            fd = os.dup(self.transport.get_extra_info("socket").fileno())
             return rawbody.Handover(prefix, rest, socket.socket(fileno=fd))
 
         def take_back(self, rest: rawbody.Framing | None, error: BaseException | None, after: bytes) -> None:

@@ -61,11 +61,13 @@ def prepare(paths: dict[str, str]) -> ExecJoin | None:
     join's error says which one and why, in runc's words."""
     tasks: list[tuple[str, int]] = []
     unified = None
+    seen: set[str] = set()
     try:
         for name, path in sorted(paths.items(), key=lambda item: item[0] == "freezer"):
             if name == UNIFIED:
                 unified = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-            else:
+            elif path not in seen:  # co-mounted controllers (cpu,cpuacct) share one directory
+                seen.add(path)
                 file = os.path.join(path, "tasks")
                 tasks.append((file, os.open(file, os.O_WRONLY | os.O_CLOEXEC)))
     except OSError:

@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Iterator
 
+import h11
 import httpx
 import pytest
 from berth.daemon.http import rawbody
@@ -185,6 +186,17 @@ def test_what_follows_the_body_goes_back_when_its_last_write_is_stopped() -> Non
     rest, error, after = protocol.back
     assert isinstance(error, asyncio.CancelledError) and rest is not None and rest.done
     assert after == NEXT
+
+
+def test_h11_still_has_what_the_splice_reads() -> None:
+    """protocol.py reads two of h11's internals (what it read past a request's head, and
+    what is left of a Content-Length body); another h11 without them sends every body
+    through the ASGI stream, and nothing else would fail: this does."""
+    conn = h11.Connection(h11.SERVER)
+    conn.receive_data(b"PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+    assert isinstance(conn.next_event(), h11.Request)
+    assert conn._reader._remaining == 10
+    assert bytes(conn._receive_buffer._extract(len(conn._receive_buffer))) == b"abc"
 
 
 def test_no_fd_to_spare_fails_before_the_hand_over() -> None:

@@ -67,6 +67,31 @@ def test_kill_ps_and_exec(root, bundle, cid):
     runc.delete(root, cid)
 
 
+def test_an_exec_takes_the_join_that_skips_the_migration_lock(root, bundle, cid, monkeypatch):
+    """berth.runc.cgroups.join: the exec'd child is born in its unified cgroup and joins
+    the v1 ones itself; neither fallback (a write of its pid by the parent) is taken.
+    Membership alone (tests/runc/test_exec.py) would pass on the fallbacks too."""
+    from berth.runc.cgroups import _proc, join as cgjoin
+
+    if _proc.UNIFIED not in _proc.cgroup_mounts():
+        pytest.skip("no cgroup2 hierarchy")
+    joins, writes = [], []
+    prepare = cgjoin.prepare
+    monkeypatch.setattr(cgjoin, "prepare", lambda paths: joins.append(prepare(paths)) or joins[-1])
+    monkeypatch.setattr(cgjoin, "write", lambda *args: writes.append(args))
+    pid = runc.create(root, cid, bundle(["sleep", "1000"]))
+    runc.start(root, cid)
+    code, _ = _exec_status(root, cid, {"args": ["true"], "cwd": "/", "env": ["PATH=/bin"],
+                                       "user": {"uid": 0, "gid": 0}})
+    assert code == 0
+    assert len(joins) == 1 and joins[0] is not None  # every cgroup opened: no join by the manager
+    assert joins[0].born_in
+    assert writes == []
+    runc.kill(root, cid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    runc.delete(root, cid)
+
+
 def test_errors_are_runc_errors_with_one_line(root, bundle, cid):
     with pytest.raises(runc.RuncError) as err:
         runc.create(root, cid, bundle(["nosuch"]))
